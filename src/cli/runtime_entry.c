@@ -1,0 +1,7 @@
+/* isola-runtime: the runc-compatible entry point. */
+#include "cli/verbs.h"
+
+int main(int argc, char **argv)
+{
+        return runtime_main(argc, argv);
+}
