@@ -39,7 +39,9 @@ struct pci_dev_ops {
         /* Called after the generic model applied a config write (under the
          * device's cfg lock), e.g. to react to MSI-X enable. Optional. */
         void (*cfg_written)(struct pci_dev *dev, unsigned offset, unsigned len);
-        /* Called after a BAR moved or decode was toggled. Optional. */
+        /* Called after a BAR's mapping changed (moved, or decode toggled),
+         * under the device's cfg lock. old_addr/new_addr are the mapped
+         * addresses before/after, 0 meaning "not mapped". Optional. */
         void (*bar_moved)(struct pci_dev *dev, int bar, uint64_t old_addr, uint64_t new_addr);
 };
 
@@ -76,17 +78,26 @@ void pci_cfg_set(struct pci_dev *dev, unsigned offset, uint32_t value, unsigned 
 
 struct pci_bus;
 
-/* Creates bus 0 with the host bridge at slot 0 and registers 0xcf8-0xcff. */
+/* Creates bus 0 with the host bridge (8086:1237) at slot 0 and registers
+ * 0xcf8-0xcff. Dword accesses to 0xcf8 are the config address; byte port 0xcf9
+ * is the reset control register (writing bit 2 set resets the VM:
+ * vm_request_stop(VM_EXIT_RESET)), so nobody else may register 0xcf9. */
 int pci_bus_new(struct vm *vm, struct pci_bus **bus_out, struct isola_err *err);
 void pci_bus_free(struct pci_bus *bus);
 /* Places dev in the first free slot (or in `slot` when >= 0), assigns BAR
  * addresses from the layout windows, maps them and enables decode. */
 int pci_bus_add(struct pci_bus *bus, struct pci_dev *dev, int slot, struct isola_err *err);
-/* Legacy INTx of a slot: the GSI the MP table / device uses. */
+/* Legacy INTx of a slot: the GSI the MP table / device uses. The routing is
+ * GSI = 16 + ((slot + pin - 1) % 8), pin 1 = INTA, i.e. IOAPIC pins 16-23,
+ * level-triggered, asserted with vm_irq_line(gsi, 1) (describe them as
+ * active-high level in the MP/ACPI tables). pci_bus_add also writes it into
+ * the Interrupt Line register. Returns 0 for a device without a pin. */
 uint32_t pci_bus_intx_gsi(const struct pci_bus *bus, const struct pci_dev *dev);
 /* Raw config access as the guest does it, used by the port handler and fuzzers. */
 void pci_bus_cfg_access(struct pci_bus *bus, uint32_t address, unsigned byte_off, uint8_t *data,
                         unsigned len, bool is_write);
 unsigned pci_bus_slots(const struct pci_bus *bus, struct pci_dev **devs, unsigned max);
+/* Unmaps dev's BARs and frees its slot (device destroy paths). */
+void pci_bus_remove(struct pci_bus *bus, struct pci_dev *dev);
 
 #endif
