@@ -12,6 +12,10 @@
 
 #include "util/err.h"
 
+/* GNU C predefines `linux` as 1, which would turn `spec->linux` into
+ * `spec->1`; __linux__ is the one to test for the platform. */
+#undef linux
+
 struct spec_rlimit {
         int resource; /* RLIMIT_* */
         uint64_t soft, hard;
@@ -60,11 +64,11 @@ struct spec_mount {
         char **options; /* raw option strings, NULL-terminated */
         size_t n_options;
         /* Decoded from options by the parser: */
-        unsigned long flags;      /* MS_* to set */
-        unsigned long clear;      /* MS_* named with a "no" form to clear (e.g. "rw", "dev") */
+        unsigned long flags;       /* MS_* to set */
+        unsigned long clear;       /* MS_* named with a "no" form to clear (e.g. "rw", "dev") */
         unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE [| MS_REC] */
-        bool bind, recursive;     /* bind or rbind */
-        char *data;               /* leftover options joined by ',' for mount(2) data */
+        bool bind, recursive;      /* bind or rbind */
+        char *data;                /* leftover options joined by ',' for mount(2) data */
 };
 
 struct spec_hook {
@@ -238,5 +242,7 @@ const char *spec_ns_name(enum spec_ns_kind kind);
 
 /* Writes the default config.json (as `runc spec`) to buf_out. */
 int spec_default_json(bool rootless, char **buf_out, struct isola_err *err);
+/* Writes the `features` document (OCI features.md) to buf_out. */
+int spec_features_json(char **buf_out, struct isola_err *err);
 
 #endif
