@@ -1,0 +1,175 @@
+/* The guest's main: finds the command line (PVH start info or Linux-style
+ * boot_params), runs the tests it names, prints one result line per test on
+ * COM1 and powers the machine off.
+ *
+ * Command line: tests=a,b,c (default: all but the I/O benchmarks) plus
+ * options read by the tests: sectors=N, io_mib=N, vnet_echo=1, exits=N. */
+#include "guest.h"
+
+#define PVH_MAGIC        0x336ec578
+#define BOOT_PVH         1
+#define BOOT_ELF64       2
+#define LINUX_HDRS_MAGIC 0x53726448 /* "HdrS" at boot_params + 0x202 */
+
+static char cmdline[1024];
+static unsigned n_pass, n_fail, n_skip;
+static uint64_t tsc_per_ms = 2000000;
+
+static const struct {
+        const char *name;
+        void (*run)(void);
+        bool by_default;
+} tests[] = {
+    {"uart", test_uart, true},    {"pci", test_pci, true},        {"rtc", test_rtc, true},
+    {"cpuid", test_cpuid, true},  {"ide", test_ide, true},        {"vblk", test_vblk, true},
+    {"vnet", test_vnet, true},    {"vcon", test_vcon, true},      {"vrng", test_vrng, true},
+    {"exits", test_exits, false}, {"io_ide", test_io_ide, false}, {"io_vblk", test_io_vblk, false},
+};
+#define N_TESTS (sizeof(tests) / sizeof(tests[0]))
+
+static void copy_cmdline(uint64_t paddr)
+{
+        const char *s = (const char *)paddr;
+        size_t i = 0;
+        if (!paddr)
+                return;
+        for (; i < sizeof(cmdline) - 1 && s[i]; i++)
+                cmdline[i] = s[i];
+        cmdline[i] = 0;
+}
+
+/* Returns the boot protocol that handed us the command line. */
+static const char *find_cmdline(uint64_t boot, int mode)
+{
+        if (mode == BOOT_PVH && boot && *(volatile uint32_t *)boot == PVH_MAGIC) {
+                copy_cmdline(*(volatile uint64_t *)(boot + 24));
+                return "pvh";
+        }
+        if (mode == BOOT_ELF64 && boot && boot < 0x100000 &&
+            *(volatile uint32_t *)(boot + 0x202) == LINUX_HDRS_MAGIC) {
+                copy_cmdline(*(volatile uint32_t *)(boot + 0x228));
+                return "elf64-bootparams";
+        }
+        return mode == BOOT_PVH ? "pvh-nostartinfo" : "elf64";
+}
+
+/* Looks up key=value in the command line; value points into cmdline. */
+static const char *opt_find(const char *key, size_t *len)
+{
+        size_t kl = strlen(key);
+        for (const char *p = cmdline; *p;) {
+                while (*p == ' ')
+                        p++;
+                const char *tok = p;
+                while (*p && *p != ' ')
+                        p++;
+                if ((size_t)(p - tok) > kl && tok[kl] == '=' && memcmp(tok, key, kl) == 0) {
+                        *len = (size_t)(p - tok) - kl - 1;
+                        return tok + kl + 1;
+                }
+        }
+        return NULL;
+}
+
+unsigned long opt_num(const char *key, unsigned long dflt)
+{
+        size_t len;
+        const char *v = opt_find(key, &len);
+        if (!v || !len)
+                return dflt;
+        unsigned long n = 0;
+        for (size_t i = 0; i < len; i++) {
+                if (v[i] < '0' || v[i] > '9')
+                        return dflt;
+                n = n * 10 + (unsigned long)(v[i] - '0');
+        }
+        return n;
+}
+
+void report(const char *test, enum result r, const struct line *detail)
+{
+        static const char *const names[] = {"PASS", "FAIL", "SKIP"};
+        if (r == PASS)
+                n_pass++;
+        else if (r == FAIL)
+                n_fail++;
+        else
+                n_skip++;
+        print("ISOLA-TEST %s %s %s\n", test, names[r], detail ? detail->buf : "");
+}
+
+bool within(uint64_t start_tsc, unsigned long ms)
+{
+        return rdtsc() - start_tsc < ms * tsc_per_ms;
+}
+
+static void calibrate_tsc(void)
+{
+        uint32_t a, b, c, d;
+        cpuid(0, &a, &b, &c, &d);
+        if (a >= 0x16) {
+                cpuid(0x16, &a, &b, &c, &d);
+                if (a)
+                        tsc_per_ms = (uint64_t)a * 1000;
+        }
+}
+
+static void run_one(const char *name, size_t len)
+{
+        for (unsigned i = 0; i < N_TESTS; i++) {
+                if (str_eq_n(name, tests[i].name, len)) {
+                        tests[i].run();
+                        return;
+                }
+        }
+        char n[32];
+        size_t l = len < sizeof(n) - 1 ? len : sizeof(n) - 1;
+        memcpy(n, name, l);
+        n[l] = 0;
+        struct line d = {.len = 0};
+        line_add(&d, "reason=unknown-test");
+        report(n, FAIL, &d);
+}
+
+static void run_tests(void)
+{
+        size_t len;
+        const char *list = opt_find("tests", &len);
+        if (!list) {
+                for (unsigned i = 0; i < N_TESTS; i++)
+                        if (tests[i].by_default)
+                                tests[i].run();
+                return;
+        }
+        for (size_t i = 0; i < len;) {
+                size_t j = i;
+                while (j < len && list[j] != ',')
+                        j++;
+                if (j > i)
+                        run_one(list + i, j - i);
+                i = j + 1;
+        }
+}
+
+/* ACPI S5 (isola: SLP_TYP 5; QEMU's PIIX4 PM: SLP_TYP 0, both at 0x604),
+ * then QEMU's isa-debug-exit, then an i8042 reset pulse. */
+static void power_off(void)
+{
+        outw(0x604, 0x3400);
+        outw(0x604, 0x2000);
+        outb(0xf4, 0);
+        outb(0x64, 0xfe);
+}
+
+void guest_main(uint64_t boot, int mode);
+void guest_main(uint64_t boot, int mode)
+{
+        uart_init();
+        print("ISOLA-GUEST start\n");
+        const char *proto = find_cmdline(boot, mode);
+        calibrate_tsc();
+        print("ISOLA-GUEST boot=%s cmdline=\"%s\"\n", proto, cmdline);
+        run_tests();
+        print("ISOLA-DONE pass=%u fail=%u skip=%u\n", n_pass, n_fail, n_skip);
+        power_off();
+}
