@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "ctr/caps.h"
 
@@ -95,6 +96,30 @@ static int set_ambient(uint64_t mask, cap_value_t last, struct isola_err *err)
         return 0;
 }
 
+/* After a switch to a non-root uid KEEPCAPS preserved the permitted set but
+ * the kernel cleared the effective one; CAP_SETPCAP must be effective again
+ * to shrink the bounding set. */
+static int raise_effective(struct isola_err *err)
+{
+        cap_t cur = cap_get_proc();
+        int r = -1;
+
+        if (!cur)
+                return err_sys(err, "capabilities: reading the current sets");
+        for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++) {
+                cap_flag_value_t v = CAP_CLEAR;
+
+                if (cap_get_flag(cur, c, CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+                        cap_set_flag(cur, CAP_EFFECTIVE, 1, &c, CAP_SET);
+        }
+        if (cap_set_proc(cur) < 0)
+                err_sys(err, "capabilities: raising the effective set to the permitted one");
+        else
+                r = 0;
+        cap_free(cur);
+        return r;
+}
+
 int caps_keep_across_setuid(struct isola_err *err)
 {
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
@@ -110,6 +135,8 @@ int caps_apply(const struct spec_caps *caps, struct isola_err *err)
          * with runc. */
         if (!caps->present)
                 return 0;
+        if (geteuid() != 0 && raise_effective(err) < 0)
+                return -1;
         if (drop_bounding(caps->bounding, last, err) < 0)
                 return -1;
         if (set_process_caps(caps, last, err) < 0)
