@@ -1,0 +1,191 @@
+/* linux.resources on cgroup v1: one writer per controller hierarchy. Only
+ * values present in the spec are written, so a plain container costs no
+ * writes beyond mkdir. */
+#include "ctr/cgroup_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+static void fmt_i64(char *buf, size_t size, int64_t v)
+{
+        snprintf(buf, size, "%" PRId64, v);
+}
+
+/* The kernel requires memory.limit_in_bytes <= memory.memsw.limit_in_bytes at
+ * every moment: raising both must write memsw first, lowering both limit first.
+ * Tries limit first and, if refused, memsw then limit. */
+static int memory_limits(const char *dir, const struct spec_resources *res, struct isola_err *err)
+{
+        char lim[32], swap[32];
+        bool swap_file = cgroup_file_exists(dir, "memory.memsw.limit_in_bytes");
+
+        if (res->has_memory_swap && !swap_file)
+                return err_set(err, ENOTSUP,
+                               "linux.resources.memory.swap: swap accounting is "
+                               "not enabled on this host (no '%s/memory.memsw.limit_in_bytes')",
+                               dir);
+        fmt_i64(lim, sizeof(lim), res->memory_limit);
+        fmt_i64(swap, sizeof(swap), res->memory_swap);
+        if (!res->has_memory_limit)
+                return res->has_memory_swap
+                           ? cgroup_write(dir, "memory.memsw.limit_in_bytes", swap, err)
+                           : 0;
+        if (cgroup_write(dir, "memory.limit_in_bytes", lim, err) == 0)
+                return res->has_memory_swap
+                           ? cgroup_write(dir, "memory.memsw.limit_in_bytes", swap, err)
+                           : 0;
+        if (!res->has_memory_swap || errno != EINVAL)
+                return -1;
+        if (cgroup_write(dir, "memory.memsw.limit_in_bytes", swap, err) < 0)
+                return -1;
+        return cgroup_write(dir, "memory.limit_in_bytes", lim, err);
+}
+
+static int apply_memory(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)
+{
+        struct cgroup_hier *h = cgroup_find(cg, "memory");
+        char buf[32];
+
+        if (!res->has_memory_limit && !res->has_memory_reservation && !res->has_memory_swap &&
+            !res->has_memory_swappiness && !res->disable_oom_killer)
+                return 0;
+        if (!h)
+                return err_set(err, ENOTSUP,
+                               "linux.resources.memory: no v1 memory hierarchy "
+                               "mounted");
+        if (memory_limits(h->path, res, err) < 0)
+                return -1;
+        if (res->has_memory_reservation) {
+                fmt_i64(buf, sizeof(buf), res->memory_reservation);
+                if (cgroup_write(h->path, "memory.soft_limit_in_bytes", buf, err) < 0)
+                        return -1;
+        }
+        if (res->has_memory_swappiness) {
+                if (res->memory_swappiness > 100)
+                        return err_set(err, EINVAL,
+                                       "linux.resources.memory.swappiness: %" PRIu64
+                                       " is out of range 0-100",
+                                       res->memory_swappiness);
+                snprintf(buf, sizeof(buf), "%" PRIu64, res->memory_swappiness);
+                if (cgroup_write(h->path, "memory.swappiness", buf, err) < 0)
+                        return -1;
+        }
+        if (res->disable_oom_killer && cgroup_write(h->path, "memory.oom_control", "1", err) < 0)
+                return -1;
+        return 0;
+}
+
+/* Quota and period are checked against each other (and the parent's
+ * bandwidth) on every write; writing period first matches the usual case of
+ * both growing, and the reverse order is tried if the kernel refuses. */
+static int cpu_bandwidth(const char *dir, const struct spec_resources *res, struct isola_err *err)
+{
+        char quota[32], period[32];
+
+        fmt_i64(quota, sizeof(quota), res->cpu_quota);
+        snprintf(period, sizeof(period), "%" PRIu64, res->cpu_period);
+        if (!res->has_cpu_period)
+                return res->has_cpu_quota ? cgroup_write(dir, "cpu.cfs_quota_us", quota, err) : 0;
+        if (!res->has_cpu_quota)
+                return cgroup_write(dir, "cpu.cfs_period_us", period, err);
+        if (cgroup_write(dir, "cpu.cfs_period_us", period, err) == 0)
+                return cgroup_write(dir, "cpu.cfs_quota_us", quota, err);
+        if (errno != EINVAL || cgroup_write(dir, "cpu.cfs_quota_us", quota, err) < 0)
+                return -1;
+        return cgroup_write(dir, "cpu.cfs_period_us", period, err);
+}
+
+static int apply_cpu(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)
+{
+        struct cgroup_hier *h = cgroup_find(cg, "cpu");
+        char buf[32];
+
+        if (!res->has_cpu_shares && !res->has_cpu_quota && !res->has_cpu_period)
+                return 0;
+        if (!h)
+                return err_set(err, ENOTSUP, "linux.resources.cpu: no v1 cpu hierarchy mounted");
+        if (res->has_cpu_shares && res->cpu_shares) {
+                snprintf(buf, sizeof(buf), "%" PRIu64, res->cpu_shares);
+                if (cgroup_write(h->path, "cpu.shares", buf, err) < 0)
+                        return -1;
+        }
+        return cpu_bandwidth(h->path, res, err);
+}
+
+static int apply_cpuset(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)
+{
+        struct cgroup_hier *h = cgroup_find(cg, "cpuset");
+        bool cpus = res->cpuset_cpus && res->cpuset_cpus[0];
+        bool mems = res->cpuset_mems && res->cpuset_mems[0];
+
+        if (!cpus && !mems)
+                return 0;
+        if (!h)
+                return err_set(err, ENOTSUP,
+                               "linux.resources.cpu.cpus/mems: no v1 cpuset "
+                               "hierarchy mounted");
+        if (cpus && cgroup_write(h->path, "cpuset.cpus", res->cpuset_cpus, err) < 0)
+                return -1;
+        if (mems && cgroup_write(h->path, "cpuset.mems", res->cpuset_mems, err) < 0)
+                return -1;
+        return 0;
+}
+
+static int apply_pids(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)
+{
+        struct cgroup_hier *h = cgroup_find(cg, "pids");
+        char buf[32] = "max";
+
+        if (!res->has_pids_limit)
+                return 0;
+        if (!h)
+                return err_set(err, ENOTSUP, "linux.resources.pids: no v1 pids hierarchy mounted");
+        if (res->pids_limit > 0)
+                fmt_i64(buf, sizeof(buf), res->pids_limit);
+        return cgroup_write(h->path, "pids.max", buf, err);
+}
+
+static int apply_blkio(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)
+{
+        struct cgroup_hier *h = cgroup_find(cg, "blkio");
+        char buf[16];
+
+        if (!res->has_blkio_weight)
+                return 0;
+        if (!h)
+                return err_set(err, ENOTSUP,
+                               "linux.resources.blockIO.weight: no v1 blkio "
+                               "hierarchy mounted");
+        snprintf(buf, sizeof(buf), "%u", (unsigned)res->blkio_weight);
+        if (cgroup_file_exists(h->path, "blkio.weight"))
+                return cgroup_write(h->path, "blkio.weight", buf, err);
+        if (cgroup_file_exists(h->path, "blkio.bfq.weight"))
+                return cgroup_write(h->path, "blkio.bfq.weight", buf, err);
+        return err_set(err, ENOTSUP,
+                       "linux.resources.blockIO.weight: the I/O scheduler offers "
+                       "no weight ('%s' has neither blkio.weight nor blkio.bfq.weight)",
+                       h->path);
+}
+
+static int apply_devices(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)
+{
+        struct cgroup_hier *h = cgroup_find(cg, "devices");
+
+        if (res->n_device_rules == 0)
+                return 0;
+        if (!h)
+                return err_set(err, ENOTSUP,
+                               "linux.resources.devices: no v1 devices hierarchy "
+                               "mounted");
+        return cgroup_devices_v1_apply(h->path, res->device_rules, res->n_device_rules, err);
+}
+
+int cgroup_v1_apply(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)
+{
+        if (apply_memory(cg, res, err) < 0 || apply_cpu(cg, res, err) < 0 ||
+            apply_cpuset(cg, res, err) < 0 || apply_pids(cg, res, err) < 0 ||
+            apply_blkio(cg, res, err) < 0 || apply_devices(cg, res, err) < 0)
+                return -1;
+        return 0;
+}
