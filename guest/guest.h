@@ -198,6 +198,7 @@ void test_uart(void);
 void test_rtc(void);
 void test_cpuid(void);
 void test_exits(void);
+void test_sleep(void);
 void test_pci(void);
 void test_ide(void);
 void test_io_ide(void);

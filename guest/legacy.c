@@ -122,3 +122,15 @@ void test_exits(void)
         line_add(&d, "pio_reads=%lu tsc_per_exit=%lu", n, n ? (unsigned long)((t1 - t0) / n) : 0UL);
         report("exits", PASS, &d);
 }
+
+/* Keeps the VM alive for sleep_ms so a benchmark can sample the VMM. */
+void test_sleep(void)
+{
+        struct line d = {.len = 0};
+        unsigned long ms = opt_num("sleep_ms", 100);
+        uint64_t t0 = rdtsc();
+        while (within(t0, ms))
+                __asm__ volatile("pause");
+        line_add(&d, "ms=%lu", ms);
+        report("sleep", PASS, &d);
+}
