@@ -1,0 +1,775 @@
+/* virtio 1.x modern PCI transport (see virtio_pci.h): BAR 0 register
+ * handling, feature negotiation, queue life cycle, notifications and
+ * interrupts. Everything the guest writes here is hostile. */
+#include "devices/virtio/virtio_pci.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vmm/vm.h"
+
+#define PCI_VENDOR_REDHAT      0x1af4
+#define VIRTIO_PCI_DEVICE_BASE 0x1040
+#define VIRTIO_PCI_SUBSYS_ID   0x1100
+
+#define PCI_CAP_ID_VENDOR 0x09
+#define PCI_CAP_ID_MSIX   0x11
+#define MSIX_CTRL_ENABLE  0x8000
+#define MSIX_CTRL_MASK    0x4000
+#define MSIX_ENTRY_MASKED 1
+
+enum virtio_cap_type {
+        VIRTIO_PCI_CAP_COMMON_CFG = 1,
+        VIRTIO_PCI_CAP_NOTIFY_CFG = 2,
+        VIRTIO_PCI_CAP_ISR_CFG = 3,
+        VIRTIO_PCI_CAP_DEVICE_CFG = 4,
+};
+
+/* struct virtio_pci_common_cfg offsets (4.1.4.3). */
+enum {
+        CC_DFSELECT = 0x00,
+        CC_DF = 0x04,
+        CC_GFSELECT = 0x08,
+        CC_GF = 0x0c,
+        CC_MSIX = 0x10,
+        CC_NUMQ = 0x12,
+        CC_STATUS = 0x14,
+        CC_CFGGEN = 0x15,
+        CC_Q_SELECT = 0x16,
+        CC_Q_SIZE = 0x18,
+        CC_Q_MSIX = 0x1a,
+        CC_Q_ENABLE = 0x1c,
+        CC_Q_NOFF = 0x1e,
+        CC_Q_DESC = 0x20,
+        CC_Q_AVAIL = 0x28,
+        CC_Q_USED = 0x30,
+        CC_SIZE = 0x38,
+};
+
+void virtio_pci_count(uint64_t *counter, uint64_t n)
+{
+        __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+bool virtio_pci_driver_has(const struct virtio_pci *vp, unsigned bit)
+{
+        return vp->driver_features & (1ULL << bit);
+}
+
+/* ---- interrupts ---------------------------------------------------------- */
+
+static void msix_fire(struct virtio_pci *vp, struct virtio_msix_entry *e)
+{
+        uint64_t one = 1;
+
+        if (!vp->msix_masked && !(e->ctrl & MSIX_ENTRY_MASKED) && e->efd >= 0) {
+                if (write(e->efd, &one, sizeof(one)) == sizeof(one)) {
+                        e->pending = false;
+                        virtio_pci_count(&vp->stats.interrupts, 1);
+                        return;
+                }
+        }
+        e->pending = true;
+}
+
+static void intx_set(struct virtio_pci *vp, bool level)
+{
+        if (level == vp->intx_asserted)
+                return;
+        vp->intx_asserted = level;
+        vm_irq_line(vp->vm, pci_bus_intx_gsi(vp->bus, &vp->pci), level);
+}
+
+/* isr_bit: 1 for a used-buffer notification, 2 for a configuration change. */
+static void raise_irq(struct virtio_pci *vp, uint8_t isr_bit, uint16_t vector)
+{
+        if (vp->msix_enabled) {
+                if (vector < vp->n_vectors)
+                        msix_fire(vp, &vp->vectors[vector]);
+                return;
+        }
+        vp->isr |= isr_bit;
+        if (!vp->intx_asserted)
+                virtio_pci_count(&vp->stats.interrupts, 1);
+        intx_set(vp, true);
+}
+
+void virtio_pci_queue_interrupt(struct virtio_pci *vp, unsigned q)
+{
+        struct virtio_queue *vq = &vp->queues[q];
+
+        if (virtq_need_interrupt(&vq->vq))
+                raise_irq(vp, 1, vq->msix_vector);
+}
+
+void virtio_pci_set_broken(struct virtio_pci *vp)
+{
+        if (vp->broken)
+                return;
+        vp->broken = true;
+        vp->status |= VIRTIO_STATUS_NEEDS_RESET;
+        if (vp->status & VIRTIO_STATUS_DRIVER_OK)
+                raise_irq(vp, 2, vp->config_msix_vector);
+}
+
+/* The route follows the table entry while it is unmasked; a masked entry
+ * keeps its old route, unused, and collects a pending bit instead. */
+static void msix_entry_sync(struct virtio_pci *vp, unsigned i)
+{
+        struct virtio_msix_entry *e = &vp->vectors[i];
+        uint64_t addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;
+
+        if (e->ctrl & MSIX_ENTRY_MASKED)
+                return;
+        if ((addr & 0xfff00000ULL) != 0xfee00000ULL)
+                return; /* not an MSI address: interrupts stay pending */
+        if (e->gsi < 0) {
+                uint32_t gsi;
+                int efd;
+                if (vm_msi_alloc(vp->vm, addr, e->data, &gsi, &efd, NULL) < 0)
+                        return;
+                e->gsi = gsi;
+                e->efd = efd;
+        } else if (addr != e->route_addr || e->data != e->route_data) {
+                if (vm_msi_update(vp->vm, (uint32_t)e->gsi, addr, e->data, false, NULL) < 0)
+                        return;
+        }
+        e->route_addr = addr;
+        e->route_data = e->data;
+        if (e->pending && vp->msix_enabled)
+                msix_fire(vp, e);
+}
+
+static void msix_flush_pending(struct virtio_pci *vp)
+{
+        for (unsigned i = 0; i < vp->n_vectors; i++)
+                if (vp->vectors[i].pending)
+                        msix_fire(vp, &vp->vectors[i]);
+}
+
+static void msix_table_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len,
+                          bool is_write)
+{
+        unsigned i = (unsigned)(off / 16), field = (unsigned)(off % 16) / 4;
+        struct virtio_msix_entry *e;
+        uint32_t *regs[4], v;
+
+        if (len == 8 && !(off & 7)) { /* a qword is two dword accesses */
+                msix_table_io(vp, off, data, 4, is_write);
+                msix_table_io(vp, off + 4, data + 4, 4, is_write);
+                return;
+        }
+        if (len != 4 || (off & 3) || i >= vp->n_vectors)
+                return;
+        e = &vp->vectors[i];
+        regs[0] = &e->addr_lo;
+        regs[1] = &e->addr_hi;
+        regs[2] = &e->data;
+        regs[3] = &e->ctrl;
+        if (!is_write) {
+                memcpy(data, regs[field], 4);
+                return;
+        }
+        memcpy(&v, data, 4);
+        *regs[field] = field == 3 ? (v & MSIX_ENTRY_MASKED) : v;
+        msix_entry_sync(vp, i);
+}
+
+static void msix_pba_read(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len)
+{
+        uint64_t bits = 0;
+
+        for (unsigned i = 0; i < vp->n_vectors; i++)
+                if (vp->vectors[i].pending)
+                        bits |= 1ULL << i;
+        for (uint32_t b = 0; b < len; b++)
+                data[b] = off + b < 8 ? (uint8_t)(bits >> (8 * (off + b))) : 0;
+}
+
+/* ---- queues --------------------------------------------------------------- */
+
+static void queue_unhook(struct virtio_pci *vp, struct virtio_queue *q)
+{
+        if (q->ioeventfd_at)
+                vm_ioeventfd_del(vp->vm, q->ioeventfd_at, 2, false, q->kick_fd);
+        q->ioeventfd_at = 0;
+}
+
+static uint64_t queue_notify_addr(struct virtio_pci *vp, unsigned q)
+{
+        return vp->bar_addr + VIRTIO_BAR_NOTIFY + (uint64_t)q * VIRTIO_NOTIFY_MULT;
+}
+
+/* Linux notifies with a 16-bit write of the queue index; other widths reach
+ * the BAR handler's fall-back path. */
+static void queue_hook(struct virtio_pci *vp, struct virtio_queue *q)
+{
+        uint64_t at = queue_notify_addr(vp, q->index);
+
+        if (!q->enabled || !vp->bar_addr || q->ioeventfd_at == at)
+                return;
+        queue_unhook(vp, q);
+        if (vm_ioeventfd_add(vp->vm, at, 2, false, q->kick_fd, NULL) == 0)
+                q->ioeventfd_at = at;
+}
+
+static void self_kick(struct virtio_pci *vp, struct virtio_queue *q)
+{
+        uint64_t one = 1;
+
+        if (write(q->kick_fd, &one, sizeof(one)) == sizeof(one))
+                virtio_pci_count(&vp->self_kicks, 1);
+}
+
+static void queue_enable(struct virtio_pci *vp, struct virtio_queue *q)
+{
+        if (q->enabled)
+                return;
+        q->vq.event_idx = virtio_pci_driver_has(vp, VIRTIO_F_EVENT_IDX);
+        q->vq.indirect = virtio_pci_driver_has(vp, VIRTIO_F_INDIRECT_DESC);
+        if (q->vq.size > q->max_size || virtq_start(&q->vq, &vp->vm->mem) < 0) {
+                virtio_pci_set_broken(vp);
+                return;
+        }
+        q->enabled = true;
+        queue_hook(vp, q);
+}
+
+static void device_reset(struct virtio_pci *vp)
+{
+        for (unsigned i = 0; i < vp->n_queues; i++) {
+                struct virtio_queue *q = &vp->queues[i];
+                queue_unhook(vp, q);
+                virtq_reset(&q->vq, q->max_size);
+                q->enabled = false;
+                q->msix_vector = VIRTIO_NO_VECTOR;
+        }
+        vp->driver_features = 0;
+        vp->device_feature_select = vp->driver_feature_select = 0;
+        vp->config_msix_vector = VIRTIO_NO_VECTOR;
+        vp->queue_select = 0;
+        vp->status = 0;
+        vp->isr = 0;
+        vp->broken = false;
+        intx_set(vp, false);
+        if (vp->ops->reset)
+                vp->ops->reset(vp);
+}
+
+static bool features_acceptable(const struct virtio_pci *vp)
+{
+        return !(vp->driver_features & ~vp->device_features) &&
+               virtio_pci_driver_has(vp, VIRTIO_F_VERSION_1);
+}
+
+static void status_write(struct virtio_pci *vp, uint8_t v)
+{
+        uint8_t old = vp->status;
+
+        if (v == 0) {
+                device_reset(vp);
+                return;
+        }
+        /* FEATURES_OK sticks only for a subset we offered (3.1.1 step 5). */
+        if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
+            !features_acceptable(vp))
+                v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+        vp->status =
+            (uint8_t)((v & ~VIRTIO_STATUS_NEEDS_RESET) | (old & VIRTIO_STATUS_NEEDS_RESET));
+        /* Buffers made available before DRIVER_OK are processed now, on the
+         * event loop thread (this is a vCPU thread). */
+        if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK))
+                for (unsigned i = 0; i < vp->n_queues; i++)
+                        if (vp->queues[i].enabled)
+                                self_kick(vp, &vp->queues[i]);
+}
+
+static struct virtio_queue *selected_queue(struct virtio_pci *vp)
+{
+        return vp->queue_select < vp->n_queues ? &vp->queues[vp->queue_select] : NULL;
+}
+
+static uint16_t vector_or_none(const struct virtio_pci *vp, uint16_t v)
+{
+        return v < vp->n_vectors ? v : VIRTIO_NO_VECTOR;
+}
+
+/* Reads the field at off; 64-bit queue addresses are readable as halves. */
+static uint64_t common_read(struct virtio_pci *vp, unsigned off)
+{
+        struct virtio_queue *q = selected_queue(vp);
+
+        switch (off) {
+        case CC_DFSELECT:
+                return vp->device_feature_select;
+        case CC_DF:
+                return vp->device_feature_select < 2
+                           ? (uint32_t)(vp->device_features >> (32 * vp->device_feature_select))
+                           : 0;
+        case CC_GFSELECT:
+                return vp->driver_feature_select;
+        case CC_GF:
+                return vp->driver_feature_select < 2
+                           ? (uint32_t)(vp->driver_features >> (32 * vp->driver_feature_select))
+                           : 0;
+        case CC_MSIX:
+                return vp->config_msix_vector;
+        case CC_NUMQ:
+                return vp->n_queues;
+        case CC_STATUS:
+                return vp->status;
+        case CC_CFGGEN:
+                return vp->config_generation;
+        case CC_Q_SELECT:
+                return vp->queue_select;
+        }
+        if (!q)
+                return off == CC_Q_MSIX ? VIRTIO_NO_VECTOR : 0;
+        switch (off) {
+        case CC_Q_SIZE:
+                return q->vq.size;
+        case CC_Q_MSIX:
+                return q->msix_vector;
+        case CC_Q_ENABLE:
+                return q->enabled;
+        case CC_Q_NOFF:
+                return q->index;
+        case CC_Q_DESC:
+        case CC_Q_DESC + 4:
+                return (uint32_t)(q->vq.desc_gpa >> (off - CC_Q_DESC) * 8);
+        case CC_Q_AVAIL:
+        case CC_Q_AVAIL + 4:
+                return (uint32_t)(q->vq.avail_gpa >> (off - CC_Q_AVAIL) * 8);
+        case CC_Q_USED:
+        case CC_Q_USED + 4:
+                return (uint32_t)(q->vq.used_gpa >> (off - CC_Q_USED) * 8);
+        }
+        return 0;
+}
+
+static void set_half(uint64_t *field, unsigned half, uint32_t v)
+{
+        if (half)
+                *field = (*field & 0xffffffffULL) | (uint64_t)v << 32;
+        else
+                *field = (*field & ~0xffffffffULL) | v;
+}
+
+static void queue_field_write(struct virtio_pci *vp, struct virtio_queue *q, unsigned off,
+                              uint32_t v)
+{
+        switch (off) {
+        case CC_Q_MSIX:
+                q->msix_vector = vector_or_none(vp, (uint16_t)v);
+                return;
+        case CC_Q_ENABLE:
+                if (v == 1)
+                        queue_enable(vp, q);
+                return;
+        }
+        /* The ring's size and placement are frozen once enabled (4.1.4.3.2). */
+        if (q->enabled)
+                return;
+        switch (off) {
+        case CC_Q_SIZE:
+                q->vq.size = (uint16_t)v;
+                return;
+        case CC_Q_DESC:
+        case CC_Q_DESC + 4:
+                set_half(&q->vq.desc_gpa, (off - CC_Q_DESC) / 4, v);
+                return;
+        case CC_Q_AVAIL:
+        case CC_Q_AVAIL + 4:
+                set_half(&q->vq.avail_gpa, (off - CC_Q_AVAIL) / 4, v);
+                return;
+        case CC_Q_USED:
+        case CC_Q_USED + 4:
+                set_half(&q->vq.used_gpa, (off - CC_Q_USED) / 4, v);
+                return;
+        }
+}
+
+static void common_write(struct virtio_pci *vp, unsigned off, uint32_t v)
+{
+        struct virtio_queue *q = selected_queue(vp);
+
+        switch (off) {
+        case CC_DFSELECT:
+                vp->device_feature_select = v;
+                return;
+        case CC_GFSELECT:
+                vp->driver_feature_select = v;
+                return;
+        case CC_GF:
+                /* Features are fixed once FEATURES_OK was accepted. */
+                if (vp->driver_feature_select < 2 && !(vp->status & VIRTIO_STATUS_FEATURES_OK))
+                        set_half(&vp->driver_features, vp->driver_feature_select, v);
+                return;
+        case CC_MSIX:
+                vp->config_msix_vector = vector_or_none(vp, (uint16_t)v);
+                return;
+        case CC_STATUS:
+                status_write(vp, (uint8_t)v);
+                return;
+        case CC_Q_SELECT:
+                vp->queue_select = (uint16_t)v;
+                return;
+        }
+        if (q)
+                queue_field_write(vp, q, off, v);
+}
+
+/* Width of the field at off, 0 when no field starts there. */
+static unsigned common_field_len(unsigned off)
+{
+        if (off >= CC_Q_DESC && off < CC_SIZE)
+                return off % 4 ? 0 : 4;
+        switch (off) {
+        case CC_DFSELECT:
+        case CC_DF:
+        case CC_GFSELECT:
+        case CC_GF:
+                return 4;
+        case CC_STATUS:
+        case CC_CFGGEN:
+                return 1;
+        case CC_MSIX:
+        case CC_NUMQ:
+        case CC_Q_SELECT:
+        case CC_Q_SIZE:
+        case CC_Q_MSIX:
+        case CC_Q_ENABLE:
+        case CC_Q_NOFF:
+                return 2;
+        }
+        return 0;
+}
+
+static void common_io(struct virtio_pci *vp, unsigned off, uint8_t *data, uint32_t len,
+                      bool is_write)
+{
+        uint64_t v = 0;
+
+        /* A qword on a 64-bit queue address is two dword accesses. */
+        if (len == 8 && off >= CC_Q_DESC && off < CC_SIZE && !(off % 8)) {
+                common_io(vp, off, data, 4, is_write);
+                common_io(vp, off + 4, data + 4, 4, is_write);
+                return;
+        }
+        if (common_field_len(off) != len) {
+                if (!is_write)
+                        memset(data, 0, len);
+                return;
+        }
+        if (is_write) {
+                memcpy(&v, data, len);
+                common_write(vp, off, (uint32_t)v);
+        } else {
+                v = common_read(vp, off);
+                memcpy(data, &v, len);
+        }
+}
+
+/* ---- BAR 0 ---------------------------------------------------------------- */
+
+static void isr_read(struct virtio_pci *vp, uint8_t *data, uint32_t len)
+{
+        memset(data, 0, len);
+        data[0] = vp->isr;
+        /* Reading the ISR acknowledges it and drops the INTx line (4.1.4.5). */
+        vp->isr = 0;
+        intx_set(vp, false);
+}
+
+static void device_cfg_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len,
+                          bool is_write)
+{
+        if (is_write)
+                return; /* no device here has writable configuration fields */
+        for (uint32_t i = 0; i < len; i++)
+                data[i] = off + i < vp->dev_cfg_len ? vp->dev_cfg[off + i] : 0;
+}
+
+static void notify_write(struct virtio_pci *vp, uint64_t off)
+{
+        uint64_t q = off / VIRTIO_NOTIFY_MULT;
+
+        if (off % VIRTIO_NOTIFY_MULT || q >= vp->n_queues)
+                return;
+        virtio_pci_count(&vp->stats.notify_mmio, 1);
+        self_kick(vp, &vp->queues[q]);
+}
+
+void virtio_pci_bar_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+        struct virtio_pci *vp = opaque;
+        uint64_t region = offset & ~0xfffULL, off = offset & 0xfff;
+
+        if (len > 8)
+                return;
+        virtio_pci_count(&vp->stats.bar_accesses, 1);
+        if (!is_write)
+                memset(data, 0, len);
+        pthread_mutex_lock(&vp->lock);
+        switch (region) {
+        case VIRTIO_BAR_COMMON:
+                common_io(vp, (unsigned)off, data, len, is_write);
+                break;
+        case VIRTIO_BAR_ISR:
+                if (!is_write && off == 0)
+                        isr_read(vp, data, len);
+                break;
+        case VIRTIO_BAR_DEVICE:
+                device_cfg_io(vp, off, data, len, is_write);
+                break;
+        case VIRTIO_BAR_NOTIFY:
+                if (is_write)
+                        notify_write(vp, off);
+                break;
+        case VIRTIO_BAR_MSIX:
+                msix_table_io(vp, off, data, len, is_write);
+                break;
+        case VIRTIO_BAR_PBA:
+                if (!is_write)
+                        msix_pba_read(vp, off, data, len);
+                break;
+        }
+        pthread_mutex_unlock(&vp->lock);
+}
+
+/* ---- PCI hooks (called under pci_dev.lock) -------------------------------- */
+
+static void pci_cfg_written(struct pci_dev *dev, unsigned offset, unsigned len)
+{
+        struct virtio_pci *vp = dev->opaque;
+        unsigned ctrl = vp->msix_cap + 2u;
+        uint16_t v;
+
+        if (offset + len <= ctrl || offset >= ctrl + 2)
+                return;
+        v = (uint16_t)pci_cfg_read(dev, ctrl, 2);
+        pthread_mutex_lock(&vp->lock);
+        vp->msix_enabled = v & MSIX_CTRL_ENABLE;
+        vp->msix_masked = v & MSIX_CTRL_MASK;
+        if (vp->msix_enabled) {
+                intx_set(vp, false);
+                msix_flush_pending(vp);
+        }
+        pthread_mutex_unlock(&vp->lock);
+}
+
+static void pci_bar_moved(struct pci_dev *dev, int bar, uint64_t old_addr, uint64_t new_addr)
+{
+        struct virtio_pci *vp = dev->opaque;
+
+        (void)old_addr;
+        if (bar != 0)
+                return;
+        pthread_mutex_lock(&vp->lock);
+        vp->bar_addr = new_addr;
+        for (unsigned i = 0; i < vp->n_queues; i++) {
+                queue_unhook(vp, &vp->queues[i]);
+                queue_hook(vp, &vp->queues[i]);
+        }
+        pthread_mutex_unlock(&vp->lock);
+}
+
+static const struct pci_dev_ops virtio_pci_dev_ops = {
+    .cfg_written = pci_cfg_written,
+    .bar_moved = pci_bar_moved,
+};
+
+/* ---- event loop side ------------------------------------------------------ */
+
+void virtio_pci_kick(struct virtio_pci *vp, unsigned q)
+{
+        pthread_mutex_lock(&vp->lock);
+        if (!vp->broken && (vp->status & VIRTIO_STATUS_DRIVER_OK) && vp->queues[q].enabled)
+                vp->ops->queue_notify(vp, q);
+        pthread_mutex_unlock(&vp->lock);
+}
+
+static void kick_ready(void *opaque, uint32_t events)
+{
+        struct virtio_queue *q = opaque;
+        uint64_t n;
+
+        (void)events;
+        if (read(q->kick_fd, &n, sizeof(n)) != sizeof(n))
+                return;
+        virtio_pci_count(&q->vp->kicks, n);
+        virtio_pci_kick(q->vp, q->index);
+}
+
+void virtio_pci_drain(struct virtio_pci *vp, unsigned q, virtio_chain_fn fn)
+{
+        struct virtq *vq = &vp->queues[q].vq;
+        enum virtq_result r;
+        bool done = false;
+
+        while (!done) {
+                while ((r = virtq_pop(vq, vp->chain)) == VIRTQ_OK) {
+                        int64_t written = fn(vp, q, vp->chain);
+                        if (written < 0) {
+                                virtio_pci_set_broken(vp);
+                                return;
+                        }
+                        virtq_push(vq, vp->chain->head, (uint32_t)written);
+                        virtio_pci_count(&vp->stats.requests, 1);
+                }
+                if (r == VIRTQ_BROKEN) {
+                        virtio_pci_set_broken(vp);
+                        return;
+                }
+                done = !virtq_arm_notify(vq);
+        }
+        virtio_pci_queue_interrupt(vp, q);
+}
+
+void virtio_pci_get_stats(struct virtio_pci *vp, struct virtio_stats *st)
+{
+        uint64_t kicks = __atomic_load_n(&vp->kicks, __ATOMIC_RELAXED);
+        uint64_t self = __atomic_load_n(&vp->self_kicks, __ATOMIC_RELAXED);
+
+        st->notify_ioeventfd = kicks > self ? kicks - self : 0;
+        st->notify_mmio = __atomic_load_n(&vp->stats.notify_mmio, __ATOMIC_RELAXED);
+        st->bar_accesses = __atomic_load_n(&vp->stats.bar_accesses, __ATOMIC_RELAXED);
+        st->interrupts = __atomic_load_n(&vp->stats.interrupts, __ATOMIC_RELAXED);
+        st->requests = __atomic_load_n(&vp->stats.requests, __ATOMIC_RELAXED);
+        st->bytes = __atomic_load_n(&vp->stats.bytes, __ATOMIC_RELAXED);
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+static int add_virtio_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, uint32_t length,
+                          bool notify, struct isola_err *err)
+{
+        uint8_t body[18] = {0};
+        uint32_t mult = VIRTIO_NOTIFY_MULT;
+        unsigned body_len = notify ? 18 : 14;
+
+        body[0] = (uint8_t)(body_len + 2); /* cap_len counts the id/next pair */
+        body[1] = type;
+        body[2] = 0; /* BAR 0 */
+        memcpy(&body[6], &offset, 4);
+        memcpy(&body[10], &length, 4);
+        if (notify)
+                memcpy(&body[14], &mult, 4);
+        return pci_dev_add_cap(&vp->pci, PCI_CAP_ID_VENDOR, body, NULL, body_len, NULL, err);
+}
+
+static int add_msix_cap(struct virtio_pci *vp, struct isola_err *err)
+{
+        uint8_t body[10] = {0}, wmask[10] = {0};
+        uint16_t ctrl = (uint16_t)(vp->n_vectors - 1), ctrl_w = MSIX_CTRL_ENABLE | MSIX_CTRL_MASK;
+        uint32_t table = VIRTIO_BAR_MSIX, pba = VIRTIO_BAR_PBA; /* BIR 0 */
+
+        memcpy(&body[0], &ctrl, 2);
+        memcpy(&wmask[0], &ctrl_w, 2);
+        memcpy(&body[2], &table, 4);
+        memcpy(&body[6], &pba, 4);
+        return pci_dev_add_cap(&vp->pci, PCI_CAP_ID_MSIX, body, wmask, sizeof(body), &vp->msix_cap,
+                               err);
+}
+
+static int setup_caps(struct virtio_pci *vp, struct isola_err *err)
+{
+        if (add_virtio_cap(vp, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_BAR_COMMON, CC_SIZE, false, err) <
+                0 ||
+            add_virtio_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_BAR_NOTIFY,
+                           vp->n_queues * VIRTIO_NOTIFY_MULT, true, err) < 0 ||
+            add_virtio_cap(vp, VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_BAR_ISR, 1, false, err) < 0 ||
+            (vp->dev_cfg_len && add_virtio_cap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_BAR_DEVICE,
+                                               vp->dev_cfg_len, false, err) < 0) ||
+            add_msix_cap(vp, err) < 0)
+                return -1;
+        return 0;
+}
+
+static int setup_queues(struct virtio_pci *vp, uint16_t size, struct isola_err *err)
+{
+        for (unsigned i = 0; i < vp->n_queues; i++) {
+                struct virtio_queue *q = &vp->queues[i];
+
+                q->vp = vp;
+                q->index = i;
+                q->max_size = size;
+                q->msix_vector = VIRTIO_NO_VECTOR;
+                virtq_reset(&q->vq, size);
+                q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                if (q->kick_fd < 0)
+                        return err_sys(err, "eventfd");
+                if (evloop_add(vp->vm->loop, q->kick_fd, EPOLLIN, kick_ready, q, err) < 0) {
+                        close(q->kick_fd);
+                        q->kick_fd = -1;
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, struct pci_bus *bus,
+                    const struct virtio_pci_params *p, struct isola_err *err)
+{
+        /* vp->dev_cfg / dev_cfg_len are filled by the device beforehand. */
+        vp->vm = vm;
+        vp->bus = bus;
+        vp->name = p->name;
+        vp->ops = p->ops;
+        vp->opaque = p->opaque;
+        vp->n_queues = p->n_queues;
+        vp->n_vectors = p->n_queues + 1;
+        vp->device_features = p->features | 1ULL << VIRTIO_F_VERSION_1 |
+                              1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << VIRTIO_F_EVENT_IDX;
+        vp->config_msix_vector = VIRTIO_NO_VECTOR;
+        for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+                vp->queues[i].kick_fd = -1;
+        for (unsigned i = 0; i < VIRTIO_MAX_VECTORS; i++)
+                vp->vectors[i] =
+                    (struct virtio_msix_entry){.gsi = -1, .efd = -1, .ctrl = MSIX_ENTRY_MASKED};
+        pthread_mutex_init(&vp->lock, NULL);
+        vp->chain = malloc(sizeof(*vp->chain));
+        if (!vp->chain)
+                return err_set(err, ENOMEM, "%s: out of memory", p->name);
+        pci_dev_init(&vp->pci, PCI_VENDOR_REDHAT, VIRTIO_PCI_DEVICE_BASE + p->device_id,
+                     p->class_code, 1, PCI_VENDOR_REDHAT, VIRTIO_PCI_SUBSYS_ID, 1);
+        vp->pci.ops = &virtio_pci_dev_ops;
+        vp->pci.opaque = vp;
+        if (pci_dev_set_bar(&vp->pci, 0, PCI_BAR_MMIO32, VIRTIO_BAR_SIZE, virtio_pci_bar_io, vp,
+                            err) < 0 ||
+            setup_caps(vp, err) < 0 || setup_queues(vp, p->queue_size, err) < 0 ||
+            pci_bus_add(bus, &vp->pci, -1, err) < 0)
+                return err_prefix(err, "%s", p->name);
+        vp->added = true;
+        return 0;
+}
+
+void virtio_pci_uninit(struct virtio_pci *vp)
+{
+        if (vp->added)
+                pci_bus_remove(vp->bus, &vp->pci);
+        vp->added = false;
+        for (unsigned i = 0; i < vp->n_queues; i++) {
+                struct virtio_queue *q = &vp->queues[i];
+                if (q->kick_fd < 0)
+                        continue;
+                queue_unhook(vp, q);
+                evloop_del(vp->vm->loop, q->kick_fd);
+                close(q->kick_fd);
+                q->kick_fd = -1;
+        }
+        for (unsigned i = 0; i < vp->n_vectors; i++) {
+                struct virtio_msix_entry *e = &vp->vectors[i];
+                if (e->gsi >= 0)
+                        vm_msi_free(vp->vm, (uint32_t)e->gsi, e->efd);
+                e->gsi = -1;
+                e->efd = -1;
+        }
+        intx_set(vp, false);
+        free(vp->chain);
+        vp->chain = NULL;
+}
