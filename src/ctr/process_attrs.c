@@ -51,7 +51,7 @@ static int apply_rlimit(const struct spec_rlimit *rl, struct isola_err *err)
                 return err_set(err, EPERM,
                                "rlimit '%s': raising the hard limit to %" PRIu64
                                " above the current %" PRIu64
-                               " needs CAP_SYS_RESOURCE, which the runtime lacks",
+                               " needs CAP_SYS_RESOURCE (the runtime does not have it)",
                                rlimit_name(rl->resource), rl->hard, (uint64_t)cur.rlim_max);
         return err_sys(err, "rlimit '%s': setrlimit(soft %" PRIu64 ", hard %" PRIu64 ")",
                        rlimit_name(rl->resource), rl->soft, rl->hard);
