@@ -1,8 +1,7 @@
 /* Capability sets of the container process, applied with libcap. The order
  * matters: the bounding set is reduced first (needs CAP_SETPCAP, which may be
  * about to leave the permitted set), then inheritable/permitted/effective in one
- * capset, then ambient (each ambient cap must already be permitted and
- * inheritable). Caps this kernel does not know are ignored, as runc does. */
+ * capset, then ambient. Caps this kernel does not know are ignored, as runc does. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,6 +77,9 @@ out:
         return r;
 }
 
+/* A capability can only be ambient when it is also permitted and
+ * inheritable; runc's default spec lists ambient caps without inheritable
+ * ones, so, as crun and runc do, such entries are skipped rather than fatal. */
 static int set_ambient(uint64_t mask, cap_value_t last, struct isola_err *err)
 {
         char name[64];
@@ -87,10 +89,8 @@ static int set_ambient(uint64_t mask, cap_value_t last, struct isola_err *err)
         for (cap_value_t c = 0; c <= last; c++) {
                 if (!has_cap(mask, c))
                         continue;
-                if (cap_set_ambient(c, CAP_SET) < 0)
-                        return err_sys(err,
-                                       "capability set 'ambient': raising %s (it must also "
-                                       "be permitted and inheritable)",
+                if (cap_set_ambient(c, CAP_SET) < 0 && errno != EPERM)
+                        return err_sys(err, "capability set 'ambient': raising %s",
                                        cap_label(c, name, sizeof(name)));
         }
         return 0;
