@@ -2,8 +2,9 @@
  * container running "sh" from ./rootfs with the usual namespaces, pseudo file
  * systems, masked /proc entries and a deny-all device cgroup. The rootless
  * variant adds a user namespace mapping the caller to root, bind-mounts /sys
- * instead of mounting a fresh sysfs, and leaves out cgroup settings and the
- * network namespace, none of which an unprivileged user may set up. */
+ * (a fresh sysfs needs a network namespace the user owns), leaves out cgroup
+ * resources, which an unprivileged user cannot write, and leaves out the
+ * network namespace so the container keeps the host's network. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -150,7 +151,8 @@ static json_object *default_linux(bool rootless)
 {
         static const char *const ns_root[] = {"pid",   "network", "ipc", "uts",
                                               "mount", "cgroup",  NULL};
-        static const char *const ns_rootless[] = {"pid", "ipc", "uts", "mount", "user", NULL};
+        static const char *const ns_rootless[] = {"pid",    "ipc",  "uts", "mount",
+                                                  "cgroup", "user", NULL};
         json_object *lnx = json_object_new_object(), *nss = json_object_new_array();
 
         for (const char *const *n = rootless ? ns_rootless : ns_root; *n; n++) {
