@@ -132,6 +132,37 @@ int process_sysctl_validate(const struct spec *spec, struct isola_err *err)
         return 0;
 }
 
+/* Equal up to whitespace: the kernel echoes "kernel.sem" with tabs. */
+static bool same_words(const char *a, const char *b)
+{
+        for (;;) {
+                a += strspn(a, " \t\n");
+                b += strspn(b, " \t\n");
+                if (!*a || !*b)
+                        return !*a && !*b;
+                size_t la = strcspn(a, " \t\n"), lb = strcspn(b, " \t\n");
+                if (la != lb || memcmp(a, b, la))
+                        return false;
+                a += la;
+                b += lb;
+        }
+}
+
+/* rootfs_setup writes the sysctls before readonlyPaths makes /proc/sys
+ * read-only; a later call finds them read-only and only checks the value. */
+static int check_readonly_sysctl(int dir_fd, const char *rel, const struct spec_sysctl *s,
+                                 struct isola_err *err)
+{
+        _cleanup_close_ int fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_free_ char *cur = NULL;
+
+        if (fd < 0 || fs_read_fd(fd, 4096, &cur, NULL, err) < 0)
+                return err_sys(err, "sysctl '%s': reading '/proc/sys/%s'", s->key, rel);
+        if (!same_words(cur, s->value))
+                return err_set(err, EROFS, "sysctl '%s': '/proc/sys/%s' is read-only", s->key, rel);
+        return 0;
+}
+
 static int write_sysctl(int dir_fd, const struct spec_sysctl *s, struct isola_err *err)
 {
         char rel[512];
@@ -143,6 +174,8 @@ static int write_sysctl(int dir_fd, const struct spec_sysctl *s, struct isola_er
         for (size_t i = 0; i <= len; i++)
                 rel[i] = s->key[i] == '.' ? '/' : s->key[i];
         fd = openat(dir_fd, rel, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 && errno == EROFS)
+                return check_readonly_sysctl(dir_fd, rel, s, err);
         if (fd < 0)
                 return err_sys(err, "sysctl '%s': opening '/proc/sys/%s'", s->key, rel);
         if (fs_write_all(fd, s->value, strlen(s->value)) < 0)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctr/devices.h"
+#include "ctr/process_attrs.h"
 #include "ctr/rootfs.h"
 #include "ctr/rootfs_internal.h"
 #include "util/cleanup.h"
@@ -408,6 +409,9 @@ int rootfs_setup(const struct spec *spec, const char *rootfs_abs, int console_sl
         if (devices_setup_at(spec, root_fd, console_slave_fd, in_userns, err) < 0)
                 return -1;
         if (rootfs_pivot(rootfs_abs, no_pivot, err) < 0)
+                return -1;
+        /* Before readonlyPaths (usually /proc/sys) close the door, as runc. */
+        if (process_sysctl_apply(spec, err) < 0)
                 return -1;
         if (rootfs_apply_paths(spec, err) < 0)
                 return -1;

@@ -13,7 +13,10 @@
  * rootfs propagation, self-bind of rootfs_abs, every spec mount (destinations
  * resolved inside the rootfs, never through a symlink that escapes it),
  * devices (see devices.h), pivot_root (or MS_MOVE + chroot when no_pivot),
- * masked and read-only paths, and a read-only root when root.readonly.
+ * linux.sysctl (process_sysctl_apply: it must precede readonlyPaths, which
+ * usually cover /proc/sys; calling process_sysctl_apply again afterwards is
+ * harmless), masked and read-only paths, and a read-only root when
+ * root.readonly.
  * console_slave_fd (or -1) is bind-mounted on /dev/console. in_userns
  * selects bind-mounting host device nodes instead of mknod.
  * Afterwards the cwd is "/" of the container. */
