@@ -33,7 +33,7 @@ int cgroup_write(const char *dir, const char *file, const char *value, struct is
         size_t len = strlen(value);
 
         snprintf(path, sizeof(path), "%s/%s", dir, file);
-        fd = open(path, O_WRONLY | O_CLOEXEC);
+        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
         if (fd < 0)
                 return err_sys(err, "cgroup: write '%s' = '%s'", path, value);
         /* A cgroup knob takes the whole value in one write(). */
@@ -355,31 +355,71 @@ bad:
 
 /* ---- membership -------------------------------------------------------- */
 
+static bool pid_listed(const char *dir, pid_t pid)
+{
+        char path[PATH_MAX];
+        _cleanup_fclose_ FILE *f = NULL;
+        long v;
+
+        snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+        if (!(f = fopen(path, "re")))
+                return false;
+        while (fscanf(f, "%ld", &v) == 1)
+                if (v == pid)
+                        return true;
+        return false;
+}
+
 int cgroup_add_pid(struct cgroup *cg, pid_t pid, struct isola_err *err)
 {
         char val[32];
 
         snprintf(val, sizeof(val), "%d", (int)pid);
         for (size_t i = 0; i < cg->n_hiers; i++)
-                if (cgroup_write(cg->hiers[i].path, "cgroup.procs", val, err) < 0)
+                if (!pid_listed(cg->hiers[i].path, pid) &&
+                    cgroup_write(cg->hiers[i].path, "cgroup.procs", val, err) < 0)
                         return -1;
         return 0;
+}
+
+int cgroup_join_self(struct cgroup *cg, bool skip_unified, struct isola_err *err)
+{
+        for (size_t i = 0; i < cg->n_hiers; i++) {
+                const struct cgroup_hier *h = &cg->hiers[i];
+                if (h->unified && skip_unified)
+                        continue;
+                if (cgroup_write(h->path, h->unified ? "cgroup.procs" : "tasks", "0", err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+static int open_dir(const char *path, struct isola_err *err)
+{
+        int fd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        return fd < 0 ? err_sys(err, "cgroup: open '%s'", path) : fd;
 }
 
 int cgroup_enter_fd(struct cgroup *cg, struct isola_err *err)
 {
         struct cgroup_hier *h = cgroup_find(cg, NULL);
-        int fd;
 
         if (cg->mode != CGROUP_V2 || !h)
                 return err_set(err, EOPNOTSUPP,
                                "cgroup: CLONE_INTO_CGROUP needs cgroup v2 "
                                "only (host is %s)",
                                mode_names[cg->mode]);
-        fd = open(h->path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return err_sys(err, "cgroup: open '%s'", h->path);
-        return fd;
+        return open_dir(h->path, err);
+}
+
+int cgroup_unified_fd(struct cgroup *cg, struct isola_err *err)
+{
+        struct cgroup_hier *h = cgroup_find(cg, NULL);
+
+        if (!h)
+                return err_set(err, ENOENT, "cgroup: no cgroup2 hierarchy (host is %s)",
+                               mode_names[cg->mode]);
+        return open_dir(h->path, err);
 }
 
 /* The hierarchy whose membership we report: the freezer one (kill_all freezes
@@ -560,9 +600,11 @@ int cgroup_kill_all(struct cgroup *cg, int sig, struct isola_err *err)
         bool was_frozen;
         int r;
 
-        /* cgroup.kill is atomic against forks; processes are in the unified
-         * hierarchy on hybrid hosts too. */
-        if (sig == SIGKILL && u && cgroup_file_exists(u->path, "cgroup.kill"))
+        /* cgroup.kill is atomic against forks. On hybrid hosts the v1 freezer
+         * path below is used instead: a process may sit in the v1 hierarchies
+         * only, and it is faster than killing via both. */
+        if (sig == SIGKILL && cg->mode == CGROUP_V2 && u &&
+            cgroup_file_exists(u->path, "cgroup.kill"))
                 return cgroup_write(u->path, "cgroup.kill", "1", err);
         if (!can_freeze)
                 return signal_listed(cg, sig, err);

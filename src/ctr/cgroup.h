@@ -56,8 +56,24 @@ char *cgroup_to_string(const struct cgroup *cg);
 /* Writes linux.resources; only fields that are set are written. */
 int cgroup_apply(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err);
 
-/* Moves pid into the container's cgroup in every hierarchy. */
+/* Moves pid into the container's cgroup in every hierarchy where it is not
+ * already (so it is cheap after cgroup_join_self in the child). Moving another
+ * process costs the kernel an RCU grace period (~12 ms on this host). */
 int cgroup_add_pid(struct cgroup *cg, pid_t pid, struct isola_err *err);
+
+/* Fast path for the container's own processes: the CALLING process moves
+ * itself, which must be single-threaded (e.g. the init child between clone and
+ * exec). On v1 hierarchies it writes "0" to "tasks": a thread moving itself
+ * skips the kernel's global threadgroup lock that cgroup.procs takes. The
+ * cgroup2 hierarchy has no such path, so on v2/hybrid use clone3 with
+ * CLONE_INTO_CGROUP (cgroup_unified_fd) and pass skip_unified = true. Uses only
+ * open/write/close: safe after fork in a multi-threaded parent. */
+int cgroup_join_self(struct cgroup *cg, bool skip_unified, struct isola_err *err);
+
+/* O_DIRECTORY fd of the container's cgroup2 directory on v2 AND hybrid hosts,
+ * for clone3(CLONE_INTO_CGROUP); -1 (ENOENT) on pure v1. On hybrid that only
+ * places the child in the cgroup2 tree: it must still cgroup_join_self(cg, true). */
+int cgroup_unified_fd(struct cgroup *cg, struct isola_err *err);
 
 /* On pure cgroup v2 returns a new O_DIRECTORY|O_CLOEXEC fd of the container's
  * cgroup for clone3(CLONE_INTO_CGROUP); the caller closes it. On v1/hybrid
