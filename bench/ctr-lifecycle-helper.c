@@ -83,11 +83,12 @@ static pid_t read_pid(const char *path)
         return (pid_t)pid;
 }
 
-/* Reaps until `pid` is gone; other re-parented helpers are reaped too. */
-static int wait_for(pid_t pid)
+/* Reaps until `pid` is gone and returns its wait status; other re-parented
+ * helpers are reaped too. */
+static int wait_for(pid_t pid, int *status)
 {
         for (;;) {
-                pid_t got = waitpid(-1, NULL, 0);
+                pid_t got = waitpid(-1, status, 0);
 
                 if (got == pid)
                         return 0;
@@ -101,6 +102,7 @@ static void cycle(struct runtime *rt, int round, const char *bundle, const char 
         char id[64], pidfile[4096];
         double t0;
         pid_t pid;
+        int status;
 
         snprintf(id, sizeof(id), "bench-%s-%d-%d", rt->name, (int)getpid(), round);
         snprintf(pidfile, sizeof(pidfile), "%s/%s.pid", workdir, id);
@@ -119,8 +121,13 @@ static void cycle(struct runtime *rt, int round, const char *bundle, const char 
                 rt->failed_step = "start";
                 goto fail;
         }
-        if (wait_for(pid) < 0) {
+        if (wait_for(pid, &status) < 0) {
                 rt->failed_step = "wait";
+                goto fail;
+        }
+        /* /bin/true exiting 0 shows the container really ran. */
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                rt->failed_step = "container exit status";
                 goto fail;
         }
         if (run(rt, (char *[]){"delete", id, NULL}) != 0) {
