@@ -63,7 +63,8 @@ struct spec_mount {
         char *source;
         char **options; /* raw option strings, NULL-terminated */
         size_t n_options;
-        /* Decoded from options by the parser: */
+        /* Decoded from options by the parser (later options override earlier
+         * ones; bind/rbind also put MS_BIND [| MS_REC] in flags): */
         unsigned long flags;       /* MS_* to set */
         unsigned long clear;       /* MS_* named with a "no" form to clear (e.g. "rw", "dev") */
         unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE [| MS_REC] */

@@ -259,9 +259,11 @@ static int spec_parse_hook_list(json_object *val, const struct jp *path, struct 
                 if (sj_object(json_object_array_get_idx(val, i), &ip, hook_fields,
                               ARRAY_SIZE(hook_fields), hook, err) < 0)
                         return -1;
-                if (!hook->path) {
+                if (!hook->path || hook->path[0] != '/') {
                         struct jp pp = JP_KEY(&ip, "path");
-                        return sj_err(err, &pp, "required");
+                        return hook->path ? sj_err(err, &pp, "must be an absolute path, not '%s'",
+                                                   hook->path)
+                                          : sj_err(err, &pp, "required");
                 }
         }
         return 0;

@@ -167,6 +167,9 @@ static void test_hooks(void)
                     "hooks.poststart[0].timeout: integer 0 out of range", "zero timeout");
         parse_fails(CFG(", \"hooks\": {\"prestart\": {\"path\": \"/x\"}}"),
                     "hooks.prestart: expected an array", "hook list as object");
+        parse_fails(CFG(", \"hooks\": {\"createRuntime\": [{\"path\": \"hook.sh\"}]}"),
+                    "hooks.createRuntime[0].path: must be an absolute path, not 'hook.sh'",
+                    "relative hook path");
         parse_fails(CFG(", \"hooks\": [1]"), "hooks: expected an object", "hooks as array");
 }
 
