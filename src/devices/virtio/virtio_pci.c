@@ -609,7 +609,7 @@ void virtio_pci_drain(struct virtio_pci *vp, unsigned q, virtio_chain_fn fn)
 {
         struct virtq *vq = &vp->queues[q].vq;
         enum virtq_result r;
-        bool done = false;
+        bool done = false, pushed = false;
 
         while (!done) {
                 while ((r = virtq_pop(vq, vp->chain)) == VIRTQ_OK) {
@@ -620,6 +620,7 @@ void virtio_pci_drain(struct virtio_pci *vp, unsigned q, virtio_chain_fn fn)
                         }
                         virtq_push(vq, vp->chain->head, (uint32_t)written);
                         virtio_pci_count(&vp->stats.requests, 1);
+                        pushed = true;
                 }
                 if (r == VIRTQ_BROKEN) {
                         virtio_pci_set_broken(vp);
@@ -627,7 +628,9 @@ void virtio_pci_drain(struct virtio_pci *vp, unsigned q, virtio_chain_fn fn)
                 }
                 done = !virtq_arm_notify(vq);
         }
-        virtio_pci_queue_interrupt(vp, q);
+        /* One interrupt per batch, and none for a spurious kick. */
+        if (pushed)
+                virtio_pci_queue_interrupt(vp, q);
 }
 
 void virtio_pci_get_stats(struct virtio_pci *vp, struct virtio_stats *st)

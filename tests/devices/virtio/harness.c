@@ -139,7 +139,8 @@ int h_vm_init(struct h_vm *h)
                 return -1;
         memset(h->ram, 0, H_RAM_SIZE);
         h->vm.kvm_fd = h->vm.vm_fd = -1;
-        h->vm.mem.regions[0] = (struct guest_mem_region){.gpa = 0, .size = H_RAM_SIZE, .hva = h->ram};
+        h->vm.mem.regions[0] =
+            (struct guest_mem_region){.gpa = 0, .size = H_RAM_SIZE, .hva = h->ram};
         h->vm.mem.n_regions = 1;
         h->vm.mem.ram_size = H_RAM_SIZE;
         h->vm.pio_bus = io_bus_new("pio");
@@ -416,6 +417,29 @@ bool h_wait_status(struct h_drv *d, uint8_t bit)
 {
         for (int i = 0; i < 2000; i++) {
                 if (h_status(d) & bit)
+                        return true;
+                sleep_ms(1);
+        }
+        return false;
+}
+
+uint64_t h_wait_msi(struct h_drv *d, unsigned vector, uint64_t want)
+{
+        uint64_t n = 0;
+
+        for (int i = 0; i < 2000; i++) {
+                n = h_msi_count(d, vector);
+                if (n >= want)
+                        break;
+                sleep_ms(1);
+        }
+        return n;
+}
+
+bool h_wait_pba(struct h_drv *d, unsigned vector, bool bit)
+{
+        for (int i = 0; i < 2000; i++) {
+                if (((h_bar_read(d, VIRTIO_BAR_PBA, 4) >> vector) & 1) == bit)
                         return true;
                 sleep_ms(1);
         }

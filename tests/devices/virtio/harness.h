@@ -14,7 +14,7 @@
 #include "vmm/vm.h"
 
 #define H_RAM_SIZE (4u << 20)
-#define H_MAX_MSI 16
+#define H_MAX_MSI  16
 
 struct h_msi {
         bool used;
@@ -45,8 +45,8 @@ void h_vm_fini(struct h_vm *h);
 struct h_queue {
         uint16_t size;
         uint64_t desc, avail, used;
-        uint16_t avail_idx;  /* next avail idx the driver publishes */
-        uint16_t next_desc;  /* simple bump allocator over the table */
+        uint16_t avail_idx; /* next avail idx the driver publishes */
+        uint16_t next_desc; /* simple bump allocator over the table */
 };
 
 struct h_drv {
@@ -90,6 +90,11 @@ struct virtq_used_elem h_used_elem(struct h_drv *d, unsigned q, uint16_t i);
 uint8_t h_status(struct h_drv *d);
 /* MSI deliveries so far to vector i (reads and sums the fake irqfd). */
 uint64_t h_msi_count(struct h_drv *d, unsigned vector);
+/* Waits up to 2 s for at least want MSIs on vector (the device raises the
+ * interrupt just after publishing used entries); returns the count. */
+uint64_t h_wait_msi(struct h_drv *d, unsigned vector, uint64_t want);
+/* Waits up to 2 s for the PBA bit of vector to equal bit. */
+bool h_wait_pba(struct h_drv *d, unsigned vector, bool bit);
 /* Waits up to 2 s for cond-like polling of device_status bit. */
 bool h_wait_status(struct h_drv *d, uint8_t bit);
 

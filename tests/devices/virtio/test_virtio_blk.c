@@ -11,7 +11,7 @@
 #include "harness.h"
 #include "tap.h"
 
-#define F(bit) (1ULL << (bit))
+#define F(bit)        (1ULL << (bit))
 #define BASE_FEATURES (F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_EVENT_IDX) | F(VIRTIO_F_INDIRECT_DESC))
 
 struct req {
@@ -114,7 +114,7 @@ static void test_identity_and_negotiation(void)
         TAP_EQ_INT(h_cfg_read(&d, 0x2c, 2), 0x1af4, "subsystem vendor");
         tap_ok(h_cfg_read(&d, 0x2e, 2) >= 0x40, "subsystem id >= 0x40");
         tap_ok(h_find_virtio_cap(&d, 1) && h_find_virtio_cap(&d, 2) && h_find_virtio_cap(&d, 3) &&
-                       h_find_virtio_cap(&d, 4),
+                   h_find_virtio_cap(&d, 4),
                "common, notify, ISR and device config capabilities present");
         TAP_EQ_INT(h_cfg_read(&d, h_find_virtio_cap(&d, 2) + 16, 4), VIRTIO_NOTIFY_MULT,
                    "notify_off_multiplier");
@@ -176,26 +176,26 @@ static void test_requests(void)
         TAP_EQ_INT(used, 1, "used len of a write is the status byte");
         fd = open(image, O_RDONLY);
         tap_ok(pread(fd, filebuf, 512, 10 * 512) == 512 && filebuf[0] == 0xab &&
-                       filebuf[511] == 0xab,
+                   filebuf[511] == 0xab,
                "write reached the image");
         close(fd);
 
         TAP_EQ_INT(do_req(&d, 4, 0, 0, false, 0, NULL), 0, "flush: OK");
         memset(h_ptr(&d, buf), 0, 20);
         TAP_EQ_INT(do_req(&d, 8, 0, 20, true, buf, &used), 0, "get_id: OK");
-        tap_ok(!strncmp(h_ptr(&d, buf), strrchr(image, '/') + 1, 20),
-               "serial is the image name");
+        tap_ok(!strncmp(h_ptr(&d, buf), strrchr(image, '/') + 1, 20), "serial is the image name");
         TAP_EQ_INT(do_req(&d, 0, 63, 1024, true, buf, NULL), 1, "read past the end: IOERR");
         TAP_EQ_INT(do_req(&d, 0, ~0ULL, 512, true, buf, NULL), 1, "huge sector: IOERR");
         TAP_EQ_INT(do_req(&d, 1, 0, 100, false, buf, NULL), 1, "partial sector: IOERR");
         TAP_EQ_INT(do_req(&d, 11, 0, 0, false, 0, NULL), 2, "discard: UNSUPP");
         TAP_EQ_INT(h_status(&d) & VIRTIO_STATUS_NEEDS_RESET, 0, "errors are not protocol breaks");
 
-        tap_ok(h_msi_count(&d, 0) >= 1, "used-buffer interrupts through MSI-X vector 0");
+        tap_ok(h_wait_msi(&d, 0, 1) >= 1, "used-buffer interrupts through MSI-X vector 0");
         virtio_blk_stats(blk, &st);
-        TAP_EQ_INT(st.requests, 9, "9 requests counted");
-        tap_ok(st.notify_ioeventfd >= 9 && st.notify_mmio == 0,
-               "notifications arrived through the ioeventfd");
+        TAP_EQ_INT(st.requests, 8, "8 requests counted");
+        tap_ok(st.notify_ioeventfd >= 1 && st.notify_ioeventfd <= 8 && st.notify_mmio == 0,
+               "notifications arrived through the ioeventfd (%llu)",
+               (unsigned long long)st.notify_ioeventfd);
         tap_ok(st.interrupts >= 1, "interrupts counted");
         teardown(&h, blk);
 }
@@ -236,6 +236,9 @@ static void test_readonly_and_fallback(void)
         TAP_EQ_INT(do_req(&d, 0, 1, 512, true, buf, NULL), 0, "read with notify through BAR exit");
         {
                 uint32_t gsi = pci_bus_intx_gsi(h.bus, d.dev);
+                for (int i = 0; i < 2000 && !__atomic_load_n(&h.irq_level[gsi], __ATOMIC_ACQUIRE);
+                     i++)
+                        usleep(1000);
                 TAP_EQ_INT(h.irq_level[gsi], 1, "INTx asserted without MSI-X");
                 TAP_EQ_INT(h_bar_read(&d, VIRTIO_BAR_ISR, 1), 1, "ISR says queue interrupt");
                 TAP_EQ_INT(h.irq_level[gsi], 0, "ISR read deasserts INTx");
@@ -258,16 +261,17 @@ static void test_msix_masking(void)
                 return;
         }
         buf = h_alloc(&d, 512);
-        before = h_msi_count(&d, 0);
+        before = h_wait_msi(&d, 0, 0);
         h_bar_write(&d, VIRTIO_BAR_MSIX + 12, 1, 4); /* mask vector 0 */
         TAP_EQ_INT(do_req(&d, 0, 0, 512, true, buf, NULL), 0, "request with vector 0 masked");
         TAP_EQ_INT(h_msi_count(&d, 0), before, "masked vector: no MSI");
-        TAP_EQ_INT(h_bar_read(&d, VIRTIO_BAR_PBA, 4) & 1, 1, "masked vector: pending bit set");
+        tap_ok(h_wait_pba(&d, 0, 1), "masked vector: pending bit set");
         h_bar_write(&d, VIRTIO_BAR_MSIX + 12, 0, 4);
         TAP_EQ_INT(h_msi_count(&d, 0), before + 1, "unmask delivers the pending MSI");
         TAP_EQ_INT(h_bar_read(&d, VIRTIO_BAR_PBA, 4) & 1, 0, "pending bit cleared");
         h_cfg_write(&d, d.msix_cap + 2u, 0xc000, 2); /* function mask */
         TAP_EQ_INT(do_req(&d, 0, 0, 512, true, buf, NULL), 0, "request with function masked");
+        tap_ok(h_wait_pba(&d, 0, 1), "function mask: pending bit set");
         TAP_EQ_INT(h_msi_count(&d, 0), before + 1, "function mask: no MSI");
         h_cfg_write(&d, d.msix_cap + 2u, 0x8000, 2);
         TAP_EQ_INT(h_msi_count(&d, 0), before + 2, "function unmask delivers");
@@ -291,7 +295,8 @@ static void test_broken_and_reset(void)
         h_desc(&d, 0, 1, h_alloc(&d, 16), 16, VIRTQ_DESC_F_NEXT, 0);
         h_submit(&d, 0, 0);
         tap_ok(h_wait_status(&d, VIRTIO_STATUS_NEEDS_RESET), "looping chain: DEVICE_NEEDS_RESET");
-        TAP_EQ_INT(h_msi_count(&d, 1), cfg_irqs + 1, "config change interrupt on vector 1");
+        TAP_EQ_INT(h_wait_msi(&d, 1, cfg_irqs + 1), cfg_irqs + 1,
+                   "config change interrupt on vector 1");
         buf = h_alloc(&d, 512);
         h_desc(&d, 0, 2, buf, 16, 0, 0);
         h_submit(&d, 0, 2);
@@ -315,7 +320,8 @@ static void test_broken_and_reset(void)
         h_bar_write(&d, 0x16, 0, 2);
         h_bar_write(&d, 0x18, 100, 2);
         h_bar_write(&d, 0x1c, 1, 2);
-        tap_ok(h_status(&d) & VIRTIO_STATUS_NEEDS_RESET, "queue size not a power of 2: NEEDS_RESET");
+        tap_ok(h_status(&d) & VIRTIO_STATUS_NEEDS_RESET,
+               "queue size not a power of 2: NEEDS_RESET");
         teardown(&h, blk);
 }
 
@@ -332,8 +338,7 @@ static void test_errors(void)
         TAP_EQ_STR(err.msg, "virtio-blk: open '/nonexistent/x.img': No such file or directory",
                    "message names the image and the problem");
         err_clear(&err);
-        tap_ok(virtio_blk_create(&h.vm, h.bus, "/tmp", false, &blk, &err) < 0,
-               "directory refused");
+        tap_ok(virtio_blk_create(&h.vm, h.bus, "/tmp", false, &blk, &err) < 0, "directory refused");
         tap_ok(strstr(err.msg, "'/tmp'") != NULL, "message names the directory");
         h_vm_fini(&h);
 }
