@@ -92,9 +92,9 @@ static int create_component(int parent_fd, const char *name, bool as_file)
 static int mkpath(int root_fd, const char *path, bool last_is_file, int depth,
                   struct isola_err *err);
 
-/* `name` in the directory `prefix` exists but does not resolve: a dangling
- * symlink. Create its target (inside the root) and retry. */
-static int create_link_target(int root_fd, int parent_fd, const char *prefix, const char *name,
+/* `name` in the directory `parent` exists but does not resolve: a dangling
+ * symlink. Create its target (inside the root). */
+static int create_link_target(int root_fd, int parent_fd, const char *parent, const char *name,
                               bool as_file, int depth, struct isola_err *err)
 {
         char target[PATH_MAX], joined[PATH_MAX * 2 + 2];
@@ -103,86 +103,72 @@ static int create_link_target(int root_fd, int parent_fd, const char *prefix, co
 
         n = readlinkat(parent_fd, name, target, sizeof(target) - 1);
         if (n < 0)
-                return err_sys(err, "'%s/%s' exists but cannot be resolved", prefix, name);
+                return err_sys(err, "'%s/%s' exists but cannot be resolved", parent, name);
         target[n] = '\0';
         if (depth >= MAX_LINK_DEPTH)
-                return err_set(err, ELOOP, "'%s/%s': too many levels of symlinks", prefix, name);
+                return err_set(err, ELOOP, "'%s/%s': too many levels of symlinks", parent, name);
         if (target[0] == '/')
                 snprintf(joined, sizeof(joined), "%s", target);
         else
-                snprintf(joined, sizeof(joined), "%s/%s", prefix, target);
+                snprintf(joined, sizeof(joined), "%s/%s", parent, target);
         fd = mkpath(root_fd, joined, as_file, depth + 1, err);
         if (fd >= 0)
                 close(fd);
         return fd < 0 ? -1 : 0;
 }
 
-static int step(int root_fd, int parent_fd, const char *prefix, const char *name, bool as_file,
-                int depth, struct isola_err *err)
+/* Splits "a/b//c/" into parent "a/b" and name "c". */
+static int split_last(const char *path, char *parent, size_t parent_len, char *name,
+                      struct isola_err *err)
 {
-        char sub[PATH_MAX];
-        int fd;
+        size_t end = strlen(path), start;
 
-        if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", prefix, name) >= sizeof(sub))
-                return err_set(err, ENAMETOOLONG, "'%s/%s': path too long", prefix, name);
-        fd = openat2_in_root(root_fd, sub, O_PATH);
-        if (fd >= 0 || errno != ENOENT)
-                return fd >= 0 ? fd : err_sys(err, "resolving '%s' inside the rootfs", sub);
-        if (create_component(parent_fd, name, as_file) < 0) {
-                if (errno != EEXIST)
-                        return err_sys(err, "creating '%s' inside the rootfs", sub);
-                if (create_link_target(root_fd, parent_fd, prefix, name, as_file, depth, err) < 0)
-                        return -1;
-        }
-        fd = openat2_in_root(root_fd, sub, O_PATH);
-        if (fd < 0)
-                return err_sys(err, "resolving '%s' inside the rootfs after creating it", sub);
-        return fd;
+        while (end > 0 && path[end - 1] == '/')
+                end--;
+        start = end;
+        while (start > 0 && path[start - 1] != '/')
+                start--;
+        if (end == start || end - start > NAME_MAX || start >= parent_len)
+                return err_set(err, EINVAL, "'%s': cannot create this path", path);
+        memcpy(name, path + start, end - start);
+        name[end - start] = '\0';
+        if (!strcmp(name, ".") || !strcmp(name, ".."))
+                return err_set(err, EINVAL, "'%s': cannot create '%s'", path, name);
+        memcpy(parent, path, start);
+        parent[start] = '\0';
+        if (start == 0)
+                strcpy(parent, "/");
+        return 0;
 }
 
+/* Bottom-up: only the missing tail of the path costs syscalls. The parent is
+ * resolved inside the root; the new entry is created in it and opened
+ * without following links. */
 static int mkpath(int root_fd, const char *path, bool last_is_file, int depth,
                   struct isola_err *err)
 {
-        char prefix[PATH_MAX] = "", name[NAME_MAX + 1];
-        const char *p = path;
-        int cur;
+        char parent[PATH_MAX], name[NAME_MAX + 1];
+        _cleanup_close_ int parent_fd = -1;
+        int fd = openat2_in_root(root_fd, path, O_PATH);
 
-        cur = openat2_in_root(root_fd, path, O_PATH);
-        if (cur >= 0 || errno != ENOENT)
-                return cur >= 0 ? cur : err_sys(err, "resolving '%s' inside the rootfs", path);
-        cur = openat(root_fd, ".", O_PATH | O_CLOEXEC);
-        if (cur < 0)
-                return err_sys(err, "opening the rootfs");
-        while (*p) {
-                size_t len = strcspn(p, "/");
-                const char *next = p + len + (p[len] == '/');
-                bool last = next[strspn(next, "/")] == '\0';
-                int fd;
-
-                if (len == 0 || (len == 1 && p[0] == '.')) {
-                        p = next;
-                        continue;
-                }
-                if (len > NAME_MAX) {
-                        close(cur);
-                        return err_set(err, ENAMETOOLONG, "'%s': component too long", path);
-                }
-                memcpy(name, p, len);
-                name[len] = '\0';
-                fd = step(root_fd, cur, prefix, name, last && last_is_file, depth, err);
-                close(cur);
-                if (fd < 0)
-                        return -1;
-                cur = fd;
-                if (strlen(prefix) + len + 2 > sizeof(prefix)) {
-                        close(cur);
-                        return err_set(err, ENAMETOOLONG, "'%s': path too long", path);
-                }
-                strcat(prefix, "/");
-                strcat(prefix, name);
-                p = next;
-        }
-        return cur;
+        if (fd >= 0 || errno != ENOENT)
+                return fd >= 0 ? fd : err_sys(err, "resolving '%s' inside the rootfs", path);
+        if (split_last(path, parent, sizeof(parent), name, err) < 0)
+                return -1;
+        parent_fd = mkpath(root_fd, parent, false, depth, err);
+        if (parent_fd < 0)
+                return -1;
+        if (create_component(parent_fd, name, last_is_file) == 0)
+                fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        else if (errno != EEXIST)
+                return err_sys(err, "creating '%s' inside the rootfs", path);
+        else if (create_link_target(root_fd, parent_fd, parent, name, last_is_file, depth, err) < 0)
+                return -1;
+        else
+                fd = openat2_in_root(root_fd, path, O_PATH);
+        if (fd < 0)
+                return err_sys(err, "opening '%s' inside the rootfs after creating it", path);
+        return fd;
 }
 
 int rootfs_mkpath_in_root(int root_fd, const char *path, bool last_is_file, struct isola_err *err)

@@ -75,28 +75,30 @@ static void link_comounted(int tmpfs_fd, const char *controllers)
                         symlinkat(controllers, tmpfs_fd, c);
 }
 
-static int add_hierarchy(const struct hierarchy *h, const struct spec_mount *m, int root_fd,
+/* The tmpfs is fresh and holds no symlinks, so plain *at calls are safe. */
+static int add_hierarchy(const struct hierarchy *h, const struct spec_mount *m, int tmpfs_fd,
                          unsigned long flags, bool cgroupns, struct isola_err *err)
 {
-        char sub[4096];
+        const char *name = dir_name(h);
         _cleanup_close_ int dir_fd = -1;
+        _cleanup_close_ int mnt_fd = -1;
 
-        snprintf(sub, sizeof(sub), "%s/%s", m->destination, dir_name(h));
-        dir_fd = rootfs_mkpath_in_root(root_fd, sub, false, err);
+        if (mkdirat(tmpfs_fd, name, 0755) < 0 && errno != EEXIST)
+                return err_sys(err, "creating '%s/%s'", m->destination, name);
+        dir_fd = openat(tmpfs_fd, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
         if (dir_fd < 0)
-                return -1;
+                return err_sys(err, "opening '%s/%s'", m->destination, name);
         if (mount_hierarchy(h, dir_fd, flags, cgroupns, err) < 0)
                 return -1;
-        if (!cgroupns && flags) {
-                _cleanup_close_ int mnt_fd = rootfs_open_in_root(root_fd, sub, O_PATH, err);
-
-                if (mnt_fd < 0)
-                        return -1;
-                if (rootfs_mount_fd(NULL, mnt_fd, NULL,
-                                    MS_BIND | MS_REMOUNT | flags | rootfs_locked_flags(mnt_fd),
-                                    NULL) < 0)
-                        return err_sys(err, "remounting '%s' with flags 0x%lx", sub, flags);
-        }
+        if (cgroupns || !flags)
+                return 0;
+        /* A bind ignores flags: remount the new mount, reached afresh. */
+        mnt_fd = openat(tmpfs_fd, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+        if (mnt_fd < 0 ||
+            rootfs_mount_fd(NULL, mnt_fd, NULL,
+                            MS_BIND | MS_REMOUNT | flags | rootfs_locked_flags(mnt_fd), NULL) < 0)
+                return err_sys(err, "remounting '%s/%s' with flags 0x%lx", m->destination, name,
+                               flags);
         return 0;
 }
 
@@ -125,7 +127,7 @@ static int mount_v1(const struct spec *spec, const struct spec_mount *m, int roo
                         continue;
                 *p = '\0';
                 h = (struct hierarchy){.controllers = c + 1, .path = p + 1};
-                if (add_hierarchy(&h, m, root_fd, flags, cgroupns, err) < 0)
+                if (add_hierarchy(&h, m, tmpfs_fd, flags, cgroupns, err) < 0)
                         return -1;
                 link_comounted(tmpfs_fd, h.controllers);
         }
