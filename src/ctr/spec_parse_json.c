@@ -308,7 +308,10 @@ int sj_tokenize(const char *json, size_t len, json_object **out, struct isola_er
         json_tokener_free(tok);
         if (jerr == json_tokener_continue) {
                 json_object_put(obj);
-                return err_set(err, EINVAL, "invalid JSON: unexpected end of input");
+                sj_position(json, len, &line, &col);
+                return err_set(err, EINVAL,
+                               "invalid JSON at line %u, column %u: unexpected end of input", line,
+                               col);
         }
         if (jerr != json_tokener_success) {
                 sj_position(json, end, &line, &col);

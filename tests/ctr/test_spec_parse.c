@@ -61,7 +61,8 @@ static void test_syntax_errors(void)
 {
         parse_fails("{\"ociVersion\": \"1.1.0\",\n  \"root\": {\"path\": \"r\",}}",
                     "invalid JSON at line 2, column", "trailing comma");
-        parse_fails("{\"ociVersion\": \"1.1.0\"", "unexpected end of input", "truncated");
+        parse_fails("{\"ociVersion\": \"1.1.0\"", "line 1, column 23: unexpected end of input",
+                    "truncated");
         parse_fails(CFG("") " x", "invalid JSON at line 1, column", "garbage after the object");
         parse_fails("", "unexpected end of input", "empty input");
 }
