@@ -1,0 +1,204 @@
+/* ACPI tables in the BIOS area: RSDP (at ACPI_RSDP_ADDR, where Linux scans),
+ * XSDT and RSDT, a FADT whose PM1a blocks are the power device's ports (SCI
+ * on IRQ 9, no SMI command port: the machine is always in ACPI mode) and
+ * whose reset register is port 0xcf9, a FACS, a DSDT that only carries the
+ * \_S5 sleep package (SLP_TYP 5) so Linux powers off through PM1a_CNT, and a
+ * MADT with the LAPICs, the IOAPIC and the IRQ0 -> GSI2 override. */
+#include <errno.h>
+#include <string.h>
+
+#include "vmm/layout.h"
+#include "vmm/tables.h"
+#include "vmm/vm.h"
+
+#define ACPI_AREA_SIZE 0x10000
+#define ACPI_HDR_LEN   36
+#define FADT_LEN       276
+#define FACS_LEN       64
+#define SLP_TYP_S5     5
+
+struct acpi_writer {
+        uint8_t *base; /* host pointer of ACPI_RSDP_ADDR */
+        uint64_t used;
+};
+
+static uint64_t alloc(struct acpi_writer *w, uint64_t len, uint64_t align)
+{
+        uint64_t off = (w->used + align - 1) & ~(align - 1);
+        w->used = off + len;
+        return off;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+        memcpy(p, &v, 2);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+        memcpy(p, &v, 4);
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+        memcpy(p, &v, 8);
+}
+
+static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
+{
+        memcpy(t, sig, 4);
+        put32(t + 4, len);
+        t[8] = rev;
+        memcpy(t + 10, "ISOLA ", 6);
+        memcpy(t + 16, "ISOLAVM ", 8);
+        put32(t + 24, 1);
+        memcpy(t + 28, "ISLA", 4);
+        put32(t + 32, 1);
+}
+
+static void finish(uint8_t *t, uint32_t len)
+{
+        t[9] = 0;
+        t[9] = (uint8_t)-table_checksum(t, len);
+}
+
+/* Generic Address Structure: system I/O space. */
+static void gas_io(uint8_t *p, uint8_t bits, uint8_t access, uint64_t port)
+{
+        p[0] = 1;
+        p[1] = bits;
+        p[2] = 0;
+        p[3] = access;
+        put64(p + 4, port);
+}
+
+/* DefName(\_S5_, Package(4) {5, 5, 0, 0}) in AML. */
+static const uint8_t dsdt_aml[] = {
+    0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, SLP_TYP_S5, 0x0a, SLP_TYP_S5, 0x00, 0x00,
+};
+
+static uint64_t write_dsdt(struct acpi_writer *w)
+{
+        uint32_t len = ACPI_HDR_LEN + sizeof(dsdt_aml);
+        uint64_t off = alloc(w, len, 16);
+        uint8_t *t = w->base + off;
+
+        header(t, "DSDT", len, 2);
+        memcpy(t + ACPI_HDR_LEN, dsdt_aml, sizeof(dsdt_aml));
+        finish(t, len);
+        return off;
+}
+
+static uint64_t write_facs(struct acpi_writer *w)
+{
+        uint64_t off = alloc(w, FACS_LEN, 64);
+        uint8_t *t = w->base + off;
+
+        memcpy(t, "FACS", 4);
+        put32(t + 4, FACS_LEN);
+        t[32] = 2; /* version */
+        return off;
+}
+
+static uint64_t write_fadt(struct acpi_writer *w, uint64_t dsdt, uint64_t facs)
+{
+        uint64_t off = alloc(w, FADT_LEN, 16);
+        uint8_t *t = w->base + off;
+
+        header(t, "FACP", FADT_LEN, 6);
+        put32(t + 36, (uint32_t)(ACPI_RSDP_ADDR + facs));
+        put32(t + 40, (uint32_t)(ACPI_RSDP_ADDR + dsdt));
+        put16(t + 46, ACPI_SCI_IRQ);
+        put32(t + 56, LAYOUT_PORT_ACPI_PM1A_EVT);
+        put32(t + 64, LAYOUT_PORT_ACPI_PM1A_CNT);
+        t[88] = 4;           /* PM1_EVT_LEN */
+        t[89] = 2;           /* PM1_CNT_LEN */
+        put16(t + 96, 101);  /* P_LVL2_LAT > 100: C2 not supported */
+        put16(t + 98, 1001); /* P_LVL3_LAT > 1000: C3 not supported */
+        put16(t + 109, 0x3); /* IAPC_BOOT_ARCH: legacy devices, 8042 */
+        /* WBINVD | PWR_BUTTON, SLP_BUTTON as control methods | RESET_REG_SUP */
+        put32(t + 112, (1u << 0) | (1u << 4) | (1u << 5) | (1u << 10));
+        gas_io(t + 116, 8, 1, LAYOUT_PORT_RESET);
+        t[128] = 0x06; /* RESET_VALUE: full CPU reset through 0xcf9 */
+        t[131] = 0;    /* FADT minor version */
+        put64(t + 132, ACPI_RSDP_ADDR + facs);
+        put64(t + 140, ACPI_RSDP_ADDR + dsdt);
+        gas_io(t + 148, 32, 0, LAYOUT_PORT_ACPI_PM1A_EVT);
+        gas_io(t + 172, 16, 0, LAYOUT_PORT_ACPI_PM1A_CNT);
+        memcpy(t + 268, "ISOLAVMM", 8);
+        finish(t, FADT_LEN);
+        return off;
+}
+
+static uint64_t write_madt(struct acpi_writer *w, unsigned n_cpus)
+{
+        uint32_t len = ACPI_HDR_LEN + 8 + 8 * n_cpus + 12 + 10 * 2 + 6;
+        uint64_t off = alloc(w, len, 16);
+        uint8_t *t = w->base + off, *p = t + ACPI_HDR_LEN + 8;
+
+        header(t, "APIC", len, 4);
+        put32(t + 36, (uint32_t)LAYOUT_LAPIC_BASE);
+        put32(t + 40, 1); /* PCAT_COMPAT: there are 8259s to mask */
+        for (unsigned i = 0; i < n_cpus; i++, p += 8) {
+                p[0] = 0, p[1] = 8, p[2] = (uint8_t)i, p[3] = (uint8_t)i;
+                put32(p + 4, 1);
+        }
+        p[0] = 1, p[1] = 12, p[2] = 0, p[3] = 0;
+        put32(p + 4, (uint32_t)LAYOUT_IOAPIC_BASE);
+        put32(p + 8, 0);
+        p += 12;
+        /* IRQ0 -> GSI2, as wired in the routing table; SCI level/high. */
+        p[0] = 2, p[1] = 10, p[2] = 0, p[3] = 0;
+        put32(p + 4, 2);
+        put16(p + 8, 0);
+        p += 10;
+        p[0] = 2, p[1] = 10, p[2] = 0, p[3] = ACPI_SCI_IRQ;
+        put32(p + 4, ACPI_SCI_IRQ);
+        put16(p + 8, 0x0d);
+        p += 10;
+        /* LAPIC NMI on LINT1 for all processors. */
+        p[0] = 4, p[1] = 6, p[2] = 0xff;
+        put16(p + 3, 0);
+        p[5] = 1;
+        finish(t, len);
+        return off;
+}
+
+static void write_rsdp(struct acpi_writer *w, uint64_t rsdt, uint64_t xsdt)
+{
+        uint8_t *r = w->base;
+
+        memcpy(r, "RSD PTR ", 8);
+        memcpy(r + 9, "ISOLA ", 6);
+        r[15] = 2;
+        put32(r + 16, (uint32_t)(ACPI_RSDP_ADDR + rsdt));
+        put32(r + 20, 36);
+        put64(r + 24, ACPI_RSDP_ADDR + xsdt);
+        r[8] = (uint8_t)-table_checksum(r, 20);
+        r[32] = (uint8_t)-table_checksum(r, 36);
+}
+
+int acpi_write(struct vm *vm, struct isola_err *err)
+{
+        struct acpi_writer w = {.base = guest_mem_ptr(&vm->mem, ACPI_RSDP_ADDR, ACPI_AREA_SIZE)};
+
+        if (!w.base)
+                return err_set(err, ERANGE, "ACPI tables: guest memory too small");
+        memset(w.base, 0, ACPI_AREA_SIZE);
+        alloc(&w, 36, 16); /* RSDP */
+        uint64_t dsdt = write_dsdt(&w);
+        uint64_t facs = write_facs(&w);
+        uint64_t tables[2] = {write_fadt(&w, dsdt, facs), write_madt(&w, vm->n_cpus)};
+        unsigned n = 2;
+
+        uint32_t xlen = ACPI_HDR_LEN + 8 * n, rlen = ACPI_HDR_LEN + 4 * n;
+        uint64_t xsdt = alloc(&w, xlen, 16), rsdt = alloc(&w, rlen, 16);
+        header(w.base + xsdt, "XSDT", xlen, 1);
+        header(w.base + rsdt, "RSDT", rlen, 1);
+        for (unsigned i = 0; i < n; i++) {
+                put64(w.base + xsdt + ACPI_HDR_LEN + 8 * i, ACPI_RSDP_ADDR + tables[i]);
+                put32(w.base + rsdt + ACPI_HDR_LEN + 4 * i, (uint32_t)(ACPI_RSDP_ADDR + tables[i]));
+        }
+        finish(w.base + xsdt, xlen);
+        finish(w.base + rsdt, rlen);
+        write_rsdp(&w, rsdt, xsdt);
+        return 0;
+}

@@ -1,0 +1,279 @@
+/* Machine assembly: creates the VM, the devices of the configuration, the
+ * firmware tables and the boot vCPU state, then runs the vCPU threads and
+ * the event loop until the guest stops or the front end's signal arrives.
+ * Devices are created lazily from the configuration only. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/i8042.h"
+#include "devices/ide.h"
+#include "devices/pci.h"
+#include "devices/rtc.h"
+#include "devices/serial8250.h"
+#include "devices/virtio/virtio.h"
+#include "util/cleanup.h"
+#include "vmm/boot_regs.h"
+#include "vmm/layout.h"
+#include "vmm/loader.h"
+#include "vmm/machine.h"
+#include "vmm/power.h"
+#include "vmm/tables.h"
+#include "vmm/vm_internal.h"
+
+struct machine {
+        struct vm *vm;
+        struct power *power;
+        struct pci_bus *pci;
+        struct serial8250 *serial;
+        struct i8042 *kbc;
+        struct rtc *rtc;
+        struct ide *ide;
+        struct virtio_blk *blk[MACHINE_MAX_DISKS];
+        struct virtio_net *net[MACHINE_MAX_NETS];
+        struct virtio_console *vcon;
+        struct virtio_rng *rng;
+        struct boot_info boot;
+        struct timespec t_start, t_run, t_end;
+        enum vm_exit_reason reason;
+};
+
+static int create_disks(struct machine *m, const struct machine_config *cfg, struct isola_err *err)
+{
+        for (unsigned i = 0; i < cfg->n_disks; i++) {
+                const struct machine_disk *d = &cfg->disks[i];
+                int rc;
+                if (d->bus == MACHINE_DISK_IDE) {
+                        if (m->ide)
+                                return err_set(err, EINVAL,
+                                               "--disk '%s': only one IDE disk is supported",
+                                               d->path);
+                        rc = ide_create(m->vm, m->pci, d->path, d->readonly, &m->ide, err);
+                } else {
+                        rc =
+                            virtio_blk_create(m->vm, m->pci, d->path, d->readonly, &m->blk[i], err);
+                }
+                if (rc < 0)
+                        return err_prefix(err, "--disk '%s'", d->path);
+        }
+        return 0;
+}
+
+static int create_devices(struct machine *m, const struct machine_config *cfg, int con_in,
+                          int con_out, struct isola_err *err)
+{
+        bool serial_console = cfg->console == MACHINE_CONSOLE_SERIAL;
+
+        if (power_create(m->vm, &m->power, err) < 0 || pci_bus_new(m->vm, &m->pci, err) < 0)
+                return -1;
+        m->vm->pci = m->pci;
+        if (serial8250_create(m->vm, LAYOUT_PORT_COM1, LAYOUT_IRQ_COM1,
+                              serial_console ? con_in : -1, serial_console ? con_out : -1,
+                              &m->serial, err) < 0)
+                return err_prefix(err, "serial console");
+        if (i8042_create(m->vm, &m->kbc, err) < 0 || rtc_create(m->vm, &m->rtc, err) < 0)
+                return -1;
+        if (create_disks(m, cfg, err) < 0)
+                return -1;
+        for (unsigned i = 0; i < cfg->n_nets; i++) {
+                const struct machine_net *n = &cfg->nets[i];
+                if (virtio_net_create(m->vm, m->pci, n->tap, n->has_mac ? n->mac : NULL, &m->net[i],
+                                      err) < 0)
+                        return err_prefix(err, "--net tap=%s", n->tap);
+        }
+        if (!serial_console &&
+            virtio_console_create(m->vm, m->pci, con_in, con_out, &m->vcon, err) < 0)
+                return err_prefix(err, "--console virtio");
+        if (cfg->rng && virtio_rng_create(m->vm, m->pci, &m->rng, err) < 0)
+                return err_prefix(err, "--rng");
+        return 0;
+}
+
+static int setup_vcpus(struct machine *m, struct isola_err *err)
+{
+        struct vm_priv *p = vm_priv(m->vm);
+
+        for (unsigned i = 0; i < m->vm->n_cpus; i++) {
+                if (vcpu_create(m->vm, i, err) < 0 || cpuid_setup(m->vm, &p->vcpus[i], err) < 0)
+                        return -1;
+        }
+        /* Only the BSP starts at the kernel entry; the APs wait for INIT/SIPI
+         * in the in-kernel LAPIC. */
+        return boot_regs_setup(p->vcpus[0].fd, &m->vm->mem, &m->boot, err);
+}
+
+static int load_kernel(struct machine *m, const struct machine_config *cfg, struct isola_err *err)
+{
+        struct loader_args args = {
+            .kernel = cfg->kernel,
+            .initrd = cfg->initrd,
+            .cmdline = cfg->cmdline ? cfg->cmdline : "console=ttyS0",
+            .rsdp_addr = ACPI_RSDP_ADDR,
+        };
+        return loader_load(&m->vm->mem, &args, &m->boot, err);
+}
+
+int machine_create(const struct machine_config *cfg, int console_in, int console_out,
+                   struct machine **out, struct isola_err *err)
+{
+        struct machine *m = calloc(1, sizeof(*m));
+
+        if (!m)
+                return err_set(err, ENOMEM, "out of memory");
+        clock_gettime(CLOCK_MONOTONIC, &m->t_start);
+        if (machine_config_validate(cfg, err) < 0 ||
+            vm_create(cfg->cpus, cfg->memory_mib << 20, &m->vm, err) < 0)
+                goto fail;
+        m->vm->pv = cfg->pv;
+        if (vcpu_install_kick_handler(err) < 0 ||
+            create_devices(m, cfg, console_in, console_out, err) < 0 ||
+            load_kernel(m, cfg, err) < 0 || mptable_write(m->vm, err) < 0 ||
+            acpi_write(m->vm, err) < 0 || setup_vcpus(m, err) < 0)
+                goto fail;
+        *out = m;
+        return 0;
+fail:
+        machine_destroy(m);
+        return -1;
+}
+
+static void join_all(struct machine *m)
+{
+        struct vm_priv *p = vm_priv(m->vm);
+
+        for (unsigned i = 0; i < m->vm->n_cpus; i++)
+                vcpu_join(&p->vcpus[i]);
+        evloop_stop(m->vm->loop);
+}
+
+/* Waits for the stop eventfd or a signal from `sigs`. */
+static void wait_stop(struct machine *m, const sigset_t *sigs, int *signo_out)
+{
+        struct vm_priv *p = vm_priv(m->vm);
+        _cleanup_close_ int sfd = signalfd(-1, sigs, SFD_CLOEXEC);
+        struct pollfd fds[2] = {{.fd = p->stop_fd, .events = POLLIN},
+                                {.fd = sfd, .events = POLLIN}};
+
+        while (vm_stop_reason(m->vm) < 0) {
+                if (poll(fds, sfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+                        break;
+                struct signalfd_siginfo si;
+                if (sfd >= 0 && (fds[1].revents & POLLIN) &&
+                    read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                        *signo_out = (int)si.ssi_signo;
+                        vm_request_stop(m->vm, VM_EXIT_SIGNAL);
+                }
+        }
+}
+
+enum vm_exit_reason machine_run(struct machine *m, const sigset_t *sigs, int *signo_out,
+                                struct isola_err *err)
+{
+        struct vm_priv *p = vm_priv(m->vm);
+
+        *signo_out = 0;
+        clock_gettime(CLOCK_MONOTONIC, &m->t_run);
+        if (evloop_start(m->vm->loop, err) < 0)
+                return VM_EXIT_VMM_ERROR;
+        for (unsigned i = 0; i < m->vm->n_cpus; i++) {
+                if (vcpu_start(&p->vcpus[i], err) < 0) {
+                        vm_request_stop(m->vm, VM_EXIT_VMM_ERROR);
+                        join_all(m);
+                        return VM_EXIT_VMM_ERROR;
+                }
+        }
+        wait_stop(m, sigs, signo_out);
+        join_all(m);
+        clock_gettime(CLOCK_MONOTONIC, &m->t_end);
+        m->reason = (enum vm_exit_reason)vm_stop_reason(m->vm);
+        if (m->reason == VM_EXIT_VMM_ERROR)
+                err_set(err, EIO, "%s", p->internal_msg);
+        return m->reason;
+}
+
+const char *machine_failure(struct machine *m)
+{
+        return vm_priv(m->vm)->internal_msg;
+}
+
+static const char *reason_name(enum vm_exit_reason r)
+{
+        switch (r) {
+        case VM_EXIT_POWEROFF:
+                return "poweroff";
+        case VM_EXIT_RESET:
+                return "reset";
+        case VM_EXIT_TRIPLE_FAULT:
+                return "triple-fault";
+        case VM_EXIT_INTERNAL:
+                return "internal-error";
+        case VM_EXIT_SIGNAL:
+                return "signal";
+        default:
+                return "vmm-error";
+        }
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+        return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+void machine_write_stats(struct machine *m, FILE *out)
+{
+        struct vm *vm = m->vm;
+
+        fprintf(out,
+                "{\"exit_reason\": \"%s\", \"exits_total\": %llu, \"exits_pio\": %llu, "
+                "\"exits_mmio\": %llu, \"setup_ms\": %.3f, \"run_ms\": %.3f, \"cpus\": %u, "
+                "\"memory_mib\": %llu}\n",
+                reason_name(m->reason),
+                (unsigned long long)__atomic_load_n(&vm->exits_total, __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&vm->exits_pio, __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&vm->exits_mmio, __ATOMIC_RELAXED),
+                ms_between(&m->t_start, &m->t_run), ms_between(&m->t_run, &m->t_end), vm->n_cpus,
+                (unsigned long long)(vm->mem.ram_size >> 20));
+}
+
+static void destroy_devices(struct machine *m)
+{
+        if (m->rng)
+                virtio_rng_destroy(m->rng);
+        if (m->vcon)
+                virtio_console_destroy(m->vcon);
+        for (unsigned i = 0; i < MACHINE_MAX_NETS; i++)
+                if (m->net[i])
+                        virtio_net_destroy(m->net[i]);
+        for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
+                if (m->blk[i])
+                        virtio_blk_destroy(m->blk[i]);
+        if (m->ide)
+                ide_destroy(m->ide);
+        if (m->rtc)
+                rtc_destroy(m->rtc);
+        if (m->kbc)
+                i8042_destroy(m->kbc);
+        if (m->serial)
+                serial8250_destroy(m->serial);
+        if (m->pci)
+                pci_bus_free(m->pci);
+        power_destroy(m->power);
+}
+
+void machine_destroy(struct machine *m)
+{
+        if (!m)
+                return;
+        if (m->vm) {
+                /* Threads are joined by machine_run; the loop must not run
+                 * callbacks into devices being freed. */
+                evloop_stop(m->vm->loop);
+                destroy_devices(m);
+                vm_destroy(m->vm);
+        }
+        free(m);
+}

@@ -1,0 +1,195 @@
+/* vCPU threads: each runs KVM_RUN and hands port/MMIO exits to the buses.
+ * The loop switches only on the exit reason; devices live behind io_bus.
+ * Stopping: vm_request_stop() sets immediate_exit and sends SIGUSR1, whose
+ * empty handler makes KVM_RUN return EINTR. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/vm_internal.h"
+
+static void kick_handler(int sig)
+{
+        (void)sig;
+}
+
+int vcpu_install_kick_handler(struct isola_err *err)
+{
+        struct sigaction sa = {.sa_handler = kick_handler};
+
+        sigemptyset(&sa.sa_mask);
+        /* No SA_RESTART: KVM_RUN must return to the loop. */
+        if (sigaction(SIGUSR1, &sa, NULL) < 0)
+                return err_sys(err, "installing the vCPU kick handler");
+        return 0;
+}
+
+int vcpu_create(struct vm *vm, unsigned id, struct isola_err *err)
+{
+        struct vm_priv *p = vm_priv(vm);
+        struct vcpu *v = &p->vcpus[id];
+
+        if (id >= VM_MAX_CPUS)
+                return err_set(err, EINVAL, "vCPU %u: at most %d vCPUs", id, VM_MAX_CPUS);
+        v->vm = vm;
+        v->id = id;
+        v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+        if (v->fd < 0)
+                return err_sys(err, "vCPU %u: KVM_CREATE_VCPU", id);
+        int size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+        if (size <= 0)
+                return err_sys(err, "KVM_GET_VCPU_MMAP_SIZE");
+        void *run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+        if (run == MAP_FAILED)
+                return err_sys(err, "vCPU %u: mapping kvm_run", id);
+        v->run_size = (size_t)size;
+        /* Published last: vm_request_stop() only touches vCPUs with a run page. */
+        __atomic_store_n(&v->run, (struct kvm_run *)run, __ATOMIC_SEQ_CST);
+        if (vm_stop_reason(vm) >= 0)
+                v->run->immediate_exit = 1;
+        return 0;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+        if (v->run) {
+                munmap(v->run, v->run_size);
+                v->run = NULL;
+        }
+        if (v->fd >= 0) {
+                close(v->fd);
+                v->fd = -1;
+        }
+}
+
+static void handle_io(struct vcpu *v)
+{
+        struct kvm_run *run = v->run;
+        uint8_t *data = (uint8_t *)run + run->io.data_offset;
+        bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+
+        __atomic_fetch_add(&v->vm->exits_pio, 1, __ATOMIC_RELAXED);
+        /* String I/O (rep ins/outs) hands over `count` elements at once. */
+        for (uint32_t i = 0; i < run->io.count; i++) {
+                io_bus_dispatch(v->vm->pio_bus, run->io.port, data, run->io.size, is_write);
+                data += run->io.size;
+        }
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+        struct kvm_run *run = v->run;
+        uint32_t len = run->mmio.len <= 8 ? run->mmio.len : 8;
+
+        __atomic_fetch_add(&v->vm->exits_mmio, 1, __ATOMIC_RELAXED);
+        io_bus_dispatch(v->vm->mmio_bus, run->mmio.phys_addr, run->mmio.data, len,
+                        run->mmio.is_write);
+}
+
+static unsigned long long vcpu_rip(struct vcpu *v)
+{
+        struct kvm_regs regs;
+
+        if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+                return 0;
+        return regs.rip;
+}
+
+static void handle_system_event(struct vcpu *v)
+{
+        switch (v->run->system_event.type) {
+        case KVM_SYSTEM_EVENT_SHUTDOWN:
+                vm_request_stop(v->vm, VM_EXIT_POWEROFF);
+                break;
+        case KVM_SYSTEM_EVENT_RESET:
+                vm_request_stop(v->vm, VM_EXIT_RESET);
+                break;
+        default:
+                vm_fail(v->vm, VM_EXIT_INTERNAL, "vCPU %u: system event %u", v->id,
+                        v->run->system_event.type);
+        }
+}
+
+/* Returns false when the loop must end. */
+static bool handle_exit(struct vcpu *v)
+{
+        struct kvm_run *run = v->run;
+
+        __atomic_fetch_add(&v->vm->exits_total, 1, __ATOMIC_RELAXED);
+        switch (run->exit_reason) {
+        case KVM_EXIT_IO:
+                handle_io(v);
+                return true;
+        case KVM_EXIT_MMIO:
+                handle_mmio(v);
+                return true;
+        case KVM_EXIT_HLT:
+                /* Only without an in-kernel LAPIC; ours has one. */
+                return true;
+        case KVM_EXIT_SHUTDOWN:
+                vm_fail(v->vm, VM_EXIT_TRIPLE_FAULT, "vCPU %u: triple fault at RIP 0x%llx", v->id,
+                        vcpu_rip(v));
+                return false;
+        case KVM_EXIT_SYSTEM_EVENT:
+                handle_system_event(v);
+                return false;
+        case KVM_EXIT_INTERNAL_ERROR:
+                vm_fail(v->vm, VM_EXIT_INTERNAL,
+                        "vCPU %u: KVM internal error (suberror %u) at RIP 0x%llx", v->id,
+                        run->internal.suberror, vcpu_rip(v));
+                return false;
+        case KVM_EXIT_FAIL_ENTRY:
+                vm_fail(v->vm, VM_EXIT_INTERNAL,
+                        "vCPU %u: VM entry failed (hardware reason 0x%llx) at RIP 0x%llx", v->id,
+                        (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+                        vcpu_rip(v));
+                return false;
+        default:
+                vm_fail(v->vm, VM_EXIT_INTERNAL, "vCPU %u: unexpected KVM exit %u at RIP 0x%llx",
+                        v->id, run->exit_reason, vcpu_rip(v));
+                return false;
+        }
+}
+
+static void *vcpu_thread(void *arg)
+{
+        struct vcpu *v = arg;
+        sigset_t set;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR1);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        while (vm_stop_reason(v->vm) < 0) {
+                if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        vm_fail(v->vm, VM_EXIT_VMM_ERROR, "vCPU %u: KVM_RUN: %s", v->id,
+                                strerror(errno));
+                        break;
+                }
+                if (!handle_exit(v))
+                        break;
+        }
+        return NULL;
+}
+
+int vcpu_start(struct vcpu *v, struct isola_err *err)
+{
+        int rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
+
+        if (rc != 0)
+                return err_set(err, rc, "vCPU %u: creating thread failed", v->id);
+        __atomic_store_n(&v->started, true, __ATOMIC_SEQ_CST);
+        return 0;
+}
+
+void vcpu_join(struct vcpu *v)
+{
+        if (v->started) {
+                pthread_join(v->thread, NULL);
+                v->started = false;
+        }
+}
