@@ -88,6 +88,28 @@ static json_object *enabled_json(bool enabled)
         return o;
 }
 
+/* Flags the filter loader can set with this libseccomp and kernel: TSYNC
+ * needs API level 2, LOG 3, SPEC_ALLOW 4; WAIT_KILLABLE_RECV is parsed but
+ * not applied. */
+static json_object *supported_flags_json(void)
+{
+        static const struct {
+                const char *name;
+                unsigned api;
+        } flags[] = {
+            {"SECCOMP_FILTER_FLAG_TSYNC", 2},
+            {"SECCOMP_FILTER_FLAG_LOG", 3},
+            {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", 4},
+        };
+        json_object *a = json_object_new_array();
+        unsigned api = seccomp_api_get();
+
+        for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+                if (api >= flags[i].api)
+                        json_object_array_add(a, json_object_new_string(flags[i].name));
+        return a;
+}
+
 static json_object *seccomp_json(void)
 {
         json_object *sc = enabled_json(true);
@@ -96,7 +118,7 @@ static json_object *seccomp_json(void)
         json_object_object_add(sc, "operators", names_json(spec_seccomp_op_name));
         json_object_object_add(sc, "archs", arches_json());
         json_object_object_add(sc, "knownFlags", names_json(spec_seccomp_flag_name));
-        json_object_object_add(sc, "supportedFlags", names_json(spec_seccomp_flag_name));
+        json_object_object_add(sc, "supportedFlags", supported_flags_json());
         return sc;
 }
 

@@ -210,11 +210,10 @@ static int linux_parse_sysctl(json_object *val, const struct jp *path, void *tar
         json_object_object_foreach(val, key, member)
         {
                 struct jp kp = JP_KEY(path, key);
-
-                if (!member || !json_object_is_type(member, json_type_string))
-                        return sj_err(err, &kp, "expected a string");
                 struct spec_sysctl *sc = &lnx->sysctl[i];
 
+                if (!member)
+                        return sj_err(err, &kp, "expected a string");
                 lnx->n_sysctl = ++i;
                 sc->key = strdup(key);
                 if (!sc->key)
