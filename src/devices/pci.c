@@ -79,6 +79,8 @@ void pci_dev_init(struct pci_dev *dev, uint16_t vendor, uint16_t device, uint32_
         memset(dev->wmask, 0, sizeof(dev->wmask));
         memset(dev->w1cmask, 0, sizeof(dev->w1cmask));
         memset(dev->bars, 0, sizeof(dev->bars));
+        dev->ops = NULL;
+        dev->opaque = NULL;
         pci_cfg_set(dev, PCI_VENDOR_ID, vendor, 2);
         pci_cfg_set(dev, PCI_VENDOR_ID + 2, device, 2);
         dev->cfg[PCI_REVISION] = revision;

@@ -59,7 +59,8 @@ struct pci_dev {
 };
 
 /* Fills the type-0 header: ids, class (base<<16 | sub<<8 | prog_if),
- * subsystem ids, interrupt pin (0 = none, 1 = INTA). */
+ * subsystem ids, interrupt pin (0 = none, 1 = INTA). Resets everything else
+ * in dev (BARs, ops, opaque): set ops/opaque after it. */
 void pci_dev_init(struct pci_dev *dev, uint16_t vendor, uint16_t device, uint32_t class_code,
                   uint8_t revision, uint16_t subsys_vendor, uint16_t subsys_id, uint8_t int_pin);
 /* Declares a BAR; the bus assigns its address when the device is added. */
