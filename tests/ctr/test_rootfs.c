@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/mount.h>
 
@@ -108,7 +109,8 @@ static int make_tree(void)
         struct isola_err err;
 
         snprintf(tmp, sizeof(tmp), "/tmp/isola-rootfs-XXXXXX");
-        if (!mkdtemp(tmp))
+        /* Traversable by the user-namespace variant's root (uid 100000). */
+        if (!mkdtemp(tmp) || chmod(tmp, 0755) < 0)
                 return -1;
         snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
         snprintf(hostdir, sizeof(hostdir), "%s/hostdir", tmp);
@@ -171,6 +173,15 @@ static bool fs_is(const char *path, long magic)
 static bool erofs(int r)
 {
         return r < 0 && errno == EROFS;
+}
+
+/* access(W_OK) reports EACCES before EROFS for files the user namespace
+ * does not own, so ask the mount. */
+static bool mounted_ro(const char *path)
+{
+        struct statvfs st;
+
+        return statvfs(path, &st) == 0 && (st.f_flag & ST_RDONLY);
 }
 
 static bool is_chr(const char *path, unsigned maj, unsigned min, mode_t mode)
@@ -253,7 +264,7 @@ static void check_paths(void)
         child_ok(read_some("/etc/secretfile", buf, sizeof(buf)) == 0, "masked file reads empty");
         child_ok(access("/secret/key", F_OK) < 0 && errno == ENOENT, "masked dir hides content");
         child_ok(erofs(mkdir("/secret/x", 0755)), "masked dir is read-only");
-        child_ok(erofs(access("/proc/sys/kernel/hostname", W_OK)), "/proc/sys is read-only");
+        child_ok(mounted_ro("/proc/sys"), "/proc/sys is read-only");
         child_ok(erofs(mkdir("/rodir/x", 0755)), "readonlyPaths dir is read-only");
         child_ok(erofs(mkdir("/newdir", 0755)), "root.readonly: / is read-only");
         child_ok(mkdir("/dev/x", 0755) == 0, "/dev stays writable under a read-only root");
@@ -291,6 +302,84 @@ static void bad_source(void)
         child_ok(rootfs_setup(&spec, rootfs, -1, false, false, &err) < 0 &&
                      strstr(err.msg, "mount '/nonexistent-source' on '/x'"),
                  "missing bind source: error names source and destination: %s", err.msg);
+}
+
+/* A real user namespace (0 -> 100000, 65536 ids) with its own mount, pid and
+ * network namespaces, as the runtime creates them: mknod is refused, mounts
+ * inherited from the host are locked, proc needs the new pid namespace. */
+static struct spec_namespace userns_ns[] = {
+    {.kind = NS_USER}, {.kind = NS_MNT}, {.kind = NS_PID}, {.kind = NS_NET}, {.kind = NS_IPC}};
+
+static int write_id_maps(pid_t pid)
+{
+        char path[64];
+        struct isola_err err;
+
+        snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+        if (fs_write_str(path, "0 100000 65536", &err) < 0)
+                return -1;
+        snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+        return fs_write_str(path, "0 100000 65536", &err);
+}
+
+/* Runs fn as pid 1 of a new pid namespace inside a new user namespace. */
+static void in_userns(void (*fn)(void))
+{
+        int up[2], down[2], status;
+        char c;
+        pid_t pid;
+
+        if (pipe(up) < 0 || pipe(down) < 0)
+                return;
+        pid = fork();
+        if (pid == 0) {
+                if (unshare(CLONE_NEWUSER) < 0 || write(up[1], "u", 1) != 1 ||
+                    read(down[0], &c, 1) != 1 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
+                    unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC) < 0) {
+                        child_ok(0, "entering the user namespace: %s", strerror(errno));
+                        _exit(1);
+                }
+                pid = fork();
+                if (pid == 0) {
+                        fn();
+                        _exit(0);
+                }
+                waitpid(pid, &status, 0);
+                _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+        }
+        if (read(up[0], &c, 1) != 1 || write_id_maps(pid) < 0 || write(down[1], "m", 1) != 1)
+                child_ok(0, "writing the id maps");
+        waitpid(pid, &status, 0);
+        child_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                 "user-namespace child exited cleanly");
+}
+
+static void userns_setup_and_check(void)
+{
+        struct isola_err err = {0};
+        int r;
+
+        the_spec.linux.namespaces = userns_ns;
+        the_spec.linux.n_namespaces = ARRAY_SIZE(userns_ns);
+        r = rootfs_setup(&the_spec, rootfs, -1, false, true, &err);
+        child_ok(r == 0, "rootfs_setup in a real user namespace %s", err.msg);
+        if (r < 0)
+                return;
+        check_layout(true);
+        check_paths();
+}
+
+static void userns_variant(void)
+{
+        in_userns(userns_setup_and_check);
+}
+
+static int chown_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void)st;
+        (void)flag;
+        (void)ftw;
+        return lchown(path, 100000, 100000);
 }
 
 static char *read_mountinfo(void)
@@ -349,6 +438,10 @@ int main(void)
         opt_userns = true;
         run_child(setup_and_check);
         run_child(bad_source);
+        /* The container's root owns its rootfs in the user namespace. */
+        tap_ok(nftw(rootfs, chown_entry, 16, FTW_PHYS | FTW_MOUNT) == 0,
+               "rootfs chowned to 100000");
+        run_child(userns_variant);
         after = read_mountinfo();
         tap_ok(before && after && mounts_kept(before, after), "no host mount lost");
         tap_ok(after && !strstr(after, tmp), "no mount leaked into the host");
