@@ -282,13 +282,27 @@ static void setup_and_check(void)
                 child_ok(0, "unshare(CLONE_NEWNS): %s", strerror(errno));
                 return;
         }
-        r = rootfs_setup(&the_spec, rootfs, -1, opt_no_pivot, opt_userns, &err);
+        int pty = -1, slave = -1;
+        struct stat want, got;
+
+        /* A pty slave for /dev/console, as `process.terminal` gives. */
+        pty = posix_openpt(O_RDWR | O_NOCTTY);
+        if (pty >= 0 && grantpt(pty) == 0 && unlockpt(pty) == 0)
+                slave = open(ptsname(pty), O_RDWR | O_NOCTTY);
+        if (slave < 0 || fstat(slave, &want) < 0) {
+                child_ok(0, "opening a pty: %s", strerror(errno));
+                return;
+        }
+        r = rootfs_setup(&the_spec, rootfs, slave, opt_no_pivot, opt_userns, &err);
         child_ok(r == 0, "rootfs_setup (no_pivot=%d, userns=%d) %s", opt_no_pivot, opt_userns,
                  err.msg);
         if (r < 0)
                 return;
         check_layout(opt_userns);
         check_paths();
+        child_ok(stat("/dev/console", &got) == 0 && S_ISCHR(got.st_mode) &&
+                     got.st_rdev == want.st_rdev,
+                 "/dev/console is the pty slave");
 }
 
 static void bad_source(void)
