@@ -117,58 +117,86 @@ static int create_link_target(int root_fd, int parent_fd, const char *parent, co
         return fd < 0 ? -1 : 0;
 }
 
-/* Splits "a/b//c/" into parent "a/b" and name "c". */
-static int split_last(const char *path, char *parent, size_t parent_len, char *name,
-                      struct isola_err *err)
+/* Creates path[pos..], the missing components below dir_fd (which is
+ * path[0..pos) resolved), one at a time; consumes dir_fd. Entries it creates
+ * are opened without following links; an existing entry that did not
+ * resolve is a dangling symlink whose target gets created in the root. */
+static int create_below(int root_fd, int dir_fd, const char *path, size_t pos, bool last_is_file,
+                        int depth, struct isola_err *err)
 {
-        size_t end = strlen(path), start;
+        char name[NAME_MAX + 1], prefix[PATH_MAX];
 
-        while (end > 0 && path[end - 1] == '/')
-                end--;
-        start = end;
-        while (start > 0 && path[start - 1] != '/')
-                start--;
-        if (end == start || end - start > NAME_MAX || start >= parent_len)
-                return err_set(err, EINVAL, "'%s': cannot create this path", path);
-        memcpy(name, path + start, end - start);
-        name[end - start] = '\0';
-        if (!strcmp(name, ".") || !strcmp(name, ".."))
-                return err_set(err, EINVAL, "'%s': cannot create '%s'", path, name);
-        memcpy(parent, path, start);
-        parent[start] = '\0';
-        if (start == 0)
-                strcpy(parent, "/");
-        return 0;
+        while (path[pos]) {
+                size_t n = strcspn(path + pos, "/");
+                bool last = path[pos + n + strspn(path + pos + n, "/")] == '\0';
+                int next;
+
+                if (n == 0 || (n == 1 && path[pos] == '.')) {
+                        pos += n ? n : 1;
+                        continue;
+                }
+                if (n > NAME_MAX || (n == 2 && !strncmp(path + pos, "..", 2))) {
+                        close(dir_fd);
+                        return err_set(err, EINVAL, "'%s': cannot create component '%.*s'", path,
+                                       (int)n, path + pos);
+                }
+                memcpy(name, path + pos, n);
+                name[n] = '\0';
+                memcpy(prefix, path, pos + n);
+                prefix[pos + n] = '\0';
+                if (create_component(dir_fd, name, last && last_is_file) == 0) {
+                        next = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                } else if (errno != EEXIST) {
+                        close(dir_fd);
+                        return err_sys(err, "creating '%s' inside the rootfs", prefix);
+                } else {
+                        prefix[pos] = '\0';
+                        next = create_link_target(root_fd, dir_fd, prefix, name,
+                                                  last && last_is_file, depth, err);
+                        if (next < 0) {
+                                close(dir_fd);
+                                return -1;
+                        }
+                        memcpy(prefix, path, pos + n);
+                        next = openat2_in_root(root_fd, prefix, O_PATH);
+                }
+                close(dir_fd);
+                if (next < 0)
+                        return err_sys(err, "opening '%s' inside the rootfs after creating it",
+                                       prefix);
+                dir_fd = next;
+                pos += n;
+        }
+        return dir_fd;
 }
 
-/* Bottom-up: only the missing tail of the path costs syscalls. The parent is
- * resolved inside the root; the new entry is created in it and opened
- * without following links. */
+/* Walks up from the end of the path to the deepest ancestor that exists, so
+ * that only the missing tail costs syscalls, then creates the tail. */
 static int mkpath(int root_fd, const char *path, bool last_is_file, int depth,
                   struct isola_err *err)
 {
-        char parent[PATH_MAX], name[NAME_MAX + 1];
-        _cleanup_close_ int parent_fd = -1;
+        char buf[PATH_MAX];
+        size_t cut = strlen(path);
         int fd = openat2_in_root(root_fd, path, O_PATH);
 
         if (fd >= 0 || errno != ENOENT)
                 return fd >= 0 ? fd : err_sys(err, "resolving '%s' inside the rootfs", path);
-        if (split_last(path, parent, sizeof(parent), name, err) < 0)
-                return -1;
-        parent_fd = mkpath(root_fd, parent, false, depth, err);
-        if (parent_fd < 0)
-                return -1;
-        if (create_component(parent_fd, name, last_is_file) == 0)
-                fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        else if (errno != EEXIST)
-                return err_sys(err, "creating '%s' inside the rootfs", path);
-        else if (create_link_target(root_fd, parent_fd, parent, name, last_is_file, depth, err) < 0)
-                return -1;
-        else
-                fd = openat2_in_root(root_fd, path, O_PATH);
-        if (fd < 0)
-                return err_sys(err, "opening '%s' inside the rootfs after creating it", path);
-        return fd;
+        if (cut >= sizeof(buf))
+                return err_set(err, ENAMETOOLONG, "'%.64s...': path too long", path);
+        for (;;) {
+                while (cut > 0 && path[cut - 1] == '/')
+                        cut--;
+                while (cut > 0 && path[cut - 1] != '/')
+                        cut--;
+                memcpy(buf, path, cut);
+                buf[cut] = '\0';
+                fd = openat2_in_root(root_fd, cut ? buf : "/", O_PATH);
+                if (fd >= 0)
+                        break;
+                if (errno != ENOENT || cut == 0)
+                        return err_sys(err, "resolving '%s' inside the rootfs", cut ? buf : "/");
+        }
+        return create_below(root_fd, fd, path, cut, last_is_file, depth, err);
 }
 
 int rootfs_mkpath_in_root(int root_fd, const char *path, bool last_is_file, struct isola_err *err)

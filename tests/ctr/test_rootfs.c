@@ -80,6 +80,8 @@ static void build_spec(struct spec *spec)
         mounts[n++] = bindmnt("/etc/hostfile", hostfile, 0);
         mounts[n++] = mnt(escape_abs, "tmpfs", "tmpfs", 0, NULL);
         mounts[n++] = mnt(escape_rel, "tmpfs", "tmpfs", 0, NULL);
+        mounts[n++] = mnt("/var/run/sub", "tmpfs", "tmpfs", 0, NULL);
+        mounts[n++] = mnt("/dangling-rel/x", "tmpfs", "tmpfs", 0, NULL);
         *spec = (struct spec){.root_readonly = true, .mounts = mounts, .n_mounts = n};
         spec->linux.masked_paths = masked;
         spec->linux.n_masked_paths = ARRAY_SIZE(masked);
@@ -150,6 +152,16 @@ static int make_tree(void)
         snprintf(p, sizeof(p), "%s/dotdot", rootfs);
         snprintf(escape_rel, sizeof(escape_rel), "../../../../../../..%s", outside);
         if (symlink(escape_rel, p) < 0)
+                return -1;
+        /* Dangling links, as images have them: absolute and relative. */
+        snprintf(p, sizeof(p), "%s/var", rootfs);
+        if (fs_mkdir_p(p, 0755, &err) < 0)
+                return -1;
+        snprintf(p, sizeof(p), "%s/var/run", rootfs);
+        if (symlink("/run", p) < 0)
+                return -1;
+        snprintf(p, sizeof(p), "%s/dangling-rel", rootfs);
+        if (symlink("../../../not/yet", p) < 0)
                 return -1;
         snprintf(escape_abs, sizeof(escape_abs), "/escape/sub");
         snprintf(escape_rel, sizeof(escape_rel), "/dotdot/sub2");
@@ -253,6 +265,9 @@ static void check_layout(bool userns)
         }
         child_ok(fs_is("/escape/sub", TMPFS_MAGIC) && fs_is("/dotdot/sub2", TMPFS_MAGIC),
                  "destinations through escaping symlinks are mounted");
+        child_ok(fs_is("/run/sub", TMPFS_MAGIC), "dangling absolute link: target created in root");
+        child_ok(fs_is("/not/yet/x", TMPFS_MAGIC),
+                 "dangling relative link: target created in root");
         snprintf(p, sizeof(p), "%s/sub", outside);
         child_ok(fs_is(p, TMPFS_MAGIC), "... on the symlink target taken inside the rootfs");
 }
