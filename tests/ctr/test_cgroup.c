@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <linux/sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -672,6 +673,116 @@ static void test_join_self(void)
         finish(cg, "join");
 }
 
+/* Pure cgroup v2 mode, in a private mount namespace where /sys/fs/cgroup is a
+ * cgroup2 mount (this host's unified hierarchy, which only offers hugetlb): the
+ * v2 paths for create (subtree_control), CLONE_INTO_CGROUP, cgroup.freeze,
+ * cgroup.kill, the BPF device filter via cgroup_apply and destroy. Runs in a
+ * child; TAP numbering continues there and the counts come back by pipe. */
+static void v2_mode_checks(void)
+{
+        struct isola_err err = {0};
+        struct cgroup *cg = NULL;
+        enum cgroup_mode mode;
+        char path[128];
+
+        CHECK(cgroup_detect_mode(&mode, &err) == 0 && mode == CGROUP_V2, "v2: mode detected");
+        snprintf(path, sizeof(path), "%s-v2/c", parent_name);
+        CHECK(cgroup_create(path, "c", &cg, &err) == 0 && cg->mode == CGROUP_V2 && cg->n_hiers == 1,
+              "v2: create");
+        if (!cg)
+                return;
+        char *saved = cgroup_to_string(cg);
+        printf("#   state: %s\n", saved);
+        free(saved);
+        char *parent = strdup(cg->hiers[0].path);
+        *strrchr(parent, '/') = '\0';
+        CHECK(strstr(read_knob(parent, "cgroup.subtree_control"), "hugetlb") != NULL,
+              "v2: controllers enabled in the created parent");
+        struct spec_resources res = {.device_rules = bpf_rules,
+                                     .n_device_rules = ARRAY_SIZE(bpf_rules)};
+        bpf_rules[2].allow = false;
+        CHECK(cgroup_apply(cg, &res, &err) == 0, "v2: apply device rules");
+
+        int fd = cgroup_enter_fd(cg, &err);
+        CHECK(fd >= 0, "v2: enter fd");
+        struct clone_args args = {
+            .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)fd};
+        pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+        if (pid == 0) {
+                int r = open_null();
+                _exit(r == 1 && open_zero() == 0 ? (pause(), 0) : 10 + r);
+        }
+        close(fd);
+        pid_t *list = NULL;
+        size_t n = 0;
+        int r = cgroup_pids(cg, &list, &n, &err);
+        CHECK(r == 0 && n == 1 && list[0] == pid, "v2: clone3 child listed");
+        free(list);
+        CHECK(cgroup_freeze(cg, true, &err) == 0 && cgroup_is_frozen(cg), "v2: frozen");
+        CHECK(cgroup_freeze(cg, false, &err) == 0 && !cgroup_is_frozen(cg), "v2: thawed");
+        struct cgroup_stats st;
+        r = cgroup_stats(cg, &st, &err);
+        CHECK(r == 0, "v2: stats");
+        CHECK(cgroup_destroy(cg, true, &err) == 0, "v2: forced destroy (cgroup.kill)");
+        int status = wait_status(pid);
+        tap_ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+               "v2: BPF filter allowed only what the rules allow, then cgroup.kill (status %d)",
+               status);
+        tap_ok(!exists(cg->hiers[0].path) && !exists(parent), "v2: nothing left");
+        free(parent);
+        cgroup_free(cg);
+}
+
+static void test_v2_mode(void)
+{
+        int p[2];
+        int counts[2] = {0, 0};
+
+        /* Creating in v2 mode enables controllers down from the hierarchy root;
+         * the host's root is put back as it was. */
+        char before[256];
+        snprintf(before, sizeof(before), "%s",
+                 read_knob("/sys/fs/cgroup/unified", "cgroup.subtree_control"));
+        if (pipe(p) < 0)
+                return;
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+                close(p[0]);
+                if (syscall(SYS_unshare, CLONE_NEWNS) < 0 ||
+                    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL) < 0) {
+                        tap_skip("v2 mode: cannot mount cgroup2 on /sys/fs/cgroup in a mount ns");
+                } else {
+                        v2_mode_checks();
+                }
+                fflush(stdout);
+                counts[0] = tap_n;
+                counts[1] = tap_failed;
+                if (write(p[1], counts, sizeof(counts)) != sizeof(counts))
+                        _exit(1);
+                _exit(0);
+        }
+        close(p[1]);
+        if (read(p[0], counts, sizeof(counts)) == sizeof(counts)) {
+                tap_n = counts[0];
+                tap_failed = counts[1];
+        } else {
+                tap_ok(0, "v2 mode child reported back");
+        }
+        close(p[0]);
+        wait_status(pid);
+        const char *after = read_knob("/sys/fs/cgroup/unified", "cgroup.subtree_control");
+        if (!before[0] && after[0] && after[0] != '<') {
+                char undo[300] = "";
+                for (char *c = strtok((char *)after, " "); c; c = strtok(NULL, " "))
+                        snprintf(undo + strlen(undo), sizeof(undo) - strlen(undo), "%s-%s",
+                                 undo[0] ? " " : "", c);
+                struct isola_err err;
+                cgroup_write("/sys/fs/cgroup/unified", "cgroup.subtree_control", undo, &err);
+        }
+}
+
 static void test_bad_create(void)
 {
         struct isola_err err = {0};
@@ -700,5 +811,6 @@ int main(void)
         test_limits();
         test_bpf_devices();
         test_join_self();
+        test_v2_mode();
         return tap_done();
 }
