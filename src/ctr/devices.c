@@ -170,20 +170,40 @@ static int create_links(int dev_fd, bool ptmx, struct isola_err *err)
         return 0;
 }
 
+/* O_EXCL: an image may ship a /dev/console node, which must not be opened. */
+static int create_console(int dev_fd, struct isola_err *err)
+{
+        int fd =
+            openat(dev_fd, "console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+        if (fd < 0 && errno != EEXIST)
+                return err_sys(err, "creating '/dev/console'");
+        if (fd >= 0)
+                close(fd);
+        return 0;
+}
+
 static int bind_console(int dev_fd, int console_slave_fd, struct isola_err *err)
 {
         struct fd_path src;
         _cleanup_close_ int fd = -1;
 
-        fd = openat(dev_fd, "console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return err_sys(err, "creating '/dev/console'");
-        close(steal_fd(&fd));
+        if (create_console(dev_fd, err) < 0)
+                return -1;
         fd = openat(dev_fd, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
         fd_path_of(console_slave_fd, &src);
         if (fd < 0 || rootfs_mount_fd(src.s, fd, NULL, MS_BIND, NULL) < 0)
                 return err_sys(err, "bind mount of the console pty on '/dev/console'");
         return 0;
+}
+
+int devices_bind_console(int slave_fd, struct isola_err *err)
+{
+        _cleanup_close_ int dev_fd = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        if (dev_fd < 0)
+                return err_sys(err, "opening '/dev'");
+        return bind_console(dev_fd, slave_fd, err);
 }
 
 static int create_all(const struct spec *spec, int root_fd, int dev_fd, bool in_userns,
@@ -224,8 +244,10 @@ int devices_setup_at(const struct spec *spec, int root_fd, int console_slave_fd,
                 return -1;
         if (create_links(dev_fd, spec_has_devpts(spec), err) < 0)
                 return -1;
-        if (console_slave_fd >= 0 && bind_console(dev_fd, console_slave_fd, err) < 0)
-                return -1;
+        if (console_slave_fd >= 0)
+                return bind_console(dev_fd, console_slave_fd, err);
+        if (spec->process && spec->process->terminal)
+                return create_console(dev_fd, err);
         return 0;
 }
 

@@ -17,9 +17,11 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 
 #include "child_check.h"
+#include "ctr/devices.h"
 #include "ctr/rootfs.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -285,6 +287,28 @@ static void check_paths(void)
         child_ok(mkdir("/dev/x", 0755) == 0, "/dev stays writable under a read-only root");
 }
 
+/* The runc way: a pty from the container's own devpts, bound afterwards. */
+static void check_console_after_pivot(void)
+{
+        struct isola_err err = {0};
+        int unlock = 0, master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), slave = -1;
+        struct stat want, got;
+        char *name;
+
+        if (master >= 0 && ioctl(master, TIOCSPTLCK, &unlock) == 0)
+                slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        child_ok(slave >= 0, "pty from the container's /dev/ptmx");
+        if (slave < 0)
+                return;
+        name = ttyname(slave);
+        child_ok(name && !strncmp(name, "/dev/pts/", 9), "its slave is %s inside the container",
+                 name ? name : "(none)");
+        child_ok(devices_bind_console(slave, &err) == 0, "devices_bind_console (%s)", err.msg);
+        child_ok(fstat(slave, &want) == 0 && stat("/dev/console", &got) == 0 &&
+                     got.st_rdev == want.st_rdev,
+                 "/dev/console now is that slave");
+}
+
 static struct spec the_spec;
 static bool opt_no_pivot, opt_userns;
 
@@ -318,6 +342,7 @@ static void setup_and_check(void)
         child_ok(stat("/dev/console", &got) == 0 && S_ISCHR(got.st_mode) &&
                      got.st_rdev == want.st_rdev,
                  "/dev/console is the pty slave");
+        check_console_after_pivot();
 }
 
 static void bad_source(void)
