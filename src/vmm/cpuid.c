@@ -6,17 +6,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "vmm/vm_internal.h"
 
 #define CPUID_MAX_ENTRIES    256
 #define CPUID_HYPERVISOR_BIT (1u << 31)
 #define KVM_CPUID_BASE       0x40000000u
+#define CPUID_1_ECX_CX16     (1u << 13)
 
 struct cpuid_buf {
         struct kvm_cpuid2 hdr;
         struct kvm_cpuid_entry2 e[CPUID_MAX_ENTRIES];
 };
+
+/* kvm-pvm (an instruction-emulating KVM used on nested hosts) reports
+ * CMPXCHG16B as supported but cannot emulate it: the guest then stops with
+ * an emulation failure in SLUB. Hide the feature there. */
+static bool host_lacks_cx16(void)
+{
+        return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
 
 static void fix_entry(struct vm *vm, unsigned id, struct kvm_cpuid_entry2 *e)
 {
@@ -26,6 +36,8 @@ static void fix_entry(struct vm *vm, unsigned id, struct kvm_cpuid_entry2 *e)
                 e->ebx = (e->ebx & 0x0000ffffu) | (id << 24) | ((vm->n_cpus & 0xff) << 16);
                 if (vm->n_cpus > 1)
                         e->edx |= 1u << 28; /* HTT: the count above is valid */
+                if (host_lacks_cx16())
+                        e->ecx &= ~CPUID_1_ECX_CX16;
                 if (vm->pv)
                         e->ecx |= CPUID_HYPERVISOR_BIT;
                 else

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# `isola vm run` refuses bad input with one clear message naming the input,
+# a non-zero exit status (2 for usage, 1 for host/VMM problems) and nothing
+# left behind (processes, TAP interfaces, files).
+source "$(dirname "$0")/../lib/tap.sh"
+ISOLA=$ISOLA_BUILD/isola
+MINI=$ISOLA_BUILD/tests/vm/mini_guest
+[ -x "$ISOLA" ] || skip_all "no isola binary at $ISOLA"
+[ -x "$MINI" ] || skip_all "no mini_guest at $MINI"
+
+T=$(mktemp -d /tmp/isola-vm-cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+"$MINI" "$T/kernel" elf64 poweroff
+
+# run_isola ARGS...: sets OUT (stderr+stdout) and RC.
+run_isola() { OUT=$(timeout 60 "$ISOLA" vm run "$@" 2>&1 </dev/null); RC=$?; }
+
+run_isola --bogus
+check_eq "unknown flag: exit 2" "$RC" 2
+check_match "unknown flag: named" "$OUT" "unknown or incomplete option '--bogus'"
+
+run_isola --cmdline x
+check_eq "missing --kernel: exit 2" "$RC" 2
+check_eq "missing --kernel: message" "$OUT" "isola vm run: --kernel is required"
+
+run_isola --kernel "$T/kernel" --cpus 0
+check_eq "--cpus 0: exit 2" "$RC" 2
+check_eq "--cpus 0: message" "$OUT" "isola vm run: --cpus '0': expected a number from 1 to 64"
+
+run_isola --kernel "$T/kernel" --memory lots
+check_eq "--memory lots: exit 2" "$RC" 2
+check_match "--memory lots: message" "$OUT" "--memory 'lots': expected a number"
+
+run_isola --kernel "$T/kernel" --memory 8
+check_eq "--memory 8: exit 2" "$RC" 2
+check_eq "--memory 8: message" "$OUT" "isola vm run: --memory 8: must be 16..1048576 MiB"
+
+run_isola --kernel "$T/kernel" --pv maybe
+check_eq "--pv maybe: message" "$OUT" "isola vm run: --pv 'maybe': expected on or off"
+
+run_isola --kernel "$T/kernel" --disk "$T/disk.img,bus=scsi"
+check_eq "--disk bus=scsi: exit 2" "$RC" 2
+check_match "--disk bus=scsi: message" "$OUT" "bus must be virtio or ide, not 'scsi'"
+
+run_isola --kernel "$T/kernel" --net mac=01:02
+check_match "--net without tap: message" "$OUT" "--net 'mac=01:02': mac '01:02' is not"
+
+run_isola --kernel "$T/kernel" --disk "$T/missing.img"
+check_eq "missing disk image: exit 1" "$RC" 1
+check_match "missing disk image: names the path" "$OUT" "--disk '$T/missing.img'.*No such file or directory"
+
+run_isola --kernel "$T/missing-kernel"
+check_eq "missing kernel: exit 1" "$RC" 1
+check_eq "missing kernel: message" "$OUT" \
+	"isola vm run: kernel '$T/missing-kernel': No such file or directory"
+
+echo "just text" > "$T/text"
+run_isola --kernel "$T/text"
+check_eq "not a kernel: exit 1" "$RC" 1
+check_eq "not a kernel: message" "$OUT" \
+	"isola vm run: '$T/text' is not a bzImage (no HdrS setup header)"
+
+head -c $((40 << 20)) /dev/zero > "$T/big.initrd"
+run_isola --kernel "$T/kernel" --initrd "$T/big.initrd" --memory 32
+check_eq "initrd too big: exit 1" "$RC" 1
+check_eq "initrd too big: message" "$OUT" \
+	"isola vm run: initrd '$T/big.initrd' (40 MiB) does not fit in guest memory (32 MiB)"
+
+run_isola --kernel "$T/kernel" --console-log "$T/no/such/dir/log"
+check_eq "bad --console-log: exit 1" "$RC" 1
+check_match "bad --console-log: message" "$OUT" "--console-log '$T/no/such/dir/log': No such file"
+
+# JSON configuration errors name the key.
+echo '{"kernel": "k", "cpus": "two"}' > "$T/bad-type.json"
+run_isola --config "$T/bad-type.json"
+check_eq "JSON wrong type: exit 2" "$RC" 2
+check_eq "JSON wrong type: message" "$OUT" \
+	"isola vm run: --config '$T/bad-type.json': \"cpus\" must be an integer"
+echo '{"kernel": "k", "disks": [{"path": "d", "speed": 3}]}' > "$T/bad-key.json"
+run_isola --config "$T/bad-key.json"
+check_eq "JSON unknown key: message" "$OUT" \
+	"isola vm run: --config '$T/bad-key.json': unknown key \"disks[0].speed\""
+echo '{"kernel": ' > "$T/broken.json"
+run_isola --config "$T/broken.json"
+check_eq "broken JSON: exit 2" "$RC" 2
+check_match "broken JSON: message" "$OUT" "--config '$T/broken.json': invalid JSON"
+
+# No /dev/kvm: the override, then a mount namespace where /dev has no kvm.
+OUT=$(ISOLA_KVM_DEV=$T/kvm timeout 30 "$ISOLA" vm run --kernel "$T/kernel" 2>&1 </dev/null); RC=$?
+check_eq "no KVM device: exit 1" "$RC" 1
+check_eq "no KVM device: message" "$OUT" \
+	"isola vm run: $T/kvm: No such file or directory (is KVM enabled? load kvm_intel/kvm_amd)"
+if unshare -m true 2>/dev/null; then
+	OUT=$(unshare -m bash -c "mount -t tmpfs tmpfs /dev && exec timeout 30 '$ISOLA' vm run --kernel '$T/kernel'" 2>&1 </dev/null)
+	RC=$?
+	check_eq "/dev/kvm hidden by a mount namespace: exit 1" "$RC" 1
+	check_match "/dev/kvm hidden: message" "$OUT" "/dev/kvm: No such file or directory \\(is KVM enabled"
+else
+	skip "unshare -m not permitted here"
+fi
+if [ "$(stat -c %a /dev/kvm 2>/dev/null)" = 600 ] && command -v setpriv >/dev/null; then
+	OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups timeout 30 "$ISOLA" vm run --kernel "$T/kernel" 2>&1 </dev/null)
+	check_match "/dev/kvm not accessible: permission message" "$OUT" \
+		"/dev/kvm: cannot open \\(add your user to the 'kvm' group or run as root\\): Permission denied"
+else
+	skip "/dev/kvm is not mode 600 or no setpriv"
+fi
+
+# A TAP name the kernel refuses; nothing may be left behind.
+run_isola --kernel "$T/kernel" --net tap=isola-this-name-is-far-too-long
+check_eq "bad TAP name: exit 1" "$RC" 1
+check_match "bad TAP name: names it" "$OUT" "--net tap=isola-this-name-is-far-too-long"
+
+check_eq "no isola process left" "$(pgrep -f "$T" | wc -l)" 0
+done_testing
