@@ -75,7 +75,7 @@ static int load_bundle(struct create_ctx *c, struct isola_err *err)
         return 0;
 }
 
-/* State dir, saved config and exec fifo. The fifo is opened O_RDWR by us and
+/* State dir and exec fifo. The fifo is opened O_RDWR by us and
  * inherited by the init: it then never sees EOF and blocks in read() until
  * `start` writes, and `start` finds a reader as long as the init lives. */
 static int make_state_dir(struct create_ctx *c, struct isola_err *err)
@@ -83,14 +83,6 @@ static int make_state_dir(struct create_ctx *c, struct isola_err *err)
         c->dirfd = state_dir_create(c->o->root, c->id, err);
         if (c->dirfd < 0)
                 return -1;
-        int fd = openat(c->dirfd, STATE_CONFIG_FILE, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0 || fs_write_all(fd, c->config_text, c->config_len) < 0) {
-                err_sys(err, "save config in state dir");
-                if (fd >= 0)
-                        close(fd);
-                return -1;
-        }
-        close(fd);
         if (mkfifoat(c->dirfd, STATE_FIFO_FILE, 0600) < 0)
                 return err_sys(err, "create exec fifo");
         c->fifo_fd = openat(c->dirfd, STATE_FIFO_FILE, O_RDWR | O_CLOEXEC);
@@ -174,6 +166,7 @@ static void fill_state(struct create_ctx *c)
         c->st.created = strdup(now);
         c->st.status = CTR_CREATED;
         c->st.owner = geteuid();
+        c->st.config = c->config_text;
         c->st.annotation_keys = c->spec->annotation_keys;
         c->st.annotation_values = c->spec->annotation_values;
         c->st.n_annotations = c->spec->n_annotations;
@@ -195,7 +188,8 @@ static int spawn_init(struct create_ctx *c, struct isola_err *err)
             .no_new_keyring = c->a->no_new_keyring,
             .preserve_fds = c->a->preserve_fds,
             .close_fd = c->dirfd,
-            .cgroup_fd = c->cg ? cgroup_enter_fd(c->cg, &cg_err) : -1,
+            .cg = c->cg,
+            .cgroup_fd = c->cg ? cgroup_unified_fd(c->cg, &cg_err) : -1,
         };
         int rc = init_spawn(&cfg, &c->init, err);
 
@@ -203,9 +197,6 @@ static int spawn_init(struct create_ctx *c, struct isola_err *err)
                 close(cfg.cgroup_fd);
         if (rc < 0)
                 return err_prefix(err, "create container '%s'", c->id);
-        /* Before the init does anything costly, so that it is accounted. */
-        if (c->cg && cfg.cgroup_fd < 0 && cgroup_add_pid(c->cg, c->init.pid, err) < 0)
-                return err_prefix(err, "cgroup");
         c->st.pid = c->init.pid;
         if (proc_start_time(c->init.pid, &c->st.pid_start) < 0)
                 return err_set(err, ESRCH, "container init exited during set-up");
@@ -357,8 +348,8 @@ int ctr_start(const struct ctr_opts *o, const char *id, struct isola_err *err)
                 run_poststart(o, &h, spec);
                 spec_free(spec);
         }
-        h.st->status = CTR_RUNNING;
-        rc = state_save(h.dirfd, h.st, err);
+        /* No state write: "running" is derived from the fifo being gone. */
+        rc = 0;
 out:
         ctr_handle_close(&h);
         return rc;
@@ -423,6 +414,12 @@ int ctr_run(const struct ctr_opts *o, const char *id, const struct ctr_create_ar
         if (rc == 0 && release_fifo(c.dirfd, id, err) < 0) {
                 create_unwind(&c);
                 rc = -1;
+        }
+        if (rc == 0 && c.spec->n_hooks[HOOK_POSTSTART]) {
+                struct isola_err hook_err = {0};
+                _cleanup_free_ char *json = state_oci_json(&c.st, CTR_RUNNING, false);
+                if (json && hooks_run(c.spec, HOOK_POSTSTART, json, &hook_err) < 0)
+                        ctr_log(o->log, CTR_LOG_WARN, "%s", hook_err.msg);
         }
         create_ctx_free(&c);
         *exit_status = 0;

@@ -63,15 +63,9 @@ enum ctr_status ctr_handle_status(const struct ctr_handle *h)
 
 int ctr_handle_spec(const struct ctr_handle *h, struct spec **spec_out, struct isola_err *err)
 {
-        _cleanup_close_ int fd = openat(h->dirfd, STATE_CONFIG_FILE, O_RDONLY | O_CLOEXEC);
-        _cleanup_free_ char *text = NULL;
-        size_t len;
-
-        if (fd < 0)
-                return err_sys(err, "container '%s': saved config", h->st->id);
-        if (fs_read_fd(fd, 16 << 20, &text, &len, err) < 0)
-                return err_prefix(err, "container '%s': saved config", h->st->id);
-        if (spec_parse(text, len, spec_out, err) < 0)
+        if (!h->st->config)
+                return err_set(err, ENOENT, "container '%s': no saved config", h->st->id);
+        if (spec_parse(h->st->config, strlen(h->st->config), spec_out, err) < 0)
                 return err_prefix(err, "container '%s': saved config", h->st->id);
         return 0;
 }

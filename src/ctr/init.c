@@ -10,7 +10,11 @@
  *     unshare(the other new namespaces), clone3(CLONE_PARENT) -> init (so the
  *     init is the parent's child and pid 1 of a new/joined pid namespace),
  *     PID(init) -> parent; stage1 exits.
- *   then: parent puts the init in the cgroup, runs createRuntime hooks,
+ *   The child (stage1 or init) first moves itself into the container's
+ *   cgroup (cgroup_join_self: a process moving itself skips the kernel's
+ *   global threadgroup lock, which costs an RCU grace period, ~5-15 ms here,
+ *   when the parent moves it; the cgroup2 part comes from CLONE_INTO_CGROUP).
+ *   then: parent runs createRuntime hooks,
  *   GO(state) -> init sets everything up, READY (or ERROR "step: why") ->
  *   parent; init blocks reading the exec fifo until `start` writes to it,
  *   then execve()s the user process, so the container's pid 1 is the user
@@ -47,6 +51,7 @@
 #include <unistd.h>
 
 #include "ctr/caps.h"
+#include "ctr/devices.h"
 #include "ctr/hooks.h"
 #include "ctr/init_process.h"
 #include "ctr/process_attrs.h"
@@ -347,12 +352,13 @@ static _Noreturn void init_child(const struct init_config *cfg, int sync_fd, boo
         }
         if (hooks_run(spec, HOOK_CREATE_CONTAINER, state_json, &err) < 0)
                 child_fail(sync_fd, "createContainer hooks", &err);
-        if (p->terminal && setup_terminal(cfg, sync_fd, &slave, &err) < 0)
-                child_fail(sync_fd, "terminal", &err);
-        if (rootfs_setup(spec, cfg->rootfs, slave, cfg->no_pivot, in_userns, &err) < 0)
+        if (rootfs_setup(spec, cfg->rootfs, -1, cfg->no_pivot, in_userns, &err) < 0)
                 child_fail(sync_fd, "rootfs", &err);
-        if (process_sysctl_apply(spec, &err) < 0)
-                child_fail(sync_fd, "sysctl", &err);
+        /* As runc: the pty comes from the container's own devpts, so the
+         * process sees its terminal as /dev/pts/N (and /dev/console). */
+        if (p->terminal && (setup_terminal(cfg, sync_fd, &slave, &err) < 0 ||
+                            devices_bind_console(slave, &err) < 0))
+                child_fail(sync_fd, "terminal", &err);
         if (process_misc_apply(spec, &err) < 0)
                 child_fail(sync_fd, "process", &err);
         if (init_process_prepare(p, spec->linux.seccomp, &exe, &err) < 0)
@@ -466,7 +472,7 @@ int init_spawn(const struct init_config *cfg, struct init_handle *h, struct isol
         /* The cgroup namespace is unshared by the init once it sits in the
          * container's cgroup, so that cgroup becomes the namespace root. */
         flags &= ~(uint64_t)CLONE_NEWCGROUP;
-        pid = clone3_pid(need_stage1 ? 0 : flags, need_stage1 ? -1 : cfg->cgroup_fd);
+        pid = clone3_pid(need_stage1 ? 0 : flags, cfg->cgroup_fd);
         if (pid < 0) {
                 err_sys(err, "create container init (clone3)");
                 close(sv[0]);
@@ -474,10 +480,13 @@ int init_spawn(const struct init_config *cfg, struct init_handle *h, struct isol
                 return -1;
         }
         if (pid == 0) {
+                struct isola_err cerr = {0};
                 /* The state dir fd carries create's flock; `start` needs it. */
                 if (cfg->close_fd >= 0)
                         close(cfg->close_fd);
                 close(sv[0]);
+                if (cfg->cg && cgroup_join_self(cfg->cg, cfg->cgroup_fd >= 0, &cerr) < 0)
+                        child_fail(sv[1], "cgroup", &cerr);
                 if (need_stage1)
                         stage1(cfg, sv[1]);
                 init_child(cfg, sv[1], true);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ctr/cgroup.h"
 #include "ctr/spec.h"
 #include "util/err.h"
 
@@ -20,8 +21,9 @@ struct init_config {
         bool pty_to_parent; /* no console socket: send the pty master to the parent */
         bool no_pivot, no_new_keyring;
         int preserve_fds;
-        int close_fd;  /* closed first thing in the child (the state dir lock), or -1 */
-        int cgroup_fd; /* cgroup v2 fd for CLONE_INTO_CGROUP, or -1 */
+        int close_fd;      /* closed first thing in the child (the state dir lock), or -1 */
+        struct cgroup *cg; /* joined by the child itself, or NULL */
+        int cgroup_fd;     /* cgroup2 dir for CLONE_INTO_CGROUP (v2, hybrid), or -1 */
 };
 
 struct init_handle {

@@ -163,6 +163,7 @@ int state_save(int dirfd, const struct ctr_state *st, struct isola_err *err)
         add_str(o, "cgroup", st->cgroup);
         json_object_object_add(o, "owner", json_object_new_int64(st->owner));
         json_object_object_add(o, "hooks", json_object_new_int64(st->hook_mask));
+        add_str(o, "config", st->config);
         json_object_object_add(o, "annotations", annotations_json(st));
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         fd = openat(dirfd, STATE_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -229,7 +230,7 @@ int state_load(int dirfd, struct ctr_state **st_out, struct isola_err *err)
         fd = openat(dirfd, STATE_FILE, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return err_sys(err, "read container state");
-        if (fs_read_fd(fd, 1 << 20, &text, &len, err) < 0)
+        if (fs_read_fd(fd, 16 << 20, &text, &len, err) < 0)
                 return err_prefix(err, "read container state");
         o = json_tokener_parse(text);
         if (!o || !json_object_is_type(o, json_type_object)) {
@@ -253,6 +254,7 @@ int state_load(int dirfd, struct ctr_state **st_out, struct isola_err *err)
         st->cgroup = dup_field(o, "cgroup");
         st->owner = (uid_t)int_field(o, "owner");
         st->hook_mask = (unsigned)int_field(o, "hooks");
+        st->config = dup_field(o, "config");
         load_annotations(o, st);
         json_object_put(o);
         *st_out = st;
@@ -268,6 +270,7 @@ void state_free(struct ctr_state *st)
         free(st->rootfs);
         free(st->created);
         free(st->cgroup);
+        free(st->config);
         for (size_t i = 0; i < st->n_annotations; i++) {
                 free(st->annotation_keys[i]);
                 free(st->annotation_values[i]);

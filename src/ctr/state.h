@@ -1,8 +1,9 @@
 /* Per-container state kept under <root>/<id>/ so that separate runtime
  * invocations (create, start, kill, delete...) share one state machine:
- * state.json (what create recorded), config.json (the spec as created, for
- * exec and poststop hooks), exec.fifo (present while the init waits for
- * start). Also the container id rules and the OCI state JSON. */
+ * state.json (what create recorded, with the config.json text as created,
+ * for exec and poststop hooks: one file, as every file created and removed
+ * per container costs inode and block work), exec.fifo (present while the
+ * init waits for start). Also the container id rules and the OCI state JSON. */
 #ifndef ISOLA_CTR_STATE_H
 #define ISOLA_CTR_STATE_H
 
@@ -12,9 +13,8 @@
 
 #include "util/err.h"
 
-#define STATE_FILE        "state.json"
-#define STATE_CONFIG_FILE "config.json"
-#define STATE_FIFO_FILE   "exec.fifo"
+#define STATE_FILE      "state.json"
+#define STATE_FIFO_FILE "exec.fifo"
 
 enum ctr_status { CTR_CREATING, CTR_CREATED, CTR_RUNNING, CTR_STOPPED, CTR_PAUSED };
 
@@ -29,6 +29,7 @@ struct ctr_state {
         char *cgroup;           /* cgroup_to_string(), NULL when cgroups were skipped */
         uid_t owner;
         unsigned hook_mask; /* bit per enum spec_hook_kind present in the config */
+        char *config;       /* config.json text as created */
         char **annotation_keys, **annotation_values;
         size_t n_annotations;
 };
