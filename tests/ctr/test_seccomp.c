@@ -1,7 +1,11 @@
 /* seccomp_build/seccomp_apply: filter construction from struct spec_seccomp
  * (errno actions, argument comparisons, unknown names, invalid rules) and the
  * behaviour of a loaded filter, observed in forked children. */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -189,6 +193,101 @@ static void test_null_is_noop(void)
         TAP_EQ_INT(seccomp_apply(NULL, &err), 0, "no linux.seccomp: nothing loaded");
 }
 
+static double now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int count_entries(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        int n = 0;
+
+        if (!d)
+                return -1;
+        while ((e = readdir(d)))
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static char *mk_names[] = {"mkdir", "mkdirat", NULL};
+static char *other_names[] = {"getpgid", NULL};
+
+static struct spec_seccomp mkdir_filter(struct spec_seccomp_rule *r, char **names)
+{
+        *r = rule(names, SCMP_ACT_ERRNO(0), NULL, 0);
+        r->has_errno_ret = true;
+        r->errno_ret = 38;
+        return (struct spec_seccomp){.default_action = SCMP_ACT_ALLOW, .rules = r, .n_rules = 1};
+}
+
+static int probe_prepared(const struct seccomp_prog *p)
+{
+        struct isola_err err = {0};
+
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_load_prepared(p, &err) < 0)
+                return 1;
+        return mkdir("/nonexistent-dir/x", 0755) < 0 && errno == 38 ? 0 : 2;
+}
+
+static void test_prepare_and_cache(void)
+{
+        char dir[] = "/tmp/isola-sccache-XXXXXX", cache[64], cmd[128];
+        struct spec_seccomp_rule r1, r2;
+        struct spec_seccomp sc = mkdir_filter(&r1, mk_names);
+        struct spec_seccomp sc2 = mkdir_filter(&r2, other_names);
+        struct seccomp_prog miss, hit, other, empty;
+        struct isola_err err = {0};
+        double t0, t1, t2;
+        int status = -1;
+        pid_t pid;
+
+        if (!mkdtemp(dir))
+                return;
+        snprintf(cache, sizeof(cache), "%s/cache", dir);
+        t0 = now_ms();
+        tap_ok(seccomp_prepare(&sc, cache, &miss, &err) == 0 && miss.len > 0,
+               "seccomp_prepare compiles (%s)", err.msg);
+        t1 = now_ms();
+        TAP_EQ_INT(count_entries(cache), 1, "the program is cached");
+        tap_ok(seccomp_prepare(&sc, cache, &hit, &err) == 0 && hit.len == miss.len &&
+                   !memcmp(hit.insns, miss.insns, miss.len * sizeof(*miss.insns)),
+               "a second prepare returns the same program");
+        t2 = now_ms();
+        printf("# compile %.3f ms, cache hit %.3f ms\n", t1 - t0, t2 - t1);
+        tap_ok(seccomp_prepare(&sc2, cache, &other, &err) == 0 &&
+                   (other.len != miss.len ||
+                    memcmp(other.insns, miss.insns, miss.len * sizeof(*miss.insns))),
+               "a different filter gets a different program");
+        TAP_EQ_INT(count_entries(cache), 2, "... and its own cache entry");
+        tap_ok(seccomp_prepare(NULL, cache, &empty, &err) == 0 && !empty.insns,
+               "no linux.seccomp: empty program");
+        pid = fork();
+        if (pid == 0)
+                _exit(probe_prepared(&hit));
+        waitpid(pid, &status, 0);
+        tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+               "the cached program blocks mkdir with errno 38");
+        chmod(cache, 0777);
+        seccomp_prog_free(&other);
+        tap_ok(seccomp_prepare(&sc2, cache, &other, &err) == 0, "prepare with a loose cache dir");
+        snprintf(cmd, sizeof(cmd), "rm -rf %s/cache/*", dir);
+        tap_ok(system(cmd) == 0 && seccomp_prepare(&sc, cache, &hit, &err) == 0 &&
+                   count_entries(cache) == 0,
+               "a group/other-writable cache dir is not used");
+        seccomp_prog_free(&miss);
+        seccomp_prog_free(&hit);
+        seccomp_prog_free(&other);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        tap_ok(system(cmd) == 0, "temp dir removed");
+}
+
 int main(void)
 {
         test_unknown_name_skipped();
@@ -199,5 +298,6 @@ int main(void)
         test_rule_equal_to_default_skipped();
         test_loaded_filter();
         test_null_is_noop();
+        test_prepare_and_cache();
         return tap_done();
 }
