@@ -277,6 +277,7 @@ static void test_prepare_and_cache(void)
         chmod(cache, 0777);
         seccomp_prog_free(&other);
         tap_ok(seccomp_prepare(&sc2, cache, &other, &err) == 0, "prepare with a loose cache dir");
+        seccomp_prog_free(&hit);
         snprintf(cmd, sizeof(cmd), "rm -rf %s/cache/*", dir);
         tap_ok(system(cmd) == 0 && seccomp_prepare(&sc, cache, &hit, &err) == 0 &&
                    count_entries(cache) == 0,
