@@ -108,8 +108,10 @@ static int bind_host_node(int parent_fd, const char *name, const char *host, str
         _cleanup_close_ int fd = -1;
         _cleanup_close_ int target = -1;
 
-        fd = openat(parent_fd, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0)
+        /* O_EXCL: whatever the image has there (maybe a device node) must not
+         * be opened, only mounted over. */
+        fd = openat(parent_fd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST)
                 return err_sys(err, "device '%s': creating the mount point", host);
         target = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (target < 0 || rootfs_mount_fd(host, target, NULL, MS_BIND, NULL) < 0)
