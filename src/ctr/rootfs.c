@@ -407,11 +407,28 @@ int rootfs_readonly_root(struct isola_err *err)
         return 0;
 }
 
+/* After unshare(CLONE_NEWUSER) the credentials are still the host's, which
+ * the new namespace does not map: files created on namespace-owned mounts
+ * (the /dev tmpfs) would fail with EOVERFLOW. Switch to the namespace's root,
+ * as runc does, unless the caller already did or uid 0 is not mapped. */
+static int become_userns_root(struct isola_err *err)
+{
+        if (getuid() == 0)
+                return 0;
+        if (setresgid(0, 0, 0) < 0 && errno != EINVAL)
+                return err_sys(err, "becoming gid 0 of the user namespace");
+        if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
+                return err_sys(err, "becoming uid 0 of the user namespace");
+        return 0;
+}
+
 int rootfs_setup(const struct spec *spec, const char *rootfs_abs, int console_slave_fd,
                  bool no_pivot, bool in_userns, struct isola_err *err)
 {
         _cleanup_close_ int root_fd = -1;
 
+        if (in_userns && become_userns_root(err) < 0)
+                return -1;
         if (prepare_root(spec, rootfs_abs, err) < 0)
                 return -1;
         /* Opened after the self-bind so that it refers to the new mount. */

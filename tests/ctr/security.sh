@@ -39,14 +39,15 @@ jq '.process.terminal = false | .root.readonly = false
 	"$BASE/config.json" >"$BASE/config.tmp" && mv "$BASE/config.tmp" "$BASE/config.json"
 
 # ctr_run JQ_FILTER SHELL_COMMAND [runtime run options]: runs the command in
-# a fresh container; sets OUT (stdout+stderr) and RC.
+# a fresh container (rootfs $ROOTFS, default the base one); sets OUT
+# (stdout+stderr) and RC.
 ctr_run() {
 	local filter=$1 cmd=$2
 	shift 2
 	N=$((N + 1))
 	local b=$WORK/b$N
 	mkdir -p "$b"
-	ln -s "$BASE/rootfs" "$b/rootfs"
+	ln -s "${ROOTFS:-$BASE/rootfs}" "$b/rootfs"
 	jq --arg cmd "$cmd" ".process.args = [\"/bin/sh\", \"-c\", \$cmd] | $filter" \
 		"$BASE/config.json" >"$b/config.json"
 	OUT=$(timeout 30 "$RT" --root "$STATE" run "$@" --bundle "$b" "sec$N" 2>&1)
@@ -141,6 +142,22 @@ rm -rf "$BASE/rootfs/$WORK"
 # --- --no-pivot
 ctr_run '.linux.maskedPaths += ["/etc/secret"]' 'cat /etc/secret | wc -c; ls /bin/busybox' --no-pivot
 check_match "--no-pivot: container runs in its rootfs with masks" "$OUT" $'^0\n/bin/busybox'
+
+# --- user namespace: root of the container is host uid 100000
+cp -a "$BASE/rootfs" "$WORK/userns-rootfs" && chown -R 100000:100000 "$WORK/userns-rootfs"
+chmod 755 "$WORK"
+USERNS='.linux.namespaces += [{"type": "user"}]
+	| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .linux.maskedPaths += ["/etc/secret"] | .root.readonly = true'
+ROOTFS=$WORK/userns-rootfs ctr_run "$USERNS" \
+	'cat /proc/self/uid_map; id; ls -ln /dev/null; wc -c </etc/secret; touch /x; chown 1:1 /tmp'
+check_match "user namespace: mapped root" "$OUT" "0[[:space:]]+100000[[:space:]]+65536"
+check_match "user namespace: uid 0 inside" "$OUT" "uid=0 gid=0"
+check_match "user namespace: /dev/null bound from the host (char 1, 3)" "$OUT" "crw-rw-rw-.* 1, +3 "
+check_match "user namespace: masked path reads empty" "$OUT" $'\n0\n'
+check_match "user namespace: read-only root" "$OUT" "touch: /x: Read-only file system"
+check_match "user namespace: CAP_CHOWN not granted" "$OUT" "chown: /tmp: Operation not permitted"
 
 # --- nothing left behind
 for id in $(ls "$STATE" 2>/dev/null); do "$RT" --root "$STATE" delete -f "$id" >/dev/null 2>&1; done
