@@ -17,8 +17,11 @@
  * usually cover /proc/sys; calling process_sysctl_apply again afterwards is
  * harmless), masked and read-only paths, and a read-only root when
  * root.readonly.
- * console_slave_fd (or -1) is bind-mounted on /dev/console. in_userns
- * selects bind-mounting host device nodes instead of mknod.
+ * console_slave_fd (or -1) is bind-mounted on /dev/console; better, pass -1
+ * and after this call open the pty from the container's /dev/ptmx and call
+ * devices_bind_console, so the slave is /dev/pts/N inside (as with runc).
+ * in_userns: switches to uid/gid 0 of the new user namespace first if the
+ * caller has not, and bind-mounts host device nodes instead of mknod.
  * Afterwards the cwd is "/" of the container. */
 int rootfs_setup(const struct spec *spec, const char *rootfs_abs, int console_slave_fd,
                  bool no_pivot, bool in_userns, struct isola_err *err);
