@@ -224,6 +224,9 @@ static int create_steps(struct create_ctx *c, struct isola_err *err)
         }
         if (spawn_init(c, err) < 0)
                 return -1;
+        /* Only the init may hold the fifo open: see release_fifo. */
+        close(c->fifo_fd);
+        c->fifo_fd = -1;
         if (c->console_fd >= 0) {
                 close(c->console_fd);
                 c->console_fd = -1;
@@ -311,6 +314,13 @@ static int release_fifo(int dirfd, const char *id, struct isola_err *err)
                 close(fd);
                 return -1;
         }
+        /* The init's fifo fd is close-on-exec: once no reader is left (POLLERR
+         * on our write end) the init has run startContainer hooks and
+         * exec'd (or died), so poststart hooks run after the user process
+         * started, as the spec orders them. */
+        struct pollfd pf = {.fd = fd, .events = 0};
+        while (poll(&pf, 1, -1) < 0 && errno == EINTR)
+                ;
         close(fd);
         unlinkat(dirfd, STATE_FIFO_FILE, 0);
         return 0;

@@ -1,0 +1,273 @@
+#!/bin/bash
+# The container lifecycle through the real isola-runtime binary, as podman and
+# containerd drive it: run, create/start/state/kill/delete across separate
+# processes, namespaces, exec, pause/resume, ps, list, hooks, terminals over
+# --console-socket, update, the log file, and bad input (one clear message,
+# non-zero exit, nothing left behind: state, cgroups, mounts, processes).
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
+
+RT=$ISOLA_BUILD/isola-runtime
+[ "$(id -u)" = 0 ] || skip_all "needs root"
+[ -x /bin/busybox ] || skip_all "busybox-static (/bin/busybox) missing"
+command -v jq >/dev/null || skip_all "jq missing"
+command -v python3 >/dev/null || skip_all "python3 missing"
+[ -x "$RT" ] || skip_all "$RT not built"
+
+WORK=$(mktemp -d /tmp/isola-lifecycle.XXXXXX)
+STATE=$WORK/state
+BASE=$WORK/base
+PIDS=()
+
+cleanup() {
+	local id
+	for id in $(ls "$STATE" 2>/dev/null); do timeout 10 "$RT" --root "$STATE" delete -f "$id" >/dev/null 2>&1; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+rt() { timeout 20 "$RT" --root "$STATE" "$@"; }
+
+# Busybox rootfs with every applet as a symlink; config from `spec`.
+mkdir -p "$BASE/rootfs/bin" "$BASE/rootfs/hooks" "$WORK/hooks"
+cp /bin/busybox "$BASE/rootfs/bin/"
+for a in $(/bin/busybox --list); do [ -e "$BASE/rootfs/bin/$a" ] || ln -s busybox "$BASE/rootfs/bin/$a"; done
+(cd "$BASE" && "$RT" spec) || { echo "Bail out! isola-runtime spec failed"; exit 1; }
+jq '.process.terminal = false | .hostname = "lctest"' "$BASE/config.json" >"$BASE/c.tmp" &&
+	mv "$BASE/c.tmp" "$BASE/config.json"
+
+# bundle NAME JQ_FILTER [ARGS_JSON]: a bundle dir sharing the base rootfs.
+bundle() {
+	local b=$WORK/$1
+	mkdir -p "$b"
+	ln -sfn "$BASE/rootfs" "$b/rootfs"
+	jq "$2" "$BASE/config.json" >"$b/config.json"
+	echo "$b"
+}
+status_of() { rt state "$1" 2>/dev/null | jq -r .status; }
+pid_of() { rt state "$1" 2>/dev/null | jq -r .pid; }
+cgroup_dirs() { ls -d /sys/fs/cgroup/*/isola/"$1" /sys/fs/cgroup/*/*/*/isola/"$1" 2>/dev/null; }
+# gone PID: exited (a zombie the host's init has not reaped yet counts).
+gone() { [ ! -e /proc/"$1" ] || [ "$(cut -d' ' -f3 /proc/"$1"/stat 2>/dev/null)" = Z ]; }
+no_mounts() { ! grep -q "$WORK" /proc/self/mountinfo; }
+# leaves_nothing ID: no state dir, cgroup, mount or process of ID remains.
+leaves_nothing() {
+	[ ! -e "$STATE/$1" ] && [ -z "$(cgroup_dirs "$1")" ] && ! grep -q "$WORK" /proc/self/mountinfo
+}
+
+check_match "--version" "$("$RT" --version)" $'^isola-runtime version [0-9.]+\nspec: 1\.1\.0$'
+
+# --- run: output and exit status
+B=$(bundle run1 '.process.args = ["sh", "-c", "echo hello from $(hostname); exit 7"]')
+OUT=$(rt run --bundle "$B" run1 2>&1)
+check_eq "run exit status is the container's" "$?" 7
+check_eq "run prints the container's output" "$OUT" "hello from lctest"
+check "run deletes the container afterwards" leaves_nothing run1
+
+# --- create / start / state / kill / delete across processes
+B=$(bundle life '.process.args = ["sleep", "1000"]')
+rt create --bundle "$B" --pid-file "$WORK/life.pid" life
+check_eq "create exits 0" "$?" 0
+check_eq "state after create" "$(status_of life)" created
+check_eq "--pid-file holds the init pid" "$(cat "$WORK/life.pid")" "$(pid_of life)"
+PID=$(pid_of life)
+check_match "the init is parked (not yet the user process)" "$(tr '\0' ' ' </proc/"$PID"/cmdline)" "isola-runtime"
+check_match "cgroup created" "$(cgroup_dirs life)" "isola/life"
+rt start life
+check_eq "start exits 0" "$?" 0
+check_eq "state after start" "$(status_of life)" running
+check_eq "pid 1 of the container is the user process (same pid)" "$(pid_of life)" "$PID"
+check_eq "init execs the user process itself" "$(tr '\0' ' ' </proc/"$PID"/cmdline)" "sleep 1000 "
+OUT=$(rt start life 2>&1)
+RC=$?
+check "start on a running container fails" [ "$RC" -ne 0 ]
+check_match "start names the state" "$OUT" "container 'life' is not in created state \(status: running\)"
+OUT=$(rt delete life 2>&1)
+RC=$?
+check "delete of a running container without --force fails" [ "$RC" -ne 0 ]
+check_match "delete names the container and status" "$OUT" "'life'.*running"
+check_eq "container still running after refused delete" "$(status_of life)" running
+rt kill life KILL
+check_eq "kill exits 0" "$?" 0
+for _ in $(seq 100); do [ "$(status_of life)" = stopped ] && break; sleep 0.05; done
+check_eq "state after kill" "$(status_of life)" stopped
+check_eq "stopped state reports pid 0" "$(pid_of life)" 0
+rt delete life
+check_eq "delete of stopped container" "$?" 0
+check "delete removed state and cgroup" leaves_nothing life
+OUT=$(rt state life 2>&1)
+check_match "state of a deleted container" "$OUT" "container 'life' does not exist"
+OUT=$(rt delete life 2>&1)
+RC=$?
+check "delete of an unknown container fails" [ "$RC" -ne 0 ]
+check_match "delete of unknown names it" "$OUT" "container 'life' does not exist"
+
+# --- namespaces really there
+B=$(bundle ns '.process.args = ["sh", "-c", "echo pid=$$; hostname; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d \" \"; readlink /proc/self/ns/mnt"]')
+OUT=$(rt run --bundle "$B" ns 2>&1)
+check_match "user process is pid 1" "$OUT" "^pid=1"$'\n'
+check_match "own hostname" "$OUT" $'\nlctest\n'
+check_match "only lo in the new network namespace" "$OUT" $'\nlo\nmnt:'
+check "own mount namespace" [ "$(echo "$OUT" | tail -1)" != "$(readlink /proc/self/ns/mnt)" ]
+
+# --- exec joins every namespace; exit codes, env, cwd, user
+B=$(bundle ex '.process.args = ["sleep", "1000"]')
+rt run -d --bundle "$B" ex
+PID=$(pid_of ex)
+check_eq "run -d leaves it running" "$(status_of ex)" running
+for ns in uts pid net ipc mnt cgroup; do
+	check_eq "exec joins the $ns namespace" "$(rt exec ex readlink /proc/self/ns/$ns)" "$(readlink /proc/"$PID"/ns/$ns)"
+done
+check_eq "exec sees the container hostname" "$(rt exec ex hostname)" lctest
+rt exec ex sh -c 'exit 3'
+check_eq "exec returns the process's exit status" "$?" 3
+check_eq "exec --env --cwd --user" "$(rt exec --env FOO=bar --cwd /bin --user 1000:1000 ex sh -c 'echo $FOO $(pwd) $(id -u):$(id -g)')" \
+	"bar /bin 1000:1000"
+jq '.process | .args = ["sh", "-c", "echo from-process-json"]' "$B/config.json" >"$WORK/process.json"
+check_eq "exec --process" "$(rt exec --process "$WORK/process.json" ex)" from-process-json
+rt exec -d --pid-file "$WORK/exec.pid" ex sleep 500
+check_eq "exec -d exits 0" "$?" 0
+EPID=$(cat "$WORK/exec.pid")
+check_eq "exec -d process runs in the container cgroup" "$(grep :pids: /proc/"$EPID"/cgroup)" "$(grep :pids: /proc/"$PID"/cgroup)"
+check_eq "exec'd process's parent is outside the container" "$(rt exec ex cat /proc/self/stat | cut -d' ' -f4)" 0
+
+# --- ps, list
+check_match "ps --format json lists init and exec'd pids" "$(rt ps --format json ex)" "^\[.*$PID.*\]$"
+check_match "ps (table) has a header and the init" "$(rt ps ex)" "PID.*"$'\n'".*$PID"
+check_eq "list --format json" "$(rt list --format json | jq -r '.[] | select(.id=="ex") | .status')" running
+check_match "list (table)" "$(rt list)" $'^ID +PID +STATUS.*\nex +'"$PID"' +running'
+check_eq "list -q" "$(rt list -q)" ex
+
+# --- pause / resume
+rt pause ex
+check_eq "state after pause" "$(status_of ex)" paused
+check_match "frozen" "$(grep State /proc/"$PID"/status)" "State:"
+rt resume ex
+check_eq "state after resume" "$(status_of ex)" running
+OUT=$(rt resume ex 2>&1)
+check_match "resume of a running container fails clearly" "$OUT" "'ex' is not paused"
+
+# --- update
+echo '{"pids": {"limit": 42}}' | rt update --resources - ex
+check_eq "update --resources - exits 0" "$?" 0
+PIDS_CG=$(grep :pids: /proc/"$PID"/cgroup | cut -d: -f3)
+check_eq "pids limit updated" "$(cat /sys/fs/cgroup/pids"$PIDS_CG"/pids.max 2>/dev/null)" 42
+rt update --pids-limit 50 ex
+check_eq "update --pids-limit" "$(cat /sys/fs/cgroup/pids"$PIDS_CG"/pids.max 2>/dev/null)" 50
+
+# --- kill --all, delete --force
+rt kill --all ex KILL
+for _ in $(seq 100); do gone "$EPID" && break; sleep 0.05; done
+check "kill --all reached the exec'd process" gone "$EPID"
+rt delete -f ex
+check "delete --force cleans up" leaves_nothing ex
+B=$(bundle fd '.process.args = ["sleep", "1000"]')
+rt run -d --bundle "$B" fd
+PID=$(pid_of fd)
+rt delete --force fd
+check_eq "delete --force of a running container" "$?" 0
+check "its process is gone" gone "$PID"
+check "and nothing is left" leaves_nothing fd
+
+# --- hooks: order, state JSON on stdin
+# Each hook appends "<argv0> <state JSON>" to a log file.
+hook() { jq -n --arg n "$1" --arg log "$2" '{path: "/bin/sh", args: ["sh", "-c", "s=$(cat); echo \"$0 $s\" >>" + $log, $n]}'; }
+mkdir -p "$WORK/hk"
+ln -sfn "$BASE/rootfs" "$WORK/hk/rootfs"
+jq --argjson cr "$(hook createRuntime "$WORK/hooks/log")" --argjson cc "$(hook createContainer "$WORK/hooks/log")" \
+	--argjson sc "$(hook startContainer /hooks/log)" --argjson ps "$(hook poststart "$WORK/hooks/log")" \
+	--argjson po "$(hook poststop "$WORK/hooks/log")" --arg dir "$WORK/hooks" \
+	'.process.args = ["true"]
+	 | .mounts += [{destination: "/hooks", type: "bind", source: $dir, options: ["rbind"]}]
+	 | .hooks = {createRuntime: [$cr], createContainer: [$cc], startContainer: [$sc],
+	             poststart: [$ps], poststop: [$po]}' "$BASE/config.json" >"$WORK/hk/config.json"
+B=$WORK/hk
+rt create --bundle "$B" hk && rt start hk && rt delete -f hk
+check_eq "hooks run in order" "$(cut -d' ' -f1 "$WORK/hooks/log" 2>/dev/null | tr '\n' ' ')" \
+	"createRuntime createContainer startContainer poststart poststop "
+check_eq "hooks get the state JSON on stdin" "$(cut -d' ' -f2- "$WORK/hooks/log" | jq -r .id | sort -u)" hk
+check_match "createRuntime sees status creating" "$(grep ^createRuntime "$WORK/hooks/log")" '"status":"creating"'
+check_match "poststop sees status stopped" "$(grep ^poststop "$WORK/hooks/log")" '"status":"stopped"'
+B=$(bundle hkfail '.process.args = ["true"] | .hooks = {"createRuntime": [{"path": "/bin/false"}]}')
+OUT=$(rt create --bundle "$B" hkfail 2>&1)
+RC=$?
+check "a failing createRuntime hook fails create" [ "$RC" -ne 0 ]
+check_match "and names the hook" "$OUT" "createRuntime hook '/bin/false'"
+check "nothing left after the failed hook" leaves_nothing hkfail
+B=$(bundle hkslow '.process.args = ["true"] | .hooks = {"createContainer": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}')
+OUT=$(rt create --bundle "$B" hkslow 2>&1)
+check_match "a hook past its timeout is killed and named" "$OUT" "createContainer hook '/bin/sleep' timed out"
+check "nothing left after the timeout" leaves_nothing hkslow
+
+# --- terminal over --console-socket (the pty master is sent with SCM_RIGHTS)
+cat >"$WORK/recv.py" <<'EOF'
+import array, os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+open(sys.argv[1] + ".ready", "w").close()
+c, _ = s.accept()
+msg, anc, _, _ = c.recvmsg(1024, socket.CMSG_SPACE(4))
+fds = array.array("i")
+for lvl, typ, data in anc:
+    if lvl == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+        fds.frombytes(data[:4])
+out = b""
+while True:
+    try:
+        d = os.read(fds[0], 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+sys.stdout.write(out.decode(errors="replace"))
+EOF
+B=$(bundle tty '.process.terminal = true | .process.args = ["sh", "-c", "tty; echo on-the-pty"]')
+timeout 20 python3 "$WORK/recv.py" "$WORK/cs.sock" >"$WORK/tty.out" &
+RECV=$!
+for _ in $(seq 100); do [ -e "$WORK/cs.sock.ready" ] && break; sleep 0.05; done
+rt create --bundle "$B" --console-socket "$WORK/cs.sock" tty && rt start tty
+wait $RECV
+check_match "the console socket got the pty master" "$(tr -d '\r' <"$WORK/tty.out")" $'^/dev/pts/[0-9]+\non-the-pty'
+rt delete -f tty
+OUT=$(rt create --bundle "$B" tty2 2>&1)
+check_match "terminal without --console-socket is refused for create" "$OUT" "console-socket"
+check "nothing left" leaves_nothing tty2
+
+# --- the log file, as podman/containerd read it
+rt --log "$WORK/log.json" --log-format json delete nosuch 2>/dev/null
+check_eq "json log line" "$(tail -1 "$WORK/log.json" | jq -r '.level + " " + .msg')" "error container 'nosuch' does not exist"
+
+# --- bad input: one clear message, non-zero exit, nothing left behind
+bad() { # bad NAME ID REGEX create-args...
+	local name=$1 id=$2 re=$3
+	shift 3
+	OUT=$(rt create "$@" "$id" 2>&1)
+	RC=$?
+	check "$name: fails" [ "$RC" -ne 0 ]
+	check_match "$name: message" "$OUT" "$re"
+	check_eq "$name: one line" "$(grep -c . <<<"$OUT")" 1
+	[ "$id" = "${id//\//}" ] && [ "$id" != ".." ] && check "$name: nothing left" leaves_nothing "$id"
+}
+mkdir -p "$WORK/empty"
+bad "missing config.json" nocfg "config.json" --bundle "$WORK/empty"
+B=$(bundle malformed '.') && echo '{"ociVersion": "1.1.0", "process": ' >"$B/config.json"
+bad "malformed config.json" malformed "config.json" --bundle "$B"
+B=$(bundle noroot '.root.path = "nonexistent"')
+bad "nonexistent rootfs" noroot "root.path 'nonexistent'" --bundle "$B"
+B=$(bundle badns '.linux.namespaces += [{"type": "bogus"}]')
+bad "unknown namespace" badns "linux.namespaces\[[0-9]+\].type.*bogus" --bundle "$B"
+B=$(bundle badargs '.process.args = ["/no/such/binary"]')
+bad "missing executable" badargs "/no/such/binary" --bundle "$B"
+B=$(bundle goodid '.process.args = ["true"]')
+bad "id with /" "a/b" "invalid container id 'a/b'" --bundle "$B"
+bad "id .." ".." "invalid container id '..'" --bundle "$B"
+bad "id with bad chars" 'a$b' "invalid container id 'a\\\$b'" --bundle "$B"
+rt create --bundle "$B" dup && OUT=$(rt create --bundle "$B" dup 2>&1)
+check_match "duplicate id refused" "$OUT" "container 'dup' already exists"
+rt delete dup
+check "created container deleted without --force" leaves_nothing dup
+
+check_eq "no container left in the state root" "$(ls "$STATE" 2>/dev/null)" ""
+check "no mount of the test left" no_mounts
+check_eq "no container process left" "$(pgrep -f "isola-runtime --root $STATE" | wc -l)" 0
+done_testing
