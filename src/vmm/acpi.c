@@ -104,7 +104,7 @@ static uint64_t write_fadt(struct acpi_writer *w, uint64_t dsdt, uint64_t facs)
         uint8_t *t = w->base + off;
 
         header(t, "FACP", FADT_LEN, 6);
-        put32(t + 36, (uint32_t)(ACPI_RSDP_ADDR + facs));
+        /* FIRMWARE_CTRL stays 0: X_FIRMWARE_CTRL below is the one to use. */
         put32(t + 40, (uint32_t)(ACPI_RSDP_ADDR + dsdt));
         put16(t + 46, ACPI_SCI_IRQ);
         put32(t + 56, LAYOUT_PORT_ACPI_PM1A_EVT);

@@ -1,5 +1,5 @@
 /* Writes a tiny test kernel: mini_guest OUT FORMAT [FLAVOR]
- * FORMAT: pvh64 pvh32 elf64 elf32 bzimage; FLAVOR: poweroff reset triple spin. */
+ * FORMAT: pvh64 pvh32 elf64 elf32 bzimage; FLAVOR: poweroff reset triple spin loop. */
 #include "mini_guest.h"
 
 int main(int argc, char **argv)
@@ -9,13 +9,14 @@ int main(int argc, char **argv)
 
         if (argc < 3) {
                 fprintf(stderr, "usage: mini_guest OUT pvh64|pvh32|elf64|elf32|bzimage "
-                                "[poweroff|reset|triple|spin]\n");
+                                "[poweroff|reset|triple|spin|loop]\n");
                 return 2;
         }
         if (argc > 3)
                 fl = !strcmp(argv[3], "reset")    ? MINI_RESET
                      : !strcmp(argv[3], "triple") ? MINI_TRIPLE
                      : !strcmp(argv[3], "spin")   ? MINI_SPIN
+                     : !strcmp(argv[3], "loop")   ? MINI_LOOP
                                                   : MINI_POWEROFF;
         if (!strcmp(argv[2], "bzimage"))
                 rc = mini_write_bzimage(argv[1], 0x20f, fl, 0);

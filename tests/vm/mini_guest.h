@@ -17,7 +17,9 @@
 #define MINI_LOAD 0x100000u
 #define MINI_MSG  "isola mini guest\n"
 
-enum mini_flavor { MINI_POWEROFF, MINI_RESET, MINI_TRIPLE, MINI_SPIN };
+/* MINI_LOOP: a million-iteration loop (2M instructions) before power-off,
+ * to measure how fast this host runs guest code. */
+enum mini_flavor { MINI_POWEROFF, MINI_RESET, MINI_TRIPLE, MINI_SPIN, MINI_LOOP };
 
 static inline size_t mini_emit(uint8_t *p, size_t n, const void *bytes, size_t len)
 {
@@ -37,13 +39,19 @@ static inline size_t mini_code(uint8_t *p, uint32_t base, enum mini_flavor flavo
         static const uint8_t reset[] = {0x66, 0xba, 0xf9, 0x0c, 0xb0, 0x06, 0xee, 0xf4, 0xeb, 0xfd};
         static const uint8_t triple[] = {0x0f, 0x0b}; /* ud2 without an IDT */
         static const uint8_t spin[] = {0xeb, 0xfe};
+        /* mov ecx, 1000000; 1: dec ecx; jnz 1b; then the power-off sequence */
+        static const uint8_t loop[] = {0xb9, 0x40, 0x42, 0x0f, 0x00, 0xff, 0xc9, 0x75,
+                                       0xfc, 0x66, 0xba, 0x04, 0x06, 0x66, 0xb8, 0x00,
+                                       0x34, 0x66, 0xef, 0xf4, 0xeb, 0xfd};
         const uint8_t *tail = flavor == MINI_POWEROFF ? poweroff
                               : flavor == MINI_RESET  ? reset
                               : flavor == MINI_TRIPLE ? triple
+                              : flavor == MINI_LOOP   ? loop
                                                       : spin;
         size_t tail_len = flavor == MINI_POWEROFF ? sizeof(poweroff)
                           : flavor == MINI_RESET  ? sizeof(reset)
                           : flavor == MINI_TRIPLE ? sizeof(triple)
+                          : flavor == MINI_LOOP   ? sizeof(loop)
                                                   : sizeof(spin);
         uint32_t msg_addr = base + (uint32_t)(sizeof(head) + tail_len);
         memcpy(head + 1, &msg_addr, 4);
