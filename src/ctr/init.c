@@ -371,7 +371,8 @@ static _Noreturn void init_child(const struct init_config *cfg, int sync_fd, boo
         /* Parked until `start` writes a byte; EOF means nobody will. */
         while (read(cfg->fifo_fd, &byte, 1) < 0 && errno == EINTR)
                 ;
-        close(cfg->fifo_fd);
+        /* The fifo fd stays open (close-on-exec) until execve: `start` waits
+         * for it to close before running poststart hooks. */
         if (hooks_run(spec, HOOK_START_CONTAINER, state_json, &err) < 0) {
                 dprintf(STDERR_FILENO, "isola init: startContainer hooks: %s\n", err.msg);
                 _exit(1);
