@@ -168,6 +168,32 @@ check_eq "delete --force of a running container" "$?" 0
 check "its process is gone" gone "$PID"
 check "and nothing is left" leaves_nothing fd
 
+# --- joining namespaces by path (pid + net + ipc of another container)
+B=$(bundle host '.process.args = ["sleep", "1000"]')
+rt run -d --bundle "$B" host
+HPID=$(pid_of host)
+B=$(bundle guest '.process.args = ["sleep", "1000"] | .linux.namespaces |= map(
+	if .type == "pid" or .type == "network" or .type == "ipc" then .path = "/proc/'"$HPID"'/ns/" + (if .type == "network" then "net" else .type end) else . end)')
+rt run -d --bundle "$B" guest
+GPID=$(pid_of guest)
+check_eq "joined pid namespace by path" "$(readlink /proc/"$GPID"/ns/pid)" "$(readlink /proc/"$HPID"/ns/pid)"
+check_eq "joined net namespace by path" "$(readlink /proc/"$GPID"/ns/net)" "$(readlink /proc/"$HPID"/ns/net)"
+check "but has its own mount namespace" [ "$(readlink /proc/"$GPID"/ns/mnt)" != "$(readlink /proc/"$HPID"/ns/mnt)" ]
+check_match "exec in the guest sees both inits" "$(rt exec guest ps -o pid,args | grep -c 'sleep 1000')" "^2$"
+rt delete -f guest && rt delete -f host
+check "joined containers cleaned up" leaves_nothing guest
+
+# --- run forwards signals to the container
+B=$(bundle sig '.process.args = ["sh", "-c", "trap \"echo got-term; exit 5\" TERM; echo ready; while :; do sleep 0.1; done"]')
+"$RT" --root "$STATE" run --bundle "$B" sig >"$WORK/sig.out" 2>&1 &
+RUNPID=$!
+for _ in $(seq 100); do grep -q ready "$WORK/sig.out" 2>/dev/null && break; sleep 0.05; done
+kill -TERM $RUNPID
+wait $RUNPID
+check_eq "run returns the exit status after a forwarded SIGTERM" "$?" 5
+check_match "the container handled the signal" "$(cat "$WORK/sig.out")" "got-term"
+check "run cleaned up after the signal" leaves_nothing sig
+
 # --- hooks: order, state JSON on stdin
 # Each hook appends "<argv0> <state JSON>" to a log file.
 hook() { jq -n --arg n "$1" --arg log "$2" '{path: "/bin/sh", args: ["sh", "-c", "s=$(cat); echo \"$0 $s\" >>" + $log, $n]}'; }
