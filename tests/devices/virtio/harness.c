@@ -127,7 +127,7 @@ void vm_request_stop(struct vm *vm, enum vm_exit_reason reason)
         (void)reason;
 }
 
-int h_vm_init(struct h_vm *h)
+static int vm_init(struct h_vm *h, bool start_loop)
 {
         struct isola_err err = {0};
 
@@ -151,7 +151,17 @@ int h_vm_init(struct h_vm *h)
         if (pci_bus_new(&h->vm, &h->bus, &err) < 0)
                 return -1;
         h->vm.pci = h->bus;
-        return evloop_start(h->vm.loop, &err);
+        return start_loop ? evloop_start(h->vm.loop, &err) : 0;
+}
+
+int h_vm_init(struct h_vm *h)
+{
+        return vm_init(h, true);
+}
+
+int h_vm_init_idle(struct h_vm *h)
+{
+        return vm_init(h, false);
 }
 
 void h_vm_fini(struct h_vm *h)

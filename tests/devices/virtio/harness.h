@@ -39,6 +39,8 @@ struct h_vm {
 };
 
 int h_vm_init(struct h_vm *h);
+/* Same without starting the event loop thread (fuzzers drive kicks by hand). */
+int h_vm_init_idle(struct h_vm *h);
 void h_vm_fini(struct h_vm *h);
 
 /* One driver-side queue in guest RAM: descriptor table, avail and used rings. */
