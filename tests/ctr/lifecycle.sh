@@ -259,6 +259,26 @@ OUT=$(rt create --bundle "$B" tty2 2>&1)
 check_match "terminal without --console-socket is refused for create" "$OUT" "console-socket"
 check "nothing left" leaves_nothing tty2
 
+# --- rootless: an unprivileged user gets a user namespace from `spec --rootless`
+if command -v setpriv >/dev/null; then
+	RL=$WORK/rootless
+	mkdir -p "$RL/rootfs/bin" "$RL/xdg"
+	cp /bin/busybox "$RL/rootfs/bin/"
+	for a in sh cat hostname; do ln -s busybox "$RL/rootfs/bin/$a"; done
+	chmod 755 "$WORK"
+	chown -R 65534:65534 "$RL"
+	OUT=$(cd "$RL" && timeout 20 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env XDG_RUNTIME_DIR="$RL/xdg" sh -c "$RT spec --rootless &&
+		jq '.process.terminal = false | .process.args = [\"sh\", \"-c\", \"cat /proc/self/uid_map; hostname\"]' config.json >c &&
+		mv c config.json && $RT run rl" 2>&1)
+	check_match "rootless run: container root is the unprivileged user" "$OUT" "^ +0 +65534 +1"$'\n'
+	check_eq "rootless state root under XDG_RUNTIME_DIR, cleaned up" "$(ls "$RL/xdg/isola" 2>/dev/null)" ""
+	chmod 700 "$WORK"
+else
+	skip "setpriv missing: rootless run not tested"
+	skip "setpriv missing"
+fi
+
 # --- the log file, as podman/containerd read it
 rt --log "$WORK/log.json" --log-format json delete nosuch 2>/dev/null
 check_eq "json log line" "$(tail -1 "$WORK/log.json" | jq -r '.level + " " + .msg')" "error container 'nosuch' does not exist"
