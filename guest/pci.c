@@ -11,6 +11,7 @@ static struct pci_fn fns[MAX_FNS];
 static unsigned n_fns;
 static bool scanned;
 static uint64_t next_mmio;
+static uint8_t moved[MAX_FNS]; /* BARs this guest placed, one bit each */
 
 static uint32_t cfg_addr(uint8_t slot, uint8_t fn, unsigned off)
 {
@@ -176,8 +177,14 @@ uint64_t pci_bar_addr(const struct pci_fn *f, int bar)
                 pci_write16(f, 0x04, cmd | 0x5); /* I/O decode, bus master */
                 return a;
         }
-        /* Unassigned, or above the 4 GiB our page tables map: place it. */
-        if (a == 0 || a >= 0x100000000ULL) {
+        /* Unassigned, or above the 4 GiB our page tables map: place it.
+         * pci_reassign=1 moves every BAR we use once, to test the VMM's
+         * handling of BAR moves (and this code, where firmware assigned). */
+        unsigned idx = (unsigned)(f - fns);
+        bool move = opt_num("pci_reassign", 0) && idx < MAX_FNS && !(moved[idx] & (1u << bar));
+        if (a == 0 || a >= 0x100000000ULL || move) {
+                if (idx < MAX_FNS)
+                        moved[idx] |= (uint8_t)(1u << bar);
                 if (!next_mmio)
                         init_window();
                 bool is64 = bar_is64(lo);

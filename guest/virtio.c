@@ -76,6 +76,7 @@ int virtio_open(struct virtio_dev *d, uint16_t pci_device, struct line *why)
                 return -1;
         }
         read_caps(d);
+        line_add(why, "common_cfg=0x%lx ", (unsigned long)d->common);
         if (!d->common || !d->notify) {
                 line_add(why, "reason=missing-common-or-notify-cap");
                 return -1;

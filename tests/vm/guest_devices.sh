@@ -54,6 +54,17 @@ check "IDE image holds the guest's LBA28 sectors" pattern "$tmp/ide.img" IDE28 1
 check "IDE image holds the guest's LBA48 sectors" pattern "$tmp/ide.img" IDE48 9 8
 check "virtio-blk image holds the guest's sectors" pattern "$tmp/vblk.img" VBLK 0 8
 
+# --- the guest moves the BARs isola assigned; the devices follow ---
+run_vm moved --disk "$tmp/vblk.img,bus=virtio" --rng --cmdline "tests=vblk,vrng pci_reassign=1"
+cfg_of() { sed -n 's/.* common_cfg=\(0x[0-9a-f]*\) .*/\1/p'; }
+before=$(line devices vblk | cfg_of)
+after=$(line moved vblk | cfg_of)
+check "virtio-blk BAR moved by the guest ($before -> $after)" \
+	test -n "$before" -a -n "$after" -a "$before" != "$after"
+check_match "virtio-blk works at the moved BAR" "$(line moved vblk)" \
+	"^ISOLA-TEST vblk PASS .*verified=8/8"
+check_match "virtio-rng works at the moved BAR" "$(line moved vrng)" "^ISOLA-TEST vrng PASS"
+
 # --- virtio-net on a TAP: guest frame out, host reply in ---
 if ip tuntap add dev "$tap" mode tap 2>"$tmp/tap.err" && ip link set "$tap" up; then
 	python3 "$ISOLA_SRC/tests/vm/guest_tap.py" "$tap" "$tmp/frame.txt" "$tmp/ready" 60 &
