@@ -43,4 +43,18 @@ check "IDE image holds the LBA48 sectors" pattern "$tmp/ide.img" IDE48 9 8
 check "virtio-blk image holds the guest's sectors" pattern "$tmp/vblk.img" VBLK 0 8
 check_eq "virtio-console output reached the host" "$(cat "$tmp/vcon.txt" 2>/dev/null)" \
 	"ISOLA-VCON hello from the test guest"
+
+# The guest's own BAR assignment (what it does when no firmware ran):
+# it moves the virtio BARs SeaBIOS placed into the 0xE0000000 window.
+timeout 120 qemu-system-x86_64 -M pc -accel tcg -m 64 -display none -no-reboot \
+	-nodefaults -no-user-config -serial "file:$tmp/moved.txt" \
+	-kernel "$guest" -append "tests=vblk,vrng pci_reassign=1" \
+	-drive "file=$tmp/vblk.img,format=raw,if=none,id=vb" \
+	-device virtio-blk-pci,disable-legacy=on,drive=vb \
+	-device virtio-rng-pci,disable-legacy=on 2>"$tmp/qemu.err"
+moved=$(cat "$tmp/moved.txt" 2>/dev/null)
+check_match "virtio-blk works at a BAR the guest assigned" \
+	"$(grep '^ISOLA-TEST vblk' <<<"$moved")" "^ISOLA-TEST vblk PASS .*common_cfg=0xe00"
+check_match "virtio-rng works at a BAR the guest assigned" \
+	"$(grep '^ISOLA-TEST vrng' <<<"$moved")" "^ISOLA-TEST vrng PASS .*common_cfg=0xe00"
 done_testing
