@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct h_vm h;
         struct h_drv d;
 
-        if (size < 1 || image() < 0 || h_vm_init_idle(&h) < 0)
+        if (size < 1 || image() < 0 || h_vm_init_idle(&h, 0x20000) < 0)
                 return 0;
         if (virtio_blk_create(&h.vm, h.bus, image_path, false, &blk, &err) < 0 ||
             h_drv_attach(&d, &h, 0x1042) < 0)

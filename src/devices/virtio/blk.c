@@ -148,7 +148,9 @@ static void blk_fill_config(struct virtio_blk *blk)
         memcpy(&cfg[8], &size_max, 4);
         memcpy(&cfg[12], &seg_max, 4);
         memcpy(&cfg[20], &blk_size, 4);
-        blk->vp.dev_cfg_len = 24;
+        /* The whole 1.1 struct is exposed (zeros past blk_size) so a driver
+         * reading any field it knows stays inside the capability. */
+        blk->vp.dev_cfg_len = 60;
 }
 
 static int blk_open(struct virtio_blk *blk, const char *path, bool readonly, struct isola_err *err)

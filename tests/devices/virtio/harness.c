@@ -127,22 +127,22 @@ void vm_request_stop(struct vm *vm, enum vm_exit_reason reason)
         (void)reason;
 }
 
-static int vm_init(struct h_vm *h, bool start_loop)
+static int vm_init(struct h_vm *h, bool start_loop, size_t ram_size)
 {
         struct isola_err err = {0};
 
         memset(h, 0, sizeof(*h));
         for (unsigned i = 0; i < 8; i++)
                 h->ioev_fd[i] = -1;
-        h->ram = aligned_alloc(4096, H_RAM_SIZE);
+        h->ram_size = ram_size;
+        h->ram = aligned_alloc(4096, ram_size);
         if (!h->ram)
                 return -1;
-        memset(h->ram, 0, H_RAM_SIZE);
+        memset(h->ram, 0, ram_size);
         h->vm.kvm_fd = h->vm.vm_fd = -1;
-        h->vm.mem.regions[0] =
-            (struct guest_mem_region){.gpa = 0, .size = H_RAM_SIZE, .hva = h->ram};
+        h->vm.mem.regions[0] = (struct guest_mem_region){.gpa = 0, .size = ram_size, .hva = h->ram};
         h->vm.mem.n_regions = 1;
-        h->vm.mem.ram_size = H_RAM_SIZE;
+        h->vm.mem.ram_size = ram_size;
         h->vm.pio_bus = io_bus_new("pio");
         h->vm.mmio_bus = io_bus_new("mmio");
         h->vm.loop = evloop_new(&err);
@@ -156,12 +156,12 @@ static int vm_init(struct h_vm *h, bool start_loop)
 
 int h_vm_init(struct h_vm *h)
 {
-        return vm_init(h, true);
+        return vm_init(h, true, H_RAM_SIZE);
 }
 
-int h_vm_init_idle(struct h_vm *h)
+int h_vm_init_idle(struct h_vm *h, size_t ram_size)
 {
-        return vm_init(h, false);
+        return vm_init(h, false, ram_size);
 }
 
 void h_vm_fini(struct h_vm *h)

@@ -7,6 +7,7 @@
 #define ISOLA_TESTS_VIRTIO_HARNESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/pci.h"
@@ -29,6 +30,7 @@ struct h_vm {
         struct vm vm;
         struct pci_bus *bus;
         uint8_t *ram;
+        size_t ram_size;
         int irq_level[24];
         unsigned irq_asserts[24];
         struct h_msi msi[H_MAX_MSI];
@@ -39,8 +41,9 @@ struct h_vm {
 };
 
 int h_vm_init(struct h_vm *h);
-/* Same without starting the event loop thread (fuzzers drive kicks by hand). */
-int h_vm_init_idle(struct h_vm *h);
+/* Without the event loop thread (fuzzers drive kicks by hand) and with
+ * ram_size bytes of RAM (at least 0x20000 for the queue area). */
+int h_vm_init_idle(struct h_vm *h, size_t ram_size);
 void h_vm_fini(struct h_vm *h);
 
 /* One driver-side queue in guest RAM: descriptor table, avail and used rings. */
