@@ -101,6 +101,12 @@ RC=$?
 check "delete of an unknown container fails" [ "$RC" -ne 0 ]
 check_match "delete of unknown names it" "$OUT" "container 'life' does not exist"
 
+# --- --preserve-fds passes fds 3.. to the container, nothing else leaks in
+B=$(bundle pf '.process.args = ["sh", "-c", "cat <&3 2>&1; ls /proc/self/fd | wc -l"]')
+echo preserved >"$WORK/pf.txt"
+check_eq "--preserve-fds 1 passes fd 3" "$(rt run --preserve-fds 1 --bundle "$B" pf 3<"$WORK/pf.txt")" $'preserved\n5'
+check_match "without it fd 3 is closed" "$(rt run --bundle "$B" pf 3<"$WORK/pf.txt" 2>&1)" $'Bad file descriptor\n4$'
+
 # --- namespaces really there
 B=$(bundle ns '.process.args = ["sh", "-c", "echo pid=$$; hostname; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d \" \"; readlink /proc/self/ns/mnt"]')
 OUT=$(rt run --bundle "$B" ns 2>&1)
