@@ -202,6 +202,16 @@ static int create_in(enum cgroup_mode mode, const struct cgroup_mount *m, const 
                         if (cpuset && cpuset_copy_parent(parent, path, err) < 0)
                                 goto fail;
                 } else if (errno == EEXIST) {
+                        struct stat st;
+                        /* e.g. a component named like a control file ("tasks") */
+                        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                                err_set(err, ENOTDIR,
+                                        "cgroup: '%s' exists and is not a "
+                                        "cgroup directory",
+                                        path);
+                                *end = '\0';
+                                goto fail;
+                        }
                         h->n_created = 0;
                 } else {
                         err_sys(err, "cgroup: mkdir '%s'", path);

@@ -5,6 +5,7 @@
  * destroy. Everything created is removed and checked gone. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,6 +374,7 @@ static void test_shared_parent(void)
         size_t np = collect_paths(a, paths, ARRAY_SIZE(paths));
         CHECK(cgroup_destroy(b, false, &err) == 0, "destroy b");
         tap_ok(exists(paths[1]), "parent that b did not create survives");
+        CHECK(cgroup_destroy(b, false, &err) == 0, "destroying again is a no-op");
         CHECK(cgroup_destroy(a, false, &err) == 0, "destroy a");
         tap_ok(all_gone(paths, np), "a removed the parent it created");
         free_paths(paths, np);
@@ -787,6 +789,21 @@ static void test_bad_create(void)
 {
         struct isola_err err = {0};
         struct cgroup *cg = NULL;
+        char path[512], leftover[256];
+
+        /* The leaf cannot be made (a control file has its name) after its
+         * parent was: the parent must be removed again in every hierarchy. */
+        snprintf(path, sizeof(path), "%s/cgroup.procs", parent_name);
+        CHECK(cgroup_create(path, "x", &cg, &err) < 0 && strstr(err.msg, "not a cgroup directory"),
+              "a leaf named like a control file is refused");
+        if (cg)
+                cgroup_destroy(cg, true, &err), cgroup_free(cg), cg = NULL;
+        snprintf(leftover, sizeof(leftover), "/sys/fs/cgroup/*%s", parent_name);
+        glob_t g;
+        int gr = glob(leftover, 0, NULL, &g);
+        tap_ok(gr == GLOB_NOMATCH, "failed create left no parent behind ('%s')", leftover);
+        if (gr == 0)
+                globfree(&g);
 
         CHECK(cgroup_create("/isola-test/../../../etc", "x", &cg, &err) < 0 &&
                   strstr(err.msg, "linux.cgroupsPath"),
