@@ -10,6 +10,7 @@
 #include "devices/virtio/virtio_pci.h"
 #include "harness.h"
 #include "tap.h"
+#include "vmm/layout.h"
 
 #define F(bit)        (1ULL << (bit))
 #define BASE_FEATURES (F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_EVENT_IDX) | F(VIRTIO_F_INDIRECT_DESC))
@@ -325,6 +326,44 @@ static void test_broken_and_reset(void)
         teardown(&h, blk);
 }
 
+static bool ioeventfd_at(struct h_vm *h, uint64_t addr)
+{
+        for (unsigned i = 0; i < 8; i++)
+                if (h->ioev_fd[i] >= 0 && h->ioev_addr[i] == addr)
+                        return true;
+        return false;
+}
+
+/* The guest moves BAR 0: notifications follow it to the new address. */
+static void test_bar_move(void)
+{
+        struct h_vm h;
+        struct h_drv d;
+        struct virtio_blk *blk = NULL;
+        uint64_t old_bar, new_bar = LAYOUT_PCI_MMIO_START + 0x1000000, buf;
+        uint8_t probe[4];
+
+        if (setup(&h, &d, &blk, false, BASE_FEATURES) < 0) {
+                tap_ok(0, "set up blk");
+                return;
+        }
+        old_bar = d.bar;
+        tap_ok(ioeventfd_at(&h, old_bar + VIRTIO_BAR_NOTIFY), "ioeventfd at the assigned BAR");
+        h_cfg_write(&d, 0x04, 0, 2); /* memory decode off */
+        tap_ok(!ioeventfd_at(&h, old_bar + VIRTIO_BAR_NOTIFY), "decode off: ioeventfd removed");
+        h_cfg_write(&d, 0x10, (uint32_t)new_bar, 4);
+        h_cfg_write(&d, 0x04, 0x6, 2); /* memory decode and bus master on */
+        d.bar = new_bar;
+        tap_ok(ioeventfd_at(&h, new_bar + VIRTIO_BAR_NOTIFY), "ioeventfd follows the BAR");
+        tap_ok(!io_bus_dispatch(h.vm.mmio_bus, old_bar, probe, 4, false),
+               "old BAR address no longer decoded");
+        TAP_EQ_INT(h_bar_read(&d, 0x12, 2), 1, "common config answers at the new BAR");
+        buf = h_alloc(&d, 512);
+        TAP_EQ_INT(do_req(&d, 0, 6, 512, true, buf, NULL), 0, "request after the move: OK");
+        tap_ok(((uint8_t *)h_ptr(&d, buf))[0] == 6, "and the right data");
+        teardown(&h, blk);
+}
+
 static void test_errors(void)
 {
         struct h_vm h;
@@ -354,6 +393,7 @@ int main(void)
         test_readonly_and_fallback();
         test_msix_masking();
         test_broken_and_reset();
+        test_bar_move();
         test_errors();
         unlink(image);
         return tap_done();
