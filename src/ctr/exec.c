@@ -106,6 +106,16 @@ static int process_from_flags(const struct spec_process *base, const struct ctr_
         (*p_out)->caps.ambient |= base->caps.ambient;
         (*p_out)->caps.present = true;
         (*p_out)->no_new_privileges = base->no_new_privileges || a->no_new_privs;
+        /* As runc: an exec'd command shares the container's limits. */
+        if (base->n_rlimits) {
+                (*p_out)->rlimits = malloc(base->n_rlimits * sizeof(*base->rlimits));
+                if (!(*p_out)->rlimits)
+                        return err_set(err, ENOMEM, "out of memory");
+                memcpy((*p_out)->rlimits, base->rlimits, base->n_rlimits * sizeof(*base->rlimits));
+                (*p_out)->n_rlimits = base->n_rlimits;
+        }
+        (*p_out)->has_oom_score_adj = base->has_oom_score_adj;
+        (*p_out)->oom_score_adj = base->oom_score_adj;
         if (!(*p_out)->args || !(*p_out)->args[0])
                 return err_set(err, EINVAL, "exec: no command given");
         return 0;
