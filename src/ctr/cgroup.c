@@ -793,12 +793,25 @@ int cgroup_stats(struct cgroup *cg, struct cgroup_stats *out, struct isola_err *
         return 0;
 }
 
-int cgroup_apply(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)
+/* OCI (like runc) treats a zero CPU quota/period and a zero swap as "not set". */
+static struct spec_resources normalised(const struct spec_resources *in)
+{
+        struct spec_resources r = *in;
+
+        r.has_cpu_quota &= r.cpu_quota != 0;
+        r.has_cpu_period &= r.cpu_period != 0;
+        r.has_memory_swap &= r.memory_swap != 0;
+        return r;
+}
+
+int cgroup_apply(struct cgroup *cg, const struct spec_resources *in, struct isola_err *err)
 {
         struct cgroup_hier *u = cgroup_find(cg, NULL);
 
-        if (!res)
+        if (!in)
                 return 0;
+        struct spec_resources norm = normalised(in);
+        const struct spec_resources *res = &norm;
         if (cg->mode == CGROUP_V2) {
                 if (!u)
                         return err_set(err, ENOENT, "cgroup: no unified hierarchy recorded");

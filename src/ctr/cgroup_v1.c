@@ -19,7 +19,14 @@ static int memory_limits(const char *dir, const struct spec_resources *res, stru
 {
         char lim[32], swap[32];
         bool swap_file = cgroup_file_exists(dir, "memory.memsw.limit_in_bytes");
+        struct spec_resources unlimited_swap;
 
+        /* Unlimited swap is what a host without swap accounting gives anyway. */
+        if (res->has_memory_swap && !swap_file && res->memory_swap == -1) {
+                unlimited_swap = *res;
+                unlimited_swap.has_memory_swap = false;
+                res = &unlimited_swap;
+        }
         if (res->has_memory_swap && !swap_file)
                 return err_set(err, ENOTSUP,
                                "linux.resources.memory.swap: swap accounting is "
@@ -37,9 +44,11 @@ static int memory_limits(const char *dir, const struct spec_resources *res, stru
                            : 0;
         if (!res->has_memory_swap || errno != EINVAL)
                 return -1;
-        if (cgroup_write(dir, "memory.memsw.limit_in_bytes", swap, err) < 0)
+        if (cgroup_write(dir, "memory.memsw.limit_in_bytes", swap, err) < 0 ||
+            cgroup_write(dir, "memory.limit_in_bytes", lim, err) < 0)
                 return -1;
-        return cgroup_write(dir, "memory.limit_in_bytes", lim, err);
+        err_clear(err);
+        return 0;
 }
 
 static int apply_memory(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)
@@ -91,9 +100,11 @@ static int cpu_bandwidth(const char *dir, const struct spec_resources *res, stru
                 return cgroup_write(dir, "cpu.cfs_period_us", period, err);
         if (cgroup_write(dir, "cpu.cfs_period_us", period, err) == 0)
                 return cgroup_write(dir, "cpu.cfs_quota_us", quota, err);
-        if (errno != EINVAL || cgroup_write(dir, "cpu.cfs_quota_us", quota, err) < 0)
+        if (errno != EINVAL || cgroup_write(dir, "cpu.cfs_quota_us", quota, err) < 0 ||
+            cgroup_write(dir, "cpu.cfs_period_us", period, err) < 0)
                 return -1;
-        return cgroup_write(dir, "cpu.cfs_period_us", period, err);
+        err_clear(err);
+        return 0;
 }
 
 static int apply_cpu(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)

@@ -305,6 +305,31 @@ static void test_lifecycle(void)
                 tap_skip("v1 resource files (not a v1/hybrid host)");
         }
 
+        /* memsw must stay >= limit at every write: growing both needs memsw
+         * first, shrinking both needs the limit first. */
+        if (mem && cgroup_file_exists(mem->path, "memory.memsw.limit_in_bytes")) {
+                res = (struct spec_resources){.has_memory_limit = true,
+                                              .memory_limit = 256 << 20,
+                                              .has_memory_swap = true,
+                                              .memory_swap = 512 << 20};
+                CHECK(cgroup_apply(cg, &res, &err) == 0, "grow limit and swap");
+                TAP_EQ_STR(read_knob(mem->path, "memory.memsw.limit_in_bytes"), "536870912",
+                           "memory.memsw.limit_in_bytes grown");
+                res.memory_limit = 32 << 20;
+                res.memory_swap = 48 << 20;
+                CHECK(cgroup_apply(cg, &res, &err) == 0, "shrink limit and swap");
+                TAP_EQ_STR(read_knob(mem->path, "memory.limit_in_bytes"), "33554432",
+                           "memory.limit_in_bytes shrunk");
+                TAP_EQ_STR(read_knob(mem->path, "memory.memsw.limit_in_bytes"), "50331648",
+                           "memory.memsw.limit_in_bytes shrunk");
+                res.memory_limit = 128 << 20;
+                res.memory_swap = 192 << 20;
+                CHECK(cgroup_apply(cg, &res, &err) == 0, "grow both past the old memsw");
+                TAP_EQ_STR(read_knob(mem->path, "memory.limit_in_bytes"), "134217728",
+                           "memory.limit_in_bytes grown past the old memsw");
+        } else {
+                tap_skip("no swap accounting (memory.memsw.limit_in_bytes)");
+        }
         res = (struct spec_resources){.cpuset_cpus = "4095"};
         CHECK(cgroup_apply(cg, &res, &err) < 0 && strstr(err.msg, "cpuset.cpus' = '4095'") &&
                   strstr(err.msg, cpuset ? cpuset->path : "/"),
