@@ -180,7 +180,9 @@ static void net_fill_config(struct virtio_net *net, const uint8_t mac[6])
                 cfg[0] = 0x02;
         }
         memcpy(&cfg[6], &status, 2);
-        net->vp.dev_cfg_len = 12; /* mac, status, max_virtqueue_pairs, mtu */
+        /* The whole 1.2 struct (mac .. supported_hash_types), zeros past status,
+         * so a driver reading any field it knows stays inside the capability. */
+        net->vp.dev_cfg_len = 24;
 }
 
 int virtio_net_create(struct vm *vm, struct pci_bus *bus, const char *tap_name,
