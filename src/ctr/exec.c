@@ -261,28 +261,38 @@ static int exec_spawn(struct exec_ctx *x, struct ctr_handle *h, pid_t *pid_out, 
 {
         char buf[ISOLA_ERR_MSG_MAX + 64];
         struct init_msg m;
-        int sv[2], fd, status, rc = 0;
+        struct isola_err ignore = {0};
+        int sv[2], fd, status, unified_fd, rc = 0;
         pid_t helper, pid = -1;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return err_sys(err, "socketpair");
         /* See init.c: nothing of the runtime may be reachable from inside. */
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        helper = fork();
+        /* Like the init, the helper moves itself into the container's
+         * cgroup (cheap) rather than being moved by us (an RCU grace
+         * period); the cgroup2 part comes from CLONE_INTO_CGROUP. */
+        unified_fd = h->cg ? cgroup_unified_fd(h->cg, &ignore) : -1;
+        helper = init_clone3(0, unified_fd);
         if (helper < 0) {
+                err_sys(err, "exec: clone");
                 close(sv[0]);
                 close(sv[1]);
-                return err_sys(err, "fork");
+                if (unified_fd >= 0)
+                        close(unified_fd);
+                return -1;
         }
         if (helper == 0) {
                 close(sv[0]);
                 close(h->dirfd);
                 x->sync_fd = sv[1];
+                if (h->cg && cgroup_join_self(h->cg, unified_fd >= 0, &ignore) < 0)
+                        fail(sv[1], "cgroup", &ignore);
                 exec_helper(x);
         }
+        if (unified_fd >= 0)
+                close(unified_fd);
         close(sv[1]);
-        if (h->cg && cgroup_add_pid(h->cg, helper, err) < 0)
-                rc = err_prefix(err, "exec: cgroup");
         if (rc == 0 && init_msg_send(sv[0], INIT_MSG_GO, 0, NULL) < 0)
                 rc = err_sys(err, "exec");
         while (rc == 0) {

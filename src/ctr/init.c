@@ -124,7 +124,7 @@ static _Noreturn void child_fail(int sync_fd, const char *step, struct isola_err
         _exit(1);
 }
 
-static pid_t clone3_pid(uint64_t flags, int cgroup_fd)
+pid_t init_clone3(uint64_t flags, int cgroup_fd)
 {
         /* With CLONE_PARENT the kernel wants exit_signal 0 and uses ours. */
         struct clone_args args = {.flags = flags,
@@ -409,7 +409,7 @@ static _Noreturn void stage1(const struct init_config *cfg, int sync_fd)
                 err_sys(&err, "unshare");
                 child_fail(sync_fd, "namespaces", &err);
         }
-        pid = clone3_pid(CLONE_PARENT, -1);
+        pid = init_clone3(CLONE_PARENT, -1);
         if (pid < 0) {
                 err_sys(&err, "clone");
                 child_fail(sync_fd, "init", &err);
@@ -473,7 +473,7 @@ int init_spawn(const struct init_config *cfg, struct init_handle *h, struct isol
         /* The cgroup namespace is unshared by the init once it sits in the
          * container's cgroup, so that cgroup becomes the namespace root. */
         flags &= ~(uint64_t)CLONE_NEWCGROUP;
-        pid = clone3_pid(need_stage1 ? 0 : flags, cfg->cgroup_fd);
+        pid = init_clone3(need_stage1 ? 0 : flags, cfg->cgroup_fd);
         if (pid < 0) {
                 err_sys(err, "create container init (clone3)");
                 close(sv[0]);

@@ -45,6 +45,9 @@ int init_release(struct init_handle *h, const char *state_json, struct isola_err
 void init_abort(struct init_handle *h);
 void init_handle_close(struct init_handle *h);
 
+/* clone3() returning like fork(); cgroup_fd >= 0 adds CLONE_INTO_CGROUP. */
+pid_t init_clone3(uint64_t flags, int cgroup_fd);
+
 /* CLONE_NEW* flag of a namespace kind. */
 int init_ns_flag(enum spec_ns_kind kind);
 
