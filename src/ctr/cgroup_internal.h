@@ -24,6 +24,12 @@ struct cgroup {
         size_t n_hiers;
 };
 
+/* Bound on cgroup nesting below the container's directory (and on the saved
+ * created-level count). */
+#define CGROUP_MAX_NESTING 64
+
+const char *cgroup_mode_name(enum cgroup_mode mode);
+
 /* A mounted hierarchy, as found in /proc/self/mountinfo. */
 struct cgroup_mount {
         char *mount_point;
