@@ -14,6 +14,8 @@
 #define CPUID_HYPERVISOR_BIT (1u << 31)
 #define KVM_CPUID_BASE       0x40000000u
 #define CPUID_1_ECX_CX16     (1u << 13)
+#define CPUID_1_ECX_XSAVE    (1u << 26)
+#define CPUID_1_ECX_OSXSAVE  (1u << 27)
 
 struct cpuid_buf {
         struct kvm_cpuid2 hdr;
@@ -21,9 +23,13 @@ struct cpuid_buf {
 };
 
 /* kvm-pvm (an instruction-emulating KVM used on nested hosts) reports
- * CMPXCHG16B as supported but cannot emulate it: the guest then stops with
- * an emulation failure in SLUB. Hide the feature there. */
-static bool host_lacks_cx16(void)
+ * CMPXCHG16B and XSAVE as supported but cannot emulate CMPXCHG16B or
+ * XRSTOR: Linux then stops with an emulation failure (in SLUB, in the FPU
+ * set-up). Hide them there; without XSAVE the guest falls back to FXSAVE
+ * and drops the features that depend on it (AVX, ...). */
+#define CPUID_1_ECX_PVM_MISSING (CPUID_1_ECX_CX16 | CPUID_1_ECX_XSAVE | CPUID_1_ECX_OSXSAVE)
+
+static bool host_is_kvm_pvm(void)
 {
         return access("/sys/module/kvm_pvm", F_OK) == 0;
 }
@@ -36,8 +42,8 @@ static void fix_entry(struct vm *vm, unsigned id, struct kvm_cpuid_entry2 *e)
                 e->ebx = (e->ebx & 0x0000ffffu) | (id << 24) | ((vm->n_cpus & 0xff) << 16);
                 if (vm->n_cpus > 1)
                         e->edx |= 1u << 28; /* HTT: the count above is valid */
-                if (host_lacks_cx16())
-                        e->ecx &= ~CPUID_1_ECX_CX16;
+                if (host_is_kvm_pvm())
+                        e->ecx &= ~CPUID_1_ECX_PVM_MISSING;
                 if (vm->pv)
                         e->ecx |= CPUID_HYPERVISOR_BIT;
                 else

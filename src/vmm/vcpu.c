@@ -113,6 +113,20 @@ static void handle_system_event(struct vcpu *v)
         }
 }
 
+static const char *internal_suberror(uint32_t sub)
+{
+        switch (sub) {
+        case KVM_INTERNAL_ERROR_EMULATION:
+                return "instruction emulation failed";
+        case KVM_INTERNAL_ERROR_SIMUL_EX:
+                return "exception during exception delivery";
+        case KVM_INTERNAL_ERROR_DELIVERY_EV:
+                return "event delivery failed";
+        default:
+                return "internal error";
+        }
+}
+
 /* Returns false when the loop must end. */
 static bool handle_exit(struct vcpu *v)
 {
@@ -137,9 +151,9 @@ static bool handle_exit(struct vcpu *v)
                 handle_system_event(v);
                 return false;
         case KVM_EXIT_INTERNAL_ERROR:
-                vm_fail(v->vm, VM_EXIT_INTERNAL,
-                        "vCPU %u: KVM internal error (suberror %u) at RIP 0x%llx", v->id,
-                        run->internal.suberror, vcpu_rip(v));
+                vm_fail(v->vm, VM_EXIT_INTERNAL, "vCPU %u: KVM %s (suberror %u) at RIP 0x%llx",
+                        v->id, internal_suberror(run->internal.suberror), run->internal.suberror,
+                        vcpu_rip(v));
                 return false;
         case KVM_EXIT_FAIL_ENTRY:
                 vm_fail(v->vm, VM_EXIT_INTERNAL,
