@@ -185,8 +185,14 @@ static int create_in(enum cgroup_mode mode, const struct cgroup_mount *m, const 
                                m->mount_point);
         for (const char *p = rel + 1;; p += strcspn(p, "/") + 1) {
                 size_t len = strcspn(p, "/");
-                if (mode == CGROUP_V2 && enable_subtree(path, err) < 0)
-                        goto fail;
+                /* The runtime's own cgroup may hold processes, and v2 then
+                 * refuses subtree_control (EBUSY): the container still runs,
+                 * and a limit needing a missing controller fails naming its file. */
+                if (mode == CGROUP_V2 && enable_subtree(path, err) < 0) {
+                        if (p != rel + 1 || errno != EBUSY)
+                                goto fail;
+                        err_clear(err);
+                }
                 strcpy(parent, path);
                 char *end = path + strlen(path);
                 end[0] = '/';
