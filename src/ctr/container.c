@@ -91,7 +91,8 @@ static int make_state_dir(struct create_ctx *c, struct isola_err *err)
         return 0;
 }
 
-/* As runc: after the spec's device rules, allow what every container needs
+/* As runc: after the spec's device rules (deny-all when there are none),
+ * allow what every container needs
  * (mknod of anything, the standard /dev nodes, ptys, tun) and the nodes
  * listed in linux.devices; a spec that denies everything (the default
  * config) otherwise cannot even create /dev/null. */
@@ -104,12 +105,16 @@ static int device_rules_with_defaults(const struct spec_linux *l, struct spec_re
             {true, 'c', 1, 9, "rwm"},    {true, 'c', 5, 0, "rwm"},    {true, 'c', 5, 2, "rwm"},
             {true, 'c', 136, -1, "rwm"}, {true, 'c', 10, 200, "rwm"},
         };
-        size_t n = l->resources.n_device_rules + ARRAY_SIZE(defaults) + l->n_devices;
+        static const struct spec_device_rule deny_all = {false, 'a', -1, -1, "rwm"};
+        size_t n = l->resources.n_device_rules + ARRAY_SIZE(defaults) + l->n_devices + 1;
         struct spec_device_rule *r = calloc(n, sizeof(*r));
         size_t k = 0;
 
         if (!r)
                 return err_set(err, ENOMEM, "out of memory");
+        /* No rules at all means no device access beyond the defaults. */
+        if (!l->resources.n_device_rules)
+                r[k++] = deny_all;
         for (size_t i = 0; i < l->resources.n_device_rules; i++)
                 r[k++] = l->resources.device_rules[i];
         for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
@@ -121,7 +126,10 @@ static int device_rules_with_defaults(const struct spec_linux *l, struct spec_re
                 r[k++] = (struct spec_device_rule){true, d->type == 'b' ? 'b' : 'c', d->major,
                                                    d->minor, "rwm"};
         }
-        *res = l->resources;
+        if (l->has_resources)
+                *res = l->resources;
+        else
+                memset(res, 0, sizeof(*res));
         res->device_rules = r;
         res->n_device_rules = k;
         return 0;
@@ -142,17 +150,14 @@ static int make_cgroup(struct create_ctx *c, struct isola_err *err)
                 }
                 return err_prefix(err, "cgroup");
         }
-        if (l->has_resources) {
-                struct spec_resources res;
-                int rc;
-                if (device_rules_with_defaults(l, &res, err) < 0)
-                        return -1;
-                rc = cgroup_apply(c->cg, &res, err);
-                free(res.device_rules);
-                if (rc < 0)
-                        return err_prefix(err, "linux.resources");
-        }
-        return 0;
+        struct spec_resources res;
+        int rc;
+        /* Device rules apply even without linux.resources, as with runc. */
+        if (device_rules_with_defaults(l, &res, err) < 0)
+                return -1;
+        rc = cgroup_apply(c->cg, &res, err);
+        free(res.device_rules);
+        return rc < 0 ? err_prefix(err, "linux.resources") : 0;
 }
 
 static void fill_state(struct create_ctx *c)

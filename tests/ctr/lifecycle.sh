@@ -107,6 +107,20 @@ echo preserved >"$WORK/pf.txt"
 check_eq "--preserve-fds 1 passes fd 3" "$(rt run --preserve-fds 1 --bundle "$B" pf 3<"$WORK/pf.txt")" $'preserved\n5'
 check_match "without it fd 3 is closed" "$(rt run --bundle "$B" pf 3<"$WORK/pf.txt" 2>&1)" $'Bad file descriptor\n4$'
 
+# --- without linux.resources the device cgroup still denies host block devices
+MAJMIN=$(lsblk -dno MAJ:MIN 2>/dev/null | head -1 | tr -d ' ')
+if [ -n "$MAJMIN" ]; then
+	B=$(bundle dev 'del(.linux.resources) | .process.capabilities.bounding += ["CAP_MKNOD"]
+		| .process.capabilities.effective += ["CAP_MKNOD"] | .process.capabilities.permitted += ["CAP_MKNOD"]
+		| .process.args = ["sh", "-c", "mknod /dev/disk0 b '"${MAJMIN%:*} ${MAJMIN#*:}"' && head -c1 /dev/disk0 >/dev/null && echo read-disk; echo x >/dev/null && echo null-ok"]')
+	OUT=$(rt run --bundle "$B" dev 2>&1)
+	check_match "default devices usable" "$OUT" "null-ok"
+	check "a host disk node cannot be read" bash -c "! grep -q read-disk <<<\"\$1\"" _ "$OUT"
+else
+	skip "no block device to test the device cgroup with"
+	skip "no block device"
+fi
+
 # --- namespaces really there
 B=$(bundle ns '.process.args = ["sh", "-c", "echo pid=$$; hostname; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d \" \"; readlink /proc/self/ns/mnt"]')
 OUT=$(rt run --bundle "$B" ns 2>&1)
