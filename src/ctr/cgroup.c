@@ -394,6 +394,12 @@ static int collect_procs(const char *dir, struct pid_list *l, int depth, struct 
         return 0;
 }
 
+static int cmp_pid(const void *a, const void *b)
+{
+        pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+        return (x > y) - (x < y);
+}
+
 int cgroup_pids(struct cgroup *cg, pid_t **pids_out, size_t *n_out, struct isola_err *err)
 {
         struct cgroup_hier *h = member_hier(cg);
@@ -407,8 +413,15 @@ int cgroup_pids(struct cgroup *cg, pid_t **pids_out, size_t *n_out, struct isola
                 free(l.v);
                 return -1;
         }
+        /* v1 cgroup.procs is documented as neither sorted nor free of
+         * duplicates; callers want each process once. */
+        qsort(l.v, l.n, sizeof(*l.v), cmp_pid);
+        size_t n = 0;
+        for (size_t i = 0; i < l.n; i++)
+                if (n == 0 || l.v[n - 1] != l.v[i])
+                        l.v[n++] = l.v[i];
         *pids_out = l.v;
-        *n_out = l.n;
+        *n_out = n;
         return 0;
 }
 
