@@ -111,7 +111,8 @@ void line_add(struct line *l, const char *fmt, ...) __attribute__((format(printf
 /* Deterministic per-sector pattern the host checks in the disk image. */
 void fill_sector(uint8_t *s, const char *tag, uint64_t lba);
 
-/* main.c: the command line and the result lines. */
+/* main.c: the command line, the result lines, the end. */
+__attribute__((noreturn)) void guest_power_off(void);
 unsigned long opt_num(const char *key, unsigned long dflt);
 enum result { PASS, FAIL, SKIP };
 void report(const char *test, enum result r, const struct line *detail);
@@ -139,6 +140,13 @@ const struct pci_fn *pci_find_class(uint32_t class_code, uint32_t mask);
  * firmware left it 0 (QEMU's PVH path has no BIOS). Enables decode. */
 uint64_t pci_bar_addr(const struct pci_fn *f, int bar);
 
+/* irq.c: MSI-X entry 0 of a function delivers IRQ_VECTOR_MSI to this CPU. */
+#define IRQ_VECTOR_MSI 0x40
+int msix_enable_entry0(const struct pci_fn *f, struct line *why);
+unsigned long irq_seen(void);
+/* Enables interrupts until irq_seen() reaches count or ms pass. */
+bool irq_wait(unsigned long count, unsigned long ms);
+
 /* virtio.c: modern virtio-pci, polled split queues. */
 #define VQ_SIZE 64
 struct virtq_desc {
@@ -162,6 +170,8 @@ struct virtq {
                 uint16_t avail_event;
         } used __attribute__((aligned(4096)));
         uint16_t size, free_head, last_used, index;
+        bool irq;               /* MSI-X vector 0 instead of polling */
+        unsigned long irq_mark; /* interrupts seen when the last request went out */
         uint64_t notify_addr;
 } __attribute__((aligned(4096)));
 struct virtio_dev {
@@ -169,7 +179,10 @@ struct virtio_dev {
         uint64_t common, notify, isr, device_cfg;
         uint32_t notify_mult;
         uint64_t features;
+        bool msix; /* queues set up from here on interrupt on MSI-X vector 0 */
 };
+/* Routes the device's MSI-X vector 0 to this CPU (irq=msix on the cmdline). */
+int virtio_use_msix(struct virtio_dev *d, struct line *why);
 int virtio_open(struct virtio_dev *d, uint16_t pci_device, struct line *why);
 /* Negotiates VERSION_1 plus the wanted features the device offers. */
 int virtio_negotiate(struct virtio_dev *d, uint64_t wanted, struct line *why);

@@ -173,12 +173,14 @@ static void run_tests(void)
 
 /* ACPI S5 (isola: SLP_TYP 5; QEMU's PIIX4 PM: SLP_TYP 0, both at 0x604),
  * then QEMU's isa-debug-exit, then an i8042 reset pulse. */
-static void power_off(void)
+void guest_power_off(void)
 {
         outw(0x604, 0x3400);
         outw(0x604, 0x2000);
         outb(0xf4, 0);
         outb(0x64, 0xfe);
+        for (;;)
+                __asm__ volatile("cli; hlt");
 }
 
 void guest_main(uint64_t boot, int mode);
@@ -191,5 +193,5 @@ void guest_main(uint64_t boot, int mode)
         print("ISOLA-GUEST boot=%s cmdline=\"%s\"\n", proto, cmdline);
         run_tests();
         print("ISOLA-DONE pass=%u fail=%u skip=%u\n", n_pass, n_fail, n_skip);
-        power_off();
+        guest_power_off();
 }

@@ -134,14 +134,19 @@ int virtio_queue_setup(struct virtio_dev *d, unsigned index, struct virtq *q, st
         q->size = max < VQ_SIZE ? max : VQ_SIZE;
         q->free_head = 0;
         q->last_used = 0;
-        q->avail.flags = 1; /* no interrupts: we poll */
+        q->irq = d->msix;
+        q->avail.flags = q->irq ? 0 : 1; /* VIRTQ_AVAIL_F_NO_INTERRUPT when polling */
         q->avail.idx = 0;
         q->used.idx = 0;
         mmio_write16(c + CC_QSIZE, q->size);
         mmio_write64(c + CC_QDESC, (uint64_t)(uintptr_t)q->desc);
         mmio_write64(c + CC_QDRIVER, (uint64_t)(uintptr_t)&q->avail);
         mmio_write64(c + CC_QDEVICE, (uint64_t)(uintptr_t)&q->used);
-        mmio_write16(c + CC_QMSIX, 0xffff);
+        mmio_write16(c + CC_QMSIX, q->irq ? 0 : 0xffff);
+        if (q->irq && mmio_read16(c + CC_QMSIX) != 0) {
+                line_add(why, "reason=queue-%u-msix-vector-refused", index);
+                return -1;
+        }
         q->notify_addr = d->notify + (uint64_t)mmio_read16(c + CC_QNOFF) * d->notify_mult;
         q->index = (uint16_t)index;
         mmio_write16(c + CC_QENABLE, 1);
@@ -175,6 +180,7 @@ int virtq_submit(struct virtq *q, const struct vbuf *bufs, unsigned n, bool noti
         q->avail.ring[q->avail.idx % q->size] = head;
         barrier();
         *(volatile uint16_t *)&q->avail.idx = (uint16_t)(q->avail.idx + 1);
+        q->irq_mark = irq_seen();
         if (notify)
                 virtq_notify(q);
         return head;
@@ -192,12 +198,25 @@ int virtq_poll(struct virtq *q, uint32_t *id, uint32_t *len)
         return 1;
 }
 
+/* With interrupts we first wait for the one this request raises (a
+ * completion that beat us leaves it pending while IF=0, so it is counted at
+ * the sti), then collect the used element. */
 int virtq_wait(struct virtq *q, unsigned long ms, uint32_t *id, uint32_t *len)
 {
         uint64_t t0 = rdtsc();
+        if (q->irq)
+                irq_wait(q->irq_mark + 1, ms);
         do {
                 if (virtq_poll(q, id, len))
                         return 0;
         } while (within(t0, ms));
         return -1;
+}
+
+int virtio_use_msix(struct virtio_dev *d, struct line *why)
+{
+        if (msix_enable_entry0(d->pci, why) < 0)
+                return -1;
+        d->msix = true;
+        return 0;
 }

@@ -65,6 +65,11 @@ check_match "virtio-blk works at the moved BAR" "$(line moved vblk)" \
 	"^ISOLA-TEST vblk PASS .*verified=8/8"
 check_match "virtio-rng works at the moved BAR" "$(line moved vrng)" "^ISOLA-TEST vrng PASS"
 
+# --- virtio-blk completing with MSI-X interrupts instead of polling ---
+run_vm msix --disk "$tmp/vblk.img,bus=virtio" --cmdline "tests=vblk irq_msix=1"
+check_match "virtio-blk: each of the 4 requests completes with an MSI-X interrupt" \
+	"$(line msix vblk)" "^ISOLA-TEST vblk PASS .*verified=8/8 .*mode=msix interrupts=4$"
+
 # --- virtio-net on a TAP: guest frame out, host reply in ---
 if ip tuntap add dev "$tap" mode tap 2>"$tmp/tap.err" && ip link set "$tap" up; then
 	python3 "$ISOLA_SRC/tests/vm/guest_tap.py" "$tap" "$tmp/frame.txt" "$tmp/ready" 60 &
