@@ -98,8 +98,9 @@ static bool net_rx_one(struct virtio_net *net)
                 virtq_unpop(vq);
                 return false;
         }
-        /* tun reports the frame's full length even when it truncated it to
-         * the buffer; the used length must not exceed what we wrote. */
+        /* tun cuts a frame to the buffer and returns the bytes it copied;
+         * the clamp keeps the used length within the buffer whatever the
+         * back end reports. */
         if ((uint64_t)n > c->in_len)
                 n = (ssize_t)c->in_len;
         iov_copy_to(&c->iov[c->n_out], c->n_in, NET_HDR_NUM_BUFFERS, &one, sizeof(one));

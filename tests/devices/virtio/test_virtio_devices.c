@@ -210,6 +210,21 @@ static void net_traffic(struct h_vm *h, const uint8_t mac[6])
         tap_ok(!memcmp((uint8_t *)h_ptr(&d, rx) + 12 + 14, "isola-rx", 8),
                "net: guest buffer holds the host's frame");
         tap_ok(h_wait_msi(&d, 0, 1) >= 1, "net: receive interrupt");
+
+        /* A frame larger than the posted buffer is cut to the buffer. */
+        h_desc(&d, 0, 1, rx, 12 + 20, VIRTQ_DESC_F_WRITE, 0);
+        h_submit(&d, 0, 1);
+        {
+                uint8_t f[60];
+                struct sockaddr_ll to = {.sll_family = AF_PACKET,
+                                         .sll_ifindex = (int)if_nametoindex(TEST_TAP),
+                                         .sll_halen = 6};
+                memcpy(to.sll_addr, mac, 6);
+                make_frame(f, mac, host_mac, "isola-rx2");
+                sendto(ps, f, sizeof(f), 0, (struct sockaddr *)&to, sizeof(to));
+        }
+        TAP_EQ_INT(h_wait_used(&d, 0, 2), 2, "net: second receive completed");
+        TAP_EQ_INT(h_used_elem(&d, 0, 1).len, 12 + 20, "net: used len capped at the buffer size");
         close(ps);
 }
 
