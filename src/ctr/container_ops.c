@@ -177,8 +177,10 @@ int ctr_delete(const struct ctr_opts *o, const char *id, bool force, struct isol
         if (state_validate_id(id, err) < 0)
                 return -1;
         h.dirfd = state_dir_open(o->root, id, LOCK_EX, err);
+        /* As runc: --force makes deleting what is already gone a success,
+         * which podman and containerd rely on when they clean up. */
         if (h.dirfd < 0)
-                return -1;
+                return force && err->errnum == ENOENT ? 0 : -1;
         if (state_load(h.dirfd, &h.st, err) < 0) {
                 /* create died before writing its state: nothing runs. */
                 close(h.dirfd);

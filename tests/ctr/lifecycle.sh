@@ -100,6 +100,8 @@ OUT=$(rt delete life 2>&1)
 RC=$?
 check "delete of an unknown container fails" [ "$RC" -ne 0 ]
 check_match "delete of unknown names it" "$OUT" "container 'life' does not exist"
+rt delete --force life
+check_eq "delete --force of an unknown container succeeds (as runc)" "$?" 0
 
 # --- --preserve-fds passes fds 3.. to the container, nothing else leaks in
 B=$(bundle pf '.process.args = ["sh", "-c", "cat <&3 2>&1; ls /proc/self/fd | wc -l"]')
