@@ -490,6 +490,18 @@ static int fork_loop(void)
         return ok;
 }
 
+/* Leaves behind processes that fork as fast as they can (bounded by pids.max). */
+static int start_storm(void)
+{
+        if (fork() == 0) {
+                for (;;) {
+                        fork();
+                        waitpid(-1, NULL, WNOHANG);
+                }
+        }
+        return 0;
+}
+
 static int hog_memory(void)
 {
         size_t sz = 64 << 20;
@@ -545,6 +557,24 @@ static void test_limits(void)
                        "stats: pids %llu/%llu", (unsigned long long)stats.pids_current,
                        (unsigned long long)stats.pids_limit);
                 finish(cg, "pids");
+        }
+
+        struct spec_resources storm = {.has_pids_limit = true, .pids_limit = 40};
+        st = run_limited("storm", &storm, start_storm, &cg);
+        if (st >= 0) {
+                usleep(50 * 1000);
+                pid_t *list = NULL;
+                size_t n = 0;
+                cgroup_pids(cg, &list, &n, &err);
+                free(list);
+                double t0 = now_ms();
+                char *paths[64];
+                size_t np = collect_paths(cg, paths, ARRAY_SIZE(paths));
+                CHECK(cgroup_destroy(cg, true, &err) == 0 && all_gone(paths, np),
+                      "forced destroy of %zu forking processes leaves nothing (%.2f ms)", n,
+                      now_ms() - t0);
+                free_paths(paths, np);
+                cgroup_free(cg);
         }
 
         struct spec_resources mem = {.has_memory_limit = true, .memory_limit = 16 << 20};
