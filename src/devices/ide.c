@@ -220,8 +220,8 @@ static void pci_function_init(struct ide *ide)
 {
         struct pci_dev *d = &ide->pci;
 
-        /* Prog-if 0x00: both channels in compatibility mode, no bus master. */
-        pci_dev_init(d, 0x8086, 0x7010, 0x010100, 0x00, 0, 0, 0);
+        /* Prog-if 0x80: both channels in compatibility mode, bus master. */
+        pci_dev_init(d, 0x8086, 0x7010, 0x010180, 0x00, 0, 0, 0);
         pci_cfg_set(d, 0x04, 0x0001, 2); /* I/O decode on, as firmware leaves it */
         pci_cfg_set(d, 0x06, 0x0280, 2); /* fast back-to-back, medium DEVSEL */
         pci_cfg_set(d, PIIX_IDETIM_PRI, PIIX_IDETIM_IDE, 2);
@@ -231,6 +231,13 @@ static void pci_function_init(struct ide *ide)
         for (unsigned off = 0x40; off < 0x4c; off++)
                 d->wmask[off] = 0xff;
         d->opaque = ide;
+}
+
+static int bmdma_init(struct ide *ide, struct isola_err *err)
+{
+        ide->bm_status = BM_ST_DRV0_DMA;
+        ide->mwdma_mode = ide->udma_mode = 0xff;
+        return pci_dev_set_bar(&ide->pci, 4, PCI_BAR_IO, 16, ide_bmdma_io, ide, err);
 }
 
 static int open_image(struct ide *ide, const char *path, bool readonly, struct isola_err *err)
@@ -286,6 +293,8 @@ int ide_create(struct vm *vm, struct pci_bus *bus, const char *path, bool readon
         ide->mult_sectors = IDE_MAX_MULTIPLE;
         ide_ata_signature(ide);
         pci_function_init(ide);
+        if (bmdma_init(ide, err) < 0)
+                goto fail;
         if (bus) {
                 if (pci_bus_add(bus, &ide->pci, -1, err) < 0) {
                         err_prefix(err, "IDE controller");

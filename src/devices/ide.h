@@ -1,8 +1,9 @@
-/* PIIX3 IDE function (PCI 8086:7010, class 0x010180 in compatibility mode)
- * with one ATA disk as primary master, backed by a raw image file, PIO only
- * (no bus-master BAR: Linux's ata_piix falls back to PIO). The primary
- * channel decodes the legacy ports 0x1f0-0x1f7 and 0x3f6 and interrupts on
- * IRQ 14 (edge); the secondary channel is reported disabled in IDETIM. */
+/* PIIX3 IDE function (PCI 8086:7010, class 0x010180: compatibility mode,
+ * bus master) with one ATA disk as primary master, backed by a raw image
+ * file: PIO commands and, through the bus-master BAR (BAR4, 16 I/O ports),
+ * READ/WRITE DMA. The primary channel decodes the legacy ports 0x1f0-0x1f7
+ * and 0x3f6 and interrupts on IRQ 14 (edge); the secondary channel is
+ * reported disabled in IDETIM. */
 #ifndef ISOLA_DEVICES_IDE_H
 #define ISOLA_DEVICES_IDE_H
 

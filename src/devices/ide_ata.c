@@ -1,5 +1,6 @@
 /* The ATA command set of the emulated disk: IDENTIFY DEVICE, PIO
- * READ/WRITE (single sector, MULTIPLE, 28- and 48-bit), READ VERIFY, cache
+ * READ/WRITE (single sector, MULTIPLE, 28- and 48-bit), READ/WRITE DMA
+ * (28/48-bit; ide_bmdma.c moves the data), READ VERIFY, cache
  * flush, the mode-setting commands and diagnostics. Everything the guest
  * puts in the task file is checked against the image size before any I/O,
  * and transfers move at most one DRQ block (IDE_MAX_MULTIPLE sectors) per
@@ -11,37 +12,45 @@
 
 #include "devices/ide_internal.h"
 
-#define ATA_CMD_NOP             0x00
-#define ATA_CMD_RECALIBRATE     0x10 /* 0x10-0x1f */
-#define ATA_CMD_READ            0x20
-#define ATA_CMD_READ_NORETRY    0x21
-#define ATA_CMD_READ_EXT        0x24
-#define ATA_CMD_READ_MULTI_EXT  0x29
-#define ATA_CMD_WRITE           0x30
-#define ATA_CMD_WRITE_NORETRY   0x31
-#define ATA_CMD_WRITE_EXT       0x34
-#define ATA_CMD_WRITE_MULTI_EXT 0x39
-#define ATA_CMD_VERIFY          0x40
-#define ATA_CMD_VERIFY_NORETRY  0x41
-#define ATA_CMD_VERIFY_EXT      0x42
-#define ATA_CMD_DIAGNOSE        0x90
-#define ATA_CMD_INIT_PARAMS     0x91
-#define ATA_CMD_IDENTIFY_PACKET 0xa1
-#define ATA_CMD_READ_MULTI      0xc4
-#define ATA_CMD_WRITE_MULTI     0xc5
-#define ATA_CMD_SET_MULTI       0xc6
-#define ATA_CMD_STANDBY_NOW     0xe0
-#define ATA_CMD_IDLE_NOW        0xe1
-#define ATA_CMD_STANDBY         0xe2
-#define ATA_CMD_IDLE            0xe3
-#define ATA_CMD_CHECK_POWER     0xe5
-#define ATA_CMD_FLUSH           0xe7
-#define ATA_CMD_FLUSH_EXT       0xea
-#define ATA_CMD_IDENTIFY        0xec
-#define ATA_CMD_SET_FEATURES    0xef
+#define ATA_CMD_NOP               0x00
+#define ATA_CMD_RECALIBRATE       0x10 /* 0x10-0x1f */
+#define ATA_CMD_READ              0x20
+#define ATA_CMD_READ_NORETRY      0x21
+#define ATA_CMD_READ_EXT          0x24
+#define ATA_CMD_READ_DMA_EXT      0x25
+#define ATA_CMD_READ_MULTI_EXT    0x29
+#define ATA_CMD_WRITE             0x30
+#define ATA_CMD_WRITE_NORETRY     0x31
+#define ATA_CMD_WRITE_EXT         0x34
+#define ATA_CMD_WRITE_DMA_EXT     0x35
+#define ATA_CMD_WRITE_MULTI_EXT   0x39
+#define ATA_CMD_VERIFY            0x40
+#define ATA_CMD_VERIFY_NORETRY    0x41
+#define ATA_CMD_VERIFY_EXT        0x42
+#define ATA_CMD_DIAGNOSE          0x90
+#define ATA_CMD_INIT_PARAMS       0x91
+#define ATA_CMD_IDENTIFY_PACKET   0xa1
+#define ATA_CMD_READ_MULTI        0xc4
+#define ATA_CMD_WRITE_MULTI       0xc5
+#define ATA_CMD_SET_MULTI         0xc6
+#define ATA_CMD_READ_DMA          0xc8
+#define ATA_CMD_READ_DMA_NORETRY  0xc9
+#define ATA_CMD_WRITE_DMA         0xca
+#define ATA_CMD_WRITE_DMA_NORETRY 0xcb
+#define ATA_CMD_STANDBY_NOW       0xe0
+#define ATA_CMD_IDLE_NOW          0xe1
+#define ATA_CMD_STANDBY           0xe2
+#define ATA_CMD_IDLE              0xe3
+#define ATA_CMD_CHECK_POWER       0xe5
+#define ATA_CMD_FLUSH             0xe7
+#define ATA_CMD_FLUSH_EXT         0xea
+#define ATA_CMD_IDENTIFY          0xec
+#define ATA_CMD_SET_FEATURES      0xef
 
 #define SETFEAT_XFER_MODE 0x03
 #define XFER_PIO_0        0x08
+#define XFER_MW_DMA_0     0x20
+#define XFER_UDMA_0       0x40
 
 #define LBA28_MAX 0x0fffffffULL
 
@@ -80,10 +89,10 @@ static void build_identify(struct ide *ide, uint16_t *id)
         id_string(id, 23, 4, ISOLA_VERSION);
         id_string(id, 27, 20, "ISOLA IDE DISK");
         id[47] = 0x8000 | IDE_MAX_MULTIPLE;
-        id[49] = (1 << 11) | (1 << 9); /* IORDY, LBA; no DMA (PIO only) */
+        id[49] = (1 << 11) | (1 << 9) | (1 << 8); /* IORDY, LBA, DMA */
         id[50] = 0x4000;
         id[51] = 0x0200; /* PIO cycle timing mode 2 (obsolete field) */
-        id[53] = 0x0003; /* words 54-58 and 64-70 valid; 88 not (no UDMA) */
+        id[53] = 0x0007; /* words 54-58, 64-70 and 88 valid */
         id[54] = (uint16_t)cyls;
         id[55] = ide->heads;
         id[56] = ide->spt;
@@ -92,7 +101,9 @@ static void build_identify(struct ide *ide, uint16_t *id)
         id[59] = (uint16_t)(ide->mult_sectors ? 0x0100 | ide->mult_sectors : 0);
         id[60] = (uint16_t)lba28;
         id[61] = (uint16_t)(lba28 >> 16);
-        id[63] = 0;      /* no multiword DMA */
+        /* Multiword DMA 0-2 and UDMA 0-5 supported; the high byte shows the
+         * mode SET FEATURES selected. */
+        id[63] = (uint16_t)(0x0007 | (ide->mwdma_mode <= 2 ? 0x0100 << ide->mwdma_mode : 0));
         id[64] = 0x0003; /* PIO modes 3 and 4 */
         id[65] = 120;
         id[66] = 120;
@@ -105,7 +116,7 @@ static void build_identify(struct ide *ide, uint16_t *id)
         id[85] = (1 << 5);
         id[86] = (1 << 13) | (1 << 12) | (1 << 10);
         id[87] = 0x4000;
-        id[88] = 0; /* no UDMA */
+        id[88] = (uint16_t)(0x003f | (ide->udma_mode <= 5 ? 0x0100 << ide->udma_mode : 0));
         for (unsigned i = 0; i < 4; i++)
                 id[100 + i] = (uint16_t)(ide->nsectors >> (16 * i));
 }
@@ -301,6 +312,22 @@ static void cmd_rw(struct ide *ide, uint8_t cmd, bool lba48, bool write, bool mu
                 start_in_block(ide);
 }
 
+/* DMA commands only arm the transfer; the bus master moves the data when
+ * the guest starts it (before or after the command, both orders work). */
+static void cmd_dma(struct ide *ide, uint8_t cmd, bool lba48, bool write)
+{
+        if (write && ide->readonly) {
+                ide_abort(ide, ATA_ABRT);
+                return;
+        }
+        if (!setup_range(ide, lba48))
+                return;
+        ide->cmd = cmd;
+        ide->xfer = write ? IDE_XFER_DMA_OUT : IDE_XFER_DMA_IN;
+        ide->r.status = ATA_DRDY | ATA_DSC | ATA_DRQ;
+        ide_bmdma_kick(ide);
+}
+
 static void cmd_identify(struct ide *ide)
 {
         uint16_t id[256];
@@ -326,11 +353,18 @@ static void cmd_set_features(struct ide *ide)
 
         switch (ide->r.feature) {
         case SETFEAT_XFER_MODE:
-                /* PIO default (0x00/0x01) or PIO 0-4; no DMA modes. */
-                if (mode <= 0x01 || (mode >= XFER_PIO_0 && mode <= XFER_PIO_0 + 4))
-                        ide_finish(ide, ATA_DRDY | ATA_DSC);
-                else
+                /* PIO default (0x00/0x01), PIO 0-4, MWDMA 0-2, UDMA 0-5. */
+                if (mode >= XFER_MW_DMA_0 && mode <= XFER_MW_DMA_0 + 2) {
+                        ide->mwdma_mode = mode - XFER_MW_DMA_0;
+                        ide->udma_mode = 0xff;
+                } else if (mode >= XFER_UDMA_0 && mode <= XFER_UDMA_0 + 5) {
+                        ide->udma_mode = mode - XFER_UDMA_0;
+                        ide->mwdma_mode = 0xff;
+                } else if (!(mode <= 0x01 || (mode >= XFER_PIO_0 && mode <= XFER_PIO_0 + 4))) {
                         ide_abort(ide, ATA_ABRT);
+                        return;
+                }
+                ide_finish(ide, ATA_DRDY | ATA_DSC);
                 return;
         case 0x02: /* write cache on/off: accepted, the page cache stays */
         case 0x82:
@@ -421,6 +455,20 @@ void ide_ata_execute(struct ide *ide, uint8_t cmd)
                 break;
         case ATA_CMD_WRITE_MULTI_EXT:
                 cmd_rw(ide, cmd, true, true, true);
+                break;
+        case ATA_CMD_READ_DMA:
+        case ATA_CMD_READ_DMA_NORETRY:
+                cmd_dma(ide, ATA_CMD_READ_DMA, false, false);
+                break;
+        case ATA_CMD_READ_DMA_EXT:
+                cmd_dma(ide, cmd, true, false);
+                break;
+        case ATA_CMD_WRITE_DMA:
+        case ATA_CMD_WRITE_DMA_NORETRY:
+                cmd_dma(ide, ATA_CMD_WRITE_DMA, false, true);
+                break;
+        case ATA_CMD_WRITE_DMA_EXT:
+                cmd_dma(ide, cmd, true, true);
                 break;
         case ATA_CMD_VERIFY:
         case ATA_CMD_VERIFY_NORETRY:

@@ -37,9 +37,20 @@
 
 enum ide_xfer {
         IDE_XFER_NONE,
-        IDE_XFER_IN,  /* device to host: IDENTIFY, READ */
-        IDE_XFER_OUT, /* host to device: WRITE */
+        IDE_XFER_IN,      /* PIO device to host: IDENTIFY, READ */
+        IDE_XFER_OUT,     /* PIO host to device: WRITE */
+        IDE_XFER_DMA_IN,  /* READ DMA waiting for / running on the bus master */
+        IDE_XFER_DMA_OUT, /* WRITE DMA */
 };
+
+/* Bus-master IDE registers (BAR4), primary channel. */
+#define BM_CMD_START   0x01
+#define BM_CMD_TO_MEM  0x08 /* direction: device to memory (reads) */
+#define BM_ST_ACTIVE   0x01
+#define BM_ST_ERROR    0x02
+#define BM_ST_INTR     0x04
+#define BM_ST_DRV0_DMA 0x20
+#define BM_ST_DRV1_DMA 0x40
 
 struct ide_regs {
         uint8_t feature, nsect, lbal, lbam, lbah;
@@ -72,6 +83,11 @@ struct ide {
         uint32_t pos, len;  /* byte position / size of the buffer's data */
         uint8_t buf[IDE_SECTOR * IDE_MAX_MULTIPLE];
 
+        /* Bus master: command, status, PRD table address. */
+        uint8_t bm_cmd, bm_status;
+        uint32_t bm_prdt;
+        uint8_t mwdma_mode, udma_mode; /* selected by SET FEATURES, 0xff none */
+
         struct ide_stats stats;
 };
 
@@ -80,6 +96,11 @@ void ide_ata_execute(struct ide *ide, uint8_t cmd);
 void ide_ata_signature(struct ide *ide);
 /* A DRQ block was fully transferred: read the next one / write this one. */
 void ide_ata_block_done(struct ide *ide);
+
+/* ide_bmdma.c */
+void ide_bmdma_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+/* A DMA command was accepted: run it now if the bus master is started. */
+void ide_bmdma_kick(struct ide *ide);
 
 /* ide.c */
 void ide_raise_irq(struct ide *ide);

@@ -91,8 +91,8 @@ static void test_pci_and_probe(struct pci_bus *bus, struct pci_dev *idedev)
         fake_pio_out(f, 0xcf8, 4, 0x80000000u | s << 11);
         TAP_EQ_INT(fake_pio_in(f, 0xcfc, 4), 0x70108086, "PCI 8086:7010 (PIIX3 IDE)");
         fake_pio_out(f, 0xcf8, 4, 0x80000008u | s << 11);
-        TAP_EQ_INT(fake_pio_in(f, 0xcfc, 4) >> 16, 0x0101, "class: IDE controller");
-        TAP_EQ_INT(fake_pio_in(f, 0xcfd, 1) & 0x05, 0, "both channels in compatibility mode");
+        TAP_EQ_INT(fake_pio_in(f, 0xcfc, 4) >> 8, 0x010180,
+                   "class: IDE, compatibility mode, bus master");
         fake_pio_out(f, 0xcf8, 4, 0x80000040u | s << 11);
         TAP_EQ_INT(fake_pio_in(f, 0xcfd, 1) & 0x80, 0x80, "IDETIM primary decode enabled");
         TAP_EQ_INT(fake_pio_in(f, 0xcff, 1) & 0x80, 0, "secondary channel disabled");
@@ -129,13 +129,14 @@ static void test_identify(void)
         TAP_EQ_INT(in8(7), 0x50, "DRQ clear after 256 words");
         TAP_EQ_INT(word(id, 0), 0x0040, "word 0: fixed ATA device");
         TAP_EQ_INT(word(id, 47), 0x8010, "word 47: MULTIPLE up to 16");
-        TAP_EQ_INT(word(id, 49) & 0x0300, 0x0200, "word 49: LBA, no DMA");
+        TAP_EQ_INT(word(id, 49) & 0x0300, 0x0300, "word 49: LBA and DMA");
         TAP_EQ_INT(word(id, 60) | word(id, 61) << 16, DISK_SECTORS, "words 60-61: LBA28 size");
         TAP_EQ_INT(word(id, 83) & 0x4400, 0x4400, "word 83: 48-bit supported");
         TAP_EQ_INT(word(id, 86) & 0x0400, 0x0400, "word 86: 48-bit enabled");
         TAP_EQ_INT(word(id, 100) | (uint64_t)word(id, 101) << 16, DISK_SECTORS,
                    "words 100-103: LBA48 size");
-        TAP_EQ_INT(word(id, 63) | word(id, 88), 0, "no multiword DMA / UDMA modes");
+        tap_ok(word(id, 63) == 0x0007 && word(id, 88) == 0x003f,
+               "MWDMA 0-2 and UDMA 0-5 supported, none selected yet");
         for (unsigned i = 0; i < 20; i++) {
                 model[2 * i] = (char)(word(id, 27 + i) >> 8);
                 model[2 * i + 1] = (char)word(id, 27 + i);
@@ -217,9 +218,15 @@ static void test_commands(void)
         out8(7, 0xef);
         TAP_EQ_INT(in8(7), 0x50, "SET FEATURES PIO4 accepted");
         out8(1, 0x03);
-        out8(2, 0x45);
+        out8(2, 0x22);
         out8(7, 0xef);
-        TAP_EQ_INT(in8(1), 0x04, "SET FEATURES UDMA5 aborts (PIO only)");
+        out8(7, 0xec);
+        pio_in(id, 1, 2);
+        TAP_EQ_INT(word(id, 63), 0x0407, "SET FEATURES MWDMA2 selects it in word 63");
+        out8(1, 0x03);
+        out8(2, 0x50);
+        out8(7, 0xef);
+        TAP_EQ_INT(in8(1), 0x04, "SET FEATURES with an unknown mode aborts");
         out8(7, 0xe7);
         TAP_EQ_INT(in8(7), 0x50, "FLUSH CACHE");
         out8(7, 0xea);
@@ -247,6 +254,98 @@ static void test_commands(void)
         TAP_EQ_INT(in8(7), 0x50, "after SRST: ready, transfer dropped");
         tap_ok(in8(2) == 1 && in8(3) == 1 && in8(4) == 0 && in8(5) == 0 && in8(1) == 1,
                "after SRST: ATA signature, diagnostic 0x01");
+}
+
+static void put_prd(uint64_t at, uint32_t addr, uint32_t bytes, bool eot)
+{
+        uint8_t *e = (uint8_t *)f->ram + at;
+
+        memcpy(e, &addr, 4);
+        e[4] = (uint8_t)bytes;
+        e[5] = (uint8_t)(bytes >> 8);
+        e[6] = 0;
+        e[7] = eot ? 0x80 : 0;
+}
+
+static void bm_setup(uint16_t bm, uint32_t prdt, uint8_t cmd)
+{
+        fake_pio_out(f, bm, 1, 0); /* stop */
+        fake_pio_out(f, (uint16_t)(bm + 2), 1, 0x06);
+        fake_pio_out(f, (uint16_t)(bm + 4), 4, prdt);
+        fake_pio_out(f, bm, 1, cmd);
+}
+
+static void test_dma(struct pci_dev *idedev, int fd)
+{
+        unsigned s = idedev->slot;
+        uint8_t want[512], back[1024];
+        uint8_t *ram = f->ram;
+        uint16_t bm;
+        int same = 1;
+
+        fake_pio_out(f, 0xcf8, 4, 0x80000020u | s << 11);
+        bm = (uint16_t)(fake_pio_in(f, 0xcfc, 4) & ~3u);
+        tap_ok(bm >= 0x6000 && (fake_pio_in(f, 0xcfc, 4) & 1), "BAR4: bus-master I/O at %#x", bm);
+        TAP_EQ_INT(fake_pio_in(f, (uint16_t)(bm + 2), 1) & 0x60, 0x20,
+                   "bus-master status: drive 0 DMA capable");
+
+        /* Bus mastering off in the PCI command register: nothing moves. */
+        put_prd(0x1000, 0x10000, 1024, false);
+        put_prd(0x1008, 0x20000, 512, true);
+        bm_setup(bm, 0x1000, 0x08);
+        unsigned raises = f->irq_raises[14];
+        lba28(20, 3, 0xc8);
+        fake_pio_out(f, bm, 1, 0x09);
+        TAP_EQ_INT(f->irq_raises[14], raises, "no DMA without PCI bus mastering");
+        fake_pio_out(f, 0xcf8, 4, 0x80000004u | s << 11);
+        fake_pio_out(f, 0xcfc, 2, 0x0005);
+
+        /* READ DMA, command first, then START (Linux's order). */
+        bm_setup(bm, 0x1000, 0x08);
+        lba28(20, 3, 0xc8);
+        TAP_EQ_INT(in8(7) & 0x08, 0x08, "READ DMA armed");
+        fake_pio_out(f, bm, 1, 0x09);
+        for (unsigned i = 0; i < 3; i++) {
+                sector_pattern(want, 20 + i, 0);
+                same &= !memcmp(i < 2 ? ram + 0x10000 + 512 * i : ram + 0x20000, want, 512);
+        }
+        tap_ok(same, "READ DMA scattered 3 sectors over two PRD entries");
+        TAP_EQ_INT(fake_pio_in(f, (uint16_t)(bm + 2), 1) & 0x07, 0x04,
+                   "bus master: interrupt, not active, no error");
+        TAP_EQ_INT(f->irq_raises[14], raises + 1, "one interrupt for the whole transfer");
+        TAP_EQ_INT(in8(7), 0x50, "ATA status ready");
+        fake_pio_out(f, (uint16_t)(bm + 2), 1, 0x04);
+        TAP_EQ_INT(fake_pio_in(f, (uint16_t)(bm + 2), 1) & 0x04, 0, "interrupt bit is W1C");
+
+        /* WRITE DMA EXT, START first. */
+        for (unsigned i = 0; i < 2; i++)
+                sector_pattern(ram + 0x30000 + 512 * i, 40 + i, 0x99);
+        put_prd(0x2000, 0x30000, 1024, true);
+        bm_setup(bm, 0x2000, 0x01);
+        lba48(40, 2, 0x35);
+        TAP_EQ_INT(in8(7), 0x50, "WRITE DMA EXT complete");
+        TAP_EQ_INT(pread(fd, back, 1024, 40 * 512), 1024, "pread");
+        tap_ok(!memcmp(back, ram + 0x30000, 1024), "WRITE DMA EXT data is in the image");
+
+        /* Hostile tables. */
+        bm_setup(bm, 0x2000, 0x08);
+        lba28(0, 4, 0xc8);
+        fake_pio_out(f, bm, 1, 0x09);
+        tap_ok((fake_pio_in(f, (uint16_t)(bm + 2), 1) & 0x07) == 0x06 && in8(7) == 0x51,
+               "PRD table shorter than the transfer: bus-master error, ATA error");
+        put_prd(0x3000, 0xf0000000u, 512, true);
+        bm_setup(bm, 0x3000, 0x08);
+        lba28(0, 1, 0xc8);
+        fake_pio_out(f, bm, 1, 0x09);
+        tap_ok((fake_pio_in(f, (uint16_t)(bm + 2), 1) & 0x02) && in8(7) == 0x51,
+               "PRD buffer outside RAM: error, nothing written");
+        bm_setup(bm, 0xfffffff8u, 0x08);
+        lba28(0, 1, 0xc8);
+        fake_pio_out(f, bm, 1, 0x09);
+        tap_ok((fake_pio_in(f, (uint16_t)(bm + 2), 1) & 0x02) && in8(7) == 0x51,
+               "PRD table outside RAM: error");
+        fake_pio_out(f, bm, 1, 0);
+        fake_pio_out(f, (uint16_t)(bm + 2), 1, 0x06);
 }
 
 static void test_lba48(struct ide **ide, struct pci_bus *bus, int *fd)
@@ -331,6 +430,7 @@ int main(void)
         test_identify();
         test_read_write(fd);
         test_commands();
+        test_dma(devs[n - 1], fd);
         test_readonly(&ide, bus);
         test_lba48(&ide, bus, &fd);
         ide_destroy(ide);
