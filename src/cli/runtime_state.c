@@ -98,19 +98,44 @@ static bool has_pid(const pid_t *pids, size_t n, long pid)
         return false;
 }
 
-/* As runc: run ps(1) and keep the header and the container's lines. */
-static int ps_table(const pid_t *pids, size_t n)
+/* As runc: run ps(1) with the caller's ps options (default -ef) and keep
+ * the header and the container's lines; the PID column is found by name. */
+static int ps_table(const pid_t *pids, size_t n, int argc, char **argv)
 {
-        FILE *p = popen("ps -ef", "r");
-        char line[4096];
+        static const char allowed[] = "abcdefghijklmnopqrstuvwxyz"
+                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-=,:_";
+        char cmd[4096] = "ps", line[4096];
+        size_t used = 2;
         bool header = true;
+        int pid_col = -1;
+        FILE *p;
 
+        for (int i = 0; i < argc; i++) {
+                /* Options only: nothing a shell would interpret. */
+                if (strspn(argv[i], allowed) != strlen(argv[i]) ||
+                    used + strlen(argv[i]) + 2 >= sizeof(cmd))
+                        return -1;
+                used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, " %s", argv[i]);
+        }
+        if (argc == 0)
+                snprintf(cmd + used, sizeof(cmd) - used, " -ef");
+        p = popen(cmd, "r");
         if (!p)
                 return -1;
         while (fgets(line, sizeof(line), p)) {
-                char user[256];
-                long pid;
-                if (header || (sscanf(line, "%255s %ld", user, &pid) == 2 && has_pid(pids, n, pid)))
+                char copy[4096], *tok, *save;
+                long pid = -1;
+                int col = 0;
+
+                snprintf(copy, sizeof(copy), "%s", line);
+                for (tok = strtok_r(copy, " \t\n", &save); tok;
+                     tok = strtok_r(NULL, " \t\n", &save), col++) {
+                        if (header && !strcmp(tok, "PID"))
+                                pid_col = col;
+                        else if (!header && col == pid_col)
+                                pid = strtol(tok, NULL, 10);
+                }
+                if (header || has_pid(pids, n, pid))
                         fputs(line, stdout);
                 header = false;
         }
@@ -139,7 +164,7 @@ int rt_cmd_ps(struct rt_ctx *ctx, int argc, char **argv)
                 for (size_t i = 0; i < n; i++)
                         printf("%s%d", i ? "," : "", pids[i]);
                 printf("]\n");
-        } else if (ps_table(pids, n) < 0) {
+        } else if (ps_table(pids, n, argc - next - 1, argv + next + 1) < 0) {
                 err_set(&err, 0, "running ps(1) failed");
                 rc = rt_fail(ctx, &err);
         }
