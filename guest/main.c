@@ -4,7 +4,8 @@
  *
  * Command line: tests=a,b,c (default: all but the I/O benchmarks) plus
  * options read by the tests: sectors=N, io_mib=N, vnet_echo=1, vnet_wait=MS,
- * exits=N, sleep_ms=MS, pci_reassign=1. An empty tests= runs nothing. */
+ * exits=N, sleep_ms=MS, pci_reassign=1, irq_msix=1. An empty tests= runs
+ * nothing. */
 #include "guest.h"
 
 #define PVH_MAGIC        0x336ec578
