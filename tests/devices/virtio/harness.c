@@ -24,9 +24,9 @@ int vm_irq_line(struct vm *vm, uint32_t gsi, int level)
 
         if (gsi >= 24)
                 return -1;
-        if (level && !h->irq_level[gsi])
-                h->irq_asserts[gsi]++;
-        h->irq_level[gsi] = level;
+        if (level && !__atomic_load_n(&h->irq_level[gsi], __ATOMIC_RELAXED))
+                __atomic_fetch_add(&h->irq_asserts[gsi], 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&h->irq_level[gsi], level, __ATOMIC_RELEASE);
         return 0;
 }
 
