@@ -146,6 +146,11 @@ int msix_enable_entry0(const struct pci_fn *f, struct line *why);
 unsigned long irq_seen(void);
 /* Enables interrupts until irq_seen() reaches count or ms pass. */
 bool irq_wait(unsigned long count, unsigned long ms);
+/* IOAPIC pin gsi to IRQ_VECTOR_LEGACY (or masked), counted apart. */
+#define IRQ_VECTOR_LEGACY 0x41
+void ioapic_route(unsigned gsi, bool enable);
+unsigned long irq_legacy_seen(void);
+bool irq_legacy_wait(unsigned long count, unsigned long ms);
 
 /* virtio.c: modern virtio-pci, polled split queues. */
 #define VQ_SIZE 64
@@ -208,6 +213,7 @@ int virtq_poll(struct virtq *q, uint32_t *id, uint32_t *len);
 
 /* The tests. */
 void test_uart(void);
+void test_uart_irq(void);
 void test_rtc(void);
 void test_cpuid(void);
 void test_exits(void);

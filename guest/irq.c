@@ -1,15 +1,18 @@
 /* Interrupts for the tests that want them instead of polling: an IDT with
- * one MSI vector and the spurious vector, the local APIC, and MSI-X entry 0
- * of a PCI function aimed at this CPU. Waiting is polling with interrupts
- * enabled, so a lost interrupt is a bounded timeout, not a hung guest. */
+ * one MSI vector, one IOAPIC vector and the spurious vector, the local
+ * APIC, MSI-X entry 0 of a PCI function and IOAPIC pins aimed at this CPU.
+ * Waiting is polling with interrupts enabled, so a lost interrupt is a
+ * bounded timeout, not a hung guest. */
 #include "guest.h"
 
-#define LAPIC           0xfee00000UL
-#define LAPIC_TPR       0x80
-#define LAPIC_EOI       0xb0
-#define LAPIC_SVR       0xf0
-#define SPURIOUS_VECTOR 0xff
-#define PCI_CAP_MSIX    0x11
+#define LAPIC              0xfee00000UL
+#define LAPIC_TPR          0x80
+#define LAPIC_EOI          0xb0
+#define LAPIC_SVR          0xf0
+#define SPURIOUS_VECTOR    0xff
+#define PCI_CAP_MSIX       0x11
+#define IOAPIC             0xfec00000UL
+#define IOAPIC_REDTBL(gsi) (0x10 + 2 * (gsi))
 
 struct idt_gate {
         uint16_t off_lo, sel;
@@ -19,7 +22,7 @@ struct idt_gate {
 } __attribute__((packed));
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
-static volatile unsigned long irq_count, stray_count;
+static volatile unsigned long irq_count, legacy_count, stray_count;
 static bool ready;
 
 struct interrupt_frame;
@@ -34,6 +37,13 @@ __attribute__((interrupt)) static void msi_isr(struct interrupt_frame *f)
 __attribute__((interrupt)) static void spurious_isr(struct interrupt_frame *f)
 {
         (void)f; /* no EOI for the spurious vector */
+}
+
+__attribute__((interrupt)) static void legacy_isr(struct interrupt_frame *f)
+{
+        (void)f;
+        legacy_count++;
+        mmio_write32(LAPIC + LAPIC_EOI, 0);
 }
 
 /* Any other vector: count it and EOI (harmless when none is in service). */
@@ -80,6 +90,7 @@ static void irq_init(void)
         for (unsigned v = 0; v < 256; v++)
                 set_gate(v, v < 32 ? exception_isr : stray_isr);
         set_gate(IRQ_VECTOR_MSI, msi_isr);
+        set_gate(IRQ_VECTOR_LEGACY, legacy_isr);
         set_gate(SPURIOUS_VECTOR, spurious_isr);
         __asm__ volatile("lidt %0" : : "m"(idtr));
         mmio_write32(LAPIC + LAPIC_TPR, 0);
@@ -114,17 +125,46 @@ int msix_enable_entry0(const struct pci_fn *f, struct line *why)
         return 0;
 }
 
+static void ioapic_write(unsigned reg, uint32_t v)
+{
+        mmio_write32(IOAPIC, reg);
+        mmio_write32(IOAPIC + 0x10, v);
+}
+
+void ioapic_route(unsigned gsi, bool enable)
+{
+        irq_init();
+        /* Destination APIC 0; fixed, physical, active high, edge (ISA). */
+        ioapic_write(IOAPIC_REDTBL(gsi) + 1, 0);
+        ioapic_write(IOAPIC_REDTBL(gsi), enable ? IRQ_VECTOR_LEGACY : 0x10000 /* masked */);
+}
+
 unsigned long irq_seen(void)
 {
         return irq_count;
 }
 
-bool irq_wait(unsigned long count, unsigned long ms)
+unsigned long irq_legacy_seen(void)
+{
+        return legacy_count;
+}
+
+static bool wait_count(volatile unsigned long *counter, unsigned long count, unsigned long ms)
 {
         uint64_t t0 = rdtsc();
         __asm__ volatile("sti");
-        while (irq_count < count && within(t0, ms))
+        while (*counter < count && within(t0, ms))
                 __asm__ volatile("pause");
         __asm__ volatile("cli");
-        return irq_count >= count;
+        return *counter >= count;
+}
+
+bool irq_wait(unsigned long count, unsigned long ms)
+{
+        return wait_count(&irq_count, count, ms);
+}
+
+bool irq_legacy_wait(unsigned long count, unsigned long ms)
+{
+        return wait_count(&legacy_count, count, ms);
 }

@@ -50,6 +50,24 @@ void test_uart(void)
         report("uart", scr && loop ? PASS : FAIL, &d);
 }
 
+/* COM1's THR-empty interrupt through IOAPIC pin 4: enabling it with the
+ * transmitter idle raises IRQ 4 at once; reading IIR acknowledges it. */
+void test_uart_irq(void)
+{
+        struct line d = {.len = 0};
+        ioapic_route(4, true);
+        outb(COM1 + UART_MCR, 0x0b); /* DTR | RTS | OUT2 (gates the IRQ on a PC) */
+        unsigned long before = irq_legacy_seen();
+        outb(COM1 + 1, 0x02); /* IER: THR empty */
+        bool got = irq_legacy_wait(before + 1, 1000);
+        uint8_t iir = inb(COM1 + 2);
+        outb(COM1 + 1, 0x00);
+        outb(COM1 + UART_MCR, 0x03);
+        ioapic_route(4, false);
+        line_add(&d, "irq=4 interrupts=%lu iir=0x%02x", irq_legacy_seen() - before, iir);
+        report("uart_irq", got ? PASS : FAIL, &d);
+}
+
 static uint8_t cmos(uint8_t reg)
 {
         outb(0x70, reg);
