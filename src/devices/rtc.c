@@ -2,7 +2,14 @@
  * stored: each read converts host CLOCK_REALTIME plus the guest's offset.
  * Register A's UIP bit is set during the last 244 us before each second
  * boundary, where a real chip would be updating, so guests that wait for
- * UIP to clear (Linux's mc146818_get_time) behave as on hardware. */
+ * UIP to clear (Linux's mc146818_get_time) behave as on hardware.
+ *
+ * Interrupts (IRQ 8): a timerfd on the VM's event loop ticks only while
+ * register B enables one: at the periodic rate (capped at 1024 Hz) with
+ * PIE, else once per second, aligned to the guest's second boundary, for
+ * the update-ended (UIE) and alarm (AIE) interrupts. Each tick sets the
+ * flags of register C; when an enabled flag gets set, IRQF goes up and the
+ * edge-triggered ISA line is pulsed. Reading C clears it (the guest's ack). */
 #include "devices/rtc.h"
 
 #include <errno.h>
@@ -10,7 +17,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmm/layout.h"
 #include "vmm/vm.h"
@@ -33,13 +43,22 @@
 #define REG_D        0x0d
 #define REG_CENTURY  0x32
 
-#define A_UIP    0x80
-#define B_SET    0x80
-#define B_DM_BIN 0x04
-#define B_24H    0x02
-#define D_VRT    0x80
-#define HOUR_PM  0x80
-#define UIP_NSEC 244000
+#define A_UIP         0x80
+#define B_SET         0x80
+#define B_DM_BIN      0x04
+#define B_24H         0x02
+#define D_VRT         0x80
+#define B_PIE         0x40
+#define B_AIE         0x20
+#define B_UIE         0x10
+#define C_IRQF        0x80
+#define C_PF          0x40
+#define C_AF          0x20
+#define C_UF          0x10
+#define ALARM_ANY     0xc0    /* alarm values 0xC0-0xFF match any */
+#define MIN_PERIOD_NS 976562L /* 1024 Hz */
+#define HOUR_PM       0x80
+#define UIP_NSEC      244000
 
 struct rtc {
         struct vm *vm;
@@ -52,6 +71,9 @@ struct rtc {
          * writes go to set_tm, which becomes the time when SET clears. */
         bool frozen;
         struct tm set_tm;
+        int timer_fd; /* -1 without an event loop */
+        bool timer_watched;
+        int64_t last_tick_sec; /* guest second of the previous tick */
 };
 
 static uint8_t to_bcd(unsigned v)
@@ -192,6 +214,8 @@ static void write_clock(struct rtc *r, unsigned reg, uint8_t v)
                 commit_clock(r, &tm);
 }
 
+static void rearm_timer(struct rtc *r);
+
 static bool is_clock_reg(unsigned reg)
 {
         return reg == REG_SEC || reg == REG_MIN || reg == REG_HOUR || reg == REG_WDAY ||
@@ -233,6 +257,7 @@ static void reg_write(struct rtc *r, unsigned reg, uint8_t v)
         switch (reg) {
         case REG_A:
                 r->cmos[REG_A] = v & (uint8_t)~A_UIP;
+                rearm_timer(r);
                 break;
         case REG_B:
                 /* Changing the data mode changes only how registers read:
@@ -245,6 +270,7 @@ static void reg_write(struct rtc *r, unsigned reg, uint8_t v)
                         commit_clock(r, &r->set_tm);
                 }
                 r->cmos[REG_B] = v;
+                rearm_timer(r);
                 break;
         case REG_C:
         case REG_D:
@@ -253,6 +279,108 @@ static void reg_write(struct rtc *r, unsigned reg, uint8_t v)
                 r->cmos[reg] = v;
                 break;
         }
+}
+
+/* Periodic interrupt period from register A's rate bits; 0 when off. */
+static long periodic_ns(const struct rtc *r)
+{
+        unsigned rate = r->cmos[REG_A] & 0x0f;
+        long hz;
+
+        if (rate == 0)
+                return 0;
+        hz = rate <= 2 ? 256 >> (rate - 1) : 65536 >> rate;
+        return 1000000000L / hz < MIN_PERIOD_NS ? MIN_PERIOD_NS : 1000000000L / hz;
+}
+
+/* Arms the tick timer for what register B enables now (lock held). */
+static void rearm_timer(struct rtc *r)
+{
+        uint8_t b = r->cmos[REG_B];
+        long period = (b & B_PIE) ? periodic_ns(r) : 0;
+        struct itimerspec its = {0};
+        struct timespec now;
+
+        if (r->timer_fd < 0)
+                return;
+        if (!(b & B_SET) && period) {
+                its.it_interval.tv_nsec = period;
+                its.it_value.tv_nsec = period;
+                timerfd_settime(r->timer_fd, 0, &its, NULL);
+        } else if (!(b & B_SET) && (b & (B_UIE | B_AIE))) {
+                /* Realtime, absolute: fire just after each second boundary. */
+                clock_gettime(CLOCK_REALTIME, &now);
+                its.it_value.tv_sec = now.tv_sec + 1;
+                its.it_value.tv_nsec = 1000;
+                its.it_interval.tv_sec = 1;
+                timerfd_settime(r->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+        } else {
+                timerfd_settime(r->timer_fd, 0, &its, NULL);
+        }
+}
+
+static bool alarm_matches(const struct rtc *r, const struct tm *tm)
+{
+        uint8_t s = r->cmos[REG_SEC_ALM], m = r->cmos[REG_MIN_ALM], h = r->cmos[REG_HOUR_ALM];
+
+        return (s >= ALARM_ANY || s == encode(r, (unsigned)tm->tm_sec % 60)) &&
+               (m >= ALARM_ANY || m == encode(r, (unsigned)tm->tm_min)) &&
+               (h >= ALARM_ANY || h == encode_hour(r, tm->tm_hour));
+}
+
+/* Loop thread: the tick timer expired. */
+static void rtc_tick(void *opaque, uint32_t events)
+{
+        struct rtc *r = opaque;
+        uint64_t expirations;
+        struct timespec ts;
+        struct tm tm;
+        uint8_t flags = 0;
+        bool pulse = false;
+
+        (void)events;
+        if (read(r->timer_fd, &expirations, sizeof(expirations)) != sizeof(expirations))
+                return;
+        pthread_mutex_lock(&r->lock);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (r->cmos[REG_B] & B_PIE)
+                flags |= C_PF;
+        if (ts.tv_sec + r->offset != r->last_tick_sec) {
+                r->last_tick_sec = ts.tv_sec + r->offset;
+                guest_now(r, &tm, NULL);
+                flags |= C_UF;
+                if (alarm_matches(r, &tm))
+                        flags |= C_AF;
+        }
+        r->cmos[REG_C] |= flags;
+        if ((r->cmos[REG_C] & r->cmos[REG_B] & (C_PF | C_AF | C_UF)) &&
+            !(r->cmos[REG_C] & C_IRQF)) {
+                r->cmos[REG_C] |= C_IRQF;
+                pulse = true;
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (pulse && r->vm) {
+                vm_irq_line(r->vm, LAYOUT_IRQ_RTC, 1);
+                vm_irq_line(r->vm, LAYOUT_IRQ_RTC, 0);
+        }
+}
+
+static void timer_init(struct rtc *r)
+{
+        struct isola_err err;
+
+        r->timer_fd = -1;
+        if (!r->vm->loop)
+                return;
+        r->timer_fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (r->timer_fd < 0)
+                return; /* no interrupts; the clock itself still works */
+        if (evloop_add(r->vm->loop, r->timer_fd, EPOLLIN, rtc_tick, r, &err) < 0) {
+                close(r->timer_fd);
+                r->timer_fd = -1;
+                return;
+        }
+        r->timer_watched = true;
 }
 
 static void rtc_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
@@ -313,6 +441,14 @@ static void fill_memory_size(struct rtc *r, const struct guest_mem *mem)
         r->cmos[0x5d] = (uint8_t)(blocks >> 16);
 }
 
+static void timer_free(struct rtc *r)
+{
+        if (r->timer_watched)
+                evloop_del(r->vm->loop, r->timer_fd);
+        if (r->timer_fd >= 0)
+                close(r->timer_fd);
+}
+
 int rtc_create(struct vm *vm, struct rtc **out, struct isola_err *err)
 {
         struct rtc *r = calloc(1, sizeof(*r));
@@ -325,7 +461,9 @@ int rtc_create(struct vm *vm, struct rtc **out, struct isola_err *err)
         r->cmos[REG_B] = B_24H;
         r->cmos[REG_D] = D_VRT;
         fill_memory_size(r, &vm->mem);
+        timer_init(r);
         if (io_bus_register(vm->pio_bus, LAYOUT_PORT_RTC, 2, rtc_io, r, err) < 0) {
+                timer_free(r);
                 pthread_mutex_destroy(&r->lock);
                 free(r);
                 return err_prefix(err, "rtc ports %#x-%#x", LAYOUT_PORT_RTC, LAYOUT_PORT_RTC + 1);
@@ -339,6 +477,7 @@ void rtc_destroy(struct rtc *r)
         if (!r)
                 return;
         io_bus_unregister(r->vm->pio_bus, LAYOUT_PORT_RTC);
+        timer_free(r);
         pthread_mutex_destroy(&r->lock);
         free(r);
 }

@@ -1,7 +1,9 @@
 /* RTC/CMOS tests: the clock in BCD and binary, 12-hour mode, setting the
  * time, the UIP bit, registers C/D, NMI mask in the index and the memory
  * size bytes. */
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <time.h>
 
 #include "devices/rtc.h"
@@ -53,6 +55,50 @@ static time_t read_rtc_time(int binary)
                 tm.tm_year = cc * 100 + yy - 1900;
         } while (sec != cmos(0x00));
         return timegm(&tm);
+}
+
+/* Waits for the RTC's timer (the only fd it watches) and runs its callback. */
+static int tick(int timeout_ms)
+{
+        struct fake_watch *w = NULL;
+        struct pollfd p;
+
+        for (unsigned i = 0; i < FAKE_VM_WATCHES; i++)
+                if (f->loop.w[i].live)
+                        w = &f->loop.w[i];
+        if (!w)
+                return -1;
+        p = (struct pollfd){.fd = w->fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) != 1)
+                return 0;
+        w->cb(w->opaque, EPOLLIN);
+        return 1;
+}
+
+static void test_interrupts(void)
+{
+        unsigned raises = f->irq_raises[8];
+
+        cmos_set(0x0b, 0x12); /* UIE, 24h, BCD */
+        TAP_EQ_INT(tick(1500), 1, "update-ended interrupt timer fires within a second");
+        TAP_EQ_INT(cmos(0x0c) & 0xf0, 0x90, "register C: IRQF | UF");
+        TAP_EQ_INT(f->irq_raises[8], raises + 1, "IRQ 8 pulsed");
+        TAP_EQ_INT(cmos(0x0c), 0, "reading C cleared it");
+        cmos_set(0x01, 0xff);
+        cmos_set(0x03, 0xff);
+        cmos_set(0x05, 0xff);
+        cmos_set(0x0b, 0x22); /* AIE only, alarm matches any time */
+        tick(1500);
+        TAP_EQ_INT(cmos(0x0c) & 0xa0, 0xa0, "alarm (don't-care fields): IRQF | AF");
+        cmos_set(0x0a, 0x2f); /* 2 Hz */
+        cmos_set(0x0b, 0x42);
+        raises = f->irq_raises[8];
+        tick(1000);
+        TAP_EQ_INT(cmos(0x0c) & 0xc0, 0xc0, "periodic interrupt: IRQF | PF");
+        TAP_EQ_INT(f->irq_raises[8], raises + 1, "IRQ 8 pulsed for PF");
+        cmos_set(0x0b, 0x02);
+        cmos_set(0x0a, 0x26);
+        TAP_EQ_INT(tick(700), 0, "no interrupts enabled: the timer is quiet");
 }
 
 int main(void)
@@ -116,7 +162,9 @@ int main(void)
                    "0x34/0x35: RAM above 16 MiB in 64 KiB units");
         TAP_EQ_INT(cmos(0x5b) | cmos(0x5c) << 8 | cmos(0x5d) << 16, (1 << 30) >> 16,
                    "0x5b-0x5d: RAM above 4 GiB in 64 KiB units");
+        test_interrupts();
         rtc_destroy(r);
+        TAP_EQ_INT(f->loop.dels, 1, "timer removed from the event loop");
         TAP_EQ_INT(fake_pio_in(f, 0x71, 1), 0xff, "ports released");
         fake_vm_free(f);
         return tap_done();
