@@ -17,10 +17,6 @@
 #define VIRTIO_PCI_SUBSYS_ID   0x1100
 
 #define PCI_CAP_ID_VENDOR 0x09
-#define PCI_CAP_ID_MSIX   0x11
-#define MSIX_CTRL_ENABLE  0x8000
-#define MSIX_CTRL_MASK    0x4000
-#define MSIX_ENTRY_MASKED 1
 
 enum virtio_cap_type {
         VIRTIO_PCI_CAP_COMMON_CFG = 1,
@@ -58,136 +54,6 @@ void virtio_pci_count(uint64_t *counter, uint64_t n)
 bool virtio_pci_driver_has(const struct virtio_pci *vp, unsigned bit)
 {
         return vp->driver_features & (1ULL << bit);
-}
-
-/* ---- interrupts ---------------------------------------------------------- */
-
-static void msix_fire(struct virtio_pci *vp, struct virtio_msix_entry *e)
-{
-        uint64_t one = 1;
-
-        if (!vp->msix_masked && !(e->ctrl & MSIX_ENTRY_MASKED) && e->efd >= 0) {
-                if (write(e->efd, &one, sizeof(one)) == sizeof(one)) {
-                        e->pending = false;
-                        virtio_pci_count(&vp->stats.interrupts, 1);
-                        return;
-                }
-        }
-        e->pending = true;
-}
-
-static void intx_set(struct virtio_pci *vp, bool level)
-{
-        if (level == vp->intx_asserted)
-                return;
-        vp->intx_asserted = level;
-        vm_irq_line(vp->vm, pci_bus_intx_gsi(vp->bus, &vp->pci), level);
-}
-
-/* isr_bit: 1 for a used-buffer notification, 2 for a configuration change. */
-static void raise_irq(struct virtio_pci *vp, uint8_t isr_bit, uint16_t vector)
-{
-        if (vp->msix_enabled) {
-                if (vector < vp->n_vectors)
-                        msix_fire(vp, &vp->vectors[vector]);
-                return;
-        }
-        vp->isr |= isr_bit;
-        if (!vp->intx_asserted)
-                virtio_pci_count(&vp->stats.interrupts, 1);
-        intx_set(vp, true);
-}
-
-void virtio_pci_queue_interrupt(struct virtio_pci *vp, unsigned q)
-{
-        struct virtio_queue *vq = &vp->queues[q];
-
-        if (virtq_need_interrupt(&vq->vq))
-                raise_irq(vp, 1, vq->msix_vector);
-}
-
-void virtio_pci_set_broken(struct virtio_pci *vp)
-{
-        if (vp->broken)
-                return;
-        vp->broken = true;
-        vp->status |= VIRTIO_STATUS_NEEDS_RESET;
-        if (vp->status & VIRTIO_STATUS_DRIVER_OK)
-                raise_irq(vp, 2, vp->config_msix_vector);
-}
-
-/* The route follows the table entry while it is unmasked; a masked entry
- * keeps its old route, unused, and collects a pending bit instead. */
-static void msix_entry_sync(struct virtio_pci *vp, unsigned i)
-{
-        struct virtio_msix_entry *e = &vp->vectors[i];
-        uint64_t addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;
-
-        if (e->ctrl & MSIX_ENTRY_MASKED)
-                return;
-        if ((addr & 0xfff00000ULL) != 0xfee00000ULL)
-                return; /* not an MSI address: interrupts stay pending */
-        if (e->gsi < 0) {
-                uint32_t gsi;
-                int efd;
-                if (vm_msi_alloc(vp->vm, addr, e->data, &gsi, &efd, NULL) < 0)
-                        return;
-                e->gsi = gsi;
-                e->efd = efd;
-        } else if (addr != e->route_addr || e->data != e->route_data) {
-                if (vm_msi_update(vp->vm, (uint32_t)e->gsi, addr, e->data, false, NULL) < 0)
-                        return;
-        }
-        e->route_addr = addr;
-        e->route_data = e->data;
-        if (e->pending && vp->msix_enabled)
-                msix_fire(vp, e);
-}
-
-static void msix_flush_pending(struct virtio_pci *vp)
-{
-        for (unsigned i = 0; i < vp->n_vectors; i++)
-                if (vp->vectors[i].pending)
-                        msix_fire(vp, &vp->vectors[i]);
-}
-
-static void msix_table_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len,
-                          bool is_write)
-{
-        unsigned i = (unsigned)(off / 16), field = (unsigned)(off % 16) / 4;
-        struct virtio_msix_entry *e;
-        uint32_t *regs[4], v;
-
-        if (len == 8 && !(off & 7)) { /* a qword is two dword accesses */
-                msix_table_io(vp, off, data, 4, is_write);
-                msix_table_io(vp, off + 4, data + 4, 4, is_write);
-                return;
-        }
-        if (len != 4 || (off & 3) || i >= vp->n_vectors)
-                return;
-        e = &vp->vectors[i];
-        regs[0] = &e->addr_lo;
-        regs[1] = &e->addr_hi;
-        regs[2] = &e->data;
-        regs[3] = &e->ctrl;
-        if (!is_write) {
-                memcpy(data, regs[field], 4);
-                return;
-        }
-        memcpy(&v, data, 4);
-        *regs[field] = field == 3 ? (v & MSIX_ENTRY_MASKED) : v;
-        msix_entry_sync(vp, i);
-}
-
-static void msix_pba_read(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len)
-{
-        uint64_t bits = 0;
-
-        for (unsigned i = 0; i < vp->n_vectors; i++)
-                if (vp->vectors[i].pending)
-                        bits |= 1ULL << i;
-        for (uint32_t b = 0; b < len; b++)
-                data[b] = off + b < 8 ? (uint8_t)(bits >> (8 * (off + b))) : 0;
 }
 
 /* ---- queues --------------------------------------------------------------- */
@@ -255,7 +121,7 @@ static void device_reset(struct virtio_pci *vp)
         vp->status = 0;
         vp->isr = 0;
         vp->broken = false;
-        intx_set(vp, false);
+        virtio_pci_intx_set(vp, false);
         if (vp->ops->reset)
                 vp->ops->reset(vp);
 }
@@ -482,7 +348,7 @@ static void isr_read(struct virtio_pci *vp, uint8_t *data, uint32_t len)
         data[0] = vp->isr;
         /* Reading the ISR acknowledges it and drops the INTx line (4.1.4.5). */
         vp->isr = 0;
-        intx_set(vp, false);
+        virtio_pci_intx_set(vp, false);
 }
 
 static void device_cfg_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len,
@@ -531,11 +397,11 @@ void virtio_pci_bar_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
                         notify_write(vp, off);
                 break;
         case VIRTIO_BAR_MSIX:
-                msix_table_io(vp, off, data, len, is_write);
+                virtio_msix_table_io(vp, off, data, len, is_write);
                 break;
         case VIRTIO_BAR_PBA:
                 if (!is_write)
-                        msix_pba_read(vp, off, data, len);
+                        virtio_msix_pba_read(vp, off, data, len);
                 break;
         }
         pthread_mutex_unlock(&vp->lock);
@@ -547,19 +413,10 @@ static void pci_cfg_written(struct pci_dev *dev, unsigned offset, unsigned len)
 {
         struct virtio_pci *vp = dev->opaque;
         unsigned ctrl = vp->msix_cap + 2u;
-        uint16_t v;
 
         if (offset + len <= ctrl || offset >= ctrl + 2)
                 return;
-        v = (uint16_t)pci_cfg_read(dev, ctrl, 2);
-        pthread_mutex_lock(&vp->lock);
-        vp->msix_enabled = v & MSIX_CTRL_ENABLE;
-        vp->msix_masked = v & MSIX_CTRL_MASK;
-        if (vp->msix_enabled) {
-                intx_set(vp, false);
-                msix_flush_pending(vp);
-        }
-        pthread_mutex_unlock(&vp->lock);
+        virtio_msix_ctrl_written(vp, (uint16_t)pci_cfg_read(dev, ctrl, 2));
 }
 
 static void pci_bar_moved(struct pci_dev *dev, int bar, uint64_t old_addr, uint64_t new_addr)
@@ -665,20 +522,6 @@ static int add_virtio_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, 
         return pci_dev_add_cap(&vp->pci, PCI_CAP_ID_VENDOR, body, NULL, body_len, NULL, err);
 }
 
-static int add_msix_cap(struct virtio_pci *vp, struct isola_err *err)
-{
-        uint8_t body[10] = {0}, wmask[10] = {0};
-        uint16_t ctrl = (uint16_t)(vp->n_vectors - 1), ctrl_w = MSIX_CTRL_ENABLE | MSIX_CTRL_MASK;
-        uint32_t table = VIRTIO_BAR_MSIX, pba = VIRTIO_BAR_PBA; /* BIR 0 */
-
-        memcpy(&body[0], &ctrl, 2);
-        memcpy(&wmask[0], &ctrl_w, 2);
-        memcpy(&body[2], &table, 4);
-        memcpy(&body[6], &pba, 4);
-        return pci_dev_add_cap(&vp->pci, PCI_CAP_ID_MSIX, body, wmask, sizeof(body), &vp->msix_cap,
-                               err);
-}
-
 static int setup_caps(struct virtio_pci *vp, struct isola_err *err)
 {
         if (add_virtio_cap(vp, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_BAR_COMMON, CC_SIZE, false, err) <
@@ -688,7 +531,7 @@ static int setup_caps(struct virtio_pci *vp, struct isola_err *err)
             add_virtio_cap(vp, VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_BAR_ISR, 1, false, err) < 0 ||
             (vp->dev_cfg_len && add_virtio_cap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_BAR_DEVICE,
                                                vp->dev_cfg_len, false, err) < 0) ||
-            add_msix_cap(vp, err) < 0)
+            virtio_msix_add_cap(vp, err) < 0)
                 return -1;
         return 0;
 }
@@ -732,8 +575,8 @@ int virtio_pci_init(struct virtio_pci *vp, struct vm *vm, struct pci_bus *bus,
         for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
                 vp->queues[i].kick_fd = -1;
         for (unsigned i = 0; i < VIRTIO_MAX_VECTORS; i++)
-                vp->vectors[i] =
-                    (struct virtio_msix_entry){.gsi = -1, .efd = -1, .ctrl = MSIX_ENTRY_MASKED};
+                vp->vectors[i] = (struct virtio_msix_entry){
+                    .gsi = -1, .efd = -1, .ctrl = VIRTIO_MSIX_ENTRY_MASKED};
         pthread_mutex_init(&vp->lock, NULL);
         vp->chain = malloc(sizeof(*vp->chain));
         if (!vp->chain)
@@ -765,14 +608,8 @@ void virtio_pci_uninit(struct virtio_pci *vp)
                 close(q->kick_fd);
                 q->kick_fd = -1;
         }
-        for (unsigned i = 0; i < vp->n_vectors; i++) {
-                struct virtio_msix_entry *e = &vp->vectors[i];
-                if (e->gsi >= 0)
-                        vm_msi_free(vp->vm, (uint32_t)e->gsi, e->efd);
-                e->gsi = -1;
-                e->efd = -1;
-        }
-        intx_set(vp, false);
+        virtio_msix_free(vp);
+        virtio_pci_intx_set(vp, false);
         free(vp->chain);
         vp->chain = NULL;
 }

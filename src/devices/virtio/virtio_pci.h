@@ -18,10 +18,11 @@
 #include "devices/virtio/virtio.h"
 #include "devices/virtio/virtqueue.h"
 
-#define VIRTIO_MAX_QUEUES  4
-#define VIRTIO_MAX_VECTORS (VIRTIO_MAX_QUEUES + 1)
-#define VIRTIO_CFG_MAX     64
-#define VIRTIO_NO_VECTOR   0xffff
+#define VIRTIO_MAX_QUEUES        4
+#define VIRTIO_MAX_VECTORS       (VIRTIO_MAX_QUEUES + 1)
+#define VIRTIO_CFG_MAX           64
+#define VIRTIO_NO_VECTOR         0xffff
+#define VIRTIO_MSIX_ENTRY_MASKED 1 /* vector control bit 0 */
 
 /* Feature bits (VirtIO 1.2 section 6). */
 #define VIRTIO_F_INDIRECT_DESC 28
@@ -145,6 +146,16 @@ void virtio_pci_queue_interrupt(struct virtio_pci *vp, unsigned q);
 /* The driver broke the protocol: DEVICE_NEEDS_RESET, config interrupt, stop. */
 void virtio_pci_set_broken(struct virtio_pci *vp);
 void virtio_pci_get_stats(struct virtio_pci *vp, struct virtio_stats *st);
+
+/* Transport internals shared by virtio_pci.c and virtio_pci_irq.c. */
+void virtio_pci_intx_set(struct virtio_pci *vp, bool level);
+void virtio_msix_table_io(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len,
+                          bool is_write);
+void virtio_msix_pba_read(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len);
+/* The guest wrote the MSI-X message control (pci_dev.lock held, takes vp->lock). */
+void virtio_msix_ctrl_written(struct virtio_pci *vp, uint16_t ctrl);
+int virtio_msix_add_cap(struct virtio_pci *vp, struct isola_err *err);
+void virtio_msix_free(struct virtio_pci *vp);
 void virtio_pci_count(uint64_t *counter, uint64_t n);
 
 #endif
