@@ -29,7 +29,7 @@ if [ -x "$mini" ]; then
         [ "$ms" -le 1000 ] || skip_all "guest code is emulated here (2M instructions took ${ms} ms)"
 fi
 busybox=$(command -v busybox)
-file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || skip_all "no static busybox"
+[ -n "$busybox" ] && ldd "$busybox" 2>&1 | grep -q 'not a dynamic' || skip_all "no static busybox"
 
 work=$(mktemp -d /tmp/isola-virtio-linux.XXXXXX)
 trap 'rm -rf "$work"' EXIT
