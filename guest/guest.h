@@ -220,6 +220,7 @@ void test_exits(void);
 void test_sleep(void);
 void test_pci(void);
 void test_ide(void);
+void test_ide_irq(void);
 void test_io_ide(void);
 void test_vblk(void);
 void test_io_vblk(void);

@@ -183,6 +183,32 @@ void test_ide(void)
         report("ide", ok28 == n && (!a.lba48 || ok48 == n) ? PASS : FAIL, &d);
 }
 
+/* One sector read with the device's interrupt enabled (nIEN clear), routed
+ * from IRQ 14 through the IOAPIC; reading the status register acks it. */
+void test_ide_irq(void)
+{
+        struct line d = {.len = 0};
+        struct ata a;
+        if (ata_open(&a, &d) < 0) {
+                report("ide_irq", SKIP, &d);
+                return;
+        }
+        uint16_t buf[256];
+        ioapic_route(14, true);
+        outb(a.ctl, 0x00);
+        unsigned long before = irq_legacy_seen();
+        ata_command(&a, false, false, 1, 1);
+        bool got = irq_legacy_wait(before + 1, 2000);
+        int st = ata_wait(&a, true);
+        if (st >= 0)
+                insw(a.base + ATA_DATA, buf, 256);
+        outb(a.ctl, 0x02);
+        ioapic_route(14, false);
+        line_add(&d, "irq=14 interrupts=%lu status=0x%02x", irq_legacy_seen() - before,
+                 st < 0 ? 0xffu : (unsigned)st);
+        report("ide_irq", got && st >= 0 ? PASS : FAIL, &d);
+}
+
 /* Benchmark: io_mib MiB written then read in 128 KiB commands starting at
  * 1 MiB, one 1 MiB buffer reused; each sector carries a stamp we check. */
 void test_io_ide(void)

@@ -22,11 +22,14 @@ static const struct {
         void (*run)(void);
         bool by_default;
 } tests[] = {
-    {"uart", test_uart, true},      {"uart_irq", test_uart_irq, true}, {"pci", test_pci, true},
-    {"rtc", test_rtc, true},        {"cpuid", test_cpuid, true},       {"ide", test_ide, true},
-    {"vblk", test_vblk, true},      {"vnet", test_vnet, true},         {"vcon", test_vcon, true},
-    {"vrng", test_vrng, true},      {"exits", test_exits, false},      {"sleep", test_sleep, false},
-    {"io_ide", test_io_ide, false}, {"io_vblk", test_io_vblk, false},
+    {"uart", test_uart, true},        {"uart_irq", test_uart_irq, true},
+    {"pci", test_pci, true},          {"rtc", test_rtc, true},
+    {"cpuid", test_cpuid, true},      {"ide", test_ide, true},
+    {"ide_irq", test_ide_irq, true},  {"vblk", test_vblk, true},
+    {"vnet", test_vnet, true},        {"vcon", test_vcon, true},
+    {"vrng", test_vrng, true},        {"exits", test_exits, false},
+    {"sleep", test_sleep, false},     {"io_ide", test_io_ide, false},
+    {"io_vblk", test_io_vblk, false},
 };
 #define N_TESTS (sizeof(tests) / sizeof(tests[0]))
 

@@ -37,13 +37,13 @@ pattern() { python3 "$ISOLA_SRC/tests/vm/guest_pattern.py" "$@" >/dev/null; }
 # --- legacy devices, virtio-blk and virtio-rng in one VM ---
 truncate -s 4M "$tmp/ide.img" "$tmp/vblk.img"
 run_vm devices --disk "$tmp/ide.img,bus=ide" --disk "$tmp/vblk.img,bus=virtio" --rng \
-	--cmdline "tests=uart,uart_irq,pci,rtc,ide,vblk,vrng"
+	--cmdline "tests=uart,uart_irq,pci,rtc,ide,ide_irq,vblk,vrng"
 check_eq "guest powers off through ACPI: exit status 0" "$rc" 0
-for t in uart uart_irq pci rtc ide vblk vrng; do
+for t in uart uart_irq pci rtc ide ide_irq vblk vrng; do
 	check_match "guest test $t passes" "$(line devices $t)" "^ISOLA-TEST $t PASS"
 done
 check_match "guest summary" "$(grep -a ^ISOLA-DONE "$tmp/devices.out")" \
-	"^ISOLA-DONE pass=7 fail=0 skip=0"
+	"^ISOLA-DONE pass=8 fail=0 skip=0"
 check_match "PCI bus 0 holds the host bridge, PIIX IDE, virtio-blk and virtio-rng" \
 	"$(line devices pci)" "00.0=8086:1237:0600.*=8086:7010:0101.*=1af4:1042:.*=1af4:1044:"
 check_match "IDE: IDENTIFY sees a 4 MiB LBA48 disk, both command sets verified" \

@@ -13,7 +13,7 @@ tmp=$(mktemp -d /tmp/isola-guest-qemu.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 truncate -s 4M "$tmp/ide.img" "$tmp/vblk.img"
 
-tests=uart,uart_irq,pci,rtc,cpuid,ide,vblk,vnet,vcon,vrng
+tests=uart,uart_irq,pci,rtc,cpuid,ide,ide_irq,vblk,vnet,vcon,vrng
 # TCG: on this nested host it beats KVM for a guest this small, and it
 # proves the guest does not depend on KVM.
 timeout 120 qemu-system-x86_64 -M pc -accel tcg -m 64 -display none -no-reboot \
@@ -35,7 +35,7 @@ for t in ${tests//,/ }; do
 		"^ISOLA-TEST $t PASS"
 done
 check_match "guest summary has no failure" "$(grep ^ISOLA-DONE <<<"$out")" \
-	"^ISOLA-DONE pass=10 fail=0 skip=0"
+	"^ISOLA-DONE pass=11 fail=0 skip=0"
 check_match "PCI scan sees the PIIX IDE function and the virtio devices" \
 	"$(grep '^ISOLA-TEST pci' <<<"$out")" "8086:7010:0101.*1af4:1042.*1af4:1041"
 pattern() { python3 "$ISOLA_SRC/tests/vm/guest_pattern.py" "$@" >/dev/null; }
