@@ -161,13 +161,24 @@ static void update_msr(struct serial8250 *s)
 
 static void serial_input_ready(void *opaque, uint32_t events);
 
-static void transmit(struct serial8250 *s, uint8_t b)
+/* What a register access asks the caller to do once s->lock is dropped:
+ * writing to out_fd may block (a full pipe), and must not stall the event
+ * loop thread, which takes s->lock for input. */
+struct uart_effects {
+        bool drained; /* RX FIFO space freed: maybe resume reading in_fd */
+        bool tx;      /* tx_byte goes to out_fd */
+        uint8_t tx_byte;
+};
+
+static void transmit(struct serial8250 *s, uint8_t b, struct uart_effects *fx)
 {
         s->tx_bytes++;
-        if (s->mcr & MCR_LOOP)
+        if (s->mcr & MCR_LOOP) {
                 rx_push(s, b);
-        else if (s->out_fd >= 0)
-                (void)fs_write_all(s->out_fd, &b, 1);
+        } else if (s->out_fd >= 0) {
+                fx->tx = true;
+                fx->tx_byte = b;
+        }
         s->thr_ipending = true;
 }
 
@@ -208,7 +219,7 @@ static void sync_input_watch(struct serial8250 *s)
         pthread_mutex_unlock(&s->watch_lock);
 }
 
-static uint8_t reg_read(struct serial8250 *s, unsigned reg, bool *drained)
+static uint8_t reg_read(struct serial8250 *s, unsigned reg, struct uart_effects *fx)
 {
         uint8_t v, iir;
 
@@ -217,7 +228,7 @@ static uint8_t reg_read(struct serial8250 *s, unsigned reg, bool *drained)
                 if (s->lcr & LCR_DLAB)
                         return s->dll;
                 v = rx_pop(s);
-                *drained = true;
+                fx->drained = true;
                 return v;
         case REG_IER:
                 return (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
@@ -257,14 +268,14 @@ static void fcr_write(struct serial8250 *s, uint8_t v)
                 s->fcr = 0;
 }
 
-static void reg_write(struct serial8250 *s, unsigned reg, uint8_t v, bool *drained)
+static void reg_write(struct serial8250 *s, unsigned reg, uint8_t v, struct uart_effects *fx)
 {
         switch (reg) {
         case REG_DATA:
                 if (s->lcr & LCR_DLAB)
                         s->dll = v;
                 else
-                        transmit(s, v);
+                        transmit(s, v, fx);
                 break;
         case REG_IER:
                 if (s->lcr & LCR_DLAB) {
@@ -279,7 +290,7 @@ static void reg_write(struct serial8250 *s, unsigned reg, uint8_t v, bool *drain
                 break;
         case REG_IIR_FCR:
                 fcr_write(s, v);
-                *drained = true;
+                fx->drained = true;
                 break;
         case REG_LCR:
                 s->lcr = v;
@@ -300,7 +311,7 @@ static void reg_write(struct serial8250 *s, unsigned reg, uint8_t v, bool *drain
 static void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
         struct serial8250 *s = opaque;
-        bool drained = false;
+        struct uart_effects fx = {0};
 
         if (offset >= 8) {
                 memset(data, 0xff, len);
@@ -308,14 +319,16 @@ static void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len
         }
         pthread_mutex_lock(&s->lock);
         if (is_write)
-                reg_write(s, (unsigned)offset, data[0], &drained);
+                reg_write(s, (unsigned)offset, data[0], &fx);
         else
-                data[0] = reg_read(s, (unsigned)offset, &drained);
+                data[0] = reg_read(s, (unsigned)offset, &fx);
         if (!is_write && len > 1)
                 memset(data + 1, 0xff, len - 1);
         update_irq(s);
         pthread_mutex_unlock(&s->lock);
-        if (drained)
+        if (fx.tx)
+                (void)fs_write_all(s->out_fd, &fx.tx_byte, 1);
+        if (fx.drained)
                 sync_input_watch(s);
 }
 
