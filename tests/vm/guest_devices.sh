@@ -49,7 +49,7 @@ check_match "PCI bus 0 holds the host bridge, PIIX IDE, virtio-blk and virtio-rn
 check_match "IDE: IDENTIFY sees a 4 MiB LBA48 disk, both command sets verified" \
 	"$(line devices ide)" "sectors=8192 lba48=1 lba28_verified=8/8 lba48_verified=8/8"
 check_match "virtio-blk: capacity, FLUSH and GET_ID answered" "$(line devices vblk)" \
-	"capacity=8192 .*flush=0 read=0 verified=8/8 get_id=0 id=vblk.img"
+	"capacity=8192 .*flush=0 read=0 verified=8/8 get_id=0 id=[^ ]+ "
 check "IDE image holds the guest's LBA28 sectors" pattern "$tmp/ide.img" IDE28 1 8
 check "IDE image holds the guest's LBA48 sectors" pattern "$tmp/ide.img" IDE48 9 8
 check "virtio-blk image holds the guest's sectors" pattern "$tmp/vblk.img" VBLK 0 8
