@@ -166,7 +166,7 @@ static void vformat(struct sink *k, const char *fmt, va_list ap)
 
 void print(const char *fmt, ...)
 {
-        char buf[256];
+        char buf[768]; /* a result line: prefix plus a full struct line */
         struct sink k = {buf, 0, sizeof(buf)};
         va_list ap;
         va_start(ap, fmt);
