@@ -28,9 +28,9 @@ enum pci_bar_kind {
 
 struct pci_bar {
         enum pci_bar_kind kind;
-        uint64_t size;   /* power of two */
-        uint64_t addr;   /* current guest address, 0 when unmapped */
-        bool mapped;     /* registered on the bus (decode enabled and addr valid) */
+        uint64_t size; /* power of two */
+        uint64_t addr; /* address programmed in the BAR (decoded only when mapped) */
+        bool mapped;   /* registered on the bus (decode enabled and addr valid) */
         io_handler_fn fn;
         void *opaque;
 };
@@ -47,13 +47,13 @@ struct pci_dev_ops {
 
 struct pci_dev {
         uint8_t cfg[PCI_CFG_SIZE];
-        uint8_t wmask[PCI_CFG_SIZE]; /* 1 bits are guest-writable */
+        uint8_t wmask[PCI_CFG_SIZE];   /* 1 bits are guest-writable */
         uint8_t w1cmask[PCI_CFG_SIZE]; /* write-1-to-clear bits (status) */
         struct pci_bar bars[PCI_NUM_BARS];
         const struct pci_dev_ops *ops;
         void *opaque;
-        uint8_t slot;         /* device number on bus 0 */
-        uint8_t next_cap;     /* next free byte for capabilities */
+        uint8_t slot;     /* device number on bus 0 */
+        uint8_t next_cap; /* next free byte for capabilities */
         struct pci_bus *bus;
         pthread_mutex_t lock; /* guards cfg and bars */
 };
