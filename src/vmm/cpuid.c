@@ -14,8 +14,6 @@
 #define CPUID_HYPERVISOR_BIT (1u << 31)
 #define KVM_CPUID_BASE       0x40000000u
 #define CPUID_1_ECX_CX16     (1u << 13)
-#define CPUID_1_ECX_XSAVE    (1u << 26)
-#define CPUID_1_ECX_OSXSAVE  (1u << 27)
 
 struct cpuid_buf {
         struct kvm_cpuid2 hdr;
@@ -23,11 +21,11 @@ struct cpuid_buf {
 };
 
 /* kvm-pvm (an instruction-emulating KVM used on nested hosts) reports
- * CMPXCHG16B and XSAVE as supported but cannot emulate CMPXCHG16B or
- * XRSTOR: Linux then stops with an emulation failure (in SLUB, in the FPU
- * set-up). Hide them there; without XSAVE the guest falls back to FXSAVE
- * and drops the features that depend on it (AVX, ...). */
-#define CPUID_1_ECX_PVM_MISSING (CPUID_1_ECX_CX16 | CPUID_1_ECX_XSAVE | CPUID_1_ECX_OSXSAVE)
+ * CMPXCHG16B as supported but cannot emulate it: Linux then stops with an
+ * emulation failure in SLUB. Hide it there. (XRSTOR is not emulated
+ * either, but kvm-pvm reports XSAVE whatever the VMM sets: Linux guests
+ * need "noxsave" on their command line on such hosts.) */
+#define CPUID_1_ECX_PVM_MISSING CPUID_1_ECX_CX16
 
 static bool host_is_kvm_pvm(void)
 {

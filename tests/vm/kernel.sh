@@ -113,6 +113,19 @@ check_line "PVH: IRQ0 -> GSI2 override from our MADT" "$T/pvh.log" \
 	"ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2 dfl dfl)"
 [ "$SEEN" = 1 ] || diag "$(tail -5 "$T/pvh.log")"
 
+# --pv off: the same kernel must believe it runs on bare metal. (The MP
+# table is covered by test_tables: Debian's kernel has no MPPARSE.)
+CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 isola.test=pvoff"
+boot_until "$T/pvoff.log" 300 "smpboot: Allowing 2 CPUs" \
+	--kernel "$VMLINUX" --cmdline "$CMDLINE" --memory 128 --cpus 2 --pv off
+check_eq "--pv off: the kernel counted our 2 vCPUs from the MADT" "$SEEN" 1
+check_line "--pv off: kernel sees bare hardware" "$T/pvoff.log" \
+	"Booting paravirtualized kernel on bare hardware"
+check "--pv off: no hypervisor detected" bash -c "! grep -q 'Hypervisor detected' '$T/pvoff.log'"
+check_line "--pv off: e820 RAM up to 128 MiB" "$T/pvoff.log" \
+	"BIOS-e820: [mem 0x0000000000100000-0x0000000007ffffff] usable"
+[ "$SEEN" = 1 ] || diag "$(tail -5 "$T/pvoff.log")"
+
 # bzImage: the guest decompresses ~14 MB itself, instruction by instruction
 # on an emulating host; wait a bounded time and report what was reached.
 CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 isola.test=bzimage"
