@@ -1,6 +1,7 @@
-/* virtio 1.x modern PCI transport (see virtio_pci.h): BAR 0 register
- * handling, feature negotiation, queue life cycle, notifications and
- * interrupts. Everything the guest writes here is hostile. */
+/* virtio 1.x modern PCI transport (see virtio_pci.h): capabilities, BAR 0
+ * register handling, feature negotiation, queue life cycle and
+ * notifications; interrupts are in virtio_pci_irq.c. Everything the guest
+ * writes here is hostile. */
 #include "devices/virtio/virtio_pci.h"
 
 #include <errno.h>
