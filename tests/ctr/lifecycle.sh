@@ -277,6 +277,19 @@ rt create --bundle "$B" --console-socket "$WORK/cs.sock" tty && rt start tty
 wait $RECV
 check_match "the console socket got the pty master" "$(tr -d '\r' <"$WORK/tty.out")" $'^/dev/pts/[0-9]+\non-the-pty'
 rt delete -f tty
+check_match "foreground run relays the pty" "$(rt run --bundle "$B" ttyfg </dev/null 2>&1 | tr -d '\r')" \
+	$'^/dev/pts/[0-9]+\non-the-pty'
+B2=$(bundle ttyex '.process.args = ["sleep", "1000"]')
+rt run -d --bundle "$B2" ttyex
+rm -f "$WORK/cs.sock" "$WORK/cs.sock.ready"
+timeout 20 python3 "$WORK/recv.py" "$WORK/cs.sock" >"$WORK/tty.out" &
+RECV=$!
+for _ in $(seq 100); do [ -e "$WORK/cs.sock.ready" ] && break; sleep 0.05; done
+rt exec -t -d --console-socket "$WORK/cs.sock" ttyex sh -c 'tty; echo exec-pty'
+wait $RECV
+check_match "exec -t -d --console-socket" "$(tr -d '\r' <"$WORK/tty.out")" $'^/dev/pts/[0-9]+\nexec-pty'
+check_match "exec -t in the foreground relays" "$(rt exec -t ttyex tty </dev/null | tr -d '\r')" '^/dev/pts/[0-9]+$'
+rt delete -f ttyex
 OUT=$(rt create --bundle "$B" tty2 2>&1)
 check_match "terminal without --console-socket is refused for create" "$OUT" "console-socket"
 check "nothing left" leaves_nothing tty2
