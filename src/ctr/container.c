@@ -25,7 +25,6 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
-#undef linux /* gnu17 predefines it; struct spec has a member of that name */
 
 struct create_ctx {
         const struct ctr_opts *o;

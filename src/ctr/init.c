@@ -61,7 +61,6 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
-#undef linux /* gnu17 predefines it; struct spec has a member of that name */
 
 #define MSG_MAX 65536
 
