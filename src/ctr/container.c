@@ -25,7 +25,6 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
-
 struct create_ctx {
         const struct ctr_opts *o;
         const char *id;

@@ -27,7 +27,6 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
-
 /* Joined in this order: the user namespace grants the rights for the rest,
  * mnt goes last because after it the host's /proc is gone. */
 static const struct {

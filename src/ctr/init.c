@@ -61,7 +61,6 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
-
 #define MSG_MAX 65536
 
 int init_ns_flag(enum spec_ns_kind kind)
