@@ -24,11 +24,12 @@
  * clone of the runtime. The CVE-2019-5736 attack (a container process
  * opening /proc/<runtime pid>/exe and rewriting the host binary) needs the
  * runtime process to be ptrace/proc-accessible from the container. We make
- * the runtime non-dumpable before any namespace is created or joined, so its
- * /proc/<pid>/{exe,mem,fd} belong to the host's root and cannot be opened
- * from the container (a container user namespace's root has no privilege
- * over host-root owned files); execve() of the user process resets
- * dumpability for the user's own binary. Rootless parents must write the id
+ * the runtime non-dumpable before any namespace is created or joined: the
+ * kernel then lets /proc/<pid>/{exe,mem,fd,...} of the init (and of exec's
+ * helpers) be opened only with CAP_SYS_PTRACE in the host user namespace
+ * (ptrace_may_access on a non-dumpable mm), which container processes do
+ * not have. From execve() on, /proc/<pid>/exe is the user's own binary and
+ * the kernel resets dumpability for it. Rootless parents must write the id
  * maps of the child, which a non-dumpable child forbids, so there the child
  * turns non-dumpable right after its maps are written, before it joins or
  * sees anything of the container. */
