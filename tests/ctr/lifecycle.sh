@@ -123,6 +123,15 @@ else
 	skip "no block device"
 fi
 
+# --- the parked init is a clone of the runtime: its binary must not be
+# reachable from inside (CVE-2019-5736); it is non-dumpable
+B=$(bundle cve '.process.args = ["true"]')
+rt create --bundle "$B" cve
+OUT=$(rt exec cve sh -c 'readlink /proc/1/exe || echo no-link; head -c 4 /proc/1/exe >/dev/null && echo opened-exe' 2>&1)
+check_match "/proc/1/exe of the parked init is not readable from the container" "$OUT" "no-link"
+check "nor openable" bash -c "! grep -q opened-exe <<<\"\$1\"" _ "$OUT"
+rt delete -f cve
+
 # --- namespaces really there
 B=$(bundle ns '.process.args = ["sh", "-c", "echo pid=$$; hostname; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d \" \"; readlink /proc/self/ns/mnt"]')
 OUT=$(rt run --bundle "$B" ns 2>&1)
