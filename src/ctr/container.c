@@ -30,6 +30,7 @@ struct create_ctx {
         const char *id;
         const struct ctr_create_args *a;
         bool foreground; /* run without -d: we keep the init as our child */
+        bool unparked;   /* run: the init execs right after set-up */
         char bundle[PATH_MAX];
         char rootfs[PATH_MAX];
         char *config_text;
@@ -81,6 +82,9 @@ static int make_state_dir(struct create_ctx *c, struct isola_err *err)
         c->dirfd = state_dir_create(c->o->root, c->id, err);
         if (c->dirfd < 0)
                 return -1;
+        /* run releases the init itself: no fifo, no parking. */
+        if (c->unparked)
+                return 0;
         if (mkfifoat(c->dirfd, STATE_FIFO_FILE, 0600) < 0)
                 return err_sys(err, "create exec fifo");
         c->fifo_fd = openat(c->dirfd, STATE_FIFO_FILE, O_RDWR | O_CLOEXEC);
@@ -229,7 +233,8 @@ static int create_steps(struct create_ctx *c, struct isola_err *err)
         if (spawn_init(c, err) < 0)
                 return -1;
         /* Only the init may hold the fifo open: see release_fifo. */
-        close(c->fifo_fd);
+        if (c->fifo_fd >= 0)
+                close(c->fifo_fd);
         c->fifo_fd = -1;
         if (c->console_fd >= 0) {
                 close(c->console_fd);
@@ -418,17 +423,16 @@ int ctr_wait_foreground(pid_t pid, int pty_master, int *exit_status, struct isol
 int ctr_run(const struct ctr_opts *o, const char *id, const struct ctr_create_args *a,
             int *exit_status, struct isola_err *err)
 {
-        struct create_ctx c = {.o = o, .id = id, .a = a, .foreground = !a->detach};
+        struct create_ctx c = {
+            .o = o, .id = id, .a = a, .foreground = !a->detach, .unparked = true};
         struct ctr_handle h;
         int rc = do_create(&c, err);
         pid_t pid = c.init.pid;
         int pty = c.init.pty_master;
 
         c.init.pty_master = -1;
-        if (rc == 0 && release_fifo(c.dirfd, id, err) < 0) {
-                create_unwind(&c);
-                rc = -1;
-        }
+        if (rc == 0)
+                init_wait_exec(&c.init);
         if (rc == 0 && c.spec->n_hooks[HOOK_POSTSTART]) {
                 struct isola_err hook_err = {0};
                 _cleanup_free_ char *json = state_oci_json(&c.st, CTR_RUNNING, false);

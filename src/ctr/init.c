@@ -366,12 +366,15 @@ static _Noreturn void init_child(const struct init_config *cfg, int sync_fd, boo
                 child_fail(sync_fd, "terminal", &err);
         if (init_msg_send(sync_fd, INIT_MSG_READY, 0, NULL) < 0)
                 _exit(1);
-        close(sync_fd);
-        /* Parked until `start` writes a byte; EOF means nobody will. */
-        while (read(cfg->fifo_fd, &byte, 1) < 0 && errno == EINTR)
-                ;
-        /* The fifo fd stays open (close-on-exec) until execve: `start` waits
-         * for it to close before running poststart hooks. */
+        if (cfg->fifo_fd >= 0) {
+                close(sync_fd);
+                /* Parked until `start` writes a byte; EOF means nobody will. */
+                while (read(cfg->fifo_fd, &byte, 1) < 0 && errno == EINTR)
+                        ;
+        }
+        /* The fifo fd (or, unparked, the sync socket) stays open
+         * (close-on-exec) until execve: the releasing side waits for it to
+         * close before running poststart hooks. */
         if (hooks_run(spec, HOOK_START_CONTAINER, state_json, &err) < 0) {
                 dprintf(STDERR_FILENO, "isola init: startContainer hooks: %s\n", err.msg);
                 _exit(1);
@@ -524,6 +527,15 @@ int init_release(struct init_handle *h, const char *state_json, struct isola_err
                         return 0;
                 return err_set(err, m.value, "%s", buf);
         }
+}
+
+void init_wait_exec(struct init_handle *h)
+{
+        char buf[64];
+        struct init_msg m;
+
+        while (init_msg_recv(h->sync_fd, &m, buf, sizeof(buf), NULL) == 0)
+                ;
 }
 
 void init_abort(struct init_handle *h)

@@ -16,7 +16,8 @@
 struct init_config {
         const struct spec *spec;
         const char *rootfs; /* absolute */
-        int fifo_fd;        /* exec fifo opened O_RDWR: the init blocks reading it */
+        int fifo_fd;        /* exec fifo opened O_RDWR: the init blocks reading it;
+                             * -1: no parking, exec right after READY (run) */
         int console_fd;     /* connected --console-socket, or -1 */
         bool pty_to_parent; /* no console socket: send the pty master to the parent */
         bool no_pivot, no_new_keyring;
@@ -40,6 +41,10 @@ int init_spawn(const struct init_config *cfg, struct init_handle *h, struct isol
  * get) and waits until it is parked on the fifo; a failure in the init comes
  * back as the error, naming the failing step. */
 int init_release(struct init_handle *h, const char *state_json, struct isola_err *err);
+
+/* Unparked init (fifo_fd -1): waits until it has exec'd (or died), seen
+ * as the end of the sync socket, which is close-on-exec in the init. */
+void init_wait_exec(struct init_handle *h);
 
 /* Kills and reaps a spawned init (error paths). */
 void init_abort(struct init_handle *h);
