@@ -2,6 +2,7 @@
 #include "cli/runtime_args.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,7 @@ int rt_parse(const char *cmd, int argc, char **argv, const struct rt_opt *opts, 
                 name = a + (a[1] == '-' ? 2 : 1);
                 eq = strchr(name, '=');
                 o = find_long(opts, name, eq ? (size_t)(eq - name) : strlen(name));
-                if (!o && a[1] != '-' && !eq && strlen(name) == 1)
+                if (!o && a[1] != '-' && (eq ? eq - name : (ptrdiff_t)strlen(name)) == 1)
                         o = find_short(opts, name[0]);
                 if (!o) {
                         fprintf(stderr, "%s: flag provided but not defined: %s\n", cmd, a);

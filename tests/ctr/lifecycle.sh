@@ -132,6 +132,15 @@ check_match "/proc/1/exe of the parked init is not readable from the container" 
 check "nor openable" bash -c "! grep -q opened-exe <<<\"\$1\"" _ "$OUT"
 rt delete -f cve
 
+# --- flag spellings accepted as runc (urfave/cli): -flag, --flag=value, short
+B=$(bundle fl '.process.args = ["true"]')
+rt -root "$STATE" create -bundle "$B" --pid-file="$WORK/fl.pid" fl
+check_eq "-bundle and --pid-file=value" "$(cat "$WORK/fl.pid" 2>/dev/null)" "$(pid_of fl)"
+rt delete -f=true fl
+check "-f=true" leaves_nothing fl
+OUT=$(rt create --bogus fl 2>&1)
+check_match "unknown flag named" "$OUT" "flag provided but not defined: --bogus"
+
 # --- namespaces really there
 B=$(bundle ns '.process.args = ["sh", "-c", "echo pid=$$; hostname; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d \" \"; readlink /proc/self/ns/mnt"]')
 OUT=$(rt run --bundle "$B" ns 2>&1)
