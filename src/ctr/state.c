@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,28 +212,31 @@ static void load_annotations(json_object *o, struct ctr_state *st)
                 return;
         json_object_object_foreach(a, key, val)
         {
+                const char *v = val ? json_object_get_string(val) : "";
                 st->annotation_keys[i] = strdup(key);
-                st->annotation_values[i] = strdup(json_object_get_string(val));
+                st->annotation_values[i] = strdup(v ? v : "");
+                if (!st->annotation_keys[i] || !st->annotation_values[i]) {
+                        free(st->annotation_keys[i]);
+                        free(st->annotation_values[i]);
+                        break;
+                }
                 i++;
         }
         st->n_annotations = i;
 }
 
-int state_load(int dirfd, struct ctr_state **st_out, struct isola_err *err)
+int state_parse(const char *text, size_t len, struct ctr_state **st_out, struct isola_err *err)
 {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *text = NULL;
-        size_t len;
+        json_tokener *tok = json_tokener_new();
         json_object *o;
         struct ctr_state *st;
         char *status;
+        int64_t pid;
 
-        fd = openat(dirfd, STATE_FILE, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return err_sys(err, "read container state");
-        if (fs_read_fd(fd, 16 << 20, &text, &len, err) < 0)
-                return err_prefix(err, "read container state");
-        o = json_tokener_parse(text);
+        if (!tok)
+                return err_set(err, ENOMEM, "out of memory");
+        o = json_tokener_parse_ex(tok, text, (int)len);
+        json_tokener_free(tok);
         if (!o || !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 return err_set(err, EINVAL, "container state file is corrupt");
@@ -243,7 +247,8 @@ int state_load(int dirfd, struct ctr_state **st_out, struct isola_err *err)
                 return err_set(err, ENOMEM, "out of memory");
         }
         st->id = dup_field(o, "id");
-        st->pid = (pid_t)int_field(o, "pid");
+        pid = int_field(o, "pid");
+        st->pid = (pid > 0 && pid <= INT_MAX) ? (pid_t)pid : 0;
         st->pid_start = (unsigned long long)int_field(o, "pid_start");
         st->bundle = dup_field(o, "bundle");
         st->rootfs = dup_field(o, "rootfs");
@@ -257,8 +262,28 @@ int state_load(int dirfd, struct ctr_state **st_out, struct isola_err *err)
         st->config = dup_field(o, "config");
         load_annotations(o, st);
         json_object_put(o);
+        /* A pid <= 0 would make kill(2) signal a process group or every
+         * process: never trust it. */
+        if (!st->id || st->pid <= 0) {
+                state_free(st);
+                return err_set(err, EINVAL, "container state file is corrupt (id or pid)");
+        }
         *st_out = st;
         return 0;
+}
+
+int state_load(int dirfd, struct ctr_state **st_out, struct isola_err *err)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+
+        fd = openat(dirfd, STATE_FILE, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return err_sys(err, "read container state");
+        if (fs_read_fd(fd, 16 << 20, &text, &len, err) < 0)
+                return err_prefix(err, "read container state");
+        return state_parse(text, len, st_out, err);
 }
 
 void state_free(struct ctr_state *st)

@@ -54,6 +54,8 @@ int state_dir_remove(const char *root, const char *id, struct isola_err *err);
 /* Atomic write (temp file + rename) of state.json into dirfd. */
 int state_save(int dirfd, const struct ctr_state *st, struct isola_err *err);
 int state_load(int dirfd, struct ctr_state **st_out, struct isola_err *err);
+/* Parses state.json text (the file may be damaged: a crash, a full disk). */
+int state_parse(const char *text, size_t len, struct ctr_state **st_out, struct isola_err *err);
 void state_free(struct ctr_state *st);
 
 /* The OCI state document for `state` and hook stdin. */
