@@ -207,7 +207,7 @@ static int spawn_init(struct create_ctx *c, struct isola_err *err)
         ctr_log(c->o->log, CTR_LOG_DEBUG, "container '%s': init pid %d", c->id, c->init.pid);
         c->st.pid = c->init.pid;
         if (proc_start_time(c->init.pid, &c->st.pid_start) < 0)
-                return err_set(err, ESRCH, "container init exited during set-up");
+                return init_collect_error(&c->init, err);
         return 0;
 }
 

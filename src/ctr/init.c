@@ -529,6 +529,22 @@ int init_release(struct init_handle *h, const char *state_json, struct isola_err
         }
 }
 
+int init_collect_error(struct init_handle *h, struct isola_err *err)
+{
+        char buf[ISOLA_ERR_MSG_MAX + 64];
+        struct init_msg m = {0};
+        ssize_t n;
+        struct iovec iov[2] = {{&m, sizeof(m)}, {buf, sizeof(buf) - 1}};
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+
+        n = recvmsg(h->sync_fd, &msg, MSG_DONTWAIT);
+        if (n >= (ssize_t)sizeof(m) && m.type == INIT_MSG_ERROR) {
+                buf[n - (ssize_t)sizeof(m)] = 0;
+                return err_set(err, m.value, "%s", buf);
+        }
+        return err_set(err, ESRCH, "container init exited during set-up");
+}
+
 void init_wait_exec(struct init_handle *h)
 {
         char buf[64];

@@ -42,6 +42,9 @@ int init_spawn(const struct init_config *cfg, struct init_handle *h, struct isol
  * back as the error, naming the failing step. */
 int init_release(struct init_handle *h, const char *state_json, struct isola_err *err);
 
+/* After the init died before GO: its queued ERROR message, if any, as err. */
+int init_collect_error(struct init_handle *h, struct isola_err *err);
+
 /* Unparked init (fifo_fd -1): waits until it has exec'd (or died), seen
  * as the end of the sync socket, which is close-on-exec in the init. */
 void init_wait_exec(struct init_handle *h);
