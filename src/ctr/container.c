@@ -247,7 +247,7 @@ static int create_steps(struct create_ctx *c, struct isola_err *err)
         if (!json)
                 return err_set(err, ENOMEM, "out of memory");
         if (run_create_hooks(c, json, err) < 0 || init_release(&c->init, json, err) < 0)
-                return -1;
+                return err_prefix(err, "create container '%s'", c->id);
         if (c->a->pid_file && ctr_write_pid_file(c->a->pid_file, c->init.pid, err) < 0)
                 return -1;
         return 0;
