@@ -2,6 +2,7 @@
 #include "ctr/init_process.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <linux/close_range.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +40,21 @@ int init_process_prepare(const struct spec_process *p, const struct spec_seccomp
         return init_find_executable(p->args ? p->args[0] : NULL, p->env, exe_out, err);
 }
 
+/* The runtime's caller may have ignored or blocked signals (nohup, a shell
+ * job, a supervisor); ignored dispositions and the mask survive execve, so
+ * the container process starts from the defaults instead. */
+static void reset_signals(void)
+{
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        sigset_t none;
+
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        sigaction(sig, &dfl, NULL);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 _Noreturn void init_process_exec(const struct spec_process *p, const struct spec_seccomp *sc,
                                  const char *exe, int preserve_fds)
 {
@@ -49,6 +65,7 @@ _Noreturn void init_process_exec(const struct spec_process *p, const struct spec
                 dprintf(STDERR_FILENO, "isola: seccomp: %s\n", err.msg);
                 _exit(127);
         }
+        reset_signals();
         syscall(SYS_close_range, 3 + (unsigned)preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
         execve(exe, p->args, p->env ? p->env : empty_env);
         dprintf(STDERR_FILENO, "isola: exec '%s': %s\n", exe, strerror(errno));
