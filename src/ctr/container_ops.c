@@ -311,8 +311,15 @@ int ctr_update(const struct ctr_opts *o, const char *id, const struct spec_resou
                 rc = err_set(err, ENOTSUP, "container '%s' has no cgroup to update", id);
         else if (ctr_handle_status(&h) == CTR_STOPPED)
                 rc = err_set(err, EINVAL, "container '%s' is not running", id);
-        else
-                rc = cgroup_apply(h.cg, res, err);
+        else {
+                /* As runc: update never changes device access (containerd sends
+                 * the spec's rules, which alone, without the defaults added at
+                 * create, would cut the container off /dev/null). */
+                struct spec_resources r = *res;
+                r.device_rules = NULL;
+                r.n_device_rules = 0;
+                rc = cgroup_apply(h.cg, &r, err);
+        }
         ctr_handle_close(&h);
         return rc;
 }

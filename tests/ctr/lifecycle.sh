@@ -193,6 +193,8 @@ PIDS_CG=$(grep :pids: /proc/"$PID"/cgroup | cut -d: -f3)
 check_eq "pids limit updated" "$(cat /sys/fs/cgroup/pids"$PIDS_CG"/pids.max 2>/dev/null)" 42
 rt update --pids-limit 50 ex
 check_eq "update --pids-limit" "$(cat /sys/fs/cgroup/pids"$PIDS_CG"/pids.max 2>/dev/null)" 50
+echo '{"devices": [{"allow": false, "access": "rwm"}]}' | rt update --resources - ex
+check_eq "update leaves device access alone (as runc)" "$(rt exec ex sh -c 'echo x >/dev/null && echo ok')" ok
 
 # --- kill --all, delete --force
 rt kill --all ex KILL
