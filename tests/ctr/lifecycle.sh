@@ -209,6 +209,10 @@ rt delete --force fd
 check_eq "delete --force of a running container" "$?" 0
 check "its process is gone" gone "$PID"
 check "and nothing is left" leaves_nothing fd
+rt run -d --bundle "$B" pz && rt pause pz
+rt delete --force pz
+check_eq "delete --force of a paused container" "$?" 0
+check "paused container fully removed" leaves_nothing pz
 
 # --- joining namespaces by path (pid + net + ipc of another container)
 B=$(bundle host '.process.args = ["sleep", "1000"]')
