@@ -14,7 +14,6 @@
 #define CPUID_HYPERVISOR_BIT (1u << 31)
 #define KVM_CPUID_BASE       0x40000000u
 #define CPUID_1_ECX_CX16     (1u << 13)
-#define CPUID_1_ECX_POPCNT   (1u << 23)
 
 struct cpuid_buf {
         struct kvm_cpuid2 hdr;
@@ -22,12 +21,11 @@ struct cpuid_buf {
 };
 
 /* kvm-pvm (an instruction-emulating KVM used on nested hosts) reports
- * CMPXCHG16B and POPCNT as supported but cannot emulate them: Linux then
- * stops with an emulation failure (SLUB, the patched hweight calls). Hide
- * them there. (XRSTOR is not emulated
- * either, but kvm-pvm reports XSAVE whatever the VMM sets: Linux guests
- * need "noxsave" on their command line on such hosts.) */
-#define CPUID_1_ECX_PVM_MISSING (CPUID_1_ECX_CX16 | CPUID_1_ECX_POPCNT)
+ * CMPXCHG16B as supported but cannot emulate it: Linux then stops with an
+ * emulation failure in SLUB. Hide it there. (XRSTOR and POPCNT are not
+ * emulated either, but kvm-pvm reports XSAVE and POPCNT whatever the VMM
+ * sets: Linux guests need "noxsave clearcpuid=popcnt" there.) */
+#define CPUID_1_ECX_PVM_MISSING CPUID_1_ECX_CX16
 
 static bool host_is_kvm_pvm(void)
 {
