@@ -171,7 +171,7 @@ static void fill_state(struct create_ctx *c)
         c->st.bundle = c->bundle;
         c->st.rootfs = c->rootfs;
         c->st.created = strdup(now);
-        c->st.status = CTR_CREATED;
+        c->st.status = CTR_CREATING;
         c->st.owner = geteuid();
         c->st.config = c->config_text;
         c->st.annotation_keys = c->spec->annotation_keys;

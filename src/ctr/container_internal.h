@@ -8,6 +8,7 @@
 /* An opened container: state dir (locked as asked), its state, its cgroup. */
 struct ctr_handle {
         int dirfd;
+        int lock; /* LOCK_EX, LOCK_SH or 0: what we hold on dirfd */
         struct ctr_state *st;
         struct cgroup *cg; /* NULL when the container has no cgroup */
 };
@@ -16,7 +17,8 @@ int ctr_handle_open(const struct ctr_opts *o, const char *id, int lock, struct c
                     struct isola_err *err);
 void ctr_handle_close(struct ctr_handle *h);
 
-/* Live status: pid gone (or reused) -> stopped, frozen -> paused, exec fifo
+/* Live status: recorded "creating" while create still holds the lock ->
+ * creating, pid gone (or reused) -> stopped, frozen -> paused, exec fifo
  * still there -> created, else running. */
 enum ctr_status ctr_handle_status(const struct ctr_handle *h);
 

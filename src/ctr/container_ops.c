@@ -22,6 +22,7 @@ int ctr_handle_open(const struct ctr_opts *o, const char *id, int lock, struct c
 {
         h->st = NULL;
         h->cg = NULL;
+        h->lock = lock;
         h->dirfd = state_dir_open(o->root, id, lock, err);
         if (h->dirfd < 0)
                 return -1;
@@ -50,8 +51,23 @@ void ctr_handle_close(struct ctr_handle *h)
         h->cg = NULL;
 }
 
+/* create records "creating" once and never rewrites state.json (a write
+ * per create saved); whether it is still at work shows in its flock. */
+static bool create_in_progress(const struct ctr_handle *h)
+{
+        if (h->st->status != CTR_CREATING || h->lock)
+                return false;
+        if (flock(h->dirfd, LOCK_SH | LOCK_NB) == 0) {
+                flock(h->dirfd, LOCK_UN);
+                return false;
+        }
+        return errno == EWOULDBLOCK;
+}
+
 enum ctr_status ctr_handle_status(const struct ctr_handle *h)
 {
+        if (create_in_progress(h))
+                return proc_is_same(h->st->pid, h->st->pid_start) ? CTR_CREATING : CTR_STOPPED;
         if (!proc_is_same(h->st->pid, h->st->pid_start))
                 return CTR_STOPPED;
         if (h->cg && cgroup_is_frozen(h->cg))
@@ -176,6 +192,7 @@ int ctr_delete(const struct ctr_opts *o, const char *id, bool force, struct isol
 
         if (state_validate_id(id, err) < 0)
                 return -1;
+        h.lock = LOCK_EX;
         h.dirfd = state_dir_open(o->root, id, LOCK_EX, err);
         /* As runc: --force makes deleting what is already gone a success,
          * which podman and containerd rely on when they clean up. */

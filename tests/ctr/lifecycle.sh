@@ -270,6 +270,17 @@ OUT=$(rt create --bundle "$B" hkslow 2>&1)
 check_match "a hook past its timeout is killed and named" "$OUT" "createContainer hook '/bin/sleep' timed out"
 check "nothing left after the timeout" leaves_nothing hkslow
 
+# --- "creating" while create is still at work (a slow createRuntime hook)
+B=$(bundle slow '.process.args = ["true"] | .hooks = {"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "1"]}]}')
+rt create --bundle "$B" slow &
+CPID=$!
+SEEN=
+for _ in $(seq 100); do SEEN=$(status_of slow); [ -n "$SEEN" ] && break; sleep 0.02; done
+check_eq "state during create" "$SEEN" creating
+wait $CPID
+check_eq "state once create returned" "$(status_of slow)" created
+rt delete slow
+
 # --- terminal over --console-socket (the pty master is sent with SCM_RIGHTS)
 cat >"$WORK/recv.py" <<'EOF'
 import array, os, socket, sys
