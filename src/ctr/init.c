@@ -150,33 +150,88 @@ static int write_map(pid_t pid, const char *file, const struct spec_id_mapping *
                 int w = snprintf(buf + used, sizeof(buf) - used, "%u %u %u\n", m[i].container_id,
                                  m[i].host_id, m[i].size);
                 if (w < 0 || (size_t)w >= sizeof(buf) - used)
-                        return err_set(err, E2BIG, "linux.%s: too many mappings",
-                                       !strcmp(file, "uid_map") ? "uidMappings" : "gidMappings");
+                        return err_set(err, E2BIG, "too many mappings");
                 used += (size_t)w;
         }
         snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
         if (fs_write_file(path, buf, used, O_WRONLY, 0, err) < 0)
-                return err_prefix(err, "write %s (linux.%s)", file,
-                                  !strcmp(file, "uid_map") ? "uidMappings" : "gidMappings");
+                return err_prefix(err, "write %s", file);
+        return 0;
+}
+
+/* An unprivileged process may only map its own id, once; anything else
+ * (subordinate ranges from /etc/subuid) goes through the setuid helpers
+ * newuidmap/newgidmap, as with runc and crun. */
+static bool needs_helper(const struct spec_id_mapping *m, size_t n, unsigned own)
+{
+        return geteuid() != 0 && !(n == 1 && m[0].host_id == own && m[0].size == 1);
+}
+
+static int run_map_helper(const char *prog, pid_t pid, const struct spec_id_mapping *m, size_t n,
+                          struct isola_err *err)
+{
+        char **argv = calloc(3 * n + 3, sizeof(char *));
+        char *nums = malloc((3 * n + 1) * 16);
+        size_t k = 0;
+        int status = 0;
+        pid_t child;
+
+        if (!argv || !nums) {
+                free(argv);
+                free(nums);
+                return err_set(err, ENOMEM, "out of memory");
+        }
+        argv[k++] = (char *)prog;
+        snprintf(nums, 16, "%d", pid);
+        argv[k++] = nums;
+        for (size_t i = 0; i < n; i++) {
+                const uint32_t v[3] = {m[i].container_id, m[i].host_id, m[i].size};
+                for (int j = 0; j < 3; j++) {
+                        char *slot = nums + 16 * (1 + 3 * i + (size_t)j);
+                        snprintf(slot, 16, "%u", v[j]);
+                        argv[k++] = slot;
+                }
+        }
+        child = fork();
+        if (child == 0) {
+                execvp(prog, argv);
+                _exit(127);
+        }
+        free(argv);
+        free(nums);
+        if (child < 0)
+                return err_sys(err, "%s", prog);
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return err_set(err, EPERM, "%s failed (status %d): check /etc/sub%cid", prog,
+                               WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+                               prog[3] == 'u' ? 'u' : 'g');
         return 0;
 }
 
 int init_write_id_maps(pid_t pid, const struct spec *spec, struct isola_err *err)
 {
         const struct spec_linux *l = &spec->linux;
+        bool uid_helper = needs_helper(l->uid_mappings, l->n_uid_mappings, geteuid());
+        bool gid_helper = needs_helper(l->gid_mappings, l->n_gid_mappings, getegid());
 
-        if (geteuid() != 0) {
+        /* Without privilege (and without newgidmap) the kernel accepts a gid
+         * map only once setgroups is denied. */
+        if (geteuid() != 0 && !gid_helper) {
                 char path[64];
                 snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
                 if (fs_write_str(path, "deny", err) < 0)
                         return err_prefix(err, "user namespace");
         }
         if (l->n_uid_mappings &&
-            write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings, err) < 0)
-                return -1;
+            (uid_helper ? run_map_helper("newuidmap", pid, l->uid_mappings, l->n_uid_mappings, err)
+                        : write_map(pid, "uid_map", l->uid_mappings, l->n_uid_mappings, err)) < 0)
+                return err_prefix(err, "linux.uidMappings");
         if (l->n_gid_mappings &&
-            write_map(pid, "gid_map", l->gid_mappings, l->n_gid_mappings, err) < 0)
-                return -1;
+            (gid_helper ? run_map_helper("newgidmap", pid, l->gid_mappings, l->n_gid_mappings, err)
+                        : write_map(pid, "gid_map", l->gid_mappings, l->n_gid_mappings, err)) < 0)
+                return err_prefix(err, "linux.gidMappings");
         return 0;
 }
 
