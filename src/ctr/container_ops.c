@@ -27,7 +27,11 @@ int ctr_handle_open(const struct ctr_opts *o, const char *id, int lock, struct c
         if (h->dirfd < 0)
                 return -1;
         if (state_load(h->dirfd, &h->st, err) < 0) {
-                err_prefix(err, "container '%s'", id);
+                /* A create that died before recording anything. */
+                if (err->errnum == ENOENT)
+                        err_set(err, ENOENT, "container '%s' does not exist", id);
+                else
+                        err_prefix(err, "container '%s'", id);
                 ctr_handle_close(h);
                 return -1;
         }
