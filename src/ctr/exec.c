@@ -84,6 +84,13 @@ static int process_from_flags(const struct spec_process *base, const struct ctr_
         user = json_object_new_object();
         json_object_object_add(user, "uid", json_object_new_int64(uid));
         json_object_object_add(user, "gid", json_object_new_int64(gid));
+        if (base->user.n_additional_gids && !a->user) {
+                json_object *gids = json_object_new_array();
+                for (size_t i = 0; i < base->user.n_additional_gids; i++)
+                        json_object_array_add(gids,
+                                              json_object_new_int64(base->user.additional_gids[i]));
+                json_object_object_add(user, "additionalGids", gids);
+        }
         json_object_object_add(o, "user", user);
         if (a->caps) {
                 json_object *c = json_object_new_object();
