@@ -149,6 +149,22 @@ check_match "own hostname" "$OUT" $'\nlctest\n'
 check_match "only lo in the new network namespace" "$OUT" $'\nlo\nmnt:'
 check "own mount namespace" [ "$(echo "$OUT" | tail -1)" != "$(readlink /proc/self/ns/mnt)" ]
 
+# --- root with a user namespace: ids mapped, still in the container cgroup
+B=$(bundle userns '.linux.namespaces += [{"type": "user"}]
+	| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .process.args = ["sleep", "1000"]')
+chmod 755 "$WORK" # the mapped root must reach the rootfs
+rt run -d --bundle "$B" userns
+UPID=$(pid_of userns)
+check_match "user namespace maps container root to 100000" "$(cat /proc/"$UPID"/uid_map 2>/dev/null)" "^ +0 +100000 +65536$"
+check_eq "the process runs as host uid 100000" "$(stat -c %u /proc/"$UPID")" 100000
+check_match "and sits in the container's cgroup" "$(grep :pids: /proc/"$UPID"/cgroup)" "isola/userns$"
+check_eq "exec joins the user namespace" "$(rt exec userns cat /proc/self/uid_map | tr -s ' ')" " 0 100000 65536"
+rt delete -f userns
+chmod 700 "$WORK"
+check "user namespace container cleaned up" leaves_nothing userns
+
 # --- exec joins every namespace; exit codes, env, cwd, user
 B=$(bundle ex '.process.args = ["sleep", "1000"]')
 rt run -d --bundle "$B" ex
