@@ -178,6 +178,9 @@ rt exec ex sh -c 'exit 3'
 check_eq "exec returns the process's exit status" "$?" 3
 check_eq "exec --env --cwd --user" "$(rt exec --env FOO=bar --cwd /bin --user 1000:1000 ex sh -c 'echo $FOO $(pwd) $(id -u):$(id -g)')" \
 	"bar /bin 1000:1000"
+check_match "exec without --cap lacks CAP_CHOWN" "$(rt exec ex sh -c 'touch /dev/shm/f && chown 1 /dev/shm/f' 2>&1)" "Operation not permitted"
+check_eq "exec --cap CAP_CHOWN grants it" "$(rt exec --cap CAP_CHOWN ex sh -c 'chown 1 /dev/shm/f && echo chowned')" chowned
+check_match "exec --no-new-privs" "$(rt exec --no-new-privs ex grep NoNewPrivs /proc/self/status)" "NoNewPrivs:"$'\t'"1"
 jq '.process | .args = ["sh", "-c", "echo from-process-json"]' "$B/config.json" >"$WORK/process.json"
 check_eq "exec --process" "$(rt exec --process "$WORK/process.json" ex)" from-process-json
 rt exec -d --pid-file "$WORK/exec.pid" ex sleep 500
