@@ -212,6 +212,10 @@ PIDS_CG=$(grep :pids: /proc/"$PID"/cgroup | cut -d: -f3)
 check_eq "pids limit updated" "$(cat /sys/fs/cgroup/pids"$PIDS_CG"/pids.max 2>/dev/null)" 42
 rt update --pids-limit 50 ex
 check_eq "update --pids-limit" "$(cat /sys/fs/cgroup/pids"$PIDS_CG"/pids.max 2>/dev/null)" 50
+MEM_CG=$(grep :memory: /proc/"$PID"/cgroup | cut -d: -f3)
+rt update --memory 64m --cpu-shares 512 ex
+check_eq "update --memory 64m" "$(cat /sys/fs/cgroup/memory"$MEM_CG"/memory.limit_in_bytes 2>/dev/null)" 67108864
+check_eq "update --cpu-shares" "$(cat /sys/fs/cgroup/cpu"$(grep ':cpu,\?[a-z]*:' /proc/"$PID"/cgroup | head -1 | cut -d: -f3)"/cpu.shares 2>/dev/null)" 512
 echo '{"devices": [{"allow": false, "access": "rwm"}]}' | rt update --resources - ex
 check_eq "update leaves device access alone (as runc)" "$(rt exec ex sh -c 'echo x >/dev/null && echo ok')" ok
 
