@@ -247,7 +247,9 @@ int init_find_executable(const char *file, char *const *env, char **path_out, st
                 if (stat(file, &st) < 0)
                         return err_sys(err, "exec '%s'", file);
                 if (!S_ISREG(st.st_mode) || access(file, X_OK) < 0)
-                        return err_set(err, EACCES, "exec '%s': not an executable file", file);
+                        return err_set(err, EACCES,
+                                       "exec '%s': permission denied (not an executable file)",
+                                       file);
                 *path_out = strdup(file);
                 return 0;
         }
