@@ -38,7 +38,7 @@ int rt_parse(const char *cmd, int argc, char **argv, const struct rt_opt *opts, 
 
 /* Prints "prog: message" to stderr and the error to the log; returns 1. */
 int rt_fail(struct rt_ctx *ctx, const struct isola_err *err);
-/* Usage error: prints and returns 2... runc returns 1 for usage errors too. */
+/* Usage error of `cmd`: prints and logs it; returns 1, as runc does. */
 int rt_usage(struct rt_ctx *ctx, const char *cmd, const char *msg);
 
 void rt_list_free(struct rt_list *l);
