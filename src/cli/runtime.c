@@ -85,6 +85,8 @@ int runtime_main(int argc, char **argv)
                 printf("isola-runtime version %s\nspec: 1.1.0\n", ISOLA_VERSION);
                 return 0;
         }
+        if (next < argc && !strcmp(argv[next], "help"))
+                help = true;
         if (help || next >= argc) {
                 usage(help ? stdout : stderr, ctx.prog);
                 return help ? 0 : 1;
