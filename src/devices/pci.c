@@ -153,10 +153,11 @@ int pci_dev_add_cap(struct pci_dev *dev, uint8_t cap_id, const uint8_t *body,
         if (off < PCI_CAP_START || off + 2 + body_len > PCI_CFG_SIZE)
                 return err_set(err, ENOSPC, "PCI capability %#x: config space is full", cap_id);
         /* Walk to the last link; a list is at most 48 entries long. */
-        for (unsigned n = 0; dev->cfg[prev] && n < 48; n++)
+        for (unsigned n = 0; dev->cfg[prev] && dev->cfg[prev] <= 0xfc && n < 48; n++)
                 prev = dev->cfg[prev] + 1u;
         if (dev->cfg[prev])
-                return err_set(err, EINVAL, "PCI capability %#x: capability list loops", cap_id);
+                return err_set(err, EINVAL, "PCI capability %#x: capability list is corrupt",
+                               cap_id);
         dev->cfg[off] = cap_id;
         dev->cfg[off + 1] = 0;
         if (body_len)
