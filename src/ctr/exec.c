@@ -300,7 +300,9 @@ static int exec_spawn(struct exec_ctx *x, struct ctr_handle *h, pid_t *pid_out, 
         close(sv[1]);
         if (rc == 0 && init_msg_send(sv[0], INIT_MSG_GO, 0, NULL) < 0)
                 rc = err_sys(err, "exec");
-        while (rc == 0) {
+        /* PID (from the helper) and READY (from the process) may come in
+         * either order: both are needed. */
+        for (bool ready = false; rc == 0 && (!ready || pid < 0);) {
                 if (init_msg_recv(sv[0], &m, buf, sizeof(buf), &fd) < 0) {
                         rc = err_set(err, EPIPE, "exec: process exited during set-up");
                 } else if (m.type == INIT_MSG_PID) {
@@ -308,7 +310,7 @@ static int exec_spawn(struct exec_ctx *x, struct ctr_handle *h, pid_t *pid_out, 
                 } else if (m.type == INIT_MSG_PTY) {
                         *pty_out = fd;
                 } else if (m.type == INIT_MSG_READY) {
-                        break;
+                        ready = true;
                 } else {
                         rc = err_set(err, m.value, "exec: %s", buf);
                 }
