@@ -168,8 +168,8 @@ static int enable_subtree(const char *dir, struct isola_err *err)
 /* Makes base + rel one level at a time; h->n_created counts the trailing
  * levels that did not exist before. On failure h->path is the deepest level
  * reached, so the caller can undo. */
-static int create_in(enum cgroup_mode mode, const struct cgroup_mount *m, const char *rel,
-                     bool absolute, struct cgroup_hier *h, struct isola_err *err)
+static int create_in_once(enum cgroup_mode mode, const struct cgroup_mount *m, const char *rel,
+                          bool absolute, struct cgroup_hier *h, struct isola_err *err)
 {
         char path[PATH_MAX], parent[PATH_MAX];
         bool cpuset = !m->unified && strstr(m->controllers, "cpuset") != NULL;
@@ -228,6 +228,26 @@ static int create_in(enum cgroup_mode mode, const struct cgroup_mount *m, const 
 fail:
         h->path = strdup(path);
         return -1;
+}
+
+/* A shared parent (the default "isola") that existed when we looked can be
+ * removed by the delete of the container that created it before our mkdir
+ * below it: that mkdir fails with ENOENT, and nothing of ours exists yet
+ * (n_created is 0), so starting again is safe. */
+static int create_in(enum cgroup_mode mode, const struct cgroup_mount *m, const char *rel,
+                     bool absolute, struct cgroup_hier *h, struct isola_err *err)
+{
+        for (int attempt = 0;; attempt++) {
+                if (create_in_once(mode, m, rel, absolute, h, err) == 0)
+                        return 0;
+                if (err->errnum != ENOENT || h->n_created != 0 || attempt == 3)
+                        return -1;
+                free(h->controllers);
+                free(h->path);
+                h->controllers = NULL;
+                h->path = NULL;
+                err_clear(err);
+        }
 }
 
 int cgroup_create(const char *cgroups_path, const char *id, struct cgroup **cg_out,
@@ -415,7 +435,8 @@ int cgroup_pids(struct cgroup *cg, pid_t **pids_out, size_t *n_out, struct isola
         }
         /* v1 cgroup.procs is documented as neither sorted nor free of
          * duplicates; callers want each process once. */
-        qsort(l.v, l.n, sizeof(*l.v), cmp_pid);
+        if (l.n > 1)
+                qsort(l.v, l.n, sizeof(*l.v), cmp_pid);
         size_t n = 0;
         for (size_t i = 0; i < l.n; i++)
                 if (n == 0 || l.v[n - 1] != l.v[i])
