@@ -128,10 +128,6 @@ static const char *internal_suberror(uint32_t sub)
         }
 }
 
-/* Some hosts' KVM (kvm-pvm, which emulates every guest instruction) cannot
- * emulate INT3 and report an emulation failure; Linux executes one in its
- * alternatives self-test. Deliver the #BP the instruction would have raised
- * (a trap: the saved RIP is the next instruction) and carry on. */
 /* Reads up to len instruction bytes at the guest's linear address rip
  * (within one page); returns how many. */
 static unsigned read_insn(struct vcpu *v, uint64_t rip, uint8_t *buf, unsigned len)
@@ -147,19 +143,26 @@ static unsigned read_insn(struct vcpu *v, uint64_t rip, uint8_t *buf, unsigned l
         return len;
 }
 
-static bool emulate_int3(struct vcpu *v)
+/* Some hosts' KVM (kvm-pvm, which emulates every guest instruction) fails
+ * on a few instructions Linux executes: INT3 (its alternatives self-test)
+ * and FWAIT. Finish them here: INT3 delivers the #BP it raises (a trap, so
+ * the saved RIP is the next instruction); FWAIT without pending x87
+ * exceptions does nothing. Anything else stays an emulation failure. */
+static bool emulate_unsupported(struct vcpu *v)
 {
         struct kvm_regs regs;
         struct kvm_vcpu_events ev;
         uint8_t insn = 0;
 
-        if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+        if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || read_insn(v, regs.rip, &insn, 1) != 1)
                 return false;
-        if (read_insn(v, regs.rip, &insn, 1) != 1 || insn != 0xcc)
-                return false;
-        if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || ev.exception.injected)
+        if (insn != 0xcc && insn != 0x9b)
                 return false;
         regs.rip++;
+        if (insn == 0x9b)
+                return ioctl(v->fd, KVM_SET_REGS, &regs) == 0;
+        if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || ev.exception.injected)
+                return false;
         ev.exception.injected = 1;
         ev.exception.nr = 3;
         ev.exception.has_error_code = 0;
@@ -205,7 +208,8 @@ static bool handle_exit(struct vcpu *v)
                 handle_system_event(v);
                 return false;
         case KVM_EXIT_INTERNAL_ERROR:
-                if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && emulate_int3(v))
+                if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+                    emulate_unsupported(v))
                         return true;
                 fail_with_insn(v, internal_suberror(run->internal.suberror),
                                run->internal.suberror);
