@@ -185,6 +185,9 @@ static void fill_state(struct create_ctx *c)
 static int spawn_init(struct create_ctx *c, struct isola_err *err)
 {
         struct isola_err cg_err = {0};
+        char seccomp_cache[PATH_MAX];
+
+        snprintf(seccomp_cache, sizeof(seccomp_cache), "%s/seccomp-cache", c->o->root);
         struct init_config cfg = {
             .spec = c->spec,
             .rootfs = c->rootfs,
@@ -197,6 +200,7 @@ static int spawn_init(struct create_ctx *c, struct isola_err *err)
             .close_fd = c->dirfd,
             .cg = c->cg,
             .cgroup_fd = c->cg ? cgroup_unified_fd(c->cg, &cg_err) : -1,
+            .seccomp_cache = seccomp_cache,
         };
         int rc = init_spawn(&cfg, &c->init, err);
 

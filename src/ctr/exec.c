@@ -23,6 +23,7 @@
 #include "ctr/container_internal.h"
 #include "ctr/init.h"
 #include "ctr/init_process.h"
+#include "ctr/seccomp.h"
 #include "ctr/terminal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -154,6 +155,8 @@ struct exec_ctx {
         const struct spec_process *p;
         pid_t target;
         int sync_fd, console_fd;
+        char seccomp_cache[PATH_MAX];
+        struct seccomp_prog seccomp; /* prepared by the helper before setns */
 };
 
 static _Noreturn void fail(int sync_fd, const char *step, struct isola_err *err)
@@ -206,10 +209,10 @@ static _Noreturn void exec_process(struct exec_ctx *x)
                 snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
                 fs_write_str("/proc/self/oom_score_adj", buf, &err);
         }
-        if (init_process_prepare(p, x->spec->linux.seccomp, &exe, &err) < 0)
+        if (init_process_prepare(p, &x->seccomp, &exe, &err) < 0)
                 fail(x->sync_fd, "process", &err);
         init_msg_send(x->sync_fd, INIT_MSG_READY, 0, NULL);
-        init_process_exec(p, x->spec->linux.seccomp, exe, x->a->preserve_fds);
+        init_process_exec(p, &x->seccomp, exe, x->a->preserve_fds);
 }
 
 /* The helper: join everything, fork the process into it, report its pid. */
@@ -223,6 +226,9 @@ static _Noreturn void exec_helper(struct exec_ctx *x)
 
         if (init_msg_recv(x->sync_fd, &m, buf, sizeof(buf), NULL) < 0 || m.type != INIT_MSG_GO)
                 _exit(1);
+        /* While the state root's filter cache is still in our mount namespace. */
+        if (seccomp_prepare(x->spec->linux.seccomp, x->seccomp_cache, &x->seccomp, &err) < 0)
+                fail(x->sync_fd, "seccomp", &err);
         for (size_t i = 0; i < N_NS; i++) {
                 char path[64], self[64];
                 struct stat a, b;
@@ -335,6 +341,8 @@ int ctr_exec(const struct ctr_opts *o, const char *id, const struct ctr_exec_arg
         struct spec *spec = NULL;
         struct spec_process *p = NULL;
         struct exec_ctx x = {.a = a, .console_fd = -1};
+
+        snprintf(x.seccomp_cache, sizeof(x.seccomp_cache), "%s/seccomp-cache", o->root);
         enum ctr_status status;
         int rc = -1, pty = -1;
         pid_t pid = -1;

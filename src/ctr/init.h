@@ -22,9 +22,10 @@ struct init_config {
         bool pty_to_parent; /* no console socket: send the pty master to the parent */
         bool no_pivot, no_new_keyring;
         int preserve_fds;
-        int close_fd;      /* closed first thing in the child (the state dir lock), or -1 */
-        struct cgroup *cg; /* joined by the child itself, or NULL */
-        int cgroup_fd;     /* cgroup2 dir for CLONE_INTO_CGROUP (v2, hybrid), or -1 */
+        int close_fd;              /* closed first thing in the child (the state dir lock), or -1 */
+        struct cgroup *cg;         /* joined by the child itself, or NULL */
+        int cgroup_fd;             /* cgroup2 dir for CLONE_INTO_CGROUP (v2, hybrid), or -1 */
+        const char *seccomp_cache; /* directory of compiled seccomp filters, or NULL */
 };
 
 struct init_handle {

@@ -14,7 +14,7 @@
 #include "ctr/process_attrs.h"
 #include "ctr/seccomp.h"
 
-int init_process_prepare(const struct spec_process *p, const struct spec_seccomp *sc,
+int init_process_prepare(const struct spec_process *p, const struct seccomp_prog *sc,
                          char **exe_out, struct isola_err *err)
 {
         const char *cwd = p->cwd ? p->cwd : "/";
@@ -25,7 +25,7 @@ int init_process_prepare(const struct spec_process *p, const struct spec_seccomp
         /* Root may reach a cwd the container user cannot traverse to, and
          * the reverse happens with root squashing: try both sides. */
         cwd_done = chdir(cwd) == 0;
-        if (!p->no_new_privileges && sc && seccomp_apply(sc, err) < 0)
+        if (!p->no_new_privileges && seccomp_load_prepared(sc, err) < 0)
                 return err_prefix(err, "seccomp");
         if (p->user.uid != 0 && caps_keep_across_setuid(err) < 0)
                 return -1;
@@ -55,13 +55,13 @@ static void reset_signals(void)
         sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-_Noreturn void init_process_exec(const struct spec_process *p, const struct spec_seccomp *sc,
+_Noreturn void init_process_exec(const struct spec_process *p, const struct seccomp_prog *sc,
                                  const char *exe, int preserve_fds)
 {
         struct isola_err err = {0};
         char *empty_env[] = {NULL};
 
-        if (p->no_new_privileges && sc && seccomp_apply(sc, &err) < 0) {
+        if (p->no_new_privileges && seccomp_load_prepared(sc, &err) < 0) {
                 dprintf(STDERR_FILENO, "isola: seccomp: %s\n", err.msg);
                 _exit(127);
         }
