@@ -61,5 +61,16 @@ for _ in $(seq 50); do grep -q "$MSG" "$T/spin.out" 2>/dev/null && break; sleep 
 kill -TERM "$PID"
 wait "$PID"; RC=$?
 check_eq "SIGTERM stops a running guest: exit 128+15" "$RC" 143
+# On a terminal, the console is raw while the guest runs and the settings
+# come back on every exit path (poweroff, SIGTERM).
+if command -v script >/dev/null; then
+	script -qec "stty -g >'$T/tty.before'; '$ISOLA' vm run --kernel '$T/elf64' >/dev/null;
+		timeout --foreground -s TERM 2 '$ISOLA' vm run --kernel '$T/spin' >/dev/null;
+		stty -g >'$T/tty.after'" /dev/null </dev/null >/dev/null 2>&1
+	check "terminal settings restored after poweroff and SIGTERM" \
+		cmp -s "$T/tty.before" "$T/tty.after"
+else
+	skip "no script(1) to give isola a terminal"
+fi
 check_eq "no isola process left" "$(pgrep -f "$T" | wc -l)" 0
 done_testing
