@@ -4,7 +4,7 @@
 #include "cli/verbs.h"
 
 const struct cli_verb cli_verbs[] = {
-        {"vm", cli_vm},
-        {"runtime", runtime_main},
-        {NULL, NULL},
+    {"vm", cli_vm},
+    {"runtime", runtime_main},
+    {NULL, NULL},
 };

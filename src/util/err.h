@@ -15,7 +15,7 @@ struct isola_err {
 
 /* Records the error and returns -1, so callers can `return err_set(...)`. */
 int err_set(struct isola_err *err, int errnum, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Like err_set with errno as the error number; appends strerror(errno). */
 int err_sys(struct isola_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -31,22 +31,22 @@ static inline void tap_skip(const char *why)
         printf("ok %d # SKIP %s\n", tap_n, why);
 }
 
-#define TAP_EQ_INT(a, b, name)                                                                   \
-        do {                                                                                     \
-                long long _a = (long long)(a), _b = (long long)(b);                              \
-                tap_ok(_a == _b, "%s", name);                                                    \
-                if (_a != _b)                                                                    \
-                        printf("#   got %lld, want %lld\n", _a, _b);                             \
+#define TAP_EQ_INT(a, b, name)                                                                     \
+        do {                                                                                       \
+                long long _a = (long long)(a), _b = (long long)(b);                                \
+                tap_ok(_a == _b, "%s", name);                                                      \
+                if (_a != _b)                                                                      \
+                        printf("#   got %lld, want %lld\n", _a, _b);                               \
         } while (0)
 
-#define TAP_EQ_STR(a, b, name)                                                                   \
-        do {                                                                                     \
-                const char *_a = (a), *_b = (b);                                                 \
-                int _eq = _a && _b && !strcmp(_a, _b);                                           \
-                tap_ok(_eq, "%s", name);                                                         \
-                if (!_eq)                                                                        \
-                        printf("#   got '%s', want '%s'\n", _a ? _a : "(null)",                  \
-                               _b ? _b : "(null)");                                              \
+#define TAP_EQ_STR(a, b, name)                                                                     \
+        do {                                                                                       \
+                const char *_a = (a), *_b = (b);                                                   \
+                int _eq = _a && _b && !strcmp(_a, _b);                                             \
+                tap_ok(_eq, "%s", name);                                                           \
+                if (!_eq)                                                                          \
+                        printf("#   got '%s', want '%s'\n", _a ? _a : "(null)",                    \
+                               _b ? _b : "(null)");                                                \
         } while (0)
 
 /* Prints the plan and returns the process exit code. */
