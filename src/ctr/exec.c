@@ -170,18 +170,7 @@ static _Noreturn void fail(int sync_fd, const char *step, struct isola_err *err)
 
 static int send_pty_to_parent(int sync_fd, int master, struct isola_err *err)
 {
-        char cbuf[CMSG_SPACE(sizeof(int))] = {0};
-        struct init_msg m = {.type = INIT_MSG_PTY};
-        struct iovec iov = {&m, sizeof(m)};
-        struct msghdr msg = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &master, sizeof(int));
-        return sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0 ? err_sys(err, "send pty") : 0;
+        return init_msg_send_pty(sync_fd, master) < 0 ? err_sys(err, "send pty") : 0;
 }
 
 static _Noreturn void exec_process(struct exec_ctx *x)

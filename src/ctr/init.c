@@ -83,14 +83,24 @@ int init_msg_send(int fd, uint32_t type, int32_t value, const char *payload)
         return sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
+int init_msg_send_pty(int fd, int master)
+{
+        struct init_msg m = {.type = INIT_MSG_PTY};
+
+        return unix_send_fd(fd, master, &m, sizeof(m));
+}
+
 int init_msg_recv(int fd, struct init_msg *m, char *buf, size_t len, int *fd_out)
 {
         char cbuf[CMSG_SPACE(sizeof(int))];
-        struct iovec iov[2] = {{m, sizeof(*m)}, {buf, len - 1}};
+        struct iovec iov[2] = {{NULL, sizeof(*m)}, {buf, len - 1}};
         struct msghdr msg = {
             .msg_iov = iov, .msg_iovlen = 2, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
         ssize_t n;
 
+        /* m is only written: clear it so a short read leaves nothing undefined. */
+        *m = (struct init_msg){0};
+        iov[0].iov_base = m;
         if (fd_out)
                 *fd_out = -1;
         do
@@ -349,23 +359,9 @@ static int setup_terminal(const struct init_config *cfg, int sync_fd, int *slave
                         return -1;
                 }
                 close(cfg->console_fd);
-        } else {
-                char cbuf[CMSG_SPACE(sizeof(int))] = {0};
-                struct init_msg m = {.type = INIT_MSG_PTY};
-                struct iovec iov = {&m, sizeof(m)};
-                struct msghdr msg = {.msg_iov = &iov,
-                                     .msg_iovlen = 1,
-                                     .msg_control = cbuf,
-                                     .msg_controllen = sizeof(cbuf)};
-                struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(c), &master, sizeof(int));
-                if (sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0) {
-                        close(master);
-                        return err_sys(err, "send pty to runtime");
-                }
+        } else if (init_msg_send_pty(sync_fd, master) < 0) {
+                close(master);
+                return err_sys(err, "send pty to runtime");
         }
         close(master);
         return 0;

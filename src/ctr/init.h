@@ -85,6 +85,8 @@ struct init_msg {
 };
 
 int init_msg_send(int fd, uint32_t type, int32_t value, const char *payload);
+/* Sends INIT_MSG_PTY with the pty master attached; -1 with errno. */
+int init_msg_send_pty(int fd, int master);
 /* Receives into buf (payload NUL-terminated); returns 0, or -1 on EOF/error. */
 int init_msg_recv(int fd, struct init_msg *m, char *buf, size_t len, int *fd_out);
 

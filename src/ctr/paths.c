@@ -51,7 +51,7 @@ static int readonly_path(const char *path, struct isola_err *err)
                 return 0;
         if (fd < 0)
                 return err_prefix(err, "readonlyPaths");
-        fd_path_of(fd, &src);
+        src = fd_path_of(fd);
         if (rootfs_mount_fd(src.s, fd, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return err_sys(err, "readonlyPaths: bind of '%s' onto itself", path);
         /* The remount must address the new bind, not the directory below. */

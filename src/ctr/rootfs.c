@@ -25,17 +25,19 @@
 #define PROPAGATION_FLAGS (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE)
 #define MAX_LINK_DEPTH    8
 
-void fd_path_of(int fd, struct fd_path *p)
+struct fd_path fd_path_of(int fd)
 {
-        snprintf(p->s, sizeof(p->s), "/proc/self/fd/%d", fd);
+        struct fd_path p;
+
+        snprintf(p.s, sizeof(p.s), "/proc/self/fd/%d", fd);
+        return p;
 }
 
 int rootfs_mount_fd(const char *src, int target_fd, const char *type, unsigned long flags,
                     const void *data)
 {
-        struct fd_path t;
+        struct fd_path t = fd_path_of(target_fd);
 
-        fd_path_of(target_fd, &t);
         return mount(src, t.s, type, flags, data);
 }
 

@@ -13,7 +13,7 @@
 struct fd_path {
         char s[32];
 };
-void fd_path_of(int fd, struct fd_path *p);
+struct fd_path fd_path_of(int fd);
 
 /* Like rootfs_open_in_root but creates missing components: directories, and
  * an empty file for the last one when last_is_file. Dangling symlinks are

@@ -63,10 +63,10 @@ int terminal_connect(const char *path, struct isola_err *err)
         return fd;
 }
 
-int terminal_send_fd(int sock, int fd, const char *name, struct isola_err *err)
+int unix_send_fd(int sock, int fd, const void *payload, size_t len)
 {
         char cbuf[CMSG_SPACE(sizeof(int))] = {0};
-        struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name) + 1};
+        struct iovec iov = {.iov_base = (void *)payload, .iov_len = len};
         struct msghdr msg = {
             .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
         struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
@@ -75,7 +75,12 @@ int terminal_send_fd(int sock, int fd, const char *name, struct isola_err *err)
         c->cmsg_type = SCM_RIGHTS;
         c->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+        return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+int terminal_send_fd(int sock, int fd, const char *name, struct isola_err *err)
+{
+        if (unix_send_fd(sock, fd, name, strlen(name) + 1) < 0)
                 return err_sys(err, "send pty master over console socket");
         return 0;
 }

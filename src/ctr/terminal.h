@@ -14,6 +14,8 @@ int terminal_open(int *master_out, int *slave_out, unsigned width, unsigned heig
                   struct isola_err *err);
 /* Connects to the unix socket at path (O_CLOEXEC). */
 int terminal_connect(const char *path, struct isola_err *err);
+/* Sends len bytes of payload with fd attached (SCM_RIGHTS); -1 with errno. */
+int unix_send_fd(int sock, int fd, const void *payload, size_t len);
 /* Sends fd with SCM_RIGHTS and `name` as payload (runc sends the pty name). */
 int terminal_send_fd(int sock, int fd, const char *name, struct isola_err *err);
 /* Receives one message with an optional fd: returns bytes read, *fd_out = -1
