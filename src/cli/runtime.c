@@ -91,7 +91,7 @@ int runtime_main(int argc, char **argv)
                 usage(help ? stdout : stderr, ctx.prog);
                 return help ? 0 : 1;
         }
-        if (strcmp(log_format, "text") && strcmp(log_format, "json")) {
+        if (strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0) {
                 fprintf(stderr, "%s: --log-format '%s': expected text or json\n", ctx.prog,
                         log_format);
                 return 1;
@@ -103,7 +103,7 @@ int runtime_main(int argc, char **argv)
         ctx.opts.root = root ? root : default_root();
         ctx.opts.log = &ctx.log;
         ctx.opts.systemd_cgroup = systemd;
-        ctx.opts.rootless = rootless && strcmp(rootless, "false");
+        ctx.opts.rootless = rootless && strcmp(rootless, "false") != 0;
         rc = -1;
         for (const struct rt_command *c = commands; c->name; c++) {
                 if (!strcmp(argv[next], c->name)) {

@@ -60,7 +60,7 @@ int rt_cmd_list(struct rt_ctx *ctx, int argc, char **argv)
 
         if (rt_parse(argv[0], argc, argv, opts, &next) < 0)
                 return 1;
-        if (strcmp(format, "table") && strcmp(format, "json"))
+        if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0)
                 return rt_usage(ctx, argv[0], "--format must be table or json");
         if (ctr_list(&ctx->opts, &l, &n, &err) < 0)
                 return rt_fail(ctx, &err);
@@ -155,7 +155,7 @@ int rt_cmd_ps(struct rt_ctx *ctx, int argc, char **argv)
                 return 1;
         if (next >= argc)
                 return rt_usage(ctx, argv[0], "expects <container-id>");
-        if (strcmp(format, "table") && strcmp(format, "json"))
+        if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0)
                 return rt_usage(ctx, argv[0], "--format must be table or json");
         if (ctr_ps(&ctx->opts, argv[next], &pids, &n, &err) < 0)
                 return rt_fail(ctx, &err);

@@ -169,7 +169,7 @@ static int parse_mount_line(char *line, enum cgroup_mode mode, struct cgroup_mou
                 field[nf++] = tok;
         if (nf < 5)
                 return 0;
-        while ((tok = strtok_r(NULL, " ", &save)) && strcmp(tok, "-"))
+        while ((tok = strtok_r(NULL, " ", &save)) && strcmp(tok, "-") != 0)
                 ;
         fstype = strtok_r(NULL, " ", &save);
         strtok_r(NULL, " ", &save); /* source */
@@ -180,14 +180,14 @@ static int parse_mount_line(char *line, enum cgroup_mode mode, struct cgroup_mou
         unescape_octal(field[4]);
         if (!strcmp(fstype, "cgroup2")) {
                 const char *want = mode == CGROUP_V2 ? CGROUP_ROOT : CGROUP_ROOT "/unified";
-                if (mode == CGROUP_V1 || strcmp(field[4], want))
+                if (mode == CGROUP_V1 || strcmp(field[4], want) != 0)
                         return 0;
                 for (size_t i = 0; i < *n; i++)
                         if ((*m)[i].unified)
                                 return 0;
                 return mounts_push(m, n, field[4], field[3], strdup("unified"), true);
         }
-        if (strcmp(fstype, "cgroup") || mode == CGROUP_V2)
+        if (strcmp(fstype, "cgroup") != 0 || mode == CGROUP_V2)
                 return 0;
         char *controllers = controllers_of(super);
         if (!controllers)
@@ -226,10 +226,10 @@ static int fill_own_paths(struct cgroup_mount *m, size_t n, struct isola_err *er
                                 continue;
                         const char *path = c2 + 1;
                         size_t rl = strlen(m[i].root);
-                        if (strcmp(m[i].root, "/") && !strncmp(path, m[i].root, rl) &&
+                        if (strcmp(m[i].root, "/") != 0 && !strncmp(path, m[i].root, rl) &&
                             (path[rl] == '/' || !path[rl]))
                                 path += rl;
-                        else if (strcmp(m[i].root, "/"))
+                        else if (strcmp(m[i].root, "/") != 0)
                                 path = "/";
                         m[i].own = strdup(path);
                         if (!m[i].own)
@@ -334,11 +334,11 @@ static int map_systemd(const char *spec, char *out, size_t cap, struct isola_err
         slice[sl] = '\0';
         if (!sl)
                 strcpy(slice, "system.slice");
-        if (strchr(slice, '/') ||
-            (strcmp(slice, "-.slice") && (sl < 6 || strcmp(slice + strlen(slice) - 6, ".slice"))))
+        if (strchr(slice, '/') || (strcmp(slice, "-.slice") != 0 &&
+                                   (sl < 6 || strcmp(slice + strlen(slice) - 6, ".slice") != 0)))
                 return err_set(err, EINVAL, "linux.cgroupsPath '%s': invalid slice '%s'", spec,
                                slice);
-        if (strcmp(slice, "-.slice")) {
+        if (strcmp(slice, "-.slice") != 0) {
                 /* Each '-' opens a parent slice: a-b-c.slice -> a.slice/a-b.slice/a-b-c.slice */
                 for (const char *d = strchr(slice, '-'); d; d = strchr(d + 1, '-')) {
                         char parent[260];

@@ -86,7 +86,7 @@ int cgroup_open(const char *saved, struct cgroup **cg_out, struct isola_err *err
                 return err_set(err, ENOMEM, "out of memory");
         }
         tok = strtok_r(copy, "\t", &save);
-        if (!tok || strcmp(tok, SAVE_MAGIC))
+        if (!tok || strcmp(tok, SAVE_MAGIC) != 0)
                 goto bad;
         tok = strtok_r(NULL, "\t", &save);
         for (cg->mode = CGROUP_V1; tok && cg->mode <= CGROUP_HYBRID; cg->mode++)

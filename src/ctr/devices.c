@@ -146,7 +146,8 @@ static int create_device(int root_fd, int dev_fd, const struct dev_node *n, bool
         int parent = dev_fd;
 
         /* Most nodes live directly in /dev, whose fd is already open. */
-        if (strncmp(n->path, "/dev/", 5) || strchr(name, '/') || !strcmp(name, "..") || !*name) {
+        if (strncmp(n->path, "/dev/", 5) != 0 || strchr(name, '/') || !strcmp(name, "..") ||
+            !*name) {
                 own_parent = open_parent(root_fd, n->path, &name, err);
                 if (own_parent < 0)
                         return -1;
@@ -193,7 +194,7 @@ static int bind_console(int dev_fd, int console_slave_fd, struct isola_err *err)
         if (create_console(dev_fd, err) < 0)
                 return -1;
         fd = openat(dev_fd, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        fd_path_of(console_slave_fd, &src);
+        src = fd_path_of(console_slave_fd);
         if (fd < 0 || rootfs_mount_fd(src.s, fd, NULL, MS_BIND, NULL) < 0)
                 return err_sys(err, "bind mount of the console pty on '/dev/console'");
         return 0;

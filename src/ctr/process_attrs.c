@@ -141,7 +141,7 @@ static bool same_words(const char *a, const char *b)
                 if (!*a || !*b)
                         return !*a && !*b;
                 size_t la = strcspn(a, " \t\n"), lb = strcspn(b, " \t\n");
-                if (la != lb || memcmp(a, b, la))
+                if (la != lb || memcmp(a, b, la) != 0)
                         return false;
                 a += la;
                 b += lb;

@@ -71,7 +71,7 @@ static void link_comounted(int tmpfs_fd, const char *controllers)
                 return;
         snprintf(buf, sizeof(buf), "%s", controllers);
         for (char *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save))
-                if (strncmp(c, "name=", 5))
+                if (strncmp(c, "name=", 5) != 0)
                         symlinkat(controllers, tmpfs_fd, c);
 }
 

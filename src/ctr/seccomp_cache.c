@@ -185,13 +185,13 @@ static bool cache_read(int dir_fd, const char *name, const struct keybuf *k,
         if (fd < 0 ||
             fs_read_fd(fd, hdr + k->len + MAX_INSNS * sizeof(struct sock_filter), &buf, &len,
                        &ignored) < 0 ||
-            len < hdr || memcmp(buf, CACHE_MAGIC, CACHE_MAGIC_LEN))
+            len < hdr || memcmp(buf, CACHE_MAGIC, CACHE_MAGIC_LEN) != 0)
                 return false;
         memcpy(&key_len, buf + CACHE_MAGIC_LEN, sizeof(key_len));
         memcpy(&n, buf + CACHE_MAGIC_LEN + sizeof(key_len), sizeof(n));
         if (key_len != k->len || n == 0 || n > MAX_INSNS ||
             len != hdr + key_len + n * sizeof(struct sock_filter) ||
-            memcmp(buf + hdr, k->p, k->len))
+            memcmp(buf + hdr, k->p, k->len) != 0)
                 return false;
         out->insns = malloc(n * sizeof(struct sock_filter));
         if (!out->insns)
