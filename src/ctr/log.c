@@ -6,9 +6,9 @@
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "ctr/state.h"
 #include "util/fs.h"
 
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
@@ -31,18 +31,6 @@ void ctr_log_close(struct ctr_log *log)
         log->fd = -1;
 }
 
-static void format_time(char *buf, size_t len)
-{
-        struct timespec ts;
-        struct tm tm;
-        size_t n;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
-}
-
 void ctr_log(const struct ctr_log *log, enum ctr_log_level level, const char *fmt, ...)
 {
         char msg[2048], when[64];
@@ -53,7 +41,7 @@ void ctr_log(const struct ctr_log *log, enum ctr_log_level level, const char *fm
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        format_time(when, sizeof(when));
+        state_now_rfc3339(when, sizeof(when));
         if (log->json) {
                 json_object *o = json_object_new_object();
                 const char *s;
