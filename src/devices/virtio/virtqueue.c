@@ -222,42 +222,41 @@ bool virtq_arm_notify(struct virtq *vq)
         return load_avail_idx(vq) != vq->last_avail;
 }
 
-size_t iov_copy_from(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len)
+/* Copies between buf and the bytes of iov after `skip`, in the direction
+ * to_iov says; returns how many bytes were copied. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip, uint8_t *buf, size_t len,
+                       bool to_iov)
 {
         size_t done = 0;
 
         for (unsigned i = 0; i < n && done < len; i++) {
                 size_t seg = iov[i].iov_len, take;
+                uint8_t *base = iov[i].iov_base;
 
                 if (skip >= seg) {
                         skip -= seg;
                         continue;
                 }
                 take = seg - skip < len - done ? seg - skip : len - done;
-                memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip, take);
+                if (to_iov)
+                        memcpy(base + skip, buf + done, take);
+                else
+                        memcpy(buf + done, base + skip, take);
                 done += take;
                 skip = 0;
         }
         return done;
 }
 
+size_t iov_copy_from(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len)
+{
+        return iov_copy(iov, n, skip, buf, len, false);
+}
+
 size_t iov_copy_to(const struct iovec *iov, unsigned n, size_t skip, const void *buf, size_t len)
 {
-        size_t done = 0;
-
-        for (unsigned i = 0; i < n && done < len; i++) {
-                size_t seg = iov[i].iov_len, take;
-
-                if (skip >= seg) {
-                        skip -= seg;
-                        continue;
-                }
-                take = seg - skip < len - done ? seg - skip : len - done;
-                memcpy((uint8_t *)iov[i].iov_base + skip, (const uint8_t *)buf + done, take);
-                done += take;
-                skip = 0;
-        }
-        return done;
+        /* Only read from when to_iov is true. */
+        return iov_copy(iov, n, skip, (uint8_t *)buf, len, true);
 }
 
 unsigned iov_slice(const struct iovec *iov, unsigned n, size_t skip, size_t len, struct iovec *dst,
