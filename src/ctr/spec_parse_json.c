@@ -40,8 +40,8 @@ int sj_err(struct isola_err *err, const struct jp *path, const char *fmt, ...)
 }
 
 /* Embedded NULs would silently truncate paths and names in C. */
-static int sj_plain_string(json_object *val, const struct jp *path, const char **out,
-                           struct isola_err *err)
+int sj_plain_string(json_object *val, const struct jp *path, const char **out,
+                    struct isola_err *err)
 {
         const char *s;
 

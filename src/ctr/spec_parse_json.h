@@ -28,6 +28,9 @@ struct jp {
 int sj_err(struct isola_err *err, const struct jp *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A string without embedded NULs, borrowed from val. */
+int sj_plain_string(json_object *val, const struct jp *path, const char **out,
+                    struct isola_err *err);
 int sj_string(json_object *val, const struct jp *path, char **out, struct isola_err *err);
 int sj_bool(json_object *val, const struct jp *path, bool *out, struct isola_err *err);
 int sj_int64(json_object *val, const struct jp *path, int64_t min, int64_t max, int64_t *out,

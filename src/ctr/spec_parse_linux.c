@@ -17,9 +17,8 @@ static int ns_parse_type(json_object *val, const struct jp *path, void *target,
         struct spec_namespace *ns = target;
         const char *name;
 
-        if (!json_object_is_type(val, json_type_string))
-                return sj_err(err, path, "expected a string");
-        name = json_object_get_string(val);
+        if (sj_plain_string(val, path, &name, err) < 0)
+                return -1;
         for (int k = 0; k < NS_KIND_COUNT; k++) {
                 if (!strcmp(spec_ns_name(k), name)) {
                         ns->kind = k;
@@ -117,9 +116,8 @@ static int device_parse_type(json_object *val, const struct jp *path, void *targ
         struct spec_device *dev = target;
         const char *t;
 
-        if (!json_object_is_type(val, json_type_string))
-                return sj_err(err, path, "expected a string");
-        t = json_object_get_string(val);
+        if (sj_plain_string(val, path, &t, err) < 0)
+                return -1;
         if (strlen(t) != 1 || !strchr("cbup", t[0]))
                 return sj_err(err, path, "unknown device type '%s' (expected c, b, u or p)", t);
         dev->type = t[0];
@@ -252,9 +250,8 @@ static int linux_parse_propagation(json_object *val, const struct jp *path, void
         struct spec_linux *lnx = target;
         const char *name;
 
-        if (!json_object_is_type(val, json_type_string))
-                return sj_err(err, path, "expected a string");
-        name = json_object_get_string(val);
+        if (sj_plain_string(val, path, &name, err) < 0)
+                return -1;
         if (!name[0])
                 return 0;
         lnx->rootfs_propagation = spec_propagation_flags(name);
@@ -269,9 +266,8 @@ static int personality_parse_domain(json_object *val, const struct jp *path, voi
         struct spec_linux *lnx = target;
         const char *name;
 
-        if (!json_object_is_type(val, json_type_string))
-                return sj_err(err, path, "expected a string");
-        name = json_object_get_string(val);
+        if (sj_plain_string(val, path, &name, err) < 0)
+                return -1;
         if (!strcmp(name, "LINUX"))
                 lnx->personality = PER_LINUX;
         else if (!strcmp(name, "LINUX32"))

@@ -190,9 +190,8 @@ static int rlimit_parse_type(json_object *val, const struct jp *path, void *targ
         struct spec_rlimit *rl = target;
         const char *name;
 
-        if (!json_object_is_type(val, json_type_string))
-                return sj_err(err, path, "expected a string");
-        name = json_object_get_string(val);
+        if (sj_plain_string(val, path, &name, err) < 0)
+                return -1;
         for (size_t i = 0; i < ARRAY_SIZE(rlimit_names); i++) {
                 if (!strcmp(rlimit_names[i].name, name)) {
                         rl->resource = rlimit_names[i].resource;

@@ -130,9 +130,8 @@ static int rule_parse_type(json_object *val, const struct jp *path, void *target
         struct spec_device_rule *rule = target;
         const char *t;
 
-        if (!json_object_is_type(val, json_type_string))
-                return sj_err(err, path, "expected a string");
-        t = json_object_get_string(val);
+        if (sj_plain_string(val, path, &t, err) < 0)
+                return -1;
         if (strlen(t) != 1 || !strchr("acb", t[0]))
                 return sj_err(err, path, "unknown device type '%s' (expected a, c or b)", t);
         rule->type = t[0];
@@ -147,9 +146,8 @@ static int rule_parse_access(json_object *val, const struct jp *path, void *targ
         const char *a;
         size_t n = 0;
 
-        if (!json_object_is_type(val, json_type_string))
-                return sj_err(err, path, "expected a string");
-        a = json_object_get_string(val);
+        if (sj_plain_string(val, path, &a, err) < 0)
+                return -1;
         for (const char *p = a; *p; p++) {
                 const char *slot = strchr("rwm", *p);
 

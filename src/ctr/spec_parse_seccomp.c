@@ -51,9 +51,8 @@ static int seccomp_action(json_object *val, const struct jp *path, uint32_t *out
 {
         const char *name;
 
-        if (!json_object_is_type(val, json_type_string))
-                return sj_err(err, path, "expected a string");
-        name = json_object_get_string(val);
+        if (sj_plain_string(val, path, &name, err) < 0)
+                return -1;
         for (size_t i = 0; i < ARRAY_SIZE(seccomp_actions); i++) {
                 if (!strcmp(seccomp_actions[i].name, name)) {
                         *out = seccomp_actions[i].action;
@@ -107,9 +106,8 @@ static int arg_parse_op(json_object *val, const struct jp *path, void *target,
         struct spec_seccomp_arg *arg = target;
         const char *name;
 
-        if (!json_object_is_type(val, json_type_string))
-                return sj_err(err, path, "expected a string");
-        name = json_object_get_string(val);
+        if (sj_plain_string(val, path, &name, err) < 0)
+                return -1;
         for (size_t i = 0; i < ARRAY_SIZE(seccomp_ops); i++) {
                 if (!strcmp(seccomp_ops[i].name, name)) {
                         arg->op = seccomp_ops[i].op;
@@ -228,9 +226,8 @@ static int seccomp_parse_arches(json_object *val, const struct jp *path, void *t
                 char lower[32];
                 size_t len;
 
-                if (!json_object_is_type(item, json_type_string))
-                        return sj_err(err, &ip, "expected a string");
-                name = json_object_get_string(item);
+                if (sj_plain_string(item, &ip, &name, err) < 0)
+                        return -1;
                 len = strlen(name);
                 if (strncmp(name, "SCMP_ARCH_", 10) != 0 || len - 10 >= sizeof(lower))
                         return sj_err(err, &ip, "unknown architecture '%s'", name);
