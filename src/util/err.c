@@ -2,61 +2,42 @@
 #include "util/err.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static void err_vformat(struct isola_err *err, const char *fmt, va_list ap)
+void err_vset(struct isola_err *err, int errnum, const char *fmt, va_list ap)
 {
+        if (!err)
+                return;
+        err->errnum = errnum;
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 }
 
-int err_set(struct isola_err *err, int errnum, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (!err)
-                return -1;
-        err->errnum = errnum;
-        va_start(ap, fmt);
-        err_vformat(err, fmt, ap);
-        va_end(ap);
-        return -1;
-}
-
-int err_sys(struct isola_err *err, const char *fmt, ...)
+void err_vsys(struct isola_err *err, const char *fmt, va_list ap)
 {
         int saved = errno;
-        va_list ap;
         size_t used;
 
         if (!err)
-                return -1;
+                return;
         err->errnum = saved;
-        va_start(ap, fmt);
-        err_vformat(err, fmt, ap);
-        va_end(ap);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
         used = strlen(err->msg);
         if (used < sizeof(err->msg))
                 snprintf(err->msg + used, sizeof(err->msg) - used, ": %s", strerror(saved));
         errno = saved;
-        return -1;
 }
 
-int err_prefix(struct isola_err *err, const char *fmt, ...)
+void err_vprefix(struct isola_err *err, const char *fmt, va_list ap)
 {
         char prefix[ISOLA_ERR_MSG_MAX];
         char joined[ISOLA_ERR_MSG_MAX];
-        va_list ap;
 
         if (!err)
-                return -1;
-        va_start(ap, fmt);
+                return;
         vsnprintf(prefix, sizeof(prefix), fmt, ap);
-        va_end(ap);
         snprintf(joined, sizeof(joined), "%s: %s", prefix, err->msg);
         memcpy(err->msg, joined, sizeof(err->msg));
-        return -1;
 }
 
 void err_clear(struct isola_err *err)
