@@ -129,10 +129,11 @@ int machine_create(const struct machine_config *cfg, int console_in, int console
             vm_create(cfg->cpus, cfg->memory_mib << 20, &m->vm, err) < 0)
                 goto fail;
         m->vm->pv = cfg->pv;
-        if (vcpu_install_kick_handler(err) < 0 ||
+        /* The kernel first: a bad image fails before any TAP or disk is
+         * opened; the tables last, as they list the PCI devices. */
+        if (vcpu_install_kick_handler(err) < 0 || load_kernel(m, cfg, err) < 0 ||
             create_devices(m, cfg, console_in, console_out, err) < 0 ||
-            load_kernel(m, cfg, err) < 0 || mptable_write(m->vm, err) < 0 ||
-            acpi_write(m->vm, err) < 0 || setup_vcpus(m, err) < 0)
+            mptable_write(m->vm, err) < 0 || acpi_write(m->vm, err) < 0 || setup_vcpus(m, err) < 0)
                 goto fail;
         *out = m;
         return 0;
