@@ -11,7 +11,8 @@ int main(void)
         char *buf = NULL;
         size_t len = 0;
 
-        TAP_EQ_INT(err_set(&err, EINVAL, "field '%s' is bad", "x"), -1, "err_set returns -1");
+        /* (err_set): the function itself, not err.h's always -1 wrapper. */
+        TAP_EQ_INT((err_set)(&err, EINVAL, "field '%s' is bad", "x"), -1, "err_set returns -1");
         TAP_EQ_STR(err.msg, "field 'x' is bad", "err_set formats the message");
         err_prefix(&err, "config.json");
         TAP_EQ_STR(err.msg, "config.json: field 'x' is bad", "err_prefix adds context first");
