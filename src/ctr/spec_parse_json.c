@@ -26,7 +26,7 @@ static size_t jp_render(const struct jp *p, char *buf, size_t size)
         return used;
 }
 
-int sj_err(struct isola_err *err, const struct jp *path, const char *fmt, ...)
+void sj_set_err(struct isola_err *err, const struct jp *path, const char *fmt, ...)
 {
         char where[256] = "";
         char what[ISOLA_ERR_MSG_MAX];
@@ -36,7 +36,7 @@ int sj_err(struct isola_err *err, const struct jp *path, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
-        return err_set(err, EINVAL, "%s: %s", where[0] ? where : "(top level)", what);
+        err_set(err, EINVAL, "%s: %s", where[0] ? where : "(top level)", what);
 }
 
 /* Embedded NULs would silently truncate paths and names in C. */

@@ -24,9 +24,13 @@ struct jp {
 #define JP_KEY(parent, k) ((struct jp){.up = (parent), .key = (k)})
 #define JP_IDX(parent, i) ((struct jp){.up = (parent), .key = NULL, .idx = (i)})
 
-/* Records "<path>: <message>" and returns -1. */
-int sj_err(struct isola_err *err, const struct jp *path, const char *fmt, ...)
+/* Records "<path>: <message>" (EINVAL). */
+void sj_set_err(struct isola_err *err, const struct jp *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* sj_set_err, then -1; a macro for the same reason as err_set's (err.h). */
+// clang-format off
+#define sj_err(...) ({ sj_set_err(__VA_ARGS__); -1; })
+// clang-format on
 
 /* A string without embedded NULs, borrowed from val. */
 int sj_plain_string(json_object *val, const struct jp *path, const char **out,
