@@ -33,7 +33,8 @@ struct keybuf {
 
 static void key_add(struct keybuf *k, const void *data, size_t len)
 {
-        if (k->oom)
+        /* len 0 comes with data NULL (an absent string): memcpy must not see it. */
+        if (k->oom || len == 0)
                 return;
         if (k->len + len > k->cap) {
                 size_t cap = (k->cap ? k->cap * 2 : 4096) + len;
