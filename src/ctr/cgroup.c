@@ -193,8 +193,8 @@ static int create_in_once(enum cgroup_mode mode, const struct cgroup_mount *m, c
                                 goto fail;
                         err_clear(err);
                 }
-                strcpy(parent, path);
                 char *end = path + strlen(path);
+                memcpy(parent, path, (size_t)(end - path) + 1);
                 end[0] = '/';
                 memcpy(end + 1, p, len);
                 end[1 + len] = '\0';
@@ -257,14 +257,16 @@ int cgroup_create(const char *cgroups_path, const char *id, struct cgroup **cg_o
         size_t n = 0;
         char rel[PATH_MAX];
         bool absolute;
+        enum cgroup_mode mode;
         struct cgroup *cg;
 
         if (cgroup_resolve_path(cgroups_path, id, rel, sizeof(rel), &absolute, err) < 0)
                 return -1;
         if (!(cg = calloc(1, sizeof(*cg))))
                 return err_set(err, ENOMEM, "out of memory");
-        if (cgroup_detect_mode(&cg->mode, err) < 0 || cgroup_scan_mounts(cg->mode, &m, &n, err) < 0)
+        if (cgroup_detect_mode(&mode, err) < 0 || cgroup_scan_mounts(mode, &m, &n, err) < 0)
                 goto fail;
+        cg->mode = mode;
         if (!(cg->hiers = calloc(n, sizeof(*cg->hiers)))) {
                 err_set(err, ENOMEM, "out of memory");
                 goto fail;

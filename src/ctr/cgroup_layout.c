@@ -211,6 +211,8 @@ static int fill_own_paths(struct cgroup_mount *m, size_t n, struct isola_err *er
 
         if (fs_read_file("/proc/self/cgroup", &buf, &len, err) < 0)
                 return err_prefix(err, "cgroup");
+        /* _cleanup_free_ frees ctl (clang 14's analyzer ignores cleanup). */
+        // NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
         for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
                 if (!c2)

@@ -82,6 +82,8 @@ int cgroup_open(const char *saved, struct cgroup **cg_out, struct isola_err *err
         size_t cap = 0;
 
         if (!copy || !cg) {
+                /* _cleanup_free_ frees copy (clang 14's analyzer ignores cleanup). */
+                // NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
                 free(cg);
                 return err_set(err, ENOMEM, "out of memory");
         }

@@ -47,11 +47,12 @@ int terminal_open(int *master_out, int *slave_out, unsigned width, unsigned heig
 int terminal_connect(const char *path, struct isola_err *err)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        size_t len = strlen(path);
         int fd;
 
-        if (strlen(path) >= sizeof(sa.sun_path))
+        if (len >= sizeof(sa.sun_path))
                 return err_set(err, ENAMETOOLONG, "console socket path '%s' is too long", path);
-        strcpy(sa.sun_path, path);
+        memcpy(sa.sun_path, path, len + 1);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return err_sys(err, "console socket");
