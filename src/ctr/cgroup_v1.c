@@ -12,6 +12,27 @@ static void fmt_i64(char *buf, size_t size, int64_t v)
         snprintf(buf, size, "%" PRId64, v);
 }
 
+/* Writes two files the kernel checks against each other (a NULL value is left
+ * alone): first then second, and if the kernel refuses the first with EINVAL
+ * (the new value conflicts with the other file's current one), the other way
+ * round. */
+static int write_pair(const char *dir, const char *first, const char *first_val, const char *second,
+                      const char *second_val, struct isola_err *err)
+{
+        if (!first_val || !second_val) {
+                if (first_val)
+                        return cgroup_write(dir, first, first_val, err);
+                return second_val ? cgroup_write(dir, second, second_val, err) : 0;
+        }
+        if (cgroup_write(dir, first, first_val, err) == 0)
+                return cgroup_write(dir, second, second_val, err);
+        if (errno != EINVAL || cgroup_write(dir, second, second_val, err) < 0 ||
+            cgroup_write(dir, first, first_val, err) < 0)
+                return -1;
+        err_clear(err);
+        return 0;
+}
+
 /* The kernel requires memory.limit_in_bytes <= memory.memsw.limit_in_bytes at
  * every moment: raising both must write memsw first, lowering both limit first.
  * Tries limit first and, if refused, memsw then limit. */
@@ -34,21 +55,8 @@ static int memory_limits(const char *dir, const struct spec_resources *res, stru
                                dir);
         fmt_i64(lim, sizeof(lim), res->memory_limit);
         fmt_i64(swap, sizeof(swap), res->memory_swap);
-        if (!res->has_memory_limit)
-                return res->has_memory_swap
-                           ? cgroup_write(dir, "memory.memsw.limit_in_bytes", swap, err)
-                           : 0;
-        if (cgroup_write(dir, "memory.limit_in_bytes", lim, err) == 0)
-                return res->has_memory_swap
-                           ? cgroup_write(dir, "memory.memsw.limit_in_bytes", swap, err)
-                           : 0;
-        if (!res->has_memory_swap || errno != EINVAL)
-                return -1;
-        if (cgroup_write(dir, "memory.memsw.limit_in_bytes", swap, err) < 0 ||
-            cgroup_write(dir, "memory.limit_in_bytes", lim, err) < 0)
-                return -1;
-        err_clear(err);
-        return 0;
+        return write_pair(dir, "memory.limit_in_bytes", res->has_memory_limit ? lim : NULL,
+                          "memory.memsw.limit_in_bytes", res->has_memory_swap ? swap : NULL, err);
 }
 
 static int apply_memory(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)
@@ -94,17 +102,8 @@ static int cpu_bandwidth(const char *dir, const struct spec_resources *res, stru
 
         fmt_i64(quota, sizeof(quota), res->cpu_quota);
         snprintf(period, sizeof(period), "%" PRIu64, res->cpu_period);
-        if (!res->has_cpu_period)
-                return res->has_cpu_quota ? cgroup_write(dir, "cpu.cfs_quota_us", quota, err) : 0;
-        if (!res->has_cpu_quota)
-                return cgroup_write(dir, "cpu.cfs_period_us", period, err);
-        if (cgroup_write(dir, "cpu.cfs_period_us", period, err) == 0)
-                return cgroup_write(dir, "cpu.cfs_quota_us", quota, err);
-        if (errno != EINVAL || cgroup_write(dir, "cpu.cfs_quota_us", quota, err) < 0 ||
-            cgroup_write(dir, "cpu.cfs_period_us", period, err) < 0)
-                return -1;
-        err_clear(err);
-        return 0;
+        return write_pair(dir, "cpu.cfs_period_us", res->has_cpu_period ? period : NULL,
+                          "cpu.cfs_quota_us", res->has_cpu_quota ? quota : NULL, err);
 }
 
 static int apply_cpu(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)

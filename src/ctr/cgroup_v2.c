@@ -9,24 +9,27 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Maps cpu.shares [2, 262144] linearly onto cpu.weight [1, 10000]. */
-uint64_t cgroup_v2_cpu_weight(uint64_t shares)
+/* Clamps v to [lo, hi] and maps that range linearly onto a v2 weight
+ * [1, 10000]. */
+static uint64_t to_weight(uint64_t v, uint64_t lo, uint64_t hi)
 {
-        if (shares < 2)
-                shares = 2;
-        if (shares > 262144)
-                shares = 262144;
-        return 1 + ((shares - 2) * 9999) / 262142;
+        if (v < lo)
+                v = lo;
+        if (v > hi)
+                v = hi;
+        return 1 + ((v - lo) * 9999) / (hi - lo);
 }
 
-/* Maps blkio.weight [10, 1000] linearly onto io.weight [1, 10000]. */
+/* cpu.shares [2, 262144] -> cpu.weight. */
+uint64_t cgroup_v2_cpu_weight(uint64_t shares)
+{
+        return to_weight(shares, 2, 262144);
+}
+
+/* blkio.weight [10, 1000] -> io.weight. */
 uint64_t cgroup_v2_io_weight(uint64_t w)
 {
-        if (w < 10)
-                w = 10;
-        if (w > 1000)
-                w = 1000;
-        return 1 + ((w - 10) * 9999) / 990;
+        return to_weight(w, 10, 1000);
 }
 
 static void fmt_limit(char *buf, size_t size, int64_t v)
