@@ -66,13 +66,6 @@ static void con_poll_input(struct virtio_console *con, bool on)
         evloop_mod(con->vp.vm->loop, con->in_fd, on ? EPOLLIN : 0, NULL);
 }
 
-static bool con_rx_ready(struct virtio_console *con)
-{
-        struct virtio_pci *vp = &con->vp;
-
-        return !vp->broken && (vp->status & VIRTIO_STATUS_DRIVER_OK) && vp->queues[CON_RX].enabled;
-}
-
 /* One read per readiness event: in_fd may be blocking (a terminal). */
 static void con_input_locked(struct virtio_console *con)
 {
@@ -81,7 +74,7 @@ static void con_input_locked(struct virtio_console *con)
         enum virtq_result r;
         ssize_t n;
 
-        if (!con_rx_ready(con)) {
+        if (!virtio_pci_queue_live(&con->vp, CON_RX)) {
                 con_poll_input(con, false);
                 return;
         }

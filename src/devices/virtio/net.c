@@ -67,13 +67,6 @@ static void net_poll_tap(struct virtio_net *net, bool on)
         evloop_mod(net->vp.vm->loop, net->tap_fd, on ? EPOLLIN : 0, NULL);
 }
 
-static bool net_rx_ready(struct virtio_net *net)
-{
-        struct virtio_pci *vp = &net->vp;
-
-        return !vp->broken && (vp->status & VIRTIO_STATUS_DRIVER_OK) && vp->queues[NET_RX].enabled;
-}
-
 /* Receives one frame; false when there is nothing more to do now. */
 static bool net_rx_one(struct virtio_net *net)
 {
@@ -117,7 +110,7 @@ static void net_tap_ready(void *opaque, uint32_t events)
 
         (void)events;
         pthread_mutex_lock(&net->vp.lock);
-        if (!net_rx_ready(net)) {
+        if (!virtio_pci_queue_live(&net->vp, NET_RX)) {
                 net_poll_tap(net, false);
         } else {
                 for (int i = 0; i < NET_RX_BATCH && net_rx_one(net); i++)

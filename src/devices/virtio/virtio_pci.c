@@ -443,10 +443,15 @@ static const struct pci_dev_ops virtio_pci_dev_ops = {
 
 /* ---- event loop side ------------------------------------------------------ */
 
+bool virtio_pci_queue_live(const struct virtio_pci *vp, unsigned q)
+{
+        return !vp->broken && (vp->status & VIRTIO_STATUS_DRIVER_OK) && vp->queues[q].enabled;
+}
+
 void virtio_pci_kick(struct virtio_pci *vp, unsigned q)
 {
         pthread_mutex_lock(&vp->lock);
-        if (!vp->broken && (vp->status & VIRTIO_STATUS_DRIVER_OK) && vp->queues[q].enabled)
+        if (virtio_pci_queue_live(vp, q))
                 vp->ops->queue_notify(vp, q);
         pthread_mutex_unlock(&vp->lock);
 }

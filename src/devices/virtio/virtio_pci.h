@@ -137,6 +137,8 @@ void virtio_pci_kick(struct virtio_pci *vp, unsigned q);
 
 /* Helpers for devices, called with vp->lock held. */
 bool virtio_pci_driver_has(const struct virtio_pci *vp, unsigned bit);
+/* The driver is up (DRIVER_OK), the device not broken and queue q enabled. */
+bool virtio_pci_queue_live(const struct virtio_pci *vp, unsigned q);
 /* Consumes every chain of queue q with fn (returns bytes written into the
  * chain, or -1 when the device failed), interrupting the driver if it asks. */
 typedef int64_t (*virtio_chain_fn)(struct virtio_pci *vp, unsigned q, struct virtq_chain *chain);
