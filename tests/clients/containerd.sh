@@ -4,13 +4,9 @@
 # paused, resumed and killed.
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/bundle.sh"
+source "$(dirname "$0")/../lib/ctr.sh"
 
-RUNTIME=${ISOLA_TEST_RUNTIME:-$ISOLA_BUILD/isola-runtime}
-command -v containerd >/dev/null || skip_all "containerd is not installed (scripts/deps test installs it)"
-[ "$(id -u)" -eq 0 ] || skip_all "containerd tests run as root"
-[ -x "$RUNTIME" ] || skip_all "no runtime at $RUNTIME"
-
-work=$(mktemp -d /tmp/isola-containerd.XXXXXX)
+client_test_init containerd
 sock=$work/containerd.sock
 cat >"$work/config.toml" <<CONF
 version = 2

@@ -3,13 +3,10 @@
 # a terminal, exec into a running container, stop and rm — as with crun.
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/../lib/bundle.sh"
+source "$(dirname "$0")/../lib/ctr.sh"
 
-RUNTIME=${ISOLA_TEST_RUNTIME:-$ISOLA_BUILD/isola-runtime}
-command -v podman >/dev/null || skip_all "podman is not installed (scripts/deps test installs it)"
-[ "$(id -u)" -eq 0 ] || skip_all "podman tests run as root"
-[ -x "$RUNTIME" ] || skip_all "no runtime at $RUNTIME"
+client_test_init podman
 
-work=$(mktemp -d /tmp/isola-podman.XXXXXX)
 # Storage lives with the build so the imported image is reused between runs.
 store=$ISOLA_BUILD/test-cache/podman
 mkdir -p "$store"

@@ -5,25 +5,11 @@
 # --console-socket, update, the log file, and bad input (one clear message,
 # non-zero exit, nothing left behind: state, cgroups, mounts, processes).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/ctr.sh"
 
-RT=$ISOLA_BUILD/isola-runtime
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-[ -x /bin/busybox ] || skip_all "busybox-static (/bin/busybox) missing"
-command -v jq >/dev/null || skip_all "jq missing"
 command -v python3 >/dev/null || skip_all "python3 missing"
-[ -x "$RT" ] || skip_all "$RT not built"
-
-WORK=$(mktemp -d /tmp/isola-lifecycle.XXXXXX)
-STATE=$WORK/state
-BASE=$WORK/base
-PIDS=()
-
-cleanup() {
-	local id
-	for id in $(ls "$STATE" 2>/dev/null); do timeout 10 "$RT" --root "$STATE" delete -f "$id" >/dev/null 2>&1; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+ctr_test_init lifecycle
+trap ctr_test_cleanup EXIT
 
 rt() { timeout 20 "$RT" --root "$STATE" "$@"; }
 

@@ -4,27 +4,15 @@
 # rlimits, sysctls, no_new_privs, user ids, mount destinations through escaping
 # symlinks, --no-pivot; and that nothing (mounts, containers) is left behind.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/ctr.sh"
 
-RT=$ISOLA_BUILD/isola-runtime
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-[ -x /bin/busybox ] || skip_all "busybox-static (/bin/busybox) missing"
-command -v jq >/dev/null || skip_all "jq missing"
-[ -x "$RT" ] || skip_all "$RT not built"
-
-WORK=$(mktemp -d /tmp/isola-security.XXXXXX)
-STATE=$WORK/state
-BASE=$WORK/base
+ctr_test_init security
 N=0
 # Other work on the host may add mounts meanwhile: compare only mounts that
 # disappeared or that mention this test's directory.
 sort /proc/self/mountinfo >"$WORK/mounts.before"
 
-cleanup() {
-	local id
-	for id in $(ls "$STATE" 2>/dev/null); do "$RT" --root "$STATE" delete -f "$id" >/dev/null 2>&1; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap ctr_test_cleanup EXIT
 
 # A busybox rootfs with a few files the checks look at.
 mkdir -p "$BASE/rootfs/bin" "$BASE/rootfs/etc" "$BASE/rootfs/data" "$BASE/rootfs/tmp" "$WORK/outside"
