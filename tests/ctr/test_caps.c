@@ -36,6 +36,10 @@ static bool chown_works(void)
         if (fd < 0)
                 return false;
         ok = fchown(fd, 4321, 4321) == 0;
+        /* Give it back: in sticky /tmp a non-root caller (uid 1000 below)
+         * could not unlink a file it no longer owns, and it would be left. */
+        if (ok && fchown(fd, geteuid(), getegid()) < 0)
+                ok = false;
         close(fd);
         unlink(path);
         return ok;
