@@ -32,6 +32,16 @@ static bool host_is_kvm_pvm(void)
         return access("/sys/module/kvm_pvm", F_OK) == 0;
 }
 
+/* Bits of the APIC id that number the vCPUs of the one package. */
+static unsigned apic_id_bits(unsigned n_cpus)
+{
+        unsigned shift = 0;
+
+        while ((1u << shift) < n_cpus)
+                shift++;
+        return shift;
+}
+
 static void fix_entry(struct vm *vm, unsigned id, struct kvm_cpuid_entry2 *e)
 {
         switch (e->function) {
@@ -52,6 +62,12 @@ static void fix_entry(struct vm *vm, unsigned id, struct kvm_cpuid_entry2 *e)
                  * n_cpus cores in one package, one thread each. */
                 e->eax = (e->eax & 0x3ffu) | ((vm->n_cpus - 1) << 26);
                 break;
+        case 0x80000008:
+                /* AMD: ECX[15:12] APIC id bits for the core, [7:0] cores - 1;
+                 * without them each vCPU looks like its own package. */
+                e->ecx = (e->ecx & ~0xf0ffu) | (apic_id_bits(vm->n_cpus) << 12) |
+                         ((vm->n_cpus - 1) & 0xff);
+                break;
         case 0xb:
         case 0x1f:
                 /* x2APIC topology: level 0 = SMT (1 thread), level 1 = core. */
@@ -61,10 +77,7 @@ static void fix_entry(struct vm *vm, unsigned id, struct kvm_cpuid_entry2 *e)
                         e->ebx = 1;
                         e->ecx = (1u << 8) | 0;
                 } else if (e->index == 1) {
-                        unsigned shift = 0;
-                        while ((1u << shift) < vm->n_cpus)
-                                shift++;
-                        e->eax = shift;
+                        e->eax = apic_id_bits(vm->n_cpus);
                         e->ebx = vm->n_cpus;
                         e->ecx = (2u << 8) | 1;
                 } else {
