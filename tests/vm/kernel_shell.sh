@@ -3,7 +3,7 @@
 # modules, reads the virtio-blk disk, looks at the virtio-net NIC and powers
 # off through ACPI. Uses T, CACHE, DEB, KVER, VMLINUX, ISOLA from kernel.sh.
 BUSYBOX=$(command -v busybox)
-if [ -z "$BUSYBOX" ] || ! command -v cpio >/dev/null || ! file -L "$BUSYBOX" | grep -q static; then
+if [ -z "$BUSYBOX" ] || ! command -v cpio >/dev/null || ! ldd "$BUSYBOX" 2>&1 | grep -q "not a dynamic"; then
 	skip "busybox shell boot: needs busybox-static and cpio"
 	return 0
 fi
