@@ -171,8 +171,11 @@ static int write_sysctl(int dir_fd, const struct spec_sysctl *s, struct isola_er
 
         if (len >= sizeof(rel))
                 return err_set(err, ENAMETOOLONG, "sysctl '%s': key too long", s->key);
-        for (size_t i = 0; i <= len; i++)
-                rel[i] = s->key[i] == '.' ? '/' : s->key[i];
+        for (size_t i = 0; i <= len; i++) {
+                rel[i] = s->key[i];
+                if (rel[i] == '.')
+                        rel[i] = '/';
+        }
         fd = openat(dir_fd, rel, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0 && errno == EROFS)
                 return check_readonly_sysctl(dir_fd, rel, s, err);
