@@ -24,16 +24,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
+resolve_kernel_pkg() {
+	apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[^ ]*-cloud-amd64\)$/\1/p' | head -1
+}
+
 # fetch_kernel: sets DEB, VMLINUZ, VMLINUX, KVER in $CACHE.
 fetch_kernel() {
 	mkdir -p "$CACHE" || return 1
 	DEB=$(ls "$CACHE"/linux-image-*-cloud-amd64_*.deb 2>/dev/null | head -1)
 	if [ -z "$DEB" ]; then
 		local pkg
-		pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-			sed -n 's/^ *Depends: \(linux-image-[^ ]*-cloud-amd64\)$/\1/p' | head -1)
+		pkg=$(resolve_kernel_pkg)
+		if [ -z "$pkg" ]; then
+			# A fresh machine may have no package lists yet.
+			apt-get update -qq >/dev/null 2>&1
+			pkg=$(resolve_kernel_pkg)
+		fi
 		[ -n "$pkg" ] || { diag "apt-cache cannot resolve linux-image-cloud-amd64"; return 1; }
-		(cd "$CACHE" && apt-get download -q "$pkg" >/dev/null 2>&1) || return 1
+		(cd "$CACHE" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
+			{ diag "apt-get download $pkg failed"; return 1; }
 		DEB=$(ls "$CACHE"/"$pkg"_*.deb | head -1)
 	fi
 	if ! ls "$CACHE"/boot/vmlinuz-* >/dev/null 2>&1; then
