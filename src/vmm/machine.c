@@ -3,6 +3,7 @@
  * the event loop until the guest stops or the front end's signal arrives.
  * Devices are created lazily from the configuration only. */
 #include <errno.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "devices/virtio/virtio.h"
 #include "util/cleanup.h"
 #include "vmm/boot_regs.h"
+#include "vmm/kvm_stats.h"
 #include "vmm/layout.h"
 #include "vmm/loader.h"
 #include "vmm/machine.h"
@@ -40,6 +42,10 @@ struct machine {
         struct boot_info boot;
         struct timespec t_start, t_run, t_end;
         enum vm_exit_reason reason;
+        /* KVM's own counters for --stats; NULL when KVM has none (or reading
+         * them failed: kstats_error says why). */
+        struct kvm_stats *kstats;
+        char kstats_error[ISOLA_ERR_MSG_MAX];
 };
 
 static int create_disks(struct machine *m, const struct machine_config *cfg, struct isola_err *err)
@@ -171,12 +177,40 @@ static void wait_stop(struct machine *m, const sigset_t *sigs, int *signo_out)
         }
 }
 
+/* The baseline of KVM's counters, taken before any vCPU runs. Statistics
+ * are an extra: failing to read them does not stop the VM. */
+static void kvm_stats_start(struct machine *m)
+{
+        struct vm_priv *p = vm_priv(m->vm);
+        struct isola_err err = {0};
+        int fds[VM_MAX_CPUS];
+
+        if (!kvm_stats_supported(m->vm->kvm_fd))
+                return;
+        for (unsigned i = 0; i < m->vm->n_cpus; i++)
+                fds[i] = p->vcpus[i].fd;
+        if (kvm_stats_open(fds, m->vm->n_cpus, &m->kstats, &err) < 0)
+                snprintf(m->kstats_error, sizeof(m->kstats_error), "%s", err.msg);
+}
+
+static void kvm_stats_end(struct machine *m)
+{
+        struct isola_err err = {0};
+
+        if (m->kstats && kvm_stats_sample(m->kstats, &err) < 0) {
+                snprintf(m->kstats_error, sizeof(m->kstats_error), "%s", err.msg);
+                kvm_stats_free(m->kstats);
+                m->kstats = NULL;
+        }
+}
+
 enum vm_exit_reason machine_run(struct machine *m, const sigset_t *sigs, int *signo_out,
                                 struct isola_err *err)
 {
         struct vm_priv *p = vm_priv(m->vm);
 
         *signo_out = 0;
+        kvm_stats_start(m);
         clock_gettime(CLOCK_MONOTONIC, &m->t_run);
         if (evloop_start(m->vm->loop, err) < 0)
                 return VM_EXIT_VMM_ERROR;
@@ -184,12 +218,14 @@ enum vm_exit_reason machine_run(struct machine *m, const sigset_t *sigs, int *si
                 if (vcpu_start(&p->vcpus[i], err) < 0) {
                         vm_request_stop(m->vm, VM_EXIT_VMM_ERROR);
                         join_all(m);
+                        kvm_stats_end(m);
                         return VM_EXIT_VMM_ERROR;
                 }
         }
         wait_stop(m, sigs, signo_out);
         join_all(m);
         clock_gettime(CLOCK_MONOTONIC, &m->t_end);
+        kvm_stats_end(m);
         m->reason = (enum vm_exit_reason)vm_stop_reason(m->vm);
         if (m->reason == VM_EXIT_VMM_ERROR)
                 err_set(err, EIO, "%s", p->internal_msg);
@@ -224,20 +260,118 @@ static double ms_between(const struct timespec *a, const struct timespec *b)
         return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
+static void add_u64(struct json_object *o, const char *key, uint64_t v)
+{
+        json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static void add_ms(struct json_object *o, const char *key, double ms)
+{
+        char text[32];
+
+        snprintf(text, sizeof(text), "%.3f", ms);
+        json_object_object_add(o, key, json_object_new_double_s(ms, text));
+}
+
+static struct json_object *virtio_stats_json(const struct virtio_stats *st)
+{
+        struct json_object *o = json_object_new_object();
+
+        add_u64(o, "notify_ioeventfd", st->notify_ioeventfd);
+        add_u64(o, "notify_mmio", st->notify_mmio);
+        add_u64(o, "bar_accesses", st->bar_accesses);
+        add_u64(o, "interrupts", st->interrupts);
+        add_u64(o, "requests", st->requests);
+        add_u64(o, "bytes", st->bytes);
+        return o;
+}
+
+static struct json_object *ide_stats_json(struct ide *ide)
+{
+        struct json_object *o = json_object_new_object();
+        struct ide_stats st;
+
+        ide_get_stats(ide, &st);
+        add_u64(o, "data_port_accesses", st.data_port_accesses);
+        add_u64(o, "sectors_read", st.sectors_read);
+        add_u64(o, "sectors_written", st.sectors_written);
+        add_u64(o, "commands", st.commands);
+        return o;
+}
+
+/* Per device model, present devices only; disks and NICs in the order
+ * of their --disk / --net options. */
+static struct json_object *devices_json(struct machine *m)
+{
+        struct json_object *o = json_object_new_object();
+        struct json_object *blk = json_object_new_array(), *net = json_object_new_array();
+        struct virtio_stats st;
+
+        if (m->ide)
+                json_object_object_add(o, "ide", ide_stats_json(m->ide));
+        for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++) {
+                if (!m->blk[i])
+                        continue;
+                virtio_blk_stats(m->blk[i], &st);
+                struct json_object *d = virtio_stats_json(&st);
+                add_u64(d, "disk", i);
+                json_object_array_add(blk, d);
+        }
+        for (unsigned i = 0; i < MACHINE_MAX_NETS; i++) {
+                if (!m->net[i])
+                        continue;
+                virtio_net_stats(m->net[i], &st);
+                json_object_array_add(net, virtio_stats_json(&st));
+        }
+        if (json_object_array_length(blk))
+                json_object_object_add(o, "virtio_blk", json_object_get(blk));
+        if (json_object_array_length(net))
+                json_object_object_add(o, "virtio_net", json_object_get(net));
+        json_object_put(blk);
+        json_object_put(net);
+        if (m->vcon) {
+                virtio_console_stats(m->vcon, &st);
+                json_object_object_add(o, "virtio_console", virtio_stats_json(&st));
+        }
+        if (m->rng) {
+                virtio_rng_stats(m->rng, &st);
+                json_object_object_add(o, "virtio_rng", virtio_stats_json(&st));
+        }
+        return o;
+}
+
+/* User-space exit counters (what isola handles), KVM's own counters (all
+ * exits, including those KVM handles in the kernel) and the devices'. */
 void machine_write_stats(struct machine *m, FILE *out)
 {
         struct vm *vm = m->vm;
+        struct json_object *o = json_object_new_object();
 
-        fprintf(out,
-                "{\"exit_reason\": \"%s\", \"exits_total\": %llu, \"exits_pio\": %llu, "
-                "\"exits_mmio\": %llu, \"setup_ms\": %.3f, \"run_ms\": %.3f, \"cpus\": %u, "
-                "\"memory_mib\": %llu}\n",
-                reason_name(m->reason),
-                (unsigned long long)__atomic_load_n(&vm->exits_total, __ATOMIC_RELAXED),
-                (unsigned long long)__atomic_load_n(&vm->exits_pio, __ATOMIC_RELAXED),
-                (unsigned long long)__atomic_load_n(&vm->exits_mmio, __ATOMIC_RELAXED),
-                ms_between(&m->t_start, &m->t_run), ms_between(&m->t_run, &m->t_end), vm->n_cpus,
-                (unsigned long long)(vm->mem.ram_size >> 20));
+        if (!o) {
+                fprintf(out, "{\"error\": \"out of memory\"}\n");
+                return;
+        }
+        json_object_object_add(o, "exit_reason", json_object_new_string(reason_name(m->reason)));
+        add_u64(o, "exits_total", __atomic_load_n(&vm->exits_total, __ATOMIC_RELAXED));
+        add_u64(o, "exits_pio", __atomic_load_n(&vm->exits_pio, __ATOMIC_RELAXED));
+        add_u64(o, "exits_mmio", __atomic_load_n(&vm->exits_mmio, __ATOMIC_RELAXED));
+        add_ms(o, "setup_ms", ms_between(&m->t_start, &m->t_run));
+        add_ms(o, "run_ms", ms_between(&m->t_run, &m->t_end));
+        add_u64(o, "cpus", vm->n_cpus);
+        add_u64(o, "memory_mib", vm->mem.ram_size >> 20);
+        if (m->kstats) {
+                json_object_object_add(o, "kvm", kvm_stats_json(m->kstats));
+        } else {
+                json_object_object_add(o, "kvm_stats", json_object_new_string("unavailable"));
+                if (m->kstats_error[0])
+                        json_object_object_add(o, "kvm_stats_error",
+                                               json_object_new_string(m->kstats_error));
+        }
+        json_object_object_add(o, "devices", devices_json(m));
+        fprintf(out, "%s\n",
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED |
+                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
 }
 
 static void destroy_devices(struct machine *m)
@@ -276,5 +410,6 @@ void machine_destroy(struct machine *m)
                 destroy_devices(m);
                 vm_destroy(m->vm);
         }
+        kvm_stats_free(m->kstats);
         free(m);
 }
