@@ -21,7 +21,8 @@ int kvm_stats_open(const int *vcpu_fds, unsigned n_vcpus, struct kvm_stats **out
                    struct isola_err *err);
 
 /* Adds one statistics fd (taken over, also on failure): reads its
- * descriptors and the baseline. kvm_stats_open uses it; tests feed files. */
+ * descriptors and the baseline. kvm_stats_open uses it; tests feed files.
+ * After a failure the set is only fit for kvm_stats_free. */
 int kvm_stats_add_fd(struct kvm_stats *s, int stats_fd, struct isola_err *err);
 
 /* An empty set, to which kvm_stats_add_fd adds fds. */
