@@ -34,7 +34,7 @@ static void usage(FILE *out)
                 "  --pv on|off            paravirtual CPUID (KVM signature, kvm-clock)\n"
                 "  --rng                  a virtio-rng device\n"
                 "  --config FILE.json     machine description; flags override it\n"
-                "  --stats[=FILE]         print exit counters as JSON on exit\n"
+                "  --stats[=FILE]         isola, KVM and device counters as JSON on exit\n"
                 "\n"
                 "exit status: 0 poweroff, 3 reset, 4 triple fault, 5 internal error,\n"
                 "             1 VMM error, 2 usage, 128+N killed by signal N\n",
