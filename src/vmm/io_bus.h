@@ -21,12 +21,11 @@ struct io_bus;
 struct io_bus *io_bus_new(const char *name);
 void io_bus_free(struct io_bus *bus);
 /* Fails with EEXIST when [base, base+len) overlaps a registered range. */
-int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_handler_fn fn,
-                    void *opaque, struct isola_err *err);
+int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, io_handler_fn fn, void *opaque,
+                    struct isola_err *err);
 /* Removes the range starting exactly at base; returns -1 if none. */
 int io_bus_unregister(struct io_bus *bus, uint64_t base);
 /* Returns false when nothing is registered there (reads then return all ones). */
-bool io_bus_dispatch(struct io_bus *bus, uint64_t addr, uint8_t *data, uint32_t len,
-                     bool is_write);
+bool io_bus_dispatch(struct io_bus *bus, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
 
 #endif

@@ -140,14 +140,17 @@ int loader_write_cmdline(struct guest_mem *mem, const char *cmdline, uint64_t ma
 /* boot_params offsets (Documentation/arch/x86/zero-page.rst). */
 #define BP_E820_ENTRIES 0x1e8
 #define BP_E820_TABLE   0x2d0
-#define BP_E820_MAX     128
 
 void loader_fill_e820(const struct guest_mem *mem, uint8_t *zp)
 {
         struct e820_entry map[E820_MAX];
         unsigned n = e820_build(mem, map);
 
-        for (unsigned i = 0; i < n && i < BP_E820_MAX; i++) {
+        /* boot_params holds up to 128 entries; our map never has more than
+         * E820_MAX, and the count written must match the entries written. */
+        if (n > E820_MAX)
+                n = E820_MAX;
+        for (unsigned i = 0; i < n; i++) {
                 uint8_t *e = zp + BP_E820_TABLE + 20 * i;
                 memcpy(e, &map[i].addr, 8);
                 memcpy(e + 8, &map[i].size, 8);
