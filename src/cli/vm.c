@@ -139,6 +139,10 @@ static int apply_opt(struct run_opts *o, int c, const char *arg, struct isola_er
         struct machine_config *cfg = &o->cfg;
         uint64_t n;
 
+        /* getopt guarantees a value for required_argument options; say so
+         * where a new option without one would otherwise crash. */
+        if (!arg && c != OPT_RNG)
+                return err_set(err, EINVAL, "option %d needs a value", c);
         switch (c) {
         case OPT_KERNEL:
                 return machine_config_set_str(&cfg->kernel, arg, err);
