@@ -176,7 +176,7 @@ static int apply_opt(struct run_opts *o, int c, const char *arg, struct isola_er
                                        arg);
                 return 0;
         case OPT_PV:
-                if (strcmp(arg, "on") && strcmp(arg, "off"))
+                if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
                         return err_set(err, EINVAL, "--pv '%s': expected on or off", arg);
                 cfg->pv = !strcmp(arg, "on");
                 return 0;
