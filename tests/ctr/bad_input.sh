@@ -20,8 +20,10 @@ BASE=$WORK/base
 N=0
 
 cleanup() {
-	local id
-	for id in $(ls "$STATE" 2>/dev/null); do timeout 10 "$RT" --root "$STATE" delete -f "$id" >/dev/null 2>&1; done
+	local dir
+	for dir in "$STATE"/*; do
+		[ -d "$dir" ] && timeout 10 "$RT" --root "$STATE" delete -f "${dir##*/}" >/dev/null 2>&1
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -129,8 +131,8 @@ OUT=$(rt exec ctrtbad-st true 2>&1)
 check "exec into a stopped container fails" [ $? -ne 0 ]
 check_match "and names the container and its status" "$OUT" "'ctrtbad-st'.*stopped"
 check_eq "in one line" "$(grep -c . <<<"$OUT")" 1
-check_eq "no process entered the stopped container's cgroup" \
-	"$(cat "$(find /sys/fs/cgroup/pids -maxdepth 6 -type d -name ctrtbad-st | head -1)/cgroup.procs" 2>/dev/null)" ""
+CG=$(find /sys/fs/cgroup -maxdepth 7 -type d -name ctrtbad-st | head -1)
+check "no process entered the stopped container's cgroup" bash -c '[ -n "$1" ] && [ -z "$(cat "$1/cgroup.procs")" ]' _ "$CG"
 OUT=$(rt kill ctrtbad-st KILL 2>&1)
 check "kill of a stopped container fails" [ $? -ne 0 ]
 check_match "and says it is not running" "$OUT" "'ctrtbad-st'.*not running"

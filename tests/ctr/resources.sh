@@ -21,8 +21,10 @@ V2=
 [ -e /sys/fs/cgroup/cgroup.controllers ] && V2=1
 
 cleanup() {
-	local id
-	for id in $(ls "$STATE" 2>/dev/null); do timeout 10 "$RT" --root "$STATE" delete -f "$id" >/dev/null 2>&1; done
+	local dir
+	for dir in "$STATE"/*; do
+		[ -d "$dir" ] && timeout 10 "$RT" --root "$STATE" delete -f "${dir##*/}" >/dev/null 2>&1
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -35,7 +37,7 @@ wait_stopped() { for _ in $(seq 200); do [ "$(status_of "$1")" = stopped ] && re
 # cgfile CONTROLLER FILE PID: the path of FILE in PID's cgroup for CONTROLLER
 # (v1: that controller's hierarchy; v2: the single unified one).
 cgfile() {
-	local ctrl=$1 file=$2 pid=$3 line rel
+	local ctrl=$1 file=$2 pid=$3 rel
 	if [ -n "$V2" ]; then
 		rel=$(sed -n 's/^0:://p' /proc/"$pid"/cgroup)
 		echo "/sys/fs/cgroup$rel/$file"

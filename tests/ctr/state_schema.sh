@@ -21,8 +21,10 @@ STATE=$WORK/state
 ID=ctrtss-life
 
 cleanup() {
-	local id
-	for id in $(ls "$STATE" 2>/dev/null); do timeout 10 "$RT" --root "$STATE" delete -f "$id" >/dev/null 2>&1; done
+	local dir
+	for dir in "$STATE"/*; do
+		[ -d "$dir" ] && timeout 10 "$RT" --root "$STATE" delete -f "${dir##*/}" >/dev/null 2>&1
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
