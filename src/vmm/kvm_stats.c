@@ -87,7 +87,7 @@ static int find_or_add_counter(struct kvm_stats *s, const char *name, struct iso
         s->counters = c;
         c = &s->counters[s->n_counters];
         memset(c, 0, sizeof(*c));
-        strcpy(c->name, name);
+        snprintf(c->name, sizeof(c->name), "%s", name);
         return (int)s->n_counters++;
 }
 
