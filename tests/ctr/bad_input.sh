@@ -148,6 +148,28 @@ for sig in SIGBOGUS BOGUS 99; do
 	check_eq "in one line" "$(grep -c . <<<"$OUT")" 1
 done
 check_eq "the container still runs after the bad kills" "$(status_of ctrtbad-sig)" running
+
+# --- update: bad resources change nothing
+PID=$(rt state ctrtbad-sig | jq -r .pid)
+PIDS_MAX=$(find /sys/fs/cgroup -maxdepth 7 -type d -name ctrtbad-sig -exec test -e {}/pids.max \; -print | head -1)/pids.max
+BEFORE=$(cat "$PIDS_MAX" 2>/dev/null)
+upd_fail() { # upd_fail NAME REGEX JSON
+	OUT=$(rt update --resources - ctrtbad-sig <<<"$3" 2>&1)
+	check "update with $1 fails" [ $? -ne 0 ]
+	check_match "and names the problem" "$OUT" "$2"
+	check_eq "in one line" "$(grep -c . <<<"$OUT")" 1
+}
+upd_fail "a string memory limit" "--resources '-': memory\.limit: expected an integer" \
+	'{"pids": {"limit": 5}, "memory": {"limit": "x"}}'
+check_eq "the valid part of a refused update is not applied" "$(cat "$PIDS_MAX" 2>/dev/null)" "$BEFORE"
+upd_fail "a JSON array" "--resources '-': expected a JSON object" '[1]'
+upd_fail "truncated JSON" "--resources '-': invalid JSON" '{"pids": {"limit": 5}'
+OUT=$(rt update --memory 12qq ctrtbad-sig 2>&1)
+check_match "update --memory with a bad size names it" "$OUT" "--memory '12qq': not a number"
+OUT=$(rt update --pids-limit 5 ctrtbad-none 2>&1)
+check_match "update of an unknown container" "$OUT" "container 'ctrtbad-none' does not exist"
+check_eq "the container still runs after the bad updates" "$(status_of ctrtbad-sig)" running
+check_eq "same pid" "$(rt state ctrtbad-sig | jq -r .pid)" "$PID"
 rt delete -f ctrtbad-sig
 check "signal test container deleted" leaves_nothing ctrtbad-sig
 

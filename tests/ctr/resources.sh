@@ -131,7 +131,8 @@ check "pids container and its forks gone" leaves_nothing ctrtres-pids
 
 # --- cpu quota/period/shares, cpuset, memory reservation: visible in the cgroup
 new_bundle ctrtres-cpu '.linux.resources.cpu = {quota: 50000, period: 100000, shares: 512, cpus: "0", mems: "0"}
-	| .linux.resources.memory = {reservation: 16777216}' sleep 1000
+	| .linux.resources.memory = {reservation: 16777216}
+	| .linux.resources.memory += {swappiness: 10, disableOOMKiller: true}'"${V2:+ | .linux.resources.memory |= del(.swappiness, .disableOOMKiller)}" sleep 1000
 rt run -d --bundle "$WORK/ctrtres-cpu" ctrtres-cpu
 PID=$(pid_of ctrtres-cpu)
 if [ -n "$V2" ]; then
@@ -144,6 +145,9 @@ else
 	check_eq "cpu.cfs_period_us" "$(cgread cpu cpu.cfs_period_us "$PID")" 100000
 	check_eq "cpu.shares" "$(cgread cpu cpu.shares "$PID")" 512
 	check_eq "memory reservation in memory.soft_limit_in_bytes" "$(cgread memory memory.soft_limit_in_bytes "$PID")" 16777216
+	# v1 only: cgroup v2 has neither knob
+	check_eq "memory.swappiness" "$(cgread memory memory.swappiness "$PID")" 10
+	check_match "disableOOMKiller in memory.oom_control" "$(cgread memory memory.oom_control "$PID")" "^oom_kill_disable 1"
 fi
 check_eq "cpuset.cpus" "$(cgread cpuset cpuset.cpus "$PID")" 0
 check_eq "cpuset.mems" "$(cgread cpuset cpuset.mems "$PID")" 0
