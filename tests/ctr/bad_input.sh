@@ -161,7 +161,7 @@ upd_fail() { # upd_fail NAME REGEX JSON
 }
 upd_fail "a string memory limit" "--resources '-': memory\.limit: expected an integer" \
 	'{"pids": {"limit": 5}, "memory": {"limit": "x"}}'
-check_eq "the valid part of a refused update is not applied" "$(cat "$PIDS_MAX" 2>/dev/null)" "$BEFORE"
+check_eq "the valid part of a refused update is not applied" "$(cat "$PIDS_MAX" 2>/dev/null)" "${BEFORE:-no pids.max found}"
 upd_fail "a JSON array" "--resources '-': expected a JSON object" '[1]'
 upd_fail "truncated JSON" "--resources '-': invalid JSON" '{"pids": {"limit": 5}'
 OUT=$(rt update --memory 12qq ctrtbad-sig 2>&1)
