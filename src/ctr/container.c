@@ -67,6 +67,12 @@ static int load_bundle(struct create_ctx *c, struct isola_err *err)
                                c->spec->root_path);
         if (!c->spec->process)
                 return err_set(err, EINVAL, "'%s': process is missing", path);
+        /* Without its own UTS namespace the container would rename the host. */
+        if (!spec_has_namespace(c->spec, NS_UTS) && (c->spec->hostname || c->spec->domainname))
+                return err_set(err, EINVAL,
+                               "%s: unable to set it without a private UTS namespace "
+                               "(linux.namespaces has no \"uts\")",
+                               c->spec->hostname ? "hostname" : "domainname");
         if (c->spec->process->terminal && !c->a->console_socket && !c->foreground)
                 return err_set(err, EINVAL,
                                "process.terminal is set: a detached container needs "

@@ -108,8 +108,10 @@ int ctr_write_pid_file(const char *path, pid_t pid, struct isola_err *err)
         int n = snprintf(buf, sizeof(buf), "%d", pid);
 
         snprintf(tmp, sizeof(tmp), "%s.isola-tmp", path);
+        /* The message names the user's path, not our temporary one. */
         if (fs_write_file(tmp, buf, (size_t)n, O_WRONLY | O_CREAT | O_TRUNC, 0644, err) < 0)
-                return err_prefix(err, "--pid-file");
+                return err_set(err, err->errnum, "--pid-file '%s': %s", path,
+                               strerror(err->errnum));
         if (rename(tmp, path) < 0) {
                 unlink(tmp);
                 return err_sys(err, "--pid-file '%s'", path);

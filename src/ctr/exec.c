@@ -275,7 +275,7 @@ static int exec_spawn(struct exec_ctx *x, struct ctr_handle *h, pid_t *pid_out, 
         unified_fd = h->cg ? cgroup_unified_fd(h->cg, &ignore) : -1;
         helper = init_clone3(0, unified_fd);
         if (helper < 0) {
-                err_sys(err, "exec: clone");
+                err_sys(err, "clone");
                 close(sv[0]);
                 close(sv[1]);
                 if (unified_fd >= 0)

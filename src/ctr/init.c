@@ -565,6 +565,21 @@ int init_spawn(const struct init_config *cfg, struct init_handle *h, struct isol
         return 0;
 }
 
+/* The sync socket closes when the init dies. Say how it died without
+ * reaping it (init_abort still owns that): a SIGKILL during set-up is almost
+ * always the OOM killer acting on a memory limit too small for the set-up. */
+static int init_died(pid_t pid, struct isola_err *err)
+{
+        siginfo_t si = {0};
+
+        if (pid > 0 && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) == 0 &&
+            si.si_code == CLD_KILLED && si.si_status == SIGKILL)
+                return err_set(err, EPIPE,
+                               "container init was killed (SIGKILL) during set-up: "
+                               "OOM-killed? (linux.resources.memory.limit too low?)");
+        return err_set(err, EPIPE, "container init exited during set-up");
+}
+
 int init_release(struct init_handle *h, const char *state_json, struct isola_err *err)
 {
         char buf[ISOLA_ERR_MSG_MAX + 64];
@@ -575,7 +590,7 @@ int init_release(struct init_handle *h, const char *state_json, struct isola_err
                 return err_sys(err, "start container init");
         for (;;) {
                 if (init_msg_recv(h->sync_fd, &m, buf, sizeof(buf), &fd) < 0)
-                        return err_set(err, EPIPE, "container init exited during set-up");
+                        return init_died(h->pid, err);
                 if (m.type == INIT_MSG_PTY) {
                         h->pty_master = fd;
                         continue;
@@ -601,7 +616,7 @@ int init_collect_error(struct init_handle *h, struct isola_err *err)
                 buf[n - (ssize_t)sizeof(m)] = 0;
                 return err_set(err, m.value, "%s", buf);
         }
-        return err_set(err, ESRCH, "container init exited during set-up");
+        return init_died(h->pid, err);
 }
 
 void init_wait_exec(struct init_handle *h)
