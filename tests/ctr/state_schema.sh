@@ -12,8 +12,11 @@ SCHEMA=$ISOLA_SRC/tests/ctr/oci-state.schema.json
 [ "$(id -u)" = 0 ] || skip_all "needs root"
 [ -x /bin/busybox ] || skip_all "busybox-static (/bin/busybox) missing"
 command -v jq >/dev/null || skip_all "jq missing"
-command -v python3 >/dev/null || skip_all "python3 missing"
-python3 -c 'import jsonschema' 2>/dev/null || skip_all "python3 jsonschema module missing (Debian: python3-jsonschema)"
+# Debian's python3-jsonschema lives with Debian's interpreter, which a
+# python3 earlier on PATH (pyenv, a venv) would not see.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3) || skip_all "python3 missing"
+"$PY" -c 'import jsonschema' 2>/dev/null || skip_all "python3 jsonschema module missing (Debian: python3-jsonschema)"
 [ -x "$RT" ] || skip_all "$RT not built"
 
 WORK=$(mktemp -d /tmp/isola-stateschema.XXXXXX)
@@ -72,12 +75,12 @@ EOF
 # valid MODE JSON: passes when JSON validates in MODE (shows why not).
 valid() {
 	local out
-	out=$(python3 "$WORK/validate.py" "$1" "$SCHEMA" <<<"$2" 2>&1) && return 0
+	out=$("$PY" "$WORK/validate.py" "$1" "$SCHEMA" <<<"$2" 2>&1) && return 0
 	diag "$2"
 	diag "$out"
 	return 1
 }
-invalid() { ! python3 "$WORK/validate.py" "$1" "$SCHEMA" <<<"$2" >/dev/null 2>&1; }
+invalid() { ! "$PY" "$WORK/validate.py" "$1" "$SCHEMA" <<<"$2" >/dev/null 2>&1; }
 
 # --- the schema itself rejects what the spec forbids (so the checks below can fail)
 check "schema: a well-formed state passes" valid state '{"ociVersion": "1.1.0", "id": "a", "status": "stopped", "bundle": "/b"}'
