@@ -156,26 +156,113 @@ static int apply_pids(struct cgroup *cg, const struct spec_resources *res, struc
         return cgroup_write(h->path, "pids.max", buf, err);
 }
 
-static int apply_blkio(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)
+static int blkio_weight(const char *dir, const struct spec_resources *res, struct isola_err *err)
 {
-        struct cgroup_hier *h = cgroup_find(cg, "blkio");
         char buf[16];
 
         if (!res->has_blkio_weight)
                 return 0;
-        if (!h)
-                return err_set(err, ENOTSUP,
-                               "linux.resources.blockIO.weight: no v1 blkio "
-                               "hierarchy mounted");
         snprintf(buf, sizeof(buf), "%u", (unsigned)res->blkio_weight);
-        if (cgroup_file_exists(h->path, "blkio.weight"))
-                return cgroup_write(h->path, "blkio.weight", buf, err);
-        if (cgroup_file_exists(h->path, "blkio.bfq.weight"))
-                return cgroup_write(h->path, "blkio.bfq.weight", buf, err);
+        if (cgroup_file_exists(dir, "blkio.weight"))
+                return cgroup_write(dir, "blkio.weight", buf, err);
+        if (cgroup_file_exists(dir, "blkio.bfq.weight"))
+                return cgroup_write(dir, "blkio.bfq.weight", buf, err);
         return err_set(err, ENOTSUP,
                        "linux.resources.blockIO.weight: the I/O scheduler offers "
                        "no weight ('%s' has neither blkio.weight nor blkio.bfq.weight)",
-                       h->path);
+                       dir);
+}
+
+/* CFQ's blkio.weight_device, else BFQ's; only CFQ (gone since Linux 5.0) has
+ * a leaf weight. Each file takes one "MAJ:MIN WEIGHT" entry per write(). */
+static int blkio_weight_device(const char *dir, const struct spec_blkio_weight_device *d, size_t i,
+                               struct isola_err *err)
+{
+        const char *file = cgroup_file_exists(dir, "blkio.weight_device")
+                               ? "blkio.weight_device"
+                               : "blkio.bfq.weight_device";
+        char buf[64];
+
+        if (d->has_weight) {
+                if (!cgroup_file_exists(dir, file))
+                        return err_set(err, ENOTSUP,
+                                       "linux.resources.blockIO.weightDevice[%zu].weight: the I/O "
+                                       "scheduler offers no per-device weight ('%s' has neither "
+                                       "blkio.weight_device nor blkio.bfq.weight_device)",
+                                       i, dir);
+                snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %u", d->major, d->minor,
+                         (unsigned)d->weight);
+                if (cgroup_write(dir, file, buf, err) < 0)
+                        return err_prefix(err, "linux.resources.blockIO.weightDevice[%zu]", i);
+        }
+        if (!d->has_leaf_weight)
+                return 0;
+        if (!cgroup_file_exists(dir, "blkio.leaf_weight_device"))
+                return err_set(err, ENOTSUP,
+                               "linux.resources.blockIO.weightDevice[%zu].leafWeight: the I/O "
+                               "scheduler has no leaf weight (no '%s/blkio.leaf_weight_device')",
+                               i, dir);
+        snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %u", d->major, d->minor,
+                 (unsigned)d->leaf_weight);
+        if (cgroup_write(dir, "blkio.leaf_weight_device", buf, err) < 0)
+                return err_prefix(err, "linux.resources.blockIO.weightDevice[%zu]", i);
+        return 0;
+}
+
+static const struct {
+        const char *field, *file;
+} blkio_throttle_files[SPEC_THROTTLE_N] = {
+    [SPEC_THROTTLE_READ_BPS] = {"throttleReadBpsDevice", "blkio.throttle.read_bps_device"},
+    [SPEC_THROTTLE_WRITE_BPS] = {"throttleWriteBpsDevice", "blkio.throttle.write_bps_device"},
+    [SPEC_THROTTLE_READ_IOPS] = {"throttleReadIOPSDevice", "blkio.throttle.read_iops_device"},
+    [SPEC_THROTTLE_WRITE_IOPS] = {"throttleWriteIOPSDevice", "blkio.throttle.write_iops_device"},
+};
+
+/* One "MAJ:MIN RATE" entry per write(): the kernel parses a single line. */
+static int blkio_throttles(const char *dir, const struct spec_resources *res, struct isola_err *err)
+{
+        char buf[64];
+
+        for (size_t k = 0; k < SPEC_THROTTLE_N; k++) {
+                for (size_t i = 0; i < res->n_blkio_throttle[k]; i++) {
+                        const struct spec_blkio_throttle *t = &res->blkio_throttle[k][i];
+
+                        snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %" PRIu64, t->major,
+                                 t->minor, t->rate);
+                        if (cgroup_write(dir, blkio_throttle_files[k].file, buf, err) < 0)
+                                return err_prefix(err, "linux.resources.blockIO.%s[%zu]",
+                                                  blkio_throttle_files[k].field, i);
+                }
+        }
+        return 0;
+}
+
+static bool blkio_requested(const struct spec_resources *res)
+{
+        if (res->has_blkio_weight || res->n_blkio_weight_devices)
+                return true;
+        for (size_t k = 0; k < SPEC_THROTTLE_N; k++)
+                if (res->n_blkio_throttle[k])
+                        return true;
+        return false;
+}
+
+static int apply_blkio(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)
+{
+        struct cgroup_hier *h = cgroup_find(cg, "blkio");
+
+        if (!blkio_requested(res))
+                return 0;
+        if (!h)
+                return err_set(err, ENOTSUP,
+                               "linux.resources.blockIO: no v1 blkio "
+                               "hierarchy mounted");
+        if (blkio_weight(h->path, res, err) < 0)
+                return -1;
+        for (size_t i = 0; i < res->n_blkio_weight_devices; i++)
+                if (blkio_weight_device(h->path, &res->blkio_weight_devices[i], i, err) < 0)
+                        return -1;
+        return blkio_throttles(h->path, res, err);
 }
 
 static int apply_devices(struct cgroup *cg, const struct spec_resources *res, struct isola_err *err)

@@ -1,7 +1,8 @@
 /* linux.resources on the unified (v2) hierarchy: the OCI values are v1-shaped,
  * so some are converted (shares -> cpu.weight, swap -> memory.swap.max, blkio
- * weight -> io.weight). memory.swappiness and disableOOMKiller have no v2
- * equivalent and are ignored, as other runtimes do. */
+ * weights -> io.weight, the four blkio throttle lists -> one io.max line per
+ * device). memory.swappiness, disableOOMKiller and weightDevice's leafWeight
+ * have no v2 equivalent and are ignored, as other runtimes do. */
 #include "ctr/cgroup_internal.h"
 
 #include <errno.h>
@@ -116,7 +117,7 @@ static int apply_cpu(const char *dir, const struct spec_resources *res, struct i
         return cgroup_write(dir, "cpu.max", buf, err);
 }
 
-static int apply_io(const char *dir, const struct spec_resources *res, struct isola_err *err)
+static int io_weight(const char *dir, const struct spec_resources *res, struct isola_err *err)
 {
         char buf[16];
 
@@ -133,6 +134,110 @@ static int apply_io(const char *dir, const struct spec_resources *res, struct is
                                dir);
         snprintf(buf, sizeof(buf), "%" PRIu64, cgroup_v2_io_weight(res->blkio_weight));
         return cgroup_write(dir, "io.weight", buf, err);
+}
+
+/* Per-device weights: "MAJ:MIN W", in BFQ's own 1-1000 scale or converted
+ * for io.weight; one entry per write(). */
+static int io_weight_devices(const char *dir, const struct spec_resources *res,
+                             struct isola_err *err)
+{
+        bool bfq = cgroup_file_exists(dir, "io.bfq.weight");
+        const char *file = bfq ? "io.bfq.weight" : "io.weight";
+        char buf[64];
+
+        for (size_t i = 0; i < res->n_blkio_weight_devices; i++) {
+                const struct spec_blkio_weight_device *d = &res->blkio_weight_devices[i];
+                uint64_t w = bfq ? d->weight : cgroup_v2_io_weight(d->weight);
+
+                if (!d->has_weight)
+                        continue;
+                if (!bfq && !cgroup_file_exists(dir, "io.weight"))
+                        return err_set(err, ENOTSUP,
+                                       "linux.resources.blockIO.weightDevice[%zu].weight: '%s' "
+                                       "has neither io.bfq.weight nor io.weight",
+                                       i, dir);
+                snprintf(buf, sizeof(buf), "%" PRId64 ":%" PRId64 " %" PRIu64, d->major, d->minor,
+                         w);
+                if (cgroup_write(dir, file, buf, err) < 0)
+                        return err_prefix(err, "linux.resources.blockIO.weightDevice[%zu]", i);
+        }
+        return 0;
+}
+
+static const struct {
+        const char *key, *field;
+} io_max_keys[SPEC_THROTTLE_N] = {
+    [SPEC_THROTTLE_READ_BPS] = {"rbps", "throttleReadBpsDevice"},
+    [SPEC_THROTTLE_WRITE_BPS] = {"wbps", "throttleWriteBpsDevice"},
+    [SPEC_THROTTLE_READ_IOPS] = {"riops", "throttleReadIOPSDevice"},
+    [SPEC_THROTTLE_WRITE_IOPS] = {"wiops", "throttleWriteIOPSDevice"},
+};
+
+/* Whether device t first appears in the throttle lists at (kind, idx). */
+static bool io_max_first(const struct spec_resources *res, const struct spec_blkio_throttle *t,
+                         size_t kind, size_t idx)
+{
+        for (size_t k = 0; k <= kind; k++) {
+                size_t end = k == kind ? idx : res->n_blkio_throttle[k];
+
+                for (size_t i = 0; i < end; i++)
+                        if (res->blkio_throttle[k][i].major == t->major &&
+                            res->blkio_throttle[k][i].minor == t->minor)
+                                return false;
+        }
+        return true;
+}
+
+/* "MAJ:MIN rbps=R wbps=W riops=.. wiops=.." for one device, with only the keys
+ * the spec gives (the last entry wins, as successive v1 writes would). A rate
+ * of 0 removes a v1 throttle, which io.max spells "max". */
+static void io_max_line(const struct spec_resources *res, int64_t major, int64_t minor, char *buf,
+                        size_t size)
+{
+        size_t len = (size_t)snprintf(buf, size, "%" PRId64 ":%" PRId64, major, minor);
+
+        for (size_t k = 0; k < SPEC_THROTTLE_N; k++) {
+                const struct spec_blkio_throttle *last = NULL;
+
+                for (size_t i = 0; i < res->n_blkio_throttle[k]; i++)
+                        if (res->blkio_throttle[k][i].major == major &&
+                            res->blkio_throttle[k][i].minor == minor)
+                                last = &res->blkio_throttle[k][i];
+                if (!last || len >= size)
+                        continue;
+                if (last->rate)
+                        len += (size_t)snprintf(buf + len, size - len, " %s=%" PRIu64,
+                                                io_max_keys[k].key, last->rate);
+                else
+                        len +=
+                            (size_t)snprintf(buf + len, size - len, " %s=max", io_max_keys[k].key);
+        }
+}
+
+static int io_max(const char *dir, const struct spec_resources *res, struct isola_err *err)
+{
+        char buf[160];
+
+        for (size_t k = 0; k < SPEC_THROTTLE_N; k++) {
+                for (size_t i = 0; i < res->n_blkio_throttle[k]; i++) {
+                        const struct spec_blkio_throttle *t = &res->blkio_throttle[k][i];
+
+                        if (!io_max_first(res, t, k, i))
+                                continue;
+                        io_max_line(res, t->major, t->minor, buf, sizeof(buf));
+                        if (cgroup_write(dir, "io.max", buf, err) < 0)
+                                return err_prefix(err, "linux.resources.blockIO.%s[%zu]",
+                                                  io_max_keys[k].field, i);
+                }
+        }
+        return 0;
+}
+
+static int apply_io(const char *dir, const struct spec_resources *res, struct isola_err *err)
+{
+        if (io_weight(dir, res, err) < 0 || io_weight_devices(dir, res, err) < 0)
+                return -1;
+        return io_max(dir, res, err);
 }
 
 int cgroup_v2_apply(const char *dir, const struct spec_resources *res, struct isola_err *err)

@@ -129,6 +129,30 @@ struct spec_device_rule {
         char access[4];       /* subset of "rwm" */
 };
 
+/* The four linux.resources.blockIO throttle lists, in the order of
+ * spec_resources.blkio_throttle[]. */
+enum spec_blkio_throttle_kind {
+        SPEC_THROTTLE_READ_BPS,
+        SPEC_THROTTLE_WRITE_BPS,
+        SPEC_THROTTLE_READ_IOPS,
+        SPEC_THROTTLE_WRITE_IOPS,
+        SPEC_THROTTLE_N
+};
+
+/* linux.resources.blockIO.throttle*Device[] entry: bytes or I/Os per second
+ * for one block device; 0 removes the limit. */
+struct spec_blkio_throttle {
+        int64_t major, minor;
+        uint64_t rate;
+};
+
+/* linux.resources.blockIO.weightDevice[] entry. */
+struct spec_blkio_weight_device {
+        int64_t major, minor;
+        bool has_weight, has_leaf_weight;
+        uint16_t weight, leaf_weight;
+};
+
 struct spec_resources {
         bool has_memory_limit, has_memory_reservation, has_memory_swap, has_memory_swappiness;
         int64_t memory_limit, memory_reservation, memory_swap; /* bytes; -1 = unlimited */
@@ -143,6 +167,10 @@ struct spec_resources {
         int64_t pids_limit; /* -1 or 0 = unlimited */
         bool has_blkio_weight;
         uint16_t blkio_weight;
+        struct spec_blkio_weight_device *blkio_weight_devices;
+        size_t n_blkio_weight_devices;
+        struct spec_blkio_throttle *blkio_throttle[SPEC_THROTTLE_N];
+        size_t n_blkio_throttle[SPEC_THROTTLE_N];
         struct spec_device_rule *device_rules;
         size_t n_device_rules;
         /* linux.resources.unified (cgroup v2 key/value), NULL-terminated pairs */

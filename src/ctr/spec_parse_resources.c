@@ -1,7 +1,8 @@
 /* config.json "linux.resources" (also the whole of an `update --resources`
- * file): memory, cpu, pids, blockIO weight, device-cgroup rules and the
- * cgroup v2 "unified" map. Members the cgroup back ends do not apply
- * (hugepageLimits, network, rdma, kernel memory) are ignored. */
+ * file): memory, cpu, pids, blockIO (weight, weightDevice and the four
+ * throttle*Device lists), device-cgroup rules and the cgroup v2 "unified"
+ * map. Members the cgroup back ends do not apply (hugepageLimits, network,
+ * rdma, kernel memory) are ignored. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,8 +119,157 @@ static int blkio_parse_weight(json_object *val, const struct jp *path, void *tar
         return 0;
 }
 
+/* OCI requires these members; a device entry without them would otherwise
+ * silently target device 0:0. */
+static int require_members(json_object *obj, const struct jp *path, const char *const *names,
+                           size_t n, struct isola_err *err)
+{
+        for (size_t i = 0; i < n; i++) {
+                json_object *m;
+
+                if (!json_object_object_get_ex(obj, names[i], &m) || !m) {
+                        struct jp mp = JP_KEY(path, names[i]);
+                        return sj_err(err, &mp, "required");
+                }
+        }
+        return 0;
+}
+
+static int blkdev_number(json_object *val, const struct jp *path, int64_t *out,
+                         struct isola_err *err)
+{
+        return sj_int64(val, path, 0, UINT32_MAX, out, err);
+}
+
+static int throttle_parse_major(json_object *val, const struct jp *path, void *target,
+                                struct isola_err *err)
+{
+        return blkdev_number(val, path, &((struct spec_blkio_throttle *)target)->major, err);
+}
+
+static int throttle_parse_minor(json_object *val, const struct jp *path, void *target,
+                                struct isola_err *err)
+{
+        return blkdev_number(val, path, &((struct spec_blkio_throttle *)target)->minor, err);
+}
+
+static const struct sj_field throttle_fields[] = {
+    SJ_FN_F("major", throttle_parse_major),
+    SJ_FN_F("minor", throttle_parse_minor),
+    SJ_F("rate", SJK_U64, struct spec_blkio_throttle, rate),
+};
+
+static int blkio_parse_throttle(json_object *val, const struct jp *path, struct spec_resources *r,
+                                enum spec_blkio_throttle_kind kind, struct isola_err *err)
+{
+        static const char *const required[] = {"major", "minor", "rate"};
+
+        free(r->blkio_throttle[kind]);
+        r->blkio_throttle[kind] = NULL;
+        if (sj_array_alloc(val, path, sizeof(*r->blkio_throttle[kind]),
+                           (void **)&r->blkio_throttle[kind], &r->n_blkio_throttle[kind], err) < 0)
+                return -1;
+        for (size_t i = 0; i < r->n_blkio_throttle[kind]; i++) {
+                json_object *obj = json_object_array_get_idx(val, i);
+                struct jp ip = JP_IDX(path, i);
+
+                if (sj_object(obj, &ip, throttle_fields, ARRAY_SIZE(throttle_fields),
+                              &r->blkio_throttle[kind][i], err) < 0 ||
+                    require_members(obj, &ip, required, ARRAY_SIZE(required), err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+#define BLKIO_THROTTLE_PARSER(fn, kind)                                                            \
+        static int fn(json_object *val, const struct jp *path, void *target,                       \
+                      struct isola_err *err)                                                       \
+        {                                                                                          \
+                return blkio_parse_throttle(val, path, target, kind, err);                         \
+        }
+BLKIO_THROTTLE_PARSER(blkio_parse_read_bps, SPEC_THROTTLE_READ_BPS)
+BLKIO_THROTTLE_PARSER(blkio_parse_write_bps, SPEC_THROTTLE_WRITE_BPS)
+BLKIO_THROTTLE_PARSER(blkio_parse_read_iops, SPEC_THROTTLE_READ_IOPS)
+BLKIO_THROTTLE_PARSER(blkio_parse_write_iops, SPEC_THROTTLE_WRITE_IOPS)
+
+static int wdev_parse_major(json_object *val, const struct jp *path, void *target,
+                            struct isola_err *err)
+{
+        return blkdev_number(val, path, &((struct spec_blkio_weight_device *)target)->major, err);
+}
+
+static int wdev_parse_minor(json_object *val, const struct jp *path, void *target,
+                            struct isola_err *err)
+{
+        return blkdev_number(val, path, &((struct spec_blkio_weight_device *)target)->minor, err);
+}
+
+/* Same range as blockIO.weight: what blkio.weight_device takes. */
+static int wdev_weight(json_object *val, const struct jp *path, uint16_t *out, bool *has,
+                       struct isola_err *err)
+{
+        uint64_t w;
+
+        if (sj_uint64(val, path, 1000, &w, err) < 0)
+                return -1;
+        *out = (uint16_t)w;
+        *has = true;
+        return 0;
+}
+
+static int wdev_parse_weight(json_object *val, const struct jp *path, void *target,
+                             struct isola_err *err)
+{
+        struct spec_blkio_weight_device *d = target;
+
+        return wdev_weight(val, path, &d->weight, &d->has_weight, err);
+}
+
+static int wdev_parse_leaf_weight(json_object *val, const struct jp *path, void *target,
+                                  struct isola_err *err)
+{
+        struct spec_blkio_weight_device *d = target;
+
+        return wdev_weight(val, path, &d->leaf_weight, &d->has_leaf_weight, err);
+}
+
+static const struct sj_field wdev_fields[] = {
+    SJ_FN_F("major", wdev_parse_major),
+    SJ_FN_F("minor", wdev_parse_minor),
+    SJ_FN_F("weight", wdev_parse_weight),
+    SJ_FN_F("leafWeight", wdev_parse_leaf_weight),
+};
+
+static int blkio_parse_weight_device(json_object *val, const struct jp *path, void *target,
+                                     struct isola_err *err)
+{
+        static const char *const required[] = {"major", "minor"};
+        struct spec_resources *r = target;
+
+        free(r->blkio_weight_devices);
+        r->blkio_weight_devices = NULL;
+        if (sj_array_alloc(val, path, sizeof(*r->blkio_weight_devices),
+                           (void **)&r->blkio_weight_devices, &r->n_blkio_weight_devices, err) < 0)
+                return -1;
+        for (size_t i = 0; i < r->n_blkio_weight_devices; i++) {
+                json_object *obj = json_object_array_get_idx(val, i);
+                struct jp ip = JP_IDX(path, i);
+
+                if (sj_object(obj, &ip, wdev_fields, ARRAY_SIZE(wdev_fields),
+                              &r->blkio_weight_devices[i], err) < 0 ||
+                    require_members(obj, &ip, required, ARRAY_SIZE(required), err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
 static const struct sj_field blkio_fields[] = {
     SJ_FN_F("weight", blkio_parse_weight),
+    SJ_FN_F("weightDevice", blkio_parse_weight_device),
+    SJ_FN_F("throttleReadBpsDevice", blkio_parse_read_bps),
+    SJ_FN_F("throttleWriteBpsDevice", blkio_parse_write_bps),
+    SJ_FN_F("throttleReadIOPSDevice", blkio_parse_read_iops),
+    SJ_FN_F("throttleWriteIOPSDevice", blkio_parse_write_iops),
 };
 
 /* ---- device-cgroup rules ---- */
@@ -266,6 +416,9 @@ void spec_resources_clear(struct spec_resources *res)
         free(res->cpuset_cpus);
         free(res->cpuset_mems);
         free(res->device_rules);
+        free(res->blkio_weight_devices);
+        for (size_t k = 0; k < SPEC_THROTTLE_N; k++)
+                free(res->blkio_throttle[k]);
         sj_strv_free(res->unified_keys);
         sj_strv_free(res->unified_values);
         memset(res, 0, sizeof(*res));

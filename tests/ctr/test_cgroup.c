@@ -2,10 +2,12 @@
  * scratch directory), save/open round trip, and, as root, real cgroups under a
  * unique test parent: create, apply, membership, freeze, kill, limits that
  * bite (pids, memory OOM, device rules via v1 and via the v2 BPF filter),
- * destroy. Everything created is removed and checked gone. */
+ * blkio throttles on a real block device, destroy. Everything created is removed and checked gone.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,9 +105,9 @@ static void test_conversions(void)
  * cgroup2 directory, since this host's unified hierarchy has no controllers. */
 static void test_v2_writer(void)
 {
-        static const char *const files[] = {"memory.max",  "memory.low", "memory.swap.max",
-                                            "cpu.weight",  "cpu.max",    "cpuset.cpus",
-                                            "cpuset.mems", "pids.max",   "io.weight"};
+        static const char *const files[] = {
+            "memory.max",  "memory.low",  "memory.swap.max", "cpu.weight", "cpu.max",
+            "cpuset.cpus", "cpuset.mems", "pids.max",        "io.weight",  "io.max"};
         char dir[] = "/tmp/isola-cg-v2-XXXXXX", path[256];
         struct isola_err err = {0};
         struct spec_resources res = {
@@ -145,6 +147,32 @@ static void test_v2_writer(void)
         TAP_EQ_STR(read_knob(dir, "cpu.max"), "50000 100000", "cpu.max = quota period");
         TAP_EQ_STR(read_knob(dir, "pids.max"), "max", "pids limit 0 -> max");
         TAP_EQ_STR(read_knob(dir, "io.weight"), "4950", "io.weight from blkio weight");
+
+        /* A scratch file keeps only the last write: one device per check. */
+        struct spec_blkio_throttle rbps[] = {{8, 0, 1048576}}, wbps[] = {{8, 0, 0}},
+                                   wiops[] = {{8, 0, 30}, {8, 0, 40}};
+        res = (struct spec_resources){
+            .blkio_throttle = {[SPEC_THROTTLE_READ_BPS] = rbps,
+                               [SPEC_THROTTLE_WRITE_BPS] = wbps,
+                               [SPEC_THROTTLE_WRITE_IOPS] = wiops},
+            .n_blkio_throttle = {[SPEC_THROTTLE_READ_BPS] = 1,
+                                 [SPEC_THROTTLE_WRITE_BPS] = 1,
+                                 [SPEC_THROTTLE_WRITE_IOPS] = 2},
+        };
+        CHECK(cgroup_v2_apply(dir, &res, &err) == 0, "v2 apply throttles");
+        TAP_EQ_STR(read_knob(dir, "io.max"), "8:0 rbps=1048576 wbps=max wiops=40",
+                   "io.max: one line per device, rate 0 -> max, last entry wins");
+        struct spec_blkio_weight_device wd[] = {
+            {.major = 8, .minor = 16, .has_weight = true, .weight = 1000}};
+        res = (struct spec_resources){.blkio_weight_devices = wd, .n_blkio_weight_devices = 1};
+        CHECK(cgroup_v2_apply(dir, &res, &err) == 0, "v2 apply weightDevice");
+        TAP_EQ_STR(read_knob(dir, "io.weight"), "8:16 10000", "io.weight per device, converted");
+        snprintf(path, sizeof(path), "%s/io.max", dir);
+        unlink(path);
+        res = (struct spec_resources){.blkio_throttle = {wiops}, .n_blkio_throttle = {1}};
+        CHECK(cgroup_v2_apply(dir, &res, &err) < 0 &&
+                  strstr(err.msg, "linux.resources.blockIO.throttleReadBpsDevice[0]"),
+              "io.max missing: refused naming the entry");
 
         res = (struct spec_resources){.has_cpu_quota = true, .cpu_quota = -1};
         cgroup_v2_apply(dir, &res, &err);
@@ -865,6 +893,122 @@ static void test_bad_create(void)
               "escaping cgroupsPath rejected");
 }
 
+/* "MAJ:MIN" of a real block device, preferring one that is not a loop
+ * device, and its /sys/block directory; false if the host has none. */
+static bool find_block_device(char *out, size_t size, char *sysdir, size_t dsize)
+{
+        glob_t g;
+        bool found = false;
+
+        if (glob("/sys/block/*/dev", 0, NULL, &g) != 0)
+                return false;
+        for (int pass = 0; pass < 2 && !found; pass++) {
+                for (size_t i = 0; i < g.gl_pathc && !found; i++) {
+                        FILE *f;
+
+                        if (pass == 0 && strstr(g.gl_pathv[i], "/block/loop"))
+                                continue;
+                        f = fopen(g.gl_pathv[i], "re");
+                        found = f && fgets(out, (int)size, f) && strchr(out, ':');
+                        if (f)
+                                fclose(f);
+                        if (found)
+                                snprintf(sysdir, dsize, "%.*s", (int)(strlen(g.gl_pathv[i]) - 4),
+                                         g.gl_pathv[i]);
+                }
+        }
+        globfree(&g);
+        if (found)
+                out[strcspn(out, "\n")] = '\0';
+        return found;
+}
+
+/* blockIO on a real v1 blkio cgroup: each throttle list lands in its file as
+ * "MAJ:MIN RATE", rate 0 removes the entry, an unknown device is refused
+ * naming the entry, and weightDevice goes to whichever weight file the I/O
+ * scheduler offers (or is refused by name). */
+static void test_blkio_v1(void)
+{
+        struct isola_err err = {0};
+        struct cgroup *cg = NULL;
+        struct cgroup_hier *h;
+        char dev[32], sysdir[256], path[128], want[64];
+        int64_t maj, min;
+
+        if (!find_block_device(dev, sizeof(dev), sysdir, sizeof(sysdir)) ||
+            sscanf(dev, "%" SCNd64 ":%" SCNd64, &maj, &min) != 2) {
+                tap_skip("no block device in /sys/block: blkio throttles not tested");
+                return;
+        }
+        snprintf(path, sizeof(path), "%s/blkio", parent_name);
+        if (cgroup_create(path, "blkio", &cg, &err) < 0) {
+                CHECK(0, "blkio: create");
+                return;
+        }
+        h = cgroup_find(cg, "blkio");
+        if (!h || cg->mode == CGROUP_V2 ||
+            !cgroup_file_exists(h->path, "blkio.throttle.read_bps_device")) {
+                tap_skip("no v1 blkio hierarchy with throttling: blkio throttles not tested");
+                finish(cg, "blkio");
+                return;
+        }
+        struct spec_blkio_throttle rbps[] = {{maj, min, 1048576}}, wbps[] = {{maj, min, 2097152}},
+                                   riops[] = {{maj, min, 100}}, wiops[] = {{maj, min, 50}};
+        struct spec_resources res = {
+            .blkio_throttle = {rbps, wbps, riops, wiops},
+            .n_blkio_throttle = {1, 1, 1, 1},
+        };
+        CHECK(cgroup_apply(cg, &res, &err) == 0, "blkio: apply four throttles on %s", dev);
+        snprintf(want, sizeof(want), "%s 1048576", dev);
+        TAP_EQ_STR(read_knob(h->path, "blkio.throttle.read_bps_device"), want,
+                   "blkio.throttle.read_bps_device");
+        snprintf(want, sizeof(want), "%s 2097152", dev);
+        TAP_EQ_STR(read_knob(h->path, "blkio.throttle.write_bps_device"), want,
+                   "blkio.throttle.write_bps_device");
+        snprintf(want, sizeof(want), "%s 100", dev);
+        TAP_EQ_STR(read_knob(h->path, "blkio.throttle.read_iops_device"), want,
+                   "blkio.throttle.read_iops_device");
+        snprintf(want, sizeof(want), "%s 50", dev);
+        TAP_EQ_STR(read_knob(h->path, "blkio.throttle.write_iops_device"), want,
+                   "blkio.throttle.write_iops_device");
+
+        rbps[0].rate = 0;
+        res = (struct spec_resources){.blkio_throttle = {rbps}, .n_blkio_throttle = {1}};
+        CHECK(cgroup_apply(cg, &res, &err) == 0, "blkio: rate 0 accepted");
+        TAP_EQ_STR(read_knob(h->path, "blkio.throttle.read_bps_device"), "",
+                   "rate 0 removes the read_bps entry");
+
+        struct spec_blkio_throttle bogus[] = {{4095, 1048575, 1}};
+        res = (struct spec_resources){.blkio_throttle = {[SPEC_THROTTLE_WRITE_IOPS] = bogus},
+                                      .n_blkio_throttle = {[SPEC_THROTTLE_WRITE_IOPS] = 1}};
+        CHECK(cgroup_apply(cg, &res, &err) < 0 &&
+                  strstr(err.msg, "linux.resources.blockIO.throttleWriteIOPSDevice[0]") &&
+                  strstr(err.msg, "4095:1048575"),
+              "a throttle on a missing device is refused naming the entry");
+
+        struct spec_blkio_weight_device wd[] = {
+            {.major = maj, .minor = min, .has_weight = true, .weight = 500}};
+        const char *wfile =
+            cgroup_file_exists(h->path, "blkio.weight_device")       ? "blkio.weight_device"
+            : cgroup_file_exists(h->path, "blkio.bfq.weight_device") ? "blkio.bfq.weight_device"
+                                                                     : NULL;
+        res = (struct spec_resources){.blkio_weight_devices = wd, .n_blkio_weight_devices = 1};
+        /* BFQ's file exists once the scheduler is loaded, but takes entries
+         * only for devices that BFQ schedules. */
+        bool bfq_device = strstr(read_knob(sysdir, "queue/scheduler"), "[bfq]") != NULL;
+        if (wfile && (bfq_device || !strcmp(wfile, "blkio.weight_device"))) {
+                CHECK(cgroup_apply(cg, &res, &err) == 0, "blkio: weightDevice applied");
+                snprintf(want, sizeof(want), "%s 500", dev);
+                tap_ok(strstr(read_knob(h->path, wfile), want) != NULL, "%s has '%s'", wfile, want);
+        } else {
+                CHECK(cgroup_apply(cg, &res, &err) < 0 &&
+                          (err.errnum == ENOTSUP || err.errnum == EOPNOTSUPP) &&
+                          strstr(err.msg, "linux.resources.blockIO.weightDevice[0]"),
+                      "weightDevice on %s without BFQ or CFQ is refused by name", dev);
+        }
+        finish(cg, "blkio");
+}
+
 int main(void)
 {
         test_resolve();
@@ -881,6 +1025,7 @@ int main(void)
         test_shared_parent();
         test_default_path();
         test_limits();
+        test_blkio_v1();
         test_bpf_devices();
         test_join_self();
         test_v2_mode();

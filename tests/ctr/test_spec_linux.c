@@ -1,6 +1,7 @@
 /* config.json "linux": namespaces, id mappings, devices, sysctl, paths,
- * propagation, personality, resources (and `update --resources` files) and
- * seccomp resolved to libseccomp values. */
+ * propagation, personality, resources (blockIO throttles and per-device
+ * weights too; also `update --resources` files) and seccomp resolved to
+ * libseccomp values. */
 #include <errno.h>
 #include <seccomp.h>
 #include <sys/mount.h>
@@ -179,6 +180,86 @@ static void test_resources(void)
                     "resources as array");
 }
 
+static void test_blkio(void)
+{
+        struct spec *s = parse_ok(
+            LNX("\"resources\": {\"blockIO\": {\"weight\": 10, \"weightDevice\": [{\"major\": 8,"
+                " \"minor\": 0, \"weight\": 500, \"leafWeight\": 300}, {\"major\": 8, \"minor\":"
+                " 16}], \"throttleReadBpsDevice\": [{\"major\": 8, \"minor\": 0, \"rate\":"
+                " 1048576}, {\"major\": 253, \"minor\": 1, \"rate\": 0}],"
+                " \"throttleWriteBpsDevice\": [{\"major\": 8, \"minor\": 0, \"rate\": 2097152}],"
+                " \"throttleReadIOPSDevice\": [{\"major\": 7, \"minor\": 3, \"rate\": 100}],"
+                " \"throttleWriteIOPSDevice\": [{\"major\": 4294967295, \"minor\": 0, \"rate\":"
+                " 18446744073709551615}]}}"),
+            "blockIO throttles and weightDevice");
+        struct spec_resources *r;
+
+        if (!s)
+                return;
+        r = &s->linux.resources;
+        TAP_EQ_INT(r->n_blkio_throttle[SPEC_THROTTLE_READ_BPS], 2, "two read bps entries");
+        tap_ok(r->blkio_throttle[SPEC_THROTTLE_READ_BPS][0].major == 8 &&
+                   r->blkio_throttle[SPEC_THROTTLE_READ_BPS][0].minor == 0 &&
+                   r->blkio_throttle[SPEC_THROTTLE_READ_BPS][0].rate == 1048576,
+               "throttleReadBpsDevice[0]");
+        tap_ok(r->blkio_throttle[SPEC_THROTTLE_READ_BPS][1].major == 253 &&
+                   r->blkio_throttle[SPEC_THROTTLE_READ_BPS][1].minor == 1 &&
+                   r->blkio_throttle[SPEC_THROTTLE_READ_BPS][1].rate == 0,
+               "throttleReadBpsDevice[1] with rate 0");
+        tap_ok(r->n_blkio_throttle[SPEC_THROTTLE_WRITE_BPS] == 1 &&
+                   r->blkio_throttle[SPEC_THROTTLE_WRITE_BPS][0].rate == 2097152,
+               "throttleWriteBpsDevice");
+        tap_ok(r->n_blkio_throttle[SPEC_THROTTLE_READ_IOPS] == 1 &&
+                   r->blkio_throttle[SPEC_THROTTLE_READ_IOPS][0].major == 7 &&
+                   r->blkio_throttle[SPEC_THROTTLE_READ_IOPS][0].minor == 3 &&
+                   r->blkio_throttle[SPEC_THROTTLE_READ_IOPS][0].rate == 100,
+               "throttleReadIOPSDevice");
+        tap_ok(r->n_blkio_throttle[SPEC_THROTTLE_WRITE_IOPS] == 1 &&
+                   r->blkio_throttle[SPEC_THROTTLE_WRITE_IOPS][0].major == 4294967295 &&
+                   r->blkio_throttle[SPEC_THROTTLE_WRITE_IOPS][0].rate == UINT64_MAX,
+               "throttleWriteIOPSDevice at the limits");
+        TAP_EQ_INT(r->n_blkio_weight_devices, 2, "two weightDevice entries");
+        tap_ok(r->blkio_weight_devices[0].major == 8 && r->blkio_weight_devices[0].minor == 0 &&
+                   r->blkio_weight_devices[0].has_weight &&
+                   r->blkio_weight_devices[0].weight == 500 &&
+                   r->blkio_weight_devices[0].has_leaf_weight &&
+                   r->blkio_weight_devices[0].leaf_weight == 300,
+               "weightDevice[0] weight and leafWeight");
+        tap_ok(r->blkio_weight_devices[1].minor == 16 && !r->blkio_weight_devices[1].has_weight &&
+                   !r->blkio_weight_devices[1].has_leaf_weight,
+               "weightDevice[1] without weights");
+        spec_free(s);
+
+        parse_fails(LNX("\"resources\": {\"blockIO\": {\"throttleReadBpsDevice\": [{\"major\":"
+                        " 8, \"minor\": 0, \"rate\": \"1M\"}]}}"),
+                    "linux.resources.blockIO.throttleReadBpsDevice[0].rate: expected an integer",
+                    "string throttle rate");
+        parse_fails(LNX("\"resources\": {\"blockIO\": {\"throttleWriteIOPSDevice\": [{\"major\":"
+                        " 8, \"minor\": 0, \"rate\": 1}, {\"major\": 8, \"rate\": 1}]}}"),
+                    "linux.resources.blockIO.throttleWriteIOPSDevice[1].minor: required",
+                    "throttle entry without minor");
+        parse_fails(LNX("\"resources\": {\"blockIO\": {\"throttleReadIOPSDevice\": [{\"major\":"
+                        " -1, \"minor\": 0, \"rate\": 1}]}}"),
+                    "linux.resources.blockIO.throttleReadIOPSDevice[0].major: integer -1 out of "
+                    "range",
+                    "negative throttle major");
+        parse_fails(LNX("\"resources\": {\"blockIO\": {\"throttleWriteBpsDevice\": [{\"major\":"
+                        " 8, \"minor\": 0}]}}"),
+                    "linux.resources.blockIO.throttleWriteBpsDevice[0].rate: required",
+                    "throttle entry without rate");
+        parse_fails(LNX("\"resources\": {\"blockIO\": {\"throttleReadBpsDevice\": {}}}"),
+                    "linux.resources.blockIO.throttleReadBpsDevice: expected an array",
+                    "throttle list as object");
+        parse_fails(LNX("\"resources\": {\"blockIO\": {\"weightDevice\": [{\"major\": 8,"
+                        " \"minor\": 0, \"weight\": 1001}]}}"),
+                    "linux.resources.blockIO.weightDevice[0].weight: integer 1001",
+                    "weightDevice weight over 1000");
+        parse_fails(LNX("\"resources\": {\"blockIO\": {\"weightDevice\": [{\"minor\": 0,"
+                        " \"leafWeight\": 10}]}}"),
+                    "linux.resources.blockIO.weightDevice[0].major: required",
+                    "weightDevice without major");
+}
+
 static void test_update_resources(void)
 {
         const char *json = "{\"memory\": {\"limit\": 1048576}, \"pids\": {\"limit\": -1}}";
@@ -195,6 +276,16 @@ static void test_update_resources(void)
         tap_ok(spec_parse_resources(json, strlen(json), &r, &err) < 0 &&
                    !strcmp(err.msg, "memory.swap: expected an integer") && !r.cpuset_cpus,
                "update errors name the member and leave nothing behind");
+        printf("#   %s\n", err.msg);
+        json = "{\"blockIO\": {\"throttleReadBpsDevice\": [{\"major\": 8, \"minor\": 0,"
+               " \"rate\": 5}], \"throttleWriteBpsDevice\": [{\"major\": 8, \"minor\": 0,"
+               " \"rate\": 5}, {\"major\": 8, \"minor\": 0, \"rate\": -5}]}}";
+        tap_ok(spec_parse_resources(json, strlen(json), &r, &err) < 0 &&
+                   !strcmp(err.msg, "blockIO.throttleWriteBpsDevice[1].rate: expected a "
+                                    "non-negative integer") &&
+                   !r.blkio_throttle[SPEC_THROTTLE_READ_BPS] &&
+                   !r.n_blkio_throttle[SPEC_THROTTLE_WRITE_BPS],
+               "a bad throttle in an update file frees the lists parsed before it");
         printf("#   %s\n", err.msg);
 }
 
@@ -301,6 +392,7 @@ int main(void)
         test_namespaces();
         test_devices_and_misc();
         test_resources();
+        test_blkio();
         test_update_resources();
         test_seccomp();
         return tap_done();
