@@ -77,9 +77,11 @@ static int create_devices(struct machine *m, const struct machine_config *cfg, i
         if (power_create(m->vm, &m->power, err) < 0 || pci_bus_new(m->vm, &m->pci, err) < 0)
                 return -1;
         m->vm->pci = m->pci;
+        /* COM1 always writes to the console output: with --console virtio it
+         * still carries what a kernel prints before its virtio driver is up
+         * (earlyprintk), as QEMU shows both. Input goes to one console only. */
         if (serial8250_create(m->vm, LAYOUT_PORT_COM1, LAYOUT_IRQ_COM1,
-                              serial_console ? con_in : -1, serial_console ? con_out : -1,
-                              &m->serial, err) < 0)
+                              serial_console ? con_in : -1, con_out, &m->serial, err) < 0)
                 return err_prefix(err, "serial console");
         if (i8042_create(m->vm, &m->kbc, err) < 0 || rtc_create(m->vm, &m->rtc, err) < 0)
                 return -1;
