@@ -7,40 +7,12 @@
 # container) are not repeated here.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/bundle.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/ctr.sh"
 
-RT=$ISOLA_BUILD/isola-runtime
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-[ -x /bin/busybox ] || skip_all "busybox-static (/bin/busybox) missing"
-command -v jq >/dev/null || skip_all "jq missing"
-[ -x "$RT" ] || skip_all "$RT not built"
-
-WORK=$(mktemp -d /tmp/isola-badinput.XXXXXX)
-STATE=$WORK/state
-BASE=$WORK/base
+ctr_test_init badinput
 N=0
 
-cleanup() {
-	local dir
-	for dir in "$STATE"/*; do
-		[ -d "$dir" ] && timeout 10 "$RT" --root "$STATE" delete -f "${dir##*/}" >/dev/null 2>&1
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-rt() { timeout 30 "$RT" --root "$STATE" "$@"; }
-status_of() { rt state "$1" 2>/dev/null | jq -r .status; }
-wait_stopped() { for _ in $(seq 200); do [ "$(status_of "$1")" = stopped ] && return 0; sleep 0.05; done; return 1; }
-
-# leaves_nothing ID: no state dir, cgroup directory, mount or process of ID.
-leaves_nothing() {
-	local id=$1
-	[ ! -e "$STATE/$id" ] || { diag "state dir of $id left"; return 1; }
-	[ -z "$(find /sys/fs/cgroup -maxdepth 7 -type d -name "$id" 2>/dev/null)" ] ||
-		{ diag "cgroup of $id left: $(find /sys/fs/cgroup -maxdepth 7 -type d -name "$id")"; return 1; }
-	! grep -q "$WORK" /proc/self/mountinfo || { diag "mount under $WORK left"; return 1; }
-	[ -z "$(grep -ls "/$id\$" /proc/[0-9]*/cgroup 2>/dev/null)" ] || { diag "process of $id left"; return 1; }
-}
+trap ctr_test_cleanup EXIT
 
 make_bundle "$BASE" sleep 1000 || { echo "Bail out! make_bundle failed"; exit 1; }
 

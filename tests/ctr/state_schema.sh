@@ -6,34 +6,18 @@
 # it); and the shape of `ps --format json`.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/bundle.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/ctr.sh"
 
-RT=$ISOLA_BUILD/isola-runtime
 SCHEMA=$ISOLA_SRC/tests/ctr/oci-state.schema.json
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-[ -x /bin/busybox ] || skip_all "busybox-static (/bin/busybox) missing"
-command -v jq >/dev/null || skip_all "jq missing"
 # Debian's python3-jsonschema lives with Debian's interpreter, which a
 # python3 earlier on PATH (pyenv, a venv) would not see.
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3) || skip_all "python3 missing"
 "$PY" -c 'import jsonschema' 2>/dev/null || skip_all "python3 jsonschema module missing (Debian: python3-jsonschema)"
-[ -x "$RT" ] || skip_all "$RT not built"
-
-WORK=$(mktemp -d /tmp/isola-stateschema.XXXXXX)
-STATE=$WORK/state
+ctr_test_init stateschema
 ID=ctrtss-life
 
-cleanup() {
-	local dir
-	for dir in "$STATE"/*; do
-		[ -d "$dir" ] && timeout 10 "$RT" --root "$STATE" delete -f "${dir##*/}" >/dev/null 2>&1
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-rt() { timeout 30 "$RT" --root "$STATE" "$@"; }
-status_of() { rt state "$1" 2>/dev/null | jq -r .status; }
+trap ctr_test_cleanup EXIT
 
 # validate.py MODE < JSON: MODE "state" (the OCI schema), "paused" (plus
 # runc's "paused" status, which needs a pid like running), "list" (null or an

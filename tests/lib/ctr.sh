@@ -36,3 +36,26 @@ client_test_init() {
 	[ -x "$RUNTIME" ] || skip_all "no runtime at $RUNTIME"
 	work=$(mktemp -d "/tmp/isola-$1.XXXXXX")
 }
+
+# rt ARGS...: the runtime on the test's state root, bounded by RT_TIMEOUT
+# seconds (default 30) so a hang fails the test instead of stalling it.
+rt() { timeout "${RT_TIMEOUT:-30}" "$RT" --root "$STATE" "$@"; }
+status_of() { rt state "$1" 2>/dev/null | jq -r .status; }
+pid_of() { rt state "$1" 2>/dev/null | jq -r .pid; }
+wait_stopped() {
+	for _ in $(seq 200); do
+		[ "$(status_of "$1")" = stopped ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# leaves_nothing ID: no state dir, cgroup directory, mount or process of ID.
+leaves_nothing() {
+	local id=$1
+	[ ! -e "$STATE/$id" ] || { diag "state dir of $id left"; return 1; }
+	[ -z "$(find /sys/fs/cgroup -maxdepth 7 -type d -name "$id" 2>/dev/null)" ] ||
+		{ diag "cgroup of $id left: $(find /sys/fs/cgroup -maxdepth 7 -type d -name "$id")"; return 1; }
+	! grep -q "$WORK" /proc/self/mountinfo || { diag "mount under $WORK left"; return 1; }
+	[ -z "$(grep -ls "/$id\$" /proc/[0-9]*/cgroup 2>/dev/null)" ] || { diag "process of $id left"; return 1; }
+}
