@@ -82,5 +82,11 @@ int elf_pvh_entry(const struct loader_file *f, uint64_t *entry_out, struct isola
 /* Loads every PT_LOAD segment at its physical address. */
 int elf_load_segments(const struct loader_file *f, struct guest_mem *mem, uint64_t *end_out,
                       struct isola_err *err);
+/* What the ELF-based boots (PVH, ELF64) share: the segments (*end_out is
+ * the end of the highest), then the initrd above them (*initrd_addr_out/size
+ * 0 without one), then the command line. */
+int elf_load_payload(const struct loader_file *f, struct guest_mem *mem,
+                     const struct loader_args *args, uint64_t *end_out, uint64_t *initrd_addr_out,
+                     uint64_t *initrd_size_out, struct isola_err *err);
 
 #endif

@@ -178,12 +178,25 @@ int elf_load_segments(const struct loader_file *f, struct guest_mem *mem, uint64
         return 0;
 }
 
+int elf_load_payload(const struct loader_file *f, struct guest_mem *mem,
+                     const struct loader_args *args, uint64_t *end_out, uint64_t *initrd_addr_out,
+                     uint64_t *initrd_size_out, struct isola_err *err)
+{
+        *initrd_addr_out = *initrd_size_out = 0;
+        if (elf_load_segments(f, mem, end_out, err) < 0)
+                return -1;
+        if (args->initrd && loader_place_initrd(mem, args->initrd, *end_out, UINT64_MAX,
+                                                initrd_addr_out, initrd_size_out, err) < 0)
+                return -1;
+        return loader_write_cmdline(mem, args->cmdline, LAYOUT_CMDLINE_MAX, err);
+}
+
 int loader_elf64(struct guest_mem *mem, const struct loader_args *args, struct loader_file *f,
                  struct boot_info *out, struct isola_err *err)
 {
         struct elf_info info;
         uint8_t *zp = guest_mem_ptr(mem, LAYOUT_ZERO_PAGE, 4096);
-        uint64_t end = 0, initrd_addr = 0, initrd_size = 0;
+        uint64_t end, initrd_addr, initrd_size;
 
         if (parse_header(f, &info, err) < 0)
                 return -1;
@@ -193,12 +206,7 @@ int loader_elf64(struct guest_mem *mem, const struct loader_args *args, struct l
                                f->path);
         if (!zp)
                 return err_set(err, ERANGE, "guest memory too small");
-        if (elf_load_segments(f, mem, &end, err) < 0)
-                return -1;
-        if (args->initrd && loader_place_initrd(mem, args->initrd, end, UINT64_MAX, &initrd_addr,
-                                                &initrd_size, err) < 0)
-                return -1;
-        if (loader_write_cmdline(mem, args->cmdline, LAYOUT_CMDLINE_MAX, err) < 0)
+        if (elf_load_payload(f, mem, args, &end, &initrd_addr, &initrd_size, err) < 0)
                 return -1;
         memset(zp, 0, 4096);
         uint32_t v32 = LAYOUT_CMDLINE;

@@ -51,17 +51,12 @@ int loader_pvh(struct guest_mem *mem, const struct loader_args *args, struct loa
                uint64_t entry, struct boot_info *out, struct isola_err *err)
 {
         uint8_t *zp = guest_mem_ptr(mem, LAYOUT_ZERO_PAGE, 4096);
-        uint64_t end = 0, initrd_addr = 0, initrd_size = 0;
+        uint64_t end, initrd_addr, initrd_size;
         struct e820_entry map[E820_MAX];
 
         if (!zp)
                 return err_set(err, ERANGE, "guest memory too small");
-        if (elf_load_segments(f, mem, &end, err) < 0)
-                return -1;
-        if (args->initrd && loader_place_initrd(mem, args->initrd, end, UINT64_MAX, &initrd_addr,
-                                                &initrd_size, err) < 0)
-                return -1;
-        if (loader_write_cmdline(mem, args->cmdline, LAYOUT_CMDLINE_MAX, err) < 0)
+        if (elf_load_payload(f, mem, args, &end, &initrd_addr, &initrd_size, err) < 0)
                 return -1;
 
         memset(zp, 0, 4096);
