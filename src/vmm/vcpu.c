@@ -256,13 +256,35 @@ int vcpu_start(struct vcpu *v, struct isola_err *err)
         if (rc != 0)
                 return err_set(err, rc, "vCPU %u: creating thread failed", v->id);
         __atomic_store_n(&v->started, true, __ATOMIC_SEQ_CST);
+        /* A stop requested before `started` was visible sent this thread no
+         * signal, and an AP waiting for its SIPI blocks inside KVM_RUN where
+         * immediate_exit is no longer looked at. vm_request_stop writes the
+         * reason then reads `started`; we write `started` then read the
+         * reason: one of the two sides always sees the other and kicks. */
+        if (vm_stop_reason(v->vm) >= 0)
+                pthread_kill(v->thread, SIGUSR1);
         return 0;
 }
 
+/* Called once the VM is stopping. A vCPU blocked inside KVM_RUN (an AP
+ * waiting for its SIPI) leaves only on a signal, so one that has not left
+ * after a moment is kicked again rather than waited for forever. */
 void vcpu_join(struct vcpu *v)
 {
-        if (v->started) {
-                pthread_join(v->thread, NULL);
-                v->started = false;
+        if (!v->started)
+                return;
+        for (;;) {
+                struct timespec deadline;
+                clock_gettime(CLOCK_REALTIME, &deadline);
+                deadline.tv_nsec += 50 * 1000 * 1000;
+                if (deadline.tv_nsec >= 1000000000L) {
+                        deadline.tv_sec++;
+                        deadline.tv_nsec -= 1000000000L;
+                }
+                if (pthread_timedjoin_np(v->thread, NULL, &deadline) == 0)
+                        break;
+                __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+                pthread_kill(v->thread, SIGUSR1);
         }
+        v->started = false;
 }

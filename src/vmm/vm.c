@@ -344,20 +344,22 @@ void vm_request_stop(struct vm *vm, enum vm_exit_reason reason)
         int expected = -1;
         uint64_t one = 1;
 
-        if (!__atomic_compare_exchange_n(&p->stop_reason, &expected, (int)reason, false,
-                                         __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-                return;
-        /* immediate_exit covers a vCPU that is between its stop check and
+        bool first = __atomic_compare_exchange_n(&p->stop_reason, &expected, (int)reason, false,
+                                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+
+        /* The first reason wins, but every request kicks the vCPUs again, so
+         * a SIGTERM from the host still ends a VM whose stop got stuck.
+         * immediate_exit covers a vCPU that is between its stop check and
          * KVM_RUN; the signal interrupts one already inside KVM_RUN. */
         for (unsigned i = 0; i < VM_MAX_CPUS; i++) {
                 struct vcpu *v = &p->vcpus[i];
                 if (!v->run)
                         continue;
                 __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-                if (v->started)
+                if (__atomic_load_n(&v->started, __ATOMIC_SEQ_CST))
                         pthread_kill(v->thread, SIGUSR1);
         }
-        if (write(p->stop_fd, &one, sizeof(one)) < 0) {
+        if (first && write(p->stop_fd, &one, sizeof(one)) < 0) {
                 /* cannot fail for a fresh eventfd counter */
         }
 }

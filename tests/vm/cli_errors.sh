@@ -13,7 +13,7 @@ trap 'rm -rf "$T"' EXIT
 "$MINI" "$T/kernel" elf64 poweroff
 
 # run_isola ARGS...: sets OUT (stderr+stdout) and RC.
-run_isola() { OUT=$(timeout 60 "$ISOLA" vm run "$@" 2>&1 </dev/null); RC=$?; }
+run_isola() { OUT=$(timeout -k 5 60 "$ISOLA" vm run "$@" 2>&1 </dev/null); RC=$?; }
 
 run_isola --bogus
 check_eq "unknown flag: exit 2" "$RC" 2
@@ -86,7 +86,7 @@ check_eq "broken JSON: exit 2" "$RC" 2
 check_match "broken JSON: message" "$OUT" "--config '$T/broken.json': invalid JSON"
 
 # No /dev/kvm: the override, then a mount namespace where /dev has no kvm.
-OUT=$(ISOLA_KVM_DEV=$T/kvm timeout 30 "$ISOLA" vm run --kernel "$T/kernel" 2>&1 </dev/null); RC=$?
+OUT=$(ISOLA_KVM_DEV=$T/kvm timeout -k 5 30 "$ISOLA" vm run --kernel "$T/kernel" 2>&1 </dev/null); RC=$?
 check_eq "no KVM device: exit 1" "$RC" 1
 check_eq "no KVM device: message" "$OUT" \
 	"isola vm run: $T/kvm: No such file or directory (is KVM enabled? load kvm_intel/kvm_amd)"
@@ -99,7 +99,7 @@ else
 	skip "unshare -m not permitted here"
 fi
 if [ "$(stat -c %a /dev/kvm 2>/dev/null)" = 600 ] && command -v setpriv >/dev/null; then
-	OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups timeout 30 "$ISOLA" vm run --kernel "$T/kernel" 2>&1 </dev/null)
+	OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups timeout -k 5 30 "$ISOLA" vm run --kernel "$T/kernel" 2>&1 </dev/null)
 	check_match "/dev/kvm not accessible: permission message" "$OUT" \
 		"/dev/kvm: cannot open \\(add your user to the 'kvm' group or run as root\\): Permission denied"
 else

@@ -15,43 +15,43 @@ MSG="isola mini guest"
 
 for fmt in pvh32 pvh64 elf64 bzimage; do
 	"$MINI" "$T/$fmt" "$fmt" poweroff
-	OUT=$(timeout 60 "$ISOLA" vm run --kernel "$T/$fmt" </dev/null 2>&1); RC=$?
+	OUT=$(timeout -k 5 60 "$ISOLA" vm run --kernel "$T/$fmt" </dev/null 2>&1); RC=$?
 	check_eq "$fmt: poweroff through ACPI PM1a_CNT exits 0" "$RC" 0
 	check_eq "$fmt: guest line on the serial console" "$OUT" "$MSG"
 done
 
 "$MINI" "$T/reset" elf64 reset
-OUT=$(timeout 60 "$ISOLA" vm run --kernel "$T/reset" </dev/null 2>&1); RC=$?
+OUT=$(timeout -k 5 60 "$ISOLA" vm run --kernel "$T/reset" </dev/null 2>&1); RC=$?
 check_eq "reset through port 0xcf9 exits 3" "$RC" 3
 
 "$MINI" "$T/triple" pvh32 triple
-OUT=$(timeout 60 "$ISOLA" vm run --kernel "$T/triple" </dev/null 2>&1); RC=$?
+OUT=$(timeout -k 5 60 "$ISOLA" vm run --kernel "$T/triple" </dev/null 2>&1); RC=$?
 check_eq "triple fault exits 4" "$RC" 4
 check_match "triple fault is reported with RIP" "$OUT" "guest stopped: vCPU 0: triple fault at RIP 0x[0-9a-f]+"
 
-OUT=$(timeout 60 "$ISOLA" vm run --kernel "$T/elf64" --cpus 4 --pv off --memory 64 </dev/null 2>&1); RC=$?
+OUT=$(timeout -k 5 60 "$ISOLA" vm run --kernel "$T/elf64" --cpus 4 --pv off --memory 64 </dev/null 2>&1); RC=$?
 check_eq "4 vCPUs, --pv off: boots and powers off" "$RC:$OUT" "0:$MSG"
 
-OUT=$(timeout 60 "$ISOLA" vm run --kernel "$T/elf64" --memory 4096 </dev/null 2>&1); RC=$?
+OUT=$(timeout -k 5 60 "$ISOLA" vm run --kernel "$T/elf64" --memory 4096 </dev/null 2>&1); RC=$?
 check_eq "4 GiB guest (RAM above the PCI hole)" "$RC:$OUT" "0:$MSG"
 
-OUT=$(timeout 60 "$ISOLA" vm run --kernel "$T/bzimage" --console-log "$T/console.log" --stats "$T/stats.json" </dev/null 2>&1); RC=$?
+OUT=$(timeout -k 5 60 "$ISOLA" vm run --kernel "$T/bzimage" --console-log "$T/console.log" --stats "$T/stats.json" </dev/null 2>&1); RC=$?
 check_eq "--console-log: nothing on stdout" "$RC:$OUT" "0:"
 check_eq "--console-log: guest output in the file" "$(cat "$T/console.log")" "$MSG"
 check_eq "--stats FILE: exit reason" "$(jq -r .exit_reason "$T/stats.json")" poweroff
 # rep outsb of 17 bytes is one exit per byte, plus the power-off write.
 check_eq "--stats FILE: one port exit per byte + poweroff" "$(jq -r .exits_pio "$T/stats.json")" 18
 
-STATS=$(timeout 60 "$ISOLA" vm run --kernel "$T/elf64" --stats </dev/null 2>&1 >/dev/null)
+STATS=$(timeout -k 5 60 "$ISOLA" vm run --kernel "$T/elf64" --stats </dev/null 2>&1 >/dev/null)
 check_match "--stats without FILE prints JSON on stderr" "$STATS" '"exits_total": [0-9]+'
 
 cat > "$T/vm.json" <<JSON
 {"kernel": "$T/pvh32", "cpus": 2, "memory_mib": 64, "cmdline": "x", "pv": "off",
  "console": "serial", "console_log": "$T/json.log", "rng": false, "disks": [], "net": []}
 JSON
-OUT=$(timeout 60 "$ISOLA" vm run --config "$T/vm.json" </dev/null 2>&1); RC=$?
+OUT=$(timeout -k 5 60 "$ISOLA" vm run --config "$T/vm.json" </dev/null 2>&1); RC=$?
 check_eq "--config boots the described machine" "$RC:$(cat "$T/json.log")" "0:$MSG"
-OUT=$(timeout 60 "$ISOLA" vm run --config "$T/vm.json" --kernel "$T/reset" --console-log "$T/json2.log" </dev/null 2>&1); RC=$?
+OUT=$(timeout -k 5 60 "$ISOLA" vm run --config "$T/vm.json" --kernel "$T/reset" --console-log "$T/json2.log" </dev/null 2>&1); RC=$?
 check_eq "flags override the --config file" "$RC" 3
 
 "$MINI" "$T/spin" elf64 spin
