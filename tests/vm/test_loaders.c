@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "mini_guest.h"
+#include "le.h"
 #include "tap.h"
 #include "vmm/layout.h"
 #include "vmm/loader.h"
@@ -33,20 +34,6 @@ static int count_fds(void)
         if (d)
                 closedir(d);
         return n;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-        uint32_t v;
-        memcpy(&v, p, 4);
-        return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-        uint64_t v;
-        memcpy(&v, p, 8);
-        return v;
 }
 
 static int load(struct guest_mem *mem, const char *kernel, const char *initrd, struct boot_info *bi,

@@ -6,33 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "tap.h"
 #include "vmm/layout.h"
 #include "vmm/tables.h"
 #include "vmm/vm.h"
 
 #define RAM (16u << 20)
-
-static uint32_t rd32(const uint8_t *p)
-{
-        uint32_t v;
-        memcpy(&v, p, 4);
-        return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-        uint64_t v;
-        memcpy(&v, p, 8);
-        return v;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-        uint16_t v;
-        memcpy(&v, p, 2);
-        return v;
-}
 
 static void test_mptable(struct vm *vm, uint8_t *ram)
 {
