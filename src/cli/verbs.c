@@ -1,4 +1,4 @@
-/* Registry of `isola` verbs. */
+/* Registry of `isola` verbs. Owners add their verbs in their section. */
 #include <stddef.h>
 
 #include "cli/verbs.h"
@@ -6,5 +6,8 @@
 const struct cli_verb cli_verbs[] = {
     {"vm", cli_vm},
     {"runtime", runtime_main},
+    /* image verbs */
+    /* container verbs */
+    /* network verbs */
     {NULL, NULL},
 };

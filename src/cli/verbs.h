@@ -12,5 +12,8 @@ extern const struct cli_verb cli_verbs[];
 
 int cli_vm(int argc, char **argv);
 int runtime_main(int argc, char **argv);
+/* image verbs */
+/* container verbs */
+/* network verbs */
 
 #endif
