@@ -44,16 +44,80 @@ const char *const db_schema[] = {
         " created INTEGER NOT NULL,"
         " started INTEGER NOT NULL DEFAULT 0,"
         " finished INTEGER NOT NULL DEFAULT 0,"
-        " restart_count INTEGER NOT NULL DEFAULT 0)",
+        " restart_count INTEGER NOT NULL DEFAULT 0,"
+        " monitor_start INTEGER NOT NULL DEFAULT 0)", /* /proc stat starttime: pid reuse */
         "CREATE TABLE IF NOT EXISTS volumes ("
         " name TEXT PRIMARY KEY,"
         " created INTEGER NOT NULL,"
-        " labels TEXT NOT NULL DEFAULT '{}')",
+        " labels TEXT NOT NULL DEFAULT '{}',"
+        " anonymous INTEGER NOT NULL DEFAULT 0)", /* made for one container (-v DST) */
         "CREATE TABLE IF NOT EXISTS container_volumes ("
         " container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,"
         " volume TEXT NOT NULL REFERENCES volumes(name),"
         " PRIMARY KEY (container_id, volume))",
         /* net: networks, per-container attachments and address leases */
+        "CREATE TABLE IF NOT EXISTS networks ("
+        " name TEXT PRIMARY KEY,"
+        " id TEXT NOT NULL UNIQUE," /* 64 hex */
+        " driver TEXT NOT NULL DEFAULT 'bridge',"
+        " bridge TEXT NOT NULL UNIQUE," /* isola0 is the default network's */
+        " subnet TEXT NOT NULL,"        /* IPv4 CIDR */
+        " gateway TEXT NOT NULL,"
+        " subnet6 TEXT NOT NULL DEFAULT ''," /* IPv6 CIDR or '' */
+        " gateway6 TEXT NOT NULL DEFAULT '',"
+        " internal INTEGER NOT NULL DEFAULT 0,"
+        " dns INTEGER NOT NULL DEFAULT 1,"
+        " mtu INTEGER NOT NULL DEFAULT 1500,"
+        " last_off INTEGER NOT NULL DEFAULT 0,"  /* IPAM cursor: offset last handed out */
+        " last_off6 INTEGER NOT NULL DEFAULT 0,"
+        " up INTEGER NOT NULL DEFAULT 0,"  /* bridge, rules and responder exist */
+        " created INTEGER NOT NULL,"
+        " labels TEXT NOT NULL DEFAULT '{}',"
+        " anonymous INTEGER NOT NULL DEFAULT 0)", /* made for one container (-v DST) */
+        "CREATE TABLE IF NOT EXISTS net_attachments ("
+        " container_id TEXT NOT NULL,"
+        " network TEXT NOT NULL REFERENCES networks(name),"
+        " name TEXT NOT NULL,"               /* container name (DNS) */
+        " ifname TEXT NOT NULL,"             /* eth0.. inside the container */
+        " host_ifname TEXT NOT NULL UNIQUE," /* the veth end on the bridge */
+        " mac TEXT NOT NULL,"
+        " ip TEXT NOT NULL DEFAULT '',"  /* address/prefix */
+        " ip6 TEXT NOT NULL DEFAULT '',"
+        " created INTEGER NOT NULL,"
+        " PRIMARY KEY (container_id, network))",
+        "CREATE TABLE IF NOT EXISTS net_leases ("
+        " network TEXT NOT NULL REFERENCES networks(name),"
+        " ip TEXT NOT NULL," /* bare address: one holder at a time */
+        " container_id TEXT NOT NULL,"
+        " PRIMARY KEY (network, ip))",
+        "CREATE TABLE IF NOT EXISTS net_dns_names ("
+        " network TEXT NOT NULL,"
+        " name TEXT NOT NULL COLLATE NOCASE," /* container name or alias */
+        " container_id TEXT NOT NULL,"
+        " PRIMARY KEY (network, name, container_id))",
+        "CREATE TABLE IF NOT EXISTS net_ports ("
+        " container_id TEXT NOT NULL,"
+        " network TEXT NOT NULL,"
+        " proto TEXT NOT NULL," /* tcp|udp */
+        " host_ip TEXT NOT NULL DEFAULT ''," /* '' = every host address */
+        " host_port INTEGER NOT NULL,"
+        " ctr_ip TEXT NOT NULL,"
+        " ctr_port INTEGER NOT NULL,"
+        " PRIMARY KEY (proto, host_ip, host_port))",
+        /* build: the layer cache of `isola build`, one row per built step,
+         * keyed by the step's cache key (parent step, instruction, visible
+         * build args, copied content). diff_id/blob_digest ('' for steps
+         * without a layer) keep their layer alive for img_prune until
+         * `isola builder prune` deletes the rows. */
+        "CREATE TABLE IF NOT EXISTS build_cache ("
+        " key TEXT PRIMARY KEY,"           /* 64 hex */
+        " parent TEXT NOT NULL,"           /* key of the step before, '' at FROM */
+        " diff_id TEXT NOT NULL DEFAULT '',"
+        " blob_digest TEXT NOT NULL DEFAULT '',"
+        " media_type TEXT NOT NULL DEFAULT '',"
+        " blob_size INTEGER NOT NULL DEFAULT 0,"
+        " created INTEGER NOT NULL,"       /* unix seconds the step was built */
+        " last_used INTEGER NOT NULL)",
         NULL,
 };
 

@@ -21,16 +21,16 @@
 #include "db/db.h"
 #include "util/err.h"
 
-#define IMG_DIGEST_MAX      72 /* "sha256:" + 64 hex + NUL */
-#define IMG_MANIFEST_MAX    (4u << 20)
-#define IMG_CONFIG_MAX      (8u << 20)
-#define IMG_MAX_LAYERS      128
+#define IMG_DIGEST_MAX   72 /* "sha256:" + 64 hex + NUL */
+#define IMG_MANIFEST_MAX (4u << 20)
+#define IMG_CONFIG_MAX   (8u << 20)
+#define IMG_MAX_LAYERS   128
 
 /* ---- references: [registry/]repo[:tag][@digest] ---------------------- */
 struct img_ref {
-        char registry[256]; /* "docker.io" when none given; "localhost:5000" */
-        char repo[256];     /* "library/busybox" for docker.io single names */
-        char tag[130];      /* "latest" when neither tag nor digest is given */
+        char registry[256];          /* "docker.io" when none given; "localhost:5000" */
+        char repo[256];              /* "library/busybox" for docker.io single names */
+        char tag[130];               /* "latest" when neither tag nor digest is given */
         char digest[IMG_DIGEST_MAX]; /* "" or "sha256:..." */
 };
 /* Parses and normalises as docker/podman do; errors name the input. */
@@ -58,7 +58,7 @@ struct img_index { /* OCI index or Docker manifest list */
         struct img_descriptor *manifests;
         size_t n_manifests;
 };
-struct img_config { /* image config: the "config" object plus rootfs.diff_ids */
+struct img_config {        /* image config: the "config" object plus rootfs.diff_ids */
         char **env;        /* NULL-terminated, KEY=VALUE */
         char **entrypoint; /* NULL-terminated or NULL */
         char **cmd;        /* NULL-terminated or NULL */
@@ -82,35 +82,53 @@ int img_index_parse(const char *json, size_t len, struct img_index *out, struct 
  * NULL platform = linux/<host arch>. */
 int img_index_select(const struct img_index *idx, const char *platform,
                      const struct img_descriptor **out, struct isola_err *err);
-int img_config_parse(const char *json, size_t len, struct img_config *out,
-                     struct isola_err *err);
+int img_config_parse(const char *json, size_t len, struct img_config *out, struct isola_err *err);
 void img_manifest_free(struct img_manifest *m);
 void img_index_free(struct img_index *i);
 void img_config_free(struct img_config *c);
+/* The config's "history" entries, oldest first (empty when absent). */
+struct img_history {
+        int64_t created;            /* unix seconds, 0 when absent */
+        char *created_by, *comment; /* "" when absent */
+        bool empty_layer;
+};
+int img_config_history(const struct img_config *c, struct img_history **out, size_t *n_out,
+                       struct isola_err *err);
+void img_history_free(struct img_history *h, size_t n);
 
 /* ---- the store ------------------------------------------------------- */
 struct img_store {
         struct db_paths paths;
         sqlite3 *db; /* owned by the caller (engine), not closed by the store */
+        /* store lock (<root>/image.lock), set by img_store_init; see img_store_lock */
+        int lock_fd, lock_depth;
+        bool lock_exclusive;
 };
 void img_store_init(struct img_store *s, const struct db_paths *paths, sqlite3 *db);
+/* The store lock: content writers (pull, load, import, commit) hold it shared
+ * from their first blob until img_register, so prune (exclusive) never
+ * deletes a blob that is written but not yet referenced by a row. The store
+ * functions take it themselves; a pull takes it around the whole download.
+ * Nested calls on one img_store are counted. */
+int img_store_lock(struct img_store *s, bool exclusive, struct isola_err *err);
+void img_store_unlock(struct img_store *s);
 
 /* Blobs. A writer streams into tmp/, hashes as it goes, and on commit checks
  * the digest (and size when expected_size >= 0), fsyncs and renames. */
 struct img_blob_writer;
-int img_blob_writer_open(struct img_store *s, const char *expected_digest,
-                         int64_t expected_size, struct img_blob_writer **out,
-                         struct isola_err *err);
+int img_blob_writer_open(struct img_store *s, const char *expected_digest, int64_t expected_size,
+                         struct img_blob_writer **out, struct isola_err *err);
 int img_blob_writer_write(struct img_blob_writer *w, const void *buf, size_t len,
                           struct isola_err *err);
 /* Offset reached so far (for resumed downloads) */
 int64_t img_blob_writer_size(const struct img_blob_writer *w);
-/* Verifies and moves into place; digest_out (may be NULL) gets the digest. */
+/* Verifies and moves into place; digest_out (may be NULL) gets the digest.
+ * Frees the writer (and removes its temp file) whether it succeeds or not. */
 int img_blob_writer_commit(struct img_blob_writer *w, char digest_out[IMG_DIGEST_MAX],
                            struct isola_err *err);
 void img_blob_writer_abort(struct img_blob_writer *w); /* removes the temp file */
-int img_blob_put(struct img_store *s, const void *buf, size_t len,
-                 char digest_out[IMG_DIGEST_MAX], struct isola_err *err);
+int img_blob_put(struct img_store *s, const void *buf, size_t len, char digest_out[IMG_DIGEST_MAX],
+                 struct isola_err *err);
 bool img_blob_exists(struct img_store *s, const char *digest);
 void img_blob_path(const struct img_store *s, const char *digest, char *buf, size_t len);
 /* Reads a whole (small) blob, verifying its digest; max bounds the size. */
@@ -156,8 +174,13 @@ struct img_image {
 int img_lookup(struct img_store *s, const char *name_or_id, struct img_image **out,
                struct isola_err *err);
 void img_image_free(struct img_image *img);
-/* All images (for `images`); caller frees each and the array. */
+/* All images (for `images`), newest first; caller frees each and the array.
+ * Only the row fields are filled (id, digests, names, created, added, size):
+ * no manifest, config or layer_dirs (img_lookup an id for those). */
 int img_list(struct img_store *s, struct img_image ***out, size_t *n_out, struct isola_err *err);
+/* `image inspect` JSON (podman's fields) for images from img_lookup: a
+ * pretty-printed array, heap string. */
+char *img_inspect_json(struct img_image *const *imgs, size_t n, struct isola_err *err);
 int img_tag(struct img_store *s, const char *src, const char *new_name, struct isola_err *err);
 /* Removes a name, or the image when given by id or its last name. Refuses
  * (EBUSY) an image a container uses unless force. */

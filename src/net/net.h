@@ -59,7 +59,10 @@ int net_attach(struct net_ctx *c, const char *container_id, const char *name,
                struct isola_err *err);
 int net_detach(struct net_ctx *c, const char *container_id, const char *network,
                struct isola_err *err);
-/* Everything of the container: links, leases, DNS names, port rules. */
+/* Everything of the container: leases, DNS names, port rules, and the
+ * network's bridge when it was the last container. Its veth pairs are not
+ * deleted one by one: they go with the namespace at net_ns_remove (the
+ * kernel tears them down off the caller's path), so call that right after. */
 int net_detach_all(struct net_ctx *c, const char *container_id, struct isola_err *err);
 
 /* The resolv.conf and hosts content for a container (heap strings). */
@@ -70,5 +73,44 @@ int net_hosts(struct net_ctx *c, const char *container_id, const char *hostname,
 
 /* Removes what no container or network row explains (after a crash). */
 int net_gc(struct net_ctx *c, struct isola_err *err);
+
+/* ---- additions beyond the first contract (network verbs, engine helpers) ---- */
+
+/* The nsfs file net_ns_create makes: <runroot>/netns/<container_id>. Fails
+ * with ENOENT when the container has none (not running, none/host). */
+int net_ns_path(struct net_ctx *c, const char *container_id, char path_out[PATH_MAX],
+                struct isola_err *err);
+
+/* Parses -p [IP:]HOST:CTR[/tcp|udp] (also HOST-less "CTR" = random host port,
+ * host_port 0). net_attach picks a free port for host_port 0 (that is -P). */
+int net_port_parse(const char *spec, struct net_port *out, struct isola_err *err);
+/* The container's published ports (after net_attach: random ones resolved). */
+int net_ports_get(struct net_ctx *c, const char *container_id, struct net_port **out,
+                  size_t *n_out, struct isola_err *err);
+int net_attachments_get(struct net_ctx *c, const char *container_id,
+                        struct net_attachment **out, size_t *n_out, struct isola_err *err);
+
+struct net_create_opts {
+        const char *name;
+        const char *subnet, *gateway;   /* NULL = picked (10.89.N.0/24) / first host */
+        const char *subnet6, *gateway6; /* NULL = none, or a ULA /64 when ipv6 */
+        bool internal, ipv6, no_dns;
+        int mtu; /* 0 = 1500 */
+};
+int net_network_create(struct net_ctx *c, const struct net_create_opts *o, struct isola_err *err);
+/* Refused (EBUSY) while a container is attached; "isola" cannot be removed. */
+int net_network_remove(struct net_ctx *c, const char *name, struct isola_err *err);
+/* Removes every unused user network; calls fn for each. */
+int net_network_prune(struct net_ctx *c, void (*fn)(const char *name, void *arg), void *arg,
+                      struct isola_err *err);
+/* JSON array of networks (name NULL = all, else that one, ENOENT if absent),
+ * each with its containers. Returned as a heap string. */
+int net_network_json(struct net_ctx *c, const char *name, char **out, struct isola_err *err);
+/* The nftables table (family inet) of this state root: "isola" for the
+ * default root, isola_<hash> for another (tests). */
+void net_nft_table(const struct net_ctx *c, char out[32]);
+/* A container of the engine's containers table by name, id or id prefix. */
+int net_container_lookup(struct net_ctx *c, const char *ref, char id_out[128],
+                         char name_out[256], struct isola_err *err);
 
 #endif

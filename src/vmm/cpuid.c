@@ -15,10 +15,12 @@
 #define KVM_CPUID_BASE       0x40000000u
 #define CPUID_1_ECX_CX16     (1u << 13)
 
-struct cpuid_buf {
-        struct kvm_cpuid2 hdr;
-        struct kvm_cpuid_entry2 e[CPUID_MAX_ENTRIES];
-};
+/* The kernel's table ends in a flexible array: room for every entry. */
+static struct kvm_cpuid2 *cpuid_alloc(void)
+{
+        return calloc(1, sizeof(struct kvm_cpuid2) +
+                             CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+}
 
 /* kvm-pvm (an instruction-emulating KVM used on nested hosts) reports
  * CMPXCHG16B as supported but cannot emulate it: Linux then stops with an
@@ -95,9 +97,9 @@ static bool is_pv_leaf(uint32_t function)
         return function >= KVM_CPUID_BASE && function < KVM_CPUID_BASE + 0x100;
 }
 
-static int get_supported(struct vm *vm, struct cpuid_buf *buf, struct isola_err *err)
+static int get_supported(struct vm *vm, struct kvm_cpuid2 *buf, struct isola_err *err)
 {
-        buf->hdr.nent = CPUID_MAX_ENTRIES;
+        buf->nent = CPUID_MAX_ENTRIES;
         if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, buf) < 0)
                 return err_sys(err, "KVM_GET_SUPPORTED_CPUID");
         return 0;
@@ -105,8 +107,8 @@ static int get_supported(struct vm *vm, struct cpuid_buf *buf, struct isola_err 
 
 static int set_cpuid(struct vm *vm, struct vcpu *vcpu, struct isola_err *err)
 {
-        struct cpuid_buf *buf = calloc(1, sizeof(*buf));
-        struct cpuid_buf *out = calloc(1, sizeof(*out));
+        struct kvm_cpuid2 *buf = cpuid_alloc();
+        struct kvm_cpuid2 *out = cpuid_alloc();
         int rc = -1;
 
         if (!buf || !out) {
@@ -115,12 +117,12 @@ static int set_cpuid(struct vm *vm, struct vcpu *vcpu, struct isola_err *err)
         }
         if (get_supported(vm, buf, err) < 0)
                 goto done;
-        for (unsigned i = 0; i < buf->hdr.nent; i++) {
-                struct kvm_cpuid_entry2 e = buf->e[i];
+        for (unsigned i = 0; i < buf->nent && i < CPUID_MAX_ENTRIES; i++) {
+                struct kvm_cpuid_entry2 e = buf->entries[i];
                 if (!vm->pv && is_pv_leaf(e.function))
                         continue;
                 fix_entry(vm, vcpu->id, &e);
-                out->e[out->hdr.nent++] = e;
+                out->entries[out->nent++] = e;
         }
         if (ioctl(vcpu->fd, KVM_SET_CPUID2, out) < 0) {
                 err_sys(err, "vCPU %u: KVM_SET_CPUID2", vcpu->id);

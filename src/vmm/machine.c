@@ -3,6 +3,7 @@
  * the event loop until the guest stops or the front end's signal arrives.
  * Devices are created lazily from the configuration only. */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -125,6 +126,20 @@ static int load_kernel(struct machine *m, const struct machine_config *cfg, stru
         return loader_load(&m->vm->mem, &args, &m->boot, err);
 }
 
+/* The disk images open as the devices will open them, so that a wrong path
+ * is named before anything about the host's KVM. */
+static int check_disks(const struct machine_config *cfg, struct isola_err *err)
+{
+        for (unsigned i = 0; i < cfg->n_disks; i++) {
+                const struct machine_disk *d = &cfg->disks[i];
+                int fd = open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+                if (fd < 0)
+                        return err_sys(err, "--disk '%s'", d->path);
+                close(fd);
+        }
+        return 0;
+}
+
 int machine_create(const struct machine_config *cfg, int console_in, int console_out,
                    struct machine **out, struct isola_err *err)
 {
@@ -137,9 +152,13 @@ int machine_create(const struct machine_config *cfg, int console_in, int console
             vm_create(cfg->cpus, cfg->memory_mib << 20, &m->vm, err) < 0)
                 goto fail;
         m->vm->pv = cfg->pv;
-        /* The kernel first: a bad image fails before any TAP or disk is
-         * opened; the tables last, as they list the PCI devices. */
-        if (vcpu_install_kick_handler(err) < 0 || load_kernel(m, cfg, err) < 0 ||
+        /* What the user named comes first: the kernel and initrd load into
+         * RAM that KVM does not know yet, the disks are opened once, and only
+         * then is /dev/kvm opened, so a typo is reported as such on a host
+         * without KVM too. No TAP exists before the kernel loaded; the
+         * tables come last, as they list the PCI devices. */
+        if (load_kernel(m, cfg, err) < 0 || check_disks(cfg, err) < 0 ||
+            vm_open_kvm(m->vm, err) < 0 || vcpu_install_kick_handler(err) < 0 ||
             create_devices(m, cfg, console_in, console_out, err) < 0 ||
             mptable_write(m->vm, err) < 0 || acpi_write(m->vm, err) < 0 || setup_vcpus(m, err) < 0)
                 goto fail;

@@ -2,6 +2,7 @@
  * --net specs, and validation with messages that name the flag or key. */
 #include <errno.h>
 #include <json-c/json.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,5 +386,12 @@ int machine_config_validate(const struct machine_config *cfg, struct isola_err *
                 return err_set(err, ERANGE, "--memory %llu: must be %d..%d MiB",
                                (unsigned long long)cfg->memory_mib, MACHINE_MIN_MEMORY_MIB,
                                MACHINE_MAX_MEMORY_MIB);
+        for (unsigned i = 0; i < cfg->n_nets; i++) {
+                size_t len = strlen(cfg->nets[i].tap);
+                if (len == 0 || len >= IFNAMSIZ)
+                        return err_set(err, EINVAL,
+                                       "--net tap=%s: interface names have 1 to %d characters",
+                                       cfg->nets[i].tap, IFNAMSIZ - 1);
+        }
         return 0;
 }

@@ -20,8 +20,7 @@
 #define VM_TSS_ADDR          0xfffbd000ULL
 #define VM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 
-static int map_region(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
-                      struct isola_err *err)
+static int map_region(struct vm *vm, uint64_t gpa, uint64_t size, struct isola_err *err)
 {
         void *hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -32,14 +31,6 @@ static int map_region(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
         (void)madvise(hva, size, MADV_MERGEABLE);
         struct guest_mem_region *r = &vm->mem.regions[vm->mem.n_regions++];
         *r = (struct guest_mem_region){.gpa = gpa, .size = size, .hva = hva};
-        struct kvm_userspace_memory_region kr = {
-            .slot = slot,
-            .guest_phys_addr = gpa,
-            .memory_size = size,
-            .userspace_addr = (uintptr_t)hva,
-        };
-        if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
-                return err_sys(err, "KVM_SET_USER_MEMORY_REGION slot %u", slot);
         vm->mem.ram_size += size;
         return 0;
 }
@@ -48,10 +39,27 @@ static int setup_memory(struct vm *vm, uint64_t mem_bytes, struct isola_err *err
 {
         uint64_t low = mem_bytes < LAYOUT_PCI_HOLE_START ? mem_bytes : LAYOUT_PCI_HOLE_START;
 
-        if (map_region(vm, 0, 0, low, err) < 0)
+        if (map_region(vm, 0, low, err) < 0)
                 return -1;
         if (mem_bytes > low)
-                return map_region(vm, 1, LAYOUT_HIGH_RAM_START, mem_bytes - low, err);
+                return map_region(vm, LAYOUT_HIGH_RAM_START, mem_bytes - low, err);
+        return 0;
+}
+
+/* One memslot per region, in region order. */
+static int register_memory(struct vm *vm, struct isola_err *err)
+{
+        for (unsigned slot = 0; slot < vm->mem.n_regions; slot++) {
+                const struct guest_mem_region *r = &vm->mem.regions[slot];
+                struct kvm_userspace_memory_region kr = {
+                    .slot = slot,
+                    .guest_phys_addr = r->gpa,
+                    .memory_size = r->size,
+                    .userspace_addr = (uintptr_t)r->hva,
+                };
+                if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+                        return err_sys(err, "KVM_SET_USER_MEMORY_REGION slot %u", slot);
+        }
         return 0;
 }
 
@@ -59,25 +67,25 @@ static int commit_routes(struct vm *vm, struct isola_err *err)
 {
         struct vm_priv *p = vm_priv(vm);
         unsigned n = p->n_fixed_routes;
-        struct {
-                struct kvm_irq_routing hdr;
-                struct kvm_irq_routing_entry e[VM_MAX_ROUTES];
-        } *tbl = calloc(1, sizeof(*tbl));
+        /* The kernel's table ends in a flexible array: allocate it with room
+         * for every route we can have. */
+        struct kvm_irq_routing *tbl =
+            calloc(1, sizeof(*tbl) + VM_MAX_ROUTES * sizeof(tbl->entries[0]));
 
         if (!tbl)
                 return err_set(err, ENOMEM, "GSI routing: out of memory");
-        memcpy(tbl->e, p->routes, n * sizeof(tbl->e[0]));
+        memcpy(tbl->entries, p->routes, n * sizeof(tbl->entries[0]));
         for (unsigned i = 0; i < VM_MAX_MSI_ROUTES; i++) {
                 if (!p->msi[i].used || p->msi[i].masked)
                         continue;
-                struct kvm_irq_routing_entry *e = &tbl->e[n++];
+                struct kvm_irq_routing_entry *e = &tbl->entries[n++];
                 e->gsi = LAYOUT_MSI_GSI_BASE + i;
                 e->type = KVM_IRQ_ROUTING_MSI;
                 e->u.msi.address_lo = (uint32_t)p->msi[i].addr;
                 e->u.msi.address_hi = (uint32_t)(p->msi[i].addr >> 32);
                 e->u.msi.data = p->msi[i].data;
         }
-        tbl->hdr.nr = n;
+        tbl->nr = n;
         int rc = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, tbl);
         free(tbl);
         if (rc < 0)
@@ -149,20 +157,12 @@ int vm_create(unsigned n_cpus, uint64_t mem_bytes, struct vm **vm_out, struct is
         for (unsigned i = 0; i < VM_MAX_CPUS; i++)
                 p->vcpus[i].fd = -1;
 
-        vm->kvm_fd = kvm_open(err);
-        if (vm->kvm_fd < 0 || kvm_check(vm->kvm_fd, err) < 0)
-                goto fail;
-        vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-        if (vm->vm_fd < 0) {
-                err_sys(err, "KVM_CREATE_VM");
-                goto fail;
-        }
         p->stop_fd = eventfd(0, EFD_CLOEXEC);
         if (p->stop_fd < 0) {
                 err_sys(err, "eventfd");
                 goto fail;
         }
-        if (setup_memory(vm, mem_bytes, err) < 0 || setup_chips(vm, err) < 0)
+        if (setup_memory(vm, mem_bytes, err) < 0)
                 goto fail;
         vm->pio_bus = io_bus_new("port I/O");
         vm->mmio_bus = io_bus_new("MMIO");
@@ -178,6 +178,19 @@ int vm_create(unsigned n_cpus, uint64_t mem_bytes, struct vm **vm_out, struct is
 fail:
         vm_destroy(vm);
         return -1;
+}
+
+int vm_open_kvm(struct vm *vm, struct isola_err *err)
+{
+        vm->kvm_fd = kvm_open(err);
+        if (vm->kvm_fd < 0 || kvm_check(vm->kvm_fd, err) < 0)
+                return -1;
+        vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+        if (vm->vm_fd < 0)
+                return err_sys(err, "KVM_CREATE_VM");
+        if (register_memory(vm, err) < 0 || setup_chips(vm, err) < 0)
+                return -1;
+        return 0;
 }
 
 void vm_destroy(struct vm *vm)

@@ -58,8 +58,12 @@ static inline struct vm_priv *vm_priv(struct vm *vm)
 int kvm_open(struct isola_err *err);
 int kvm_check(int kvm_fd, struct isola_err *err);
 
-/* vm.c */
+/* vm.c: vm_create maps guest RAM and makes the buses and the event loop
+ * without touching KVM, so that the kernel and the devices' files can be
+ * checked first; vm_open_kvm then creates the KVM VM, its memslots and the
+ * interrupt controllers. */
 int vm_create(unsigned n_cpus, uint64_t mem_bytes, struct vm **vm_out, struct isola_err *err);
+int vm_open_kvm(struct vm *vm, struct isola_err *err);
 void vm_destroy(struct vm *vm);
 int vm_stop_reason(struct vm *vm);
 /* Records why a vCPU gave up (printed by the front end) and stops the VM. */

@@ -15,75 +15,97 @@ trap 'rm -rf "$T"' EXIT
 # run_isola ARGS...: sets OUT (stderr+stdout) and RC.
 run_isola() { OUT=$(timeout -k 5 60 "$ISOLA" vm run "$@" 2>&1 </dev/null); RC=$?; }
 
-run_isola --bogus
-check_eq "unknown flag: exit 2" "$RC" 2
-check_match "unknown flag: named" "$OUT" "unknown or incomplete option '--bogus'"
+# input_errors SUFFIX: every file and flag error, each named before anything
+# about the host's KVM. Runs once on this host as it is and once with the KVM
+# device missing, so the order is checked on every machine.
+input_errors() {
+	local s=$1
+	run_isola --bogus
+	check_eq "unknown flag: exit 2$s" "$RC" 2
+	check_match "unknown flag: named$s" "$OUT" "unknown or incomplete option '--bogus'"
 
-run_isola --cmdline x
-check_eq "missing --kernel: exit 2" "$RC" 2
-check_eq "missing --kernel: message" "$OUT" "isola vm run: --kernel is required"
+	run_isola --cmdline x
+	check_eq "missing --kernel: exit 2$s" "$RC" 2
+	check_eq "missing --kernel: message$s" "$OUT" "isola vm run: --kernel is required"
 
-run_isola --kernel "$T/kernel" --cpus 0
-check_eq "--cpus 0: exit 2" "$RC" 2
-check_eq "--cpus 0: message" "$OUT" "isola vm run: --cpus '0': expected a number from 1 to 64"
+	run_isola --kernel "$T/kernel" --cpus 0
+	check_eq "--cpus 0: exit 2$s" "$RC" 2
+	check_eq "--cpus 0: message$s" "$OUT" "isola vm run: --cpus '0': expected a number from 1 to 64"
 
-run_isola --kernel "$T/kernel" --memory lots
-check_eq "--memory lots: exit 2" "$RC" 2
-check_match "--memory lots: message" "$OUT" "--memory 'lots': expected a number"
+	run_isola --kernel "$T/kernel" --memory lots
+	check_eq "--memory lots: exit 2$s" "$RC" 2
+	check_match "--memory lots: message$s" "$OUT" "--memory 'lots': expected a number"
 
-run_isola --kernel "$T/kernel" --memory 8
-check_eq "--memory 8: exit 2" "$RC" 2
-check_eq "--memory 8: message" "$OUT" "isola vm run: --memory 8: must be 16..1048576 MiB"
+	run_isola --kernel "$T/kernel" --memory 8
+	check_eq "--memory 8: exit 2$s" "$RC" 2
+	check_eq "--memory 8: message$s" "$OUT" "isola vm run: --memory 8: must be 16..1048576 MiB"
 
-run_isola --kernel "$T/kernel" --pv maybe
-check_eq "--pv maybe: message" "$OUT" "isola vm run: --pv 'maybe': expected on or off"
+	run_isola --kernel "$T/kernel" --pv maybe
+	check_eq "--pv maybe: message$s" "$OUT" "isola vm run: --pv 'maybe': expected on or off"
 
-run_isola --kernel "$T/kernel" --disk "$T/disk.img,bus=scsi"
-check_eq "--disk bus=scsi: exit 2" "$RC" 2
-check_match "--disk bus=scsi: message" "$OUT" "bus must be virtio or ide, not 'scsi'"
+	run_isola --kernel "$T/kernel" --disk "$T/disk.img,bus=scsi"
+	check_eq "--disk bus=scsi: exit 2$s" "$RC" 2
+	check_match "--disk bus=scsi: message$s" "$OUT" "bus must be virtio or ide, not 'scsi'"
 
-run_isola --kernel "$T/kernel" --net mac=01:02
-check_match "--net without tap: message" "$OUT" "--net 'mac=01:02': mac '01:02' is not"
+	run_isola --kernel "$T/kernel" --net mac=01:02
+	check_match "--net without tap: message$s" "$OUT" "--net 'mac=01:02': mac '01:02' is not"
 
-run_isola --kernel "$T/kernel" --disk "$T/missing.img"
-check_eq "missing disk image: exit 1" "$RC" 1
-check_match "missing disk image: names the path" "$OUT" "--disk '$T/missing.img'.*No such file or directory"
+	run_isola --kernel "$T/kernel" --disk "$T/missing.img"
+	check_eq "missing disk image: exit 1$s" "$RC" 1
+	check_match "missing disk image: names the path$s" "$OUT" "--disk '$T/missing.img'.*No such file or directory"
 
-run_isola --kernel "$T/missing-kernel"
-check_eq "missing kernel: exit 1" "$RC" 1
-check_eq "missing kernel: message" "$OUT" \
-	"isola vm run: kernel '$T/missing-kernel': No such file or directory"
+	run_isola --kernel "$T/missing-kernel"
+	check_eq "missing kernel: exit 1$s" "$RC" 1
+	check_eq "missing kernel: message$s" "$OUT" \
+		"isola vm run: kernel '$T/missing-kernel': No such file or directory"
 
-echo "just text" > "$T/text"
-run_isola --kernel "$T/text"
-check_eq "not a kernel: exit 1" "$RC" 1
-check_eq "not a kernel: message" "$OUT" \
-	"isola vm run: '$T/text' is not a bzImage (no HdrS setup header)"
+	echo "just text" > "$T/text"
+	run_isola --kernel "$T/text"
+	check_eq "not a kernel: exit 1$s" "$RC" 1
+	check_eq "not a kernel: message$s" "$OUT" \
+		"isola vm run: '$T/text' is not a bzImage (no HdrS setup header)"
 
-head -c $((40 << 20)) /dev/zero > "$T/big.initrd"
-run_isola --kernel "$T/kernel" --initrd "$T/big.initrd" --memory 32
-check_eq "initrd too big: exit 1" "$RC" 1
-check_eq "initrd too big: message" "$OUT" \
-	"isola vm run: initrd '$T/big.initrd' (40 MiB) does not fit in guest memory (32 MiB)"
+	head -c $((40 << 20)) /dev/zero > "$T/big.initrd"
+	run_isola --kernel "$T/kernel" --initrd "$T/big.initrd" --memory 32
+	check_eq "initrd too big: exit 1$s" "$RC" 1
+	check_eq "initrd too big: message$s" "$OUT" \
+		"isola vm run: initrd '$T/big.initrd' (40 MiB) does not fit in guest memory (32 MiB)"
 
-run_isola --kernel "$T/kernel" --console-log "$T/no/such/dir/log"
-check_eq "bad --console-log: exit 1" "$RC" 1
-check_match "bad --console-log: message" "$OUT" "--console-log '$T/no/such/dir/log': No such file"
+	run_isola --kernel "$T/kernel" --console-log "$T/no/such/dir/log"
+	check_eq "bad --console-log: exit 1$s" "$RC" 1
+	check_match "bad --console-log: message$s" "$OUT" "--console-log '$T/no/such/dir/log': No such file"
 
-# JSON configuration errors name the key.
-echo '{"kernel": "k", "cpus": "two"}' > "$T/bad-type.json"
-run_isola --config "$T/bad-type.json"
-check_eq "JSON wrong type: exit 2" "$RC" 2
-check_eq "JSON wrong type: message" "$OUT" \
-	"isola vm run: --config '$T/bad-type.json': \"cpus\" must be an integer"
-echo '{"kernel": "k", "disks": [{"path": "d", "speed": 3}]}' > "$T/bad-key.json"
-run_isola --config "$T/bad-key.json"
-check_eq "JSON unknown key: message" "$OUT" \
-	"isola vm run: --config '$T/bad-key.json': unknown key \"disks[0].speed\""
-echo '{"kernel": ' > "$T/broken.json"
-run_isola --config "$T/broken.json"
-check_eq "broken JSON: exit 2" "$RC" 2
-check_match "broken JSON: message" "$OUT" "--config '$T/broken.json': invalid JSON"
+	# JSON configuration errors name the key.
+	echo '{"kernel": "k", "cpus": "two"}' > "$T/bad-type.json"
+	run_isola --config "$T/bad-type.json"
+	check_eq "JSON wrong type: exit 2$s" "$RC" 2
+	check_eq "JSON wrong type: message$s" "$OUT" \
+		"isola vm run: --config '$T/bad-type.json': \"cpus\" must be an integer"
+	echo '{"kernel": "k", "disks": [{"path": "d", "speed": 3}]}' > "$T/bad-key.json"
+	run_isola --config "$T/bad-key.json"
+	check_eq "JSON unknown key: message$s" "$OUT" \
+		"isola vm run: --config '$T/bad-key.json': unknown key \"disks[0].speed\""
+	echo '{"kernel": ' > "$T/broken.json"
+	run_isola --config "$T/broken.json"
+	check_eq "broken JSON: exit 2$s" "$RC" 2
+	check_match "broken JSON: message$s" "$OUT" "--config '$T/broken.json': invalid JSON"
+
+	run_isola --kernel "$T/kernel" --disk "$T/missing-ide.img,bus=ide"
+	check_eq "missing IDE image: exit 1$s" "$RC" 1
+	check_match "missing IDE image: names the path$s" "$OUT" \
+		"--disk '$T/missing-ide.img': No such file or directory"
+
+	# An interface name Linux cannot have is a bad flag value.
+	run_isola --kernel "$T/kernel" --net tap=isola-this-name-is-far-too-long
+	check_eq "TAP name too long: exit 2$s" "$RC" 2
+	check_eq "TAP name too long: message$s" "$OUT" \
+		"isola vm run: --net tap=isola-this-name-is-far-too-long: interface names have 1 to 15 characters"
+}
+
+input_errors ""
+export ISOLA_KVM_DEV=$T/no-kvm
+input_errors " (no KVM device)"
+unset ISOLA_KVM_DEV
 
 # No /dev/kvm: the override, then a mount namespace where /dev has no kvm.
 OUT=$(ISOLA_KVM_DEV=$T/kvm timeout -k 5 30 "$ISOLA" vm run --kernel "$T/kernel" 2>&1 </dev/null); RC=$?
@@ -99,17 +121,26 @@ else
 	skip "unshare -m not permitted here"
 fi
 if [ "$(stat -c %a /dev/kvm 2>/dev/null)" = 600 ] && command -v setpriv >/dev/null; then
+	# The kernel is read first, so the unprivileged user must be able to.
+	chmod 755 "$T"
 	OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups timeout -k 5 30 "$ISOLA" vm run --kernel "$T/kernel" 2>&1 </dev/null)
 	check_match "/dev/kvm not accessible: permission message" "$OUT" \
 		"/dev/kvm: cannot open \\(add your user to the 'kvm' group or run as root\\): Permission denied"
+	chmod 700 "$T"
 else
 	skip "/dev/kvm is not mode 600 or no setpriv"
 fi
 
-# A TAP name the kernel refuses; nothing may be left behind.
-run_isola --kernel "$T/kernel" --net tap=isola-this-name-is-far-too-long
-check_eq "bad TAP name: exit 1" "$RC" 1
-check_match "bad TAP name: names it" "$OUT" "--net tap=isola-this-name-is-far-too-long"
+# A TAP the kernel refuses to create (lo exists and is no TAP): the error
+# names it and nothing is left behind. The TAP is made after KVM's VM.
+if [ -c /dev/kvm ]; then
+	run_isola --kernel "$T/kernel" --net tap=lo
+	check_eq "TAP refused by the kernel: exit 1" "$RC" 1
+	check_match "TAP refused by the kernel: names it" "$OUT" "^isola vm run: --net tap=lo: .*tap 'lo': cannot attach or create"
+else
+	skip "TAP refused by the kernel: no /dev/kvm on this host"
+	skip "TAP refused by the kernel: no /dev/kvm on this host"
+fi
 
 check_eq "no isola process left" "$(pgrep -f "$T" | wc -l)" 0
 done_testing

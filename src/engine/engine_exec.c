@@ -1,0 +1,52 @@
+/* exec: a process in a running container through the runtime library
+ * (ctr_exec, in-process; it relays a pty for -t itself). The user is
+ * resolved against the container's own /etc/passwd. */
+#include "engine/engine_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctr/container.h"
+
+int eng_exec(struct eng_ctx *c, const char *ref, const struct eng_exec_opts *o, int *code_out,
+             struct isola_err *err)
+{
+        struct eng_container *ct = NULL;
+        struct ctr_opts opts = {.root = c->ctr_root};
+        char user[64], rootfs[PATH_MAX], home[PATH_MAX];
+        struct ctr_exec_args a = {.args = o->args,
+                                  .tty = o->tty,
+                                  .detach = o->detach,
+                                  .cwd = o->workdir,
+                                  .env = o->env};
+        int rc = -1;
+
+        if (!o->args || !o->args[0])
+                return err_set(err, EINVAL, "exec: no command given");
+        if (eng_get(c, ref, &ct, err) < 0)
+                return -1;
+        if (strcmp(ct->state, "running") != 0) {
+                err_set(err, EINVAL, "container '%s' is not running (state: %s)", ref,
+                        ct->state);
+                goto out;
+        }
+        if (o->user) {
+                uid_t uid;
+                gid_t gid, groups[1];
+                size_t n = 0;
+                eng_ctr_path(c, ct->id, "merged", rootfs, sizeof(rootfs));
+                if (eng_user_resolve(rootfs, o->user, &uid, &gid, home, groups, &n, err) < 0) {
+                        err_prefix(err, "exec -u '%s'", o->user);
+                        goto out;
+                }
+                snprintf(user, sizeof(user), "%u:%u", (unsigned)uid, (unsigned)gid);
+                a.user = user;
+        }
+        rc = ctr_exec(&opts, ct->id, &a, code_out, err);
+        if (rc < 0)
+                err_prefix(err, "exec in '%s'", ref);
+out:
+        eng_container_free(ct);
+        return rc;
+}

@@ -1,0 +1,152 @@
+/* The one place the engine calls the network component (src/net/net.h).
+ * none: a private, empty network namespace; host: the host's; any other name
+ * is a bridge network of the network component, which this build may lack
+ * (ENGINE_HAVE_NET unset): then a clear error. Also the per-container
+ * /etc/hosts, /etc/hostname and /etc/resolv.conf. */
+#include "engine/engine_internal.h"
+
+#include "engine_build.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+static const char *mode(const struct eng_config *cfg)
+{
+        return cfg->network ? cfg->network : "none";
+}
+
+static bool is_bridge(const struct eng_config *cfg)
+{
+        return strcmp(mode(cfg), "none") && strcmp(mode(cfg), "host");
+}
+
+int eng_net_prepare(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
+                    json_object *spec, struct isola_err *err)
+{
+        json_object *l, *ns, *n;
+
+        (void)c;
+        (void)id;
+        if (is_bridge(cfg))
+                return err_set(err, ENOTSUP, "network '%s': bridge networking not available",
+                               mode(cfg));
+        if (!strcmp(mode(cfg), "host"))
+                return 0;
+        if (!json_object_object_get_ex(spec, "linux", &l) ||
+            !json_object_object_get_ex(l, "namespaces", &ns))
+                return err_set(err, EINVAL, "spec has no linux.namespaces");
+        n = json_object_new_object();
+        json_object_object_add(n, "type", json_object_new_string("network"));
+        json_object_array_add(ns, n);
+        /* as podman: ping without CAP_NET_RAW inside a private netns */
+        json_object *sysctl = json_object_new_object();
+        json_object_object_add(sysctl, "net.ipv4.ping_group_range",
+                               json_object_new_string("0 0"));
+        json_object_object_add(l, "sysctl", sysctl);
+        return 0;
+}
+
+int eng_net_release(struct eng_ctx *c, const char *id, struct isola_err *err)
+{
+        (void)c;
+        (void)id;
+        (void)err;
+        return 0;
+}
+
+static int write_ctr_file(struct eng_ctx *c, const char *id, const char *name,
+                          const char *text, struct isola_err *err)
+{
+        char path[PATH_MAX];
+
+        eng_ctr_path(c, id, name, path, sizeof(path));
+        return fs_write_file(path, text, strlen(text), O_CREAT | O_TRUNC, 0644, err);
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *s)
+{
+        size_t n = strlen(s);
+        if (!*buf)
+                return;
+        if (*len + n + 1 > *cap) {
+                *cap = (*len + n + 1) * 2;
+                char *t = realloc(*buf, *cap);
+                if (!t) {
+                        free(*buf);
+                        *buf = NULL;
+                        return;
+                }
+                *buf = t;
+        }
+        memcpy(*buf + *len, s, n + 1);
+        *len += n;
+}
+
+static int hosts_file(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
+                      const char *hostname, struct isola_err *err)
+{
+        size_t len = 0, cap = 256;
+        _cleanup_free_ char *buf = calloc(1, cap);
+        char line[512];
+
+        append(&buf, &len, &cap, "127.0.0.1\tlocalhost localhost.localdomain\n"
+                                 "::1\tlocalhost localhost.localdomain ip6-localhost\n");
+        for (char **h = cfg->add_hosts; h && *h; h++) {
+                const char *sep = strchr(*h, ':');
+                if (!sep || sep == *h || !sep[1])
+                        return err_set(err, EINVAL, "--add-host '%s': expected HOST:IP", *h);
+                snprintf(line, sizeof(line), "%s\t%.*s\n", sep + 1, (int)(sep - *h), *h);
+                append(&buf, &len, &cap, line);
+        }
+        snprintf(line, sizeof(line), "127.0.1.1\t%s\n", hostname);
+        append(&buf, &len, &cap, line);
+        if (!buf)
+                return err_set(err, ENOMEM, "out of memory");
+        return write_ctr_file(c, id, "hosts", buf, err);
+}
+
+static int resolv_file(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
+                       struct isola_err *err)
+{
+        _cleanup_free_ char *host = NULL;
+        struct isola_err ignore = {0};
+        size_t hl, len = 0, cap = 256;
+        _cleanup_free_ char *buf = calloc(1, cap);
+        char line[300];
+
+        if (cfg->dns) {
+                for (char **d = cfg->dns; *d; d++) {
+                        snprintf(line, sizeof(line), "nameserver %s\n", *d);
+                        append(&buf, &len, &cap, line);
+                }
+        } else if (fs_read_file("/etc/resolv.conf", &host, &hl, &ignore) == 0) {
+                /* a loopback resolver of the host is unreachable from a netns */
+                for (char *l = strtok(host, "\n"); l; l = strtok(NULL, "\n")) {
+                        if (!strncmp(l, "nameserver 127.", 15) && strcmp(mode(cfg), "host"))
+                                continue;
+                        append(&buf, &len, &cap, l);
+                        append(&buf, &len, &cap, "\n");
+                }
+        }
+        if (!buf)
+                return err_set(err, ENOMEM, "out of memory");
+        return write_ctr_file(c, id, "resolv.conf", buf, err);
+}
+
+int eng_net_files(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
+                  const char *hostname, struct isola_err *err)
+{
+        char line[300];
+
+        snprintf(line, sizeof(line), "%s\n", hostname);
+        if (write_ctr_file(c, id, "hostname", line, err) < 0 ||
+            hosts_file(c, id, cfg, hostname, err) < 0 || resolv_file(c, id, cfg, err) < 0)
+                return -1;
+        return 0;
+}
