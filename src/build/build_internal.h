@@ -81,6 +81,8 @@ int bld_state_vars(struct bld_state *st, struct bld_vars *out, struct isola_err 
 int bld_state_env(struct bld_state *st, char ***out, struct isola_err *err);
 int bld_state_add_history(struct bld_state *st, const char *created_by, bool empty_layer,
                           int64_t created, struct isola_err *err);
+/* Puts the default PATH first in Env when the image has none (at FROM). */
+int bld_state_default_path(struct bld_state *st, struct isola_err *err);
 int bld_state_add_layer(struct bld_state *st, const struct bld_layer *l, struct isola_err *err);
 /* Applies a config-only instruction (ENV, LABEL, CMD, ...) after expansion;
  * *text_out gets the expanded instruction for the cache key and history. */

@@ -36,25 +36,26 @@ static int copy_data(int in, int out, off_t size, const char *path, struct isola
         return 0;
 }
 
-static int set_meta(struct bld_copy_job *j, int dfd, const char *name, const struct stat *st,
-                    const char *path, struct isola_err *err)
+/* Owner and mode of a copied entry (fd: an open file, else dfd/name). The
+ * times are not kept: layers store the build epoch anyway. */
+static int set_meta(struct bld_copy_job *j, int fd, int dfd, const char *name,
+                    const struct stat *st, const char *path, struct isola_err *err)
 {
         uid_t uid = j->own.set ? j->own.uid : st->st_uid;
         gid_t gid = j->own.set ? j->own.gid : st->st_gid;
-        if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+        mode_t mode = j->has_chmod ? j->chmod : (st->st_mode & 07777);
+        if ((fd >= 0 ? fchown(fd, uid, gid) : fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW)) <
+            0)
                 return err_sys(err, "chown '%s'", path);
         if (S_ISLNK(st->st_mode))
                 return 0;
         /* after chown, which clears set-id bits */
-        mode_t mode = j->has_chmod ? j->chmod : (st->st_mode & 07777);
-        if (fchmodat(dfd, name, mode, 0) < 0)
+        if ((fd >= 0 ? fchmod(fd, mode) : fchmodat(dfd, name, mode, 0)) < 0)
                 return err_sys(err, "chmod '%s'", path);
-        struct timespec ts[2] = {st->st_atim, st->st_mtim};
-        utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
         return 0;
 }
 
-/* Removes a non-directory entry in the way; a directory stays (merged into). */
+/* Removes a non-directory entry in the way; 1 when a directory is there. */
 static int clear_entry(int dfd, const char *name, bool want_dir, const char *path,
                        struct isola_err *err)
 {
@@ -71,10 +72,11 @@ static int clear_entry(int dfd, const char *name, bool want_dir, const char *pat
         return 0;
 }
 
+/* fresh: dfd is a directory this copy made, so nothing is in the way. */
 static int copy_file(struct bld_copy_job *j, int in, const struct stat *st, int dfd,
-                     const char *name, const char *path, struct isola_err *err)
+                     const char *name, bool fresh, const char *path, struct isola_err *err)
 {
-        if (clear_entry(dfd, name, false, path, err) < 0)
+        if (!fresh && clear_entry(dfd, name, false, path, err) < 0)
                 return -1;
         _cleanup_close_ int out =
             openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -82,15 +84,48 @@ static int copy_file(struct bld_copy_job *j, int in, const struct stat *st, int 
                 return err_sys(err, "create '%s'", path);
         if (copy_data(in, out, st->st_size, path, err) < 0)
                 return -1;
-        return set_meta(j, dfd, name, st, path, err);
+        return set_meta(j, out, -1, NULL, st, path, err);
+}
+
+/* The destination directory dpath (name in dfd), made when missing; an
+ * existing one is found as a container would (symlinks followed inside the
+ * root). *fresh tells whether it was made now. Returns an O_PATH fd. */
+static int dest_dir(struct bld_copy_job *j, int dfd, const char *name, const char *dpath,
+                    const struct stat *st, bool parent_fresh, bool *fresh, struct isola_err *err)
+{
+        int fd = -1;
+        *fresh = false;
+        if (!parent_fresh) {
+                fd = bld_open_in_root(j->dst_root, dpath, O_PATH | O_DIRECTORY, 0);
+                if (fd >= 0)
+                        return fd;
+                if (errno != ENOENT && errno != ENOTDIR)
+                        return err_sys(err, "'%s'", dpath);
+        }
+        /* a file or a dangling symlink in the way is replaced */
+        if (mkdirat(dfd, name, 0700) < 0) {
+                if (errno != EEXIST)
+                        return err_sys(err, "mkdir '%s'", dpath);
+                if (clear_entry(dfd, name, false, dpath, err) < 0)
+                        return -1;
+                if (mkdirat(dfd, name, 0700) < 0)
+                        return err_sys(err, "mkdir '%s'", dpath);
+        }
+        if (set_meta(j, -1, dfd, name, st, dpath, err) < 0)
+                return -1;
+        fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return err_sys(err, "'%s'", dpath);
+        *fresh = true;
+        return fd;
 }
 
 static int copy_entry(struct bld_copy_job *j, int sfd, const char *name, const char *ctx_rel,
-                      const char *dpath, int depth, struct isola_err *err);
+                      int dfd, const char *dst, bool fresh, int depth, struct isola_err *err);
 
-/* Copies the entries of directory sfd into the directory dpath. */
-static int copy_dir(struct bld_copy_job *j, int sfd, const char *ctx_rel, const char *dpath,
-                    int depth, struct isola_err *err)
+/* Copies the entries of directory sfd into the directory dfd (path dpath). */
+static int copy_dir(struct bld_copy_job *j, int sfd, const char *ctx_rel, int dfd,
+                    const char *dpath, bool fresh, int depth, struct isola_err *err)
 {
         if (depth > DEPTH_MAX)
                 return err_set(err, ELOOP, "'%s': nested too deeply", ctx_rel);
@@ -103,6 +138,7 @@ static int copy_dir(struct bld_copy_job *j, int sfd, const char *ctx_rel, const 
         }
         int rc = 0;
         struct dirent *de;
+        size_t dlen = strlen(dpath);
         while (rc == 0 && (de = readdir(d))) {
                 if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
                         continue;
@@ -110,20 +146,62 @@ static int copy_dir(struct bld_copy_job *j, int sfd, const char *ctx_rel, const 
                 int a = snprintf(rel, sizeof(rel), "%s%s%s", strcmp(ctx_rel, ".") ? ctx_rel : "",
                                  strcmp(ctx_rel, ".") ? "/" : "", de->d_name);
                 int b = snprintf(dst, sizeof(dst), "%s%s%s", dpath,
-                                 dpath[strlen(dpath) - 1] == '/' ? "" : "/", de->d_name);
+                                 dlen && dpath[dlen - 1] == '/' ? "" : "/", de->d_name);
                 if (a >= (int)sizeof(rel) || b >= (int)sizeof(dst)) {
                         rc = err_set(err, ENAMETOOLONG, "'%s': path too long", rel);
                         break;
                 }
                 if (j->ig && bld_ignore_match(j->ig, rel))
                         continue;
-                rc = copy_entry(j, sfd, de->d_name, rel, dst, depth + 1, err);
+                rc = copy_entry(j, sfd, de->d_name, rel, dfd, dst, fresh, depth + 1, err);
         }
         closedir(d);
         return rc;
 }
 
-/* Splits dst into its parent (resolved in the root, created) and name. */
+static int copy_entry(struct bld_copy_job *j, int sfd, const char *name, const char *ctx_rel,
+                      int dfd, const char *dst, bool fresh, int depth, struct isola_err *err)
+{
+        struct stat st;
+        const char *dname = strrchr(dst, '/') ? strrchr(dst, '/') + 1 : dst;
+        if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return err_sys(err, "'%s'", ctx_rel);
+        if (S_ISDIR(st.st_mode)) {
+                _cleanup_close_ int cfd =
+                    openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (cfd < 0)
+                        return err_sys(err, "'%s'", ctx_rel);
+                bool cfresh;
+                _cleanup_close_ int cdst = dest_dir(j, dfd, dname, dst, &st, fresh, &cfresh, err);
+                if (cdst < 0)
+                        return -1;
+                return copy_dir(j, cfd, ctx_rel, cdst, dst, cfresh, depth, err);
+        }
+        if (S_ISREG(st.st_mode)) {
+                _cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (in < 0)
+                        return err_sys(err, "'%s'", ctx_rel);
+                return copy_file(j, in, &st, dfd, dname, fresh, dst, err);
+        }
+        if (!S_ISLNK(st.st_mode) && !S_ISFIFO(st.st_mode))
+                return 0; /* sockets and devices are not copied */
+        if (!fresh && clear_entry(dfd, dname, false, dst, err) < 0)
+                return -1;
+        if (S_ISLNK(st.st_mode)) {
+                char target[PATH_MAX];
+                ssize_t n = readlinkat(sfd, name, target, sizeof(target) - 1);
+                if (n < 0)
+                        return err_sys(err, "readlink '%s'", ctx_rel);
+                target[n] = '\0';
+                if (symlinkat(target, dfd, dname) < 0)
+                        return err_sys(err, "symlink '%s'", dst);
+        } else if (mkfifoat(dfd, dname, 0600) < 0) {
+                return err_sys(err, "mkfifo '%s'", dst);
+        }
+        return set_meta(j, -1, dfd, dname, &st, dst, err);
+}
+
+/* The parent directory of dst (made as needed) and the last name. */
 static int dest_parent(struct bld_copy_job *j, const char *dst, const char **name,
                        struct isola_err *err)
 {
@@ -133,74 +211,6 @@ static int dest_parent(struct bld_copy_job *j, const char *dst, const char **nam
         *name = slash ? slash + 1 : dst;
         return bld_mkdir_in_root(j->dst_root, parent[0] ? parent : "/", 0755,
                                  j->own.set ? &j->own : NULL, err);
-}
-
-static int make_dir(struct bld_copy_job *j, const char *dst, const struct stat *st,
-                    struct isola_err *err)
-{
-        const char *name;
-        _cleanup_close_ int pfd = dest_parent(j, dst, &name, err);
-        if (pfd < 0)
-                return -1;
-        if (!*name) /* the root itself */
-                return 0;
-        int r = clear_entry(pfd, name, true, dst, err);
-        if (r < 0)
-                return -1;
-        if (r == 0) { /* new: the source directory's mode and owner */
-                if (mkdirat(pfd, name, 0700) < 0)
-                        return err_sys(err, "mkdir '%s'", dst);
-                if (set_meta(j, pfd, name, st, dst, err) < 0)
-                        return -1;
-        }
-        return 0;
-}
-
-static int copy_entry(struct bld_copy_job *j, int sfd, const char *name, const char *ctx_rel,
-                      const char *dst, int depth, struct isola_err *err)
-{
-        struct stat st;
-        if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return err_sys(err, "'%s'", ctx_rel);
-        if (S_ISDIR(st.st_mode)) {
-                _cleanup_close_ int cfd =
-                    openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (cfd < 0)
-                        return err_sys(err, "'%s'", ctx_rel);
-                if (make_dir(j, dst, &st, err) < 0)
-                        return -1;
-                return copy_dir(j, cfd, ctx_rel, dst, depth, err);
-        }
-        const char *dname;
-        _cleanup_close_ int pfd = dest_parent(j, dst, &dname, err);
-        if (pfd < 0)
-                return -1;
-        if (S_ISREG(st.st_mode)) {
-                _cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                if (in < 0)
-                        return err_sys(err, "'%s'", ctx_rel);
-                return copy_file(j, in, &st, pfd, dname, dst, err);
-        }
-        if (S_ISLNK(st.st_mode)) {
-                char target[PATH_MAX];
-                ssize_t n = readlinkat(sfd, name, target, sizeof(target) - 1);
-                if (n < 0)
-                        return err_sys(err, "readlink '%s'", ctx_rel);
-                target[n] = '\0';
-                if (clear_entry(pfd, dname, false, dst, err) < 0)
-                        return -1;
-                if (symlinkat(target, pfd, dname) < 0)
-                        return err_sys(err, "symlink '%s'", dst);
-                return set_meta(j, pfd, dname, &st, dst, err);
-        }
-        if (S_ISFIFO(st.st_mode)) {
-                if (clear_entry(pfd, dname, false, dst, err) < 0)
-                        return -1;
-                if (mkfifoat(pfd, dname, 0600) < 0)
-                        return err_sys(err, "mkfifo '%s'", dst);
-                return set_meta(j, pfd, dname, &st, dst, err);
-        }
-        return 0; /* sockets and devices are not copied */
 }
 
 /* A tar archive (plain or compressed) that ADD unpacks. */
@@ -246,9 +256,17 @@ int bld_copy_one(struct bld_copy_job *j, const char *src, const char *dest, bool
         if (fd < 0 || fstat(fd, &st) < 0)
                 return err_sys(err, "'%s'", src);
         if (S_ISDIR(st.st_mode)) {
-                if (make_dir(j, dest, &st, err) < 0)
+                const char *name;
+                bool fresh = true;
+                _cleanup_close_ int pfd = dest_parent(j, dest, &name, err);
+                if (pfd < 0)
                         return -1;
-                return copy_dir(j, fd, src, dest, 0, err);
+                _cleanup_close_ int dfd =
+                    *name ? dest_dir(j, pfd, name, dest, &st, false, &fresh, err)
+                          : bld_open_in_root(j->dst_root, "/", O_PATH | O_DIRECTORY, 0);
+                if (dfd < 0)
+                        return *name ? -1 : err_sys(err, "'/'");
+                return copy_dir(j, fd, src, dfd, dest, *name ? fresh : false, 0, err);
         }
         if (!S_ISREG(st.st_mode))
                 return err_set(err, EINVAL, "'%s': not a file or directory", src);
@@ -266,5 +284,5 @@ int bld_copy_one(struct bld_copy_job *j, const char *src, const char *dest, bool
         _cleanup_close_ int pfd = dest_parent(j, target, &name, err);
         if (pfd < 0)
                 return -1;
-        return copy_file(j, fd, &st, pfd, name, target, err);
+        return copy_file(j, fd, &st, pfd, name, false, target, err);
 }

@@ -113,7 +113,7 @@ static int from_step(struct bld_ctx *c, size_t idx, struct isola_err *err)
         } else if (image_state(c, sg->base, &sg->st, id, err) < 0) {
                 return -1;
         }
-        if (key_start(&k, id, err) < 0)
+        if (bld_state_default_path(&sg->st, err) < 0 || key_start(&k, id, err) < 0)
                 return -1;
         bld_key_final(&k, sg->st.key);
         if (!dep && strcmp(id, "scratch"))

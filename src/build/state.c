@@ -254,3 +254,24 @@ int bld_state_shell(struct bld_state *st, char ***out, struct isola_err *err)
         *out = v;
         return 0;
 }
+
+int bld_state_default_path(struct bld_state *st, struct isola_err *err)
+{
+        json_object *env = cfg_member(st, "Env", json_type_array);
+        for (size_t i = 0; i < json_object_array_length(env); i++) {
+                const char *e = json_object_get_string(json_object_array_get_idx(env, i));
+                if (e && !strncmp(e, "PATH=", 5))
+                        return 0;
+        }
+        /* as Docker and buildah: an image without PATH gets the default one,
+         * first in Env */
+        json_object *v = json_object_new_array();
+        if (!v)
+                return err_set(err, ENOMEM, "out of memory");
+        json_object_array_add(v, json_object_new_string("PATH=/usr/local/sbin:/usr/local/bin:"
+                                                        "/usr/sbin:/usr/bin:/sbin:/bin"));
+        for (size_t i = 0; i < json_object_array_length(env); i++)
+                json_object_array_add(v, json_object_get(json_object_array_get_idx(env, i)));
+        json_object_object_add(bld_cfg_config(st), "Env", v);
+        return 0;
+}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/compose_cli.h"
 #include "cli/verbs.h"
 #include "compose/compose.h"
 
@@ -31,8 +32,14 @@ static void usage(FILE *out)
                 "commands:\n"
                 "  config [--services|--volumes|--networks|--hash SVC|-q]\n"
                 "                    print the merged, interpolated model\n"
-                "  up, down, ps, logs, build, pull, exec, run, start, stop, restart, top, images\n"
-                "                    (need the container engine)\n");
+                "  up [-d] [--build] [--force-recreate] [--no-recreate] [--no-deps]\n"
+                "     [--scale SVC=N]... [--wait] [--wait-timeout S] [--remove-orphans] [SVC...]\n"
+                "  down [-v] [--rmi all|local] [-t S]\n"
+                "  ps [-a] [-q] [--services] [SVC...]    logs [-f] [--tail N] [-t] [SVC...]\n"
+                "  start|stop|restart [-t S] [SVC...]   pull|build [SVC...]\n"
+                "  exec [-T] [-d] [-e K=V] [-u U] [-w D] [--index N] SVC CMD...\n"
+                "  run [--rm] [-d] [-e K=V] [--no-deps] [--name N] SVC [CMD...]\n"
+                "  top [SVC...]    images [SVC...]\n");
 }
 
 static int add(const char **arr, size_t *n, const char *v)
@@ -170,21 +177,92 @@ static int verb_config(struct cmp_project *p, int argc, char **argv)
         }
 }
 
+int compose_fail(const struct isola_err *err)
+{
+        fprintf(stderr, "isola compose: %s\n", err->msg);
+        return 1;
+}
+
+int compose_engine(struct compose_cli *c)
+{
+        struct isola_err err = {0};
+
+        if (c->engine_open)
+                return 0;
+        if (cmp_real_open(NULL, c->p, &c->r, &err) < 0)
+                return compose_fail(&err), -1;
+        c->engine_open = true;
+        return 0;
+}
+
+static int by_service(const void *a, const void *b)
+{
+        const struct cmp_ctr *x = a, *y = b;
+        int d = strcmp(x->service, y->service);
+
+        return d ? d : x->number - y->number;
+}
+
+int compose_list(struct compose_cli *c, char **services, int n_services, struct cmp_ctr **out,
+                 size_t *n_out)
+{
+        struct isola_err err = {0};
+        size_t n = 0;
+
+        if (compose_engine(c) < 0)
+                return -1;
+        for (int i = 0; i < n_services; i++)
+                if (!cmp_service_find(c->p, services[i])) {
+                        fprintf(stderr, "isola compose: no such service: %s\n", services[i]);
+                        return -1;
+                }
+        if (cmp_real_ops.list(&c->r, c->p->name, out, n_out, &err) < 0)
+                return compose_fail(&err), -1;
+        for (size_t i = 0; i < *n_out; i++) {
+                bool keep = n_services == 0;
+
+                for (int j = 0; j < n_services && !keep; j++)
+                        keep = !strcmp((*out)[i].service, services[j]);
+                if (keep)
+                        (*out)[n++] = (*out)[i];
+        }
+        *n_out = n;
+        qsort(*out, n, sizeof(**out), by_service);
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        int (*fn)(struct compose_cli *c, int argc, char **argv);
+} verbs[] = {
+    {"up", compose_up},         {"down", compose_down},         {"start", compose_start_stop},
+    {"stop", compose_start_stop}, {"restart", compose_start_stop}, {"pull", compose_pull_build},
+    {"build", compose_pull_build}, {"ps", compose_ps},          {"logs", compose_logs},
+    {"top", compose_top_images}, {"images", compose_top_images}, {"exec", compose_exec},
+    {"run", compose_run},
+};
+
 int cli_compose(int argc, char **argv)
 {
         struct compose_args a = {0};
-        struct cmp_project *p = NULL;
-        int verb = parse_global(argc, argv, &a), rc;
+        struct compose_cli c = {0};
+        int verb = parse_global(argc, argv, &a), rc = -1;
 
         if (verb < 0)
                 return 2;
-        if (strcmp(argv[verb], "config")) {
-                fprintf(stderr, "isola compose: unknown command '%s'\n", argv[verb]);
-                return 2;
-        }
-        if (load(&a, &p) < 0)
+        if (load(&a, &c.p) < 0)
                 return 1;
-        rc = verb_config(p, argc - verb, argv + verb);
-        cmp_project_free(p);
+        if (!strcmp(argv[verb], "config"))
+                rc = verb_config(c.p, argc - verb, argv + verb);
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(*verbs) && rc < 0; i++)
+                if (!strcmp(argv[verb], verbs[i].name))
+                        rc = verbs[i].fn(&c, argc - verb, argv + verb);
+        if (rc < 0) {
+                fprintf(stderr, "isola compose: unknown command '%s'\n", argv[verb]);
+                rc = 2;
+        }
+        if (c.engine_open)
+                cmp_real_close(&c.r);
+        cmp_project_free(c.p);
         return rc;
 }

@@ -47,11 +47,24 @@ int64_t cli_parse_size(const char *s)
         if (errno || end == s || v < 0)
                 return -1;
         switch (*end) {
-        case 'b': case 'B': case '\0': break;
-        case 'k': case 'K': mul = 1024; break;
-        case 'm': case 'M': mul = 1024 * 1024; break;
-        case 'g': case 'G': mul = 1024 * 1024 * 1024; break;
-        default: return -1;
+        case 'b':
+        case 'B':
+        case '\0':
+                break;
+        case 'k':
+        case 'K':
+                mul = 1024;
+                break;
+        case 'm':
+        case 'M':
+                mul = 1024 * 1024;
+                break;
+        case 'g':
+        case 'G':
+                mul = 1024 * 1024 * 1024;
+                break;
+        default:
+                return -1;
         }
         if (*end && end[1] && strcasecmp(end + 1, "b") && strcasecmp(end + 1, "ib"))
                 return -1;

@@ -13,11 +13,14 @@ enum { OPT_ROOT = 256 };
 
 int cli_exec(int argc, char **argv)
 {
-        static const struct option opts[] = {
-            {"root", required_argument, NULL, OPT_ROOT}, {"interactive", no_argument, NULL, 'i'},
-            {"tty", no_argument, NULL, 't'},           {"detach", no_argument, NULL, 'd'},
-            {"env", required_argument, NULL, 'e'},     {"user", required_argument, NULL, 'u'},
-            {"workdir", required_argument, NULL, 'w'}, {NULL, 0, NULL, 0}};
+        static const struct option opts[] = {{"root", required_argument, NULL, OPT_ROOT},
+                                             {"interactive", no_argument, NULL, 'i'},
+                                             {"tty", no_argument, NULL, 't'},
+                                             {"detach", no_argument, NULL, 'd'},
+                                             {"env", required_argument, NULL, 'e'},
+                                             {"user", required_argument, NULL, 'u'},
+                                             {"workdir", required_argument, NULL, 'w'},
+                                             {NULL, 0, NULL, 0}};
         struct eng_exec_opts o = {0};
         struct isola_err err = {0};
         const char *root = NULL;
@@ -28,13 +31,27 @@ int cli_exec(int argc, char **argv)
         optind = 1;
         while ((opt = getopt_long(argc, argv, "+itde:u:w:", opts, NULL)) != -1) {
                 switch (opt) {
-                case OPT_ROOT: root = optarg; break;
-                case 'i': o.interactive = true; break;
-                case 't': o.tty = true; break;
-                case 'd': o.detach = true; break;
-                case 'e': cli_strv_add(&o.env, optarg); break;
-                case 'u': o.user = optarg; break;
-                case 'w': o.workdir = optarg; break;
+                case OPT_ROOT:
+                        root = optarg;
+                        break;
+                case 'i':
+                        o.interactive = true;
+                        break;
+                case 't':
+                        o.tty = true;
+                        break;
+                case 'd':
+                        o.detach = true;
+                        break;
+                case 'e':
+                        cli_strv_add(&o.env, optarg);
+                        break;
+                case 'u':
+                        o.user = optarg;
+                        break;
+                case 'w':
+                        o.workdir = optarg;
+                        break;
                 default:
                         fprintf(stderr, "isola exec: unknown option '%s'\n", argv[optind - 1]);
                         return 125;

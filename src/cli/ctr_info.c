@@ -9,26 +9,26 @@
 #include "cli/ctr_common.h"
 #include "cli/verbs.h"
 
-enum { OPT_ROOT = 256, OPT_FORMAT, OPT_TAIL, OPT_NO_STREAM };
+enum { OPT_ROOT = 256, OPT_FORMAT, OPT_TAIL, OPT_NO_STREAM, OPT_NO_TRUNC };
 
 struct info_args {
         const char *root, *format;
-        bool all, quiet, follow, timestamps, no_stream;
+        bool all, quiet, follow, timestamps, no_stream, no_trunc;
         long tail;
 };
 
 static int parse_info(int argc, char **argv, struct info_args *a, int min_args)
 {
-        static const struct option opts[] = {
-            {"root", required_argument, NULL, OPT_ROOT},
-            {"format", required_argument, NULL, OPT_FORMAT},
-            {"all", no_argument, NULL, 'a'},
-            {"quiet", no_argument, NULL, 'q'},
-            {"follow", no_argument, NULL, 'f'},
-            {"timestamps", no_argument, NULL, 't'},
-            {"tail", required_argument, NULL, OPT_TAIL},
-            {"no-stream", no_argument, NULL, OPT_NO_STREAM},
-            {NULL, 0, NULL, 0}};
+        static const struct option opts[] = {{"root", required_argument, NULL, OPT_ROOT},
+                                             {"format", required_argument, NULL, OPT_FORMAT},
+                                             {"all", no_argument, NULL, 'a'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"follow", no_argument, NULL, 'f'},
+                                             {"timestamps", no_argument, NULL, 't'},
+                                             {"tail", required_argument, NULL, OPT_TAIL},
+                                             {"no-stream", no_argument, NULL, OPT_NO_STREAM},
+                                             {"no-trunc", no_argument, NULL, OPT_NO_TRUNC},
+                                             {NULL, 0, NULL, 0}};
         int opt;
 
         a->tail = -1;
@@ -36,17 +36,34 @@ static int parse_info(int argc, char **argv, struct info_args *a, int min_args)
         optind = 1;
         while ((opt = getopt_long(argc, argv, "+aqftn:", opts, NULL)) != -1) {
                 switch (opt) {
-                case OPT_ROOT: a->root = optarg; break;
-                case OPT_FORMAT: a->format = optarg; break;
-                case 'a': a->all = true; break;
-                case 'q': a->quiet = true; break;
-                case 'f': a->follow = true; break;
-                case 't': a->timestamps = true; break;
+                case OPT_ROOT:
+                        a->root = optarg;
+                        break;
+                case OPT_FORMAT:
+                        a->format = optarg;
+                        break;
+                case 'a':
+                        a->all = true;
+                        break;
+                case 'q':
+                        a->quiet = true;
+                        break;
+                case 'f':
+                        a->follow = true;
+                        break;
+                case 't':
+                        a->timestamps = true;
+                        break;
                 case 'n':
                 case OPT_TAIL:
                         a->tail = strcmp(optarg, "all") ? atol(optarg) : -1;
                         break;
-                case OPT_NO_STREAM: a->no_stream = true; break;
+                case OPT_NO_STREAM:
+                        a->no_stream = true;
+                        break;
+                case OPT_NO_TRUNC:
+                        a->no_trunc = true;
+                        break;
                 default:
                         fprintf(stderr, "isola %s: unknown option '%s'\n", argv[0],
                                 argv[optind - 1]);
@@ -70,8 +87,9 @@ static void command_of(const struct eng_container *ct, char *buf, size_t len)
                 if (!json_object_object_get_ex(o, pass ? "cmd" : "entrypoint", &v))
                         continue;
                 for (size_t i = 0; i < json_object_array_length(v) && k < len; i++)
-                        k += (size_t)snprintf(buf + k, len - k, "%s%s", k ? " " : "",
-                                              json_object_get_string(json_object_array_get_idx(v, i)));
+                        k += (size_t)snprintf(
+                            buf + k, len - k, "%s%s", k ? " " : "",
+                            json_object_get_string(json_object_array_get_idx(v, i)));
         }
         json_object_put(o);
 }
@@ -104,19 +122,22 @@ static void ps_json(struct eng_container **l, size_t n, bool all)
                 json_object_object_add(o, "Id", json_object_new_string(ct->id));
                 json_object_array_add(names, json_object_new_string(ct->name));
                 json_object_object_add(o, "Names", names);
-                json_object_object_add(o, "Image", json_object_new_string(ct->image_name ? ct->image_name : ""));
+                json_object_object_add(
+                    o, "Image", json_object_new_string(ct->image_name ? ct->image_name : ""));
                 command_of(ct, buf, sizeof(buf));
                 json_object_object_add(o, "Command", json_object_new_string(buf));
                 json_object_object_add(o, "State", json_object_new_string(ct->state));
                 status_of(ct, buf, sizeof(buf));
                 json_object_object_add(o, "Status", json_object_new_string(buf));
-                json_object_object_add(o, "Created", json_object_new_int64(ct->created / 1000000000));
+                json_object_object_add(o, "Created",
+                                       json_object_new_int64(ct->created / 1000000000));
                 json_object_object_add(o, "ExitCode", json_object_new_int(ct->exit_code));
                 json_object_object_add(o, "Pid", json_object_new_int(ct->pid));
                 json_object_object_add(o, "RestartCount", json_object_new_int(ct->restart_count));
                 json_object_array_add(a, o);
         }
-        puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(a);
 }
 
@@ -148,15 +169,15 @@ int cli_ps(int argc, char **argv)
                             strcmp(l[i]->state, "paused"))
                                 continue;
                         if (a.quiet) {
-                                printf("%.12s\n", l[i]->id);
+                                printf("%.*s\n", a.no_trunc ? 64 : 12, l[i]->id);
                                 continue;
                         }
                         command_of(l[i], cmd, 21);
                         status_of(l[i], status, sizeof(status));
                         cli_ago(l[i]->created, created, sizeof(created));
                         printf("%.12s  %-24.24s  %-20s  %-16s  %-24s  %s\n", l[i]->id,
-                               l[i]->image_name && *l[i]->image_name ? l[i]->image_name : "-",
-                               cmd, created, status, l[i]->name);
+                               l[i]->image_name && *l[i]->image_name ? l[i]->image_name : "-", cmd,
+                               created, status, l[i]->name);
                 }
         }
         eng_container_list_free(l, n);
@@ -254,8 +275,8 @@ int cli_stats(int argc, char **argv)
         if (cli_eng_open(a.root, &c) < 0)
                 return 125;
         do {
-                printf("%-12s  %-20s  %-8s  %-24s  %s\n", "ID", "NAME", "CPU %", "MEM USAGE / LIMIT",
-                       "PIDS");
+                printf("%-12s  %-20s  %-8s  %-24s  %s\n", "ID", "NAME", "CPU %",
+                       "MEM USAGE / LIMIT", "PIDS");
                 for (int i = optind; i < argc; i++) {
                         struct eng_stats s;
                         char mu[32], ml[32], mem[80];
@@ -269,11 +290,72 @@ int cli_stats(int argc, char **argv)
                         else
                                 human(s.mem_limit, ml, sizeof(ml));
                         snprintf(mem, sizeof(mem), "%s / %s", mu, ml);
-                        printf("%.12s  %-20.20s  %-7.2f%%  %-24s  %llu\n", s.id, s.name,
+                        printf("%.12s  %-20.20s  %6.2f%%  %-24s  %llu\n", s.id, s.name,
                                s.cpu_percent, mem, (unsigned long long)s.pids);
                 }
                 fflush(stdout);
         } while (!a.no_stream && rc == 0);
         eng_close(&c);
         return rc;
+}
+
+/* `isola inspect X...`: containers; when the first is no container, the
+ * image verb answers (as podman's inspect covers both). */
+int cli_inspect(int argc, char **argv)
+{
+        struct info_args a = {0};
+        struct isola_err err = {0};
+        struct eng_ctx c;
+        char id[ENG_ID_LEN + 1];
+        bool is_ctr;
+
+        if (parse_info(argc, argv, &a, 1) < 0)
+                return 125;
+        if (cli_eng_open(a.root, &c) < 0)
+                return 125;
+        is_ctr = eng_resolve(&c, argv[optind], id, &err) == 0;
+        eng_close(&c);
+        if (is_ctr)
+                return cli_inspect_container(argc, argv);
+        char **args = calloc((size_t)argc + 2, sizeof(*args));
+        if (!args)
+                return 125;
+        args[0] = "image";
+        args[1] = "inspect";
+        for (int i = 1; i < argc; i++)
+                args[i + 1] = argv[i];
+        int rc = cli_image(argc + 1, args);
+        free(args);
+        return rc;
+}
+
+/* `isola container VERB ...`: the same verbs under the podman noun. */
+int cli_container(int argc, char **argv)
+{
+        static const struct {
+                const char *name;
+                int (*run)(int, char **);
+        } sub[] = {{"ls", cli_ps},           {"list", cli_ps},
+                   {"ps", cli_ps},           {"inspect", cli_inspect_container},
+                   {"create", cli_create},   {"run", cli_run},
+                   {"start", cli_start},     {"stop", cli_stop},
+                   {"kill", cli_kill},       {"rm", cli_rm},
+                   {"wait", cli_wait},       {"logs", cli_logs},
+                   {"exec", cli_exec},       {"top", cli_top},
+                   {"stats", cli_stats},     {"pause", cli_pause},
+                   {"unpause", cli_unpause}, {"rename", cli_rename},
+                   {"port", cli_port},       {"cp", cli_cp},
+                   {"commit", cli_commit}};
+
+        if (argc < 2) {
+                fprintf(stderr, "usage: isola container ls|inspect|run|... [ARGS]\n");
+                return 125;
+        }
+        for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+                if (strcmp(argv[1], sub[i].name) != 0)
+                        continue;
+                return sub[i].run(argc - 1, argv + 1);
+        }
+        fprintf(stderr, "isola container: unknown command '%s'\n", argv[1]);
+        return 125;
 }

@@ -22,8 +22,8 @@ static int parse_ops(int argc, char **argv, struct ops_args *a, int min_args)
 {
         static const struct option opts[] = {
             {"root", required_argument, NULL, OPT_ROOT}, {"time", required_argument, NULL, 't'},
-            {"force", no_argument, NULL, 'f'},         {"volumes", no_argument, NULL, 'v'},
-            {"signal", required_argument, NULL, 's'},  {NULL, 0, NULL, 0}};
+            {"force", no_argument, NULL, 'f'},           {"volumes", no_argument, NULL, 'v'},
+            {"signal", required_argument, NULL, 's'},    {NULL, 0, NULL, 0}};
         int opt;
 
         a->time = -1;
@@ -31,11 +31,21 @@ static int parse_ops(int argc, char **argv, struct ops_args *a, int min_args)
         optind = 1;
         while ((opt = getopt_long(argc, argv, "+t:fvs:", opts, NULL)) != -1) {
                 switch (opt) {
-                case OPT_ROOT: a->root = optarg; break;
-                case 't': a->time = atoi(optarg); break;
-                case 'f': a->force = true; break;
-                case 'v': a->volumes = true; break;
-                case 's': a->signal = optarg; break;
+                case OPT_ROOT:
+                        a->root = optarg;
+                        break;
+                case 't':
+                        a->time = atoi(optarg);
+                        break;
+                case 'f':
+                        a->force = true;
+                        break;
+                case 'v':
+                        a->volumes = true;
+                        break;
+                case 's':
+                        a->signal = optarg;
+                        break;
                 default:
                         fprintf(stderr, "isola %s: unknown option '%s'\n", argv[0],
                                 argv[optind - 1]);
@@ -65,12 +75,24 @@ static int each(int argc, char **argv, enum op op)
         for (int i = optind; i < argc; i++) {
                 int r = 0, code = 0;
                 switch (op) {
-                case OP_STOP: r = eng_stop(&c, argv[i], a.time, &err); break;
-                case OP_KILL: r = eng_kill(&c, argv[i], a.signal, &err); break;
-                case OP_RM: r = eng_remove(&c, argv[i], a.force, a.volumes, &err); break;
-                case OP_WAIT: r = eng_wait(&c, argv[i], &code, &err); break;
-                case OP_PAUSE: r = eng_pause(&c, argv[i], true, &err); break;
-                case OP_UNPAUSE: r = eng_pause(&c, argv[i], false, &err); break;
+                case OP_STOP:
+                        r = eng_stop(&c, argv[i], a.time, &err);
+                        break;
+                case OP_KILL:
+                        r = eng_kill(&c, argv[i], a.signal, &err);
+                        break;
+                case OP_RM:
+                        r = eng_remove(&c, argv[i], a.force, a.volumes, &err);
+                        break;
+                case OP_WAIT:
+                        r = eng_wait(&c, argv[i], &code, &err);
+                        break;
+                case OP_PAUSE:
+                        r = eng_pause(&c, argv[i], true, &err);
+                        break;
+                case OP_UNPAUSE:
+                        r = eng_pause(&c, argv[i], false, &err);
+                        break;
                 }
                 if (r < 0)
                         rc = cli_fail(argv[0], &err);

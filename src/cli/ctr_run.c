@@ -17,10 +17,30 @@
 #include "util/fs.h"
 
 enum {
-        OPT_RM = 256, OPT_NAME, OPT_ENV_FILE, OPT_TMPFS, OPT_ENTRYPOINT, OPT_HOSTNAME,
-        OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_READ_ONLY, OPT_CAP_ADD, OPT_CAP_DROP, OPT_SECOPT,
-        OPT_ULIMIT, OPT_RESTART, OPT_NETWORK, OPT_INIT, OPT_DNS, OPT_ADD_HOST, OPT_ALIAS,
-        OPT_ROOTFS, OPT_ROOT, OPT_STOP_SIGNAL, OPT_STOP_TIMEOUT,
+        OPT_RM = 256,
+        OPT_NAME,
+        OPT_ENV_FILE,
+        OPT_TMPFS,
+        OPT_ENTRYPOINT,
+        OPT_HOSTNAME,
+        OPT_MEMORY,
+        OPT_CPUS,
+        OPT_PIDS,
+        OPT_READ_ONLY,
+        OPT_CAP_ADD,
+        OPT_CAP_DROP,
+        OPT_SECOPT,
+        OPT_ULIMIT,
+        OPT_RESTART,
+        OPT_NETWORK,
+        OPT_INIT,
+        OPT_DNS,
+        OPT_ADD_HOST,
+        OPT_ALIAS,
+        OPT_ROOTFS,
+        OPT_ROOT,
+        OPT_STOP_SIGNAL,
+        OPT_STOP_TIMEOUT,
 };
 
 static const struct option run_opts[] = {
@@ -103,8 +123,7 @@ static int restart_policy(struct eng_config *cfg, const char *s, struct isola_er
                 if (s[10] && cfg->restart_max <= 0)
                         return err_set(err, EINVAL, "--restart '%s': bad retry count", s);
         } else {
-                return err_set(err, EINVAL, "--restart '%s': expected no|on-failure[:N]|always",
-                               s);
+                return err_set(err, EINVAL, "--restart '%s': expected no|on-failure[:N]|always", s);
         }
         return 0;
 }
@@ -130,11 +149,21 @@ static int parse_one(struct run_args *r, int opt, const char *arg, struct isola_
         char *end;
 
         switch (opt) {
-        case 'd': r->detach = true; break;
-        case 'i': cfg->interactive = true; break;
-        case 't': cfg->tty = true; break;
-        case OPT_RM: cfg->auto_remove = true; break;
-        case OPT_NAME: cfg->name = strdup(arg); break;
+        case 'd':
+                r->detach = true;
+                break;
+        case 'i':
+                cfg->interactive = true;
+                break;
+        case 't':
+                cfg->tty = true;
+                break;
+        case OPT_RM:
+                cfg->auto_remove = true;
+                break;
+        case OPT_NAME:
+                cfg->name = strdup(arg);
+                break;
         case 'e':
                 if (strchr(arg, '=')) {
                         cli_strv_add(&cfg->env, arg);
@@ -144,17 +173,28 @@ static int parse_one(struct run_args *r, int opt, const char *arg, struct isola_
                         cli_strv_add(&cfg->env, kv);
                 }
                 break;
-        case OPT_ENV_FILE: return env_file(cfg, arg, err);
-        case 'v': cli_strv_add(&cfg->volumes, arg); break;
-        case OPT_TMPFS: cli_strv_add(&cfg->tmpfs, arg); break;
-        case 'w': cfg->workdir = strdup(arg); break;
-        case 'u': cfg->user = strdup(arg); break;
+        case OPT_ENV_FILE:
+                return env_file(cfg, arg, err);
+        case 'v':
+                cli_strv_add(&cfg->volumes, arg);
+                break;
+        case OPT_TMPFS:
+                cli_strv_add(&cfg->tmpfs, arg);
+                break;
+        case 'w':
+                cfg->workdir = strdup(arg);
+                break;
+        case 'u':
+                cfg->user = strdup(arg);
+                break;
         case OPT_ENTRYPOINT:
                 cfg->entrypoint_set = true;
                 if (*arg)
                         cli_strv_add(&cfg->entrypoint, arg);
                 break;
-        case OPT_HOSTNAME: cfg->hostname = strdup(arg); break;
+        case OPT_HOSTNAME:
+                cfg->hostname = strdup(arg);
+                break;
         case OPT_MEMORY:
                 cfg->memory = cli_parse_size(arg);
                 if (cfg->memory <= 0)
@@ -170,24 +210,58 @@ static int parse_one(struct run_args *r, int opt, const char *arg, struct isola_
                 if (*end || cfg->pids_limit == 0 || cfg->pids_limit < -1)
                         return err_set(err, EINVAL, "--pids-limit '%s': expected a number", arg);
                 break;
-        case OPT_READ_ONLY: cfg->read_only = true; break;
-        case OPT_CAP_ADD: cli_strv_add(&cfg->cap_add, arg); break;
-        case OPT_CAP_DROP: cli_strv_add(&cfg->cap_drop, arg); break;
-        case OPT_SECOPT: return security_opt(cfg, arg, err);
-        case OPT_ULIMIT: cli_strv_add(&cfg->ulimits, arg); break;
-        case OPT_RESTART: return restart_policy(cfg, arg, err);
-        case OPT_NETWORK: free(cfg->network); cfg->network = strdup(arg); break;
-        case OPT_INIT: cfg->init = true; break;
-        case 'p': cli_strv_add(&cfg->ports, arg); break;
-        case 'P': cfg->publish_all = true; break;
-        case OPT_DNS: cli_strv_add(&cfg->dns, arg); break;
-        case OPT_ADD_HOST: cli_strv_add(&cfg->add_hosts, arg); break;
-        case OPT_ALIAS: cli_strv_add(&cfg->aliases, arg); break;
-        case OPT_ROOTFS: r->rootfs = true; break;
-        case OPT_ROOT: r->root = arg; break;
-        case OPT_STOP_SIGNAL: cfg->stop_signal = strdup(arg); break;
-        case OPT_STOP_TIMEOUT: cfg->stop_timeout = atoi(arg); break;
-        default: return err_set(err, EINVAL, "unknown option (see 'isola run --help')");
+        case OPT_READ_ONLY:
+                cfg->read_only = true;
+                break;
+        case OPT_CAP_ADD:
+                cli_strv_add(&cfg->cap_add, arg);
+                break;
+        case OPT_CAP_DROP:
+                cli_strv_add(&cfg->cap_drop, arg);
+                break;
+        case OPT_SECOPT:
+                return security_opt(cfg, arg, err);
+        case OPT_ULIMIT:
+                cli_strv_add(&cfg->ulimits, arg);
+                break;
+        case OPT_RESTART:
+                return restart_policy(cfg, arg, err);
+        case OPT_NETWORK:
+                free(cfg->network);
+                cfg->network = strdup(arg);
+                break;
+        case OPT_INIT:
+                cfg->init = true;
+                break;
+        case 'p':
+                cli_strv_add(&cfg->ports, arg);
+                break;
+        case 'P':
+                cfg->publish_all = true;
+                break;
+        case OPT_DNS:
+                cli_strv_add(&cfg->dns, arg);
+                break;
+        case OPT_ADD_HOST:
+                cli_strv_add(&cfg->add_hosts, arg);
+                break;
+        case OPT_ALIAS:
+                cli_strv_add(&cfg->aliases, arg);
+                break;
+        case OPT_ROOTFS:
+                r->rootfs = true;
+                break;
+        case OPT_ROOT:
+                r->root = arg;
+                break;
+        case OPT_STOP_SIGNAL:
+                cfg->stop_signal = strdup(arg);
+                break;
+        case OPT_STOP_TIMEOUT:
+                cfg->stop_timeout = atoi(arg);
+                break;
+        default:
+                return err_set(err, EINVAL, "unknown option (see 'isola run --help')");
         }
         return 0;
 }
@@ -241,7 +315,8 @@ int cli_create(int argc, char **argv)
         return rc;
 }
 
-/* Waits for "code\n" then EOF on the notify pipe, forwarding signals. */
+/* Waits for "code\n" on the notify socket, forwarding signals; -1 when
+ * the monitor died without one. */
 static int wait_foreground(int notify_fd, pid_t pid, bool tty)
 {
         static const int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -270,6 +345,8 @@ static int wait_foreground(int notify_fd, pid_t pid, bool tty)
                         if (n <= 0)
                                 break;
                         len += (size_t)n;
+                        if (memchr(buf, '\n', len))
+                                break;
                         if (len >= sizeof(buf) - 1)
                                 len = 0;
                 }
@@ -278,7 +355,7 @@ static int wait_foreground(int notify_fd, pid_t pid, bool tty)
                 close(sfd);
         sigprocmask(SIG_SETMASK, &old, NULL);
         buf[len] = '\0';
-        return len ? atoi(buf) : 125;
+        return memchr(buf, '\n', len) ? atoi(buf) : -1;
 }
 
 static int run_attached(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
@@ -301,9 +378,18 @@ static int run_attached(struct eng_ctx *c, const char *id, const struct eng_conf
                 return -1;
         }
         code = wait_foreground(notify_fd, pid, cfg->tty);
-        close(notify_fd);
         if (restore)
                 tcsetattr(0, TCSANOW, &saved);
+        if (code < 0) {
+                close(notify_fd);
+                err_set(err, EIO, "the monitor of container '%.12s' died", id);
+                return -1;
+        }
+        if (eng_attach_finish(c, id, notify_fd, code, err) < 0) {
+                close(notify_fd);
+                return -1;
+        }
+        close(notify_fd);
         return code;
 }
 
@@ -312,7 +398,8 @@ int cli_run(int argc, char **argv)
         struct run_args r = {0};
         struct isola_err err = {0};
         struct eng_ctx c;
-        char id[ENG_ID_LEN + 1];
+        char id[ENG_ID_LEN + 1] = "";
+        bool started = false;
         int rc = 0;
 
         if (parse_run(argc, argv, &r, &err) < 0) {
@@ -329,13 +416,15 @@ int cli_run(int argc, char **argv)
                 if (eng_start(&c, id, &(struct eng_start_opts){0}, &err) < 0)
                         rc = cli_fail("run", &err);
                 else
-                        printf("%s\n", id);
+                        started = printf("%s\n", id) > 0;
         } else {
                 rc = run_attached(&c, id, &r.cfg, &err);
                 if (rc < 0)
                         rc = cli_fail("run", &err);
+                else
+                        started = true;
         }
-        if (rc == 125 && r.cfg.auto_remove) {
+        if (!started && id[0] && r.cfg.auto_remove) {
                 struct isola_err ignore = {0};
                 eng_remove(&c, id, true, true, &ignore);
         }

@@ -31,12 +31,24 @@ static int parse_vol(int argc, char **argv, struct vol_args *a)
         optind = 1;
         while ((opt = getopt_long(argc, argv, "+fqa", opts, NULL)) != -1) {
                 switch (opt) {
-                case OPT_ROOT: a->root = optarg; break;
-                case OPT_FORMAT: a->format = optarg; break;
-                case 'f': a->force = true; break;
-                case 'q': a->quiet = true; break;
-                case 'a': a->all = true; break;
-                case OPT_VOLUMES: a->volumes = true; break;
+                case OPT_ROOT:
+                        a->root = optarg;
+                        break;
+                case OPT_FORMAT:
+                        a->format = optarg;
+                        break;
+                case 'f':
+                        a->force = true;
+                        break;
+                case 'q':
+                        a->quiet = true;
+                        break;
+                case 'a':
+                        a->all = true;
+                        break;
+                case OPT_VOLUMES:
+                        a->volumes = true;
+                        break;
                 default:
                         fprintf(stderr, "isola %s: unknown option '%s'\n", argv[0],
                                 argv[optind - 1]);
@@ -85,7 +97,7 @@ static int vol_ls(struct eng_ctx *c, const struct vol_args *a, struct isola_err 
 static int volume_verb(struct eng_ctx *c, const char *verb, int argc, char **argv,
                        const struct vol_args *a, struct isola_err *err)
 {
-        struct eng_volume v;
+        struct eng_volume v = {0};
 
         if (!strcmp(verb, "create")) {
                 if (eng_volume_create(c, optind < argc ? argv[optind] : NULL, false, &v, err) < 0)
@@ -102,8 +114,8 @@ static int volume_verb(struct eng_ctx *c, const char *verb, int argc, char **arg
                                 json_object_array_add(arr, vol_json(&v));
                 }
                 if (rc == 0)
-                        puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+                        puts(json_object_to_json_string_ext(
+                            arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(arr);
                 return rc;
         } else if (!strcmp(verb, "rm") || !strcmp(verb, "remove")) {

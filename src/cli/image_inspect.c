@@ -46,7 +46,7 @@ int cli_image_inspect(int argc, char **argv)
         if (cli_img_open("image inspect", root, &c) != 0)
                 return 1;
         size_t n = 0;
-        struct img_image **imgs = calloc((size_t)(argc - first), sizeof(*imgs));
+        struct img_image **imgs = calloc((size_t)(argc - first), sizeof(struct img_image *));
         for (int i = first; imgs && i < argc; i++) {
                 struct isola_err err = {0};
                 if (img_lookup(&c.store, argv[i], &imgs[n], &err) < 0)

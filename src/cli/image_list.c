@@ -105,7 +105,7 @@ int cli_images(int argc, char **argv)
                         return CLI_IMG_EXIT_USAGE;
                 }
         }
-        if (format && strcmp(format, "json") && strcmp(format, "table")) {
+        if (format && strcmp(format, "json") != 0 && strcmp(format, "table") != 0) {
                 fprintf(stderr, "isola images: --format '%s': expected json or table\n", format);
                 return CLI_IMG_EXIT_USAGE;
         }

@@ -40,13 +40,17 @@ static int usage(FILE *f, int rc)
 
 static int net_create(int argc, char **argv)
 {
-        static const struct option opts[] = {
-            {"subnet", required_argument, NULL, 's'},   {"gateway", required_argument, NULL, 'g'},
-            {"subnet6", required_argument, NULL, 'S'},  {"gateway6", required_argument, NULL, 'G'},
-            {"ipv6", no_argument, NULL, '6'},           {"internal", no_argument, NULL, 'i'},
-            {"disable-dns", no_argument, NULL, 'D'},    {"mtu", required_argument, NULL, 'm'},
-            {"driver", required_argument, NULL, 'd'},   {"help", no_argument, NULL, 'h'},
-            {NULL, 0, NULL, 0}};
+        static const struct option opts[] = {{"subnet", required_argument, NULL, 's'},
+                                             {"gateway", required_argument, NULL, 'g'},
+                                             {"subnet6", required_argument, NULL, 'S'},
+                                             {"gateway6", required_argument, NULL, 'G'},
+                                             {"ipv6", no_argument, NULL, '6'},
+                                             {"internal", no_argument, NULL, 'i'},
+                                             {"disable-dns", no_argument, NULL, 'D'},
+                                             {"mtu", required_argument, NULL, 'm'},
+                                             {"driver", required_argument, NULL, 'd'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
         struct net_create_opts o = {0};
         struct isola_err err = {0};
         struct net_ctx c;
@@ -54,23 +58,45 @@ static int net_create(int argc, char **argv)
         optind = 1;
         while ((ch = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
                 switch (ch) {
-                case 's': o.subnet = optarg; break;
-                case 'g': o.gateway = optarg; break;
-                case 'S': o.subnet6 = optarg; break;
-                case 'G': o.gateway6 = optarg; break;
-                case '6': o.ipv6 = true; break;
-                case 'i': o.internal = true; break;
-                case 'D': o.no_dns = true; break;
-                case 'm': o.mtu = atoi(optarg); if (o.mtu <= 0) o.mtu = -1; break;
+                case 's':
+                        o.subnet = optarg;
+                        break;
+                case 'g':
+                        o.gateway = optarg;
+                        break;
+                case 'S':
+                        o.subnet6 = optarg;
+                        break;
+                case 'G':
+                        o.gateway6 = optarg;
+                        break;
+                case '6':
+                        o.ipv6 = true;
+                        break;
+                case 'i':
+                        o.internal = true;
+                        break;
+                case 'D':
+                        o.no_dns = true;
+                        break;
+                case 'm':
+                        o.mtu = atoi(optarg);
+                        if (o.mtu <= 0)
+                                o.mtu = -1;
+                        break;
                 case 'd':
-                        if (strcmp(optarg, "bridge")) {
-                                fprintf(stderr, "isola network create: driver '%s': only "
-                                                "'bridge' is supported\n", optarg);
+                        if (strcmp(optarg, "bridge") != 0) {
+                                fprintf(stderr,
+                                        "isola network create: driver '%s': only "
+                                        "'bridge' is supported\n",
+                                        optarg);
                                 return 125;
                         }
                         break;
-                case 'h': return usage(stdout, 0);
-                default: return usage(stderr, 125);
+                case 'h':
+                        return usage(stdout, 0);
+                default:
+                        return usage(stderr, 125);
                 }
         }
         if (optind != argc - 1)
@@ -94,8 +120,8 @@ static void print_table(const char *text, bool quiet)
                        "INTERNAL");
         for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
                 json_object *n = json_object_array_get_idx(arr, i), *v, *subs, *s0, *sub;
-                const char *name = json_object_object_get_ex(n, "name", &v)
-                                       ? json_object_get_string(v) : "";
+                const char *name =
+                    json_object_object_get_ex(n, "name", &v) ? json_object_get_string(v) : "";
                 if (quiet) {
                         printf("%s\n", name);
                         continue;
@@ -129,7 +155,7 @@ static int net_ls(int argc, char **argv)
         while ((ch = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
                 if (ch == 'f' && !strcmp(optarg, "json"))
                         json = true;
-                else if (ch == 'f' && strcmp(optarg, "table")) {
+                else if (ch == 'f' && strcmp(optarg, "table") != 0) {
                         fprintf(stderr, "isola network ls: --format '%s': use json or table\n",
                                 optarg);
                         return 125;
@@ -181,7 +207,7 @@ static int net_inspect(int argc, char **argv)
         }
         db_close(c.db);
         printf("%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY |
-                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(all);
         return rc;
 }
@@ -191,9 +217,14 @@ int cli_network(int argc, char **argv)
         static const struct {
                 const char *name;
                 int (*run)(int argc, char **argv);
-        } subs[] = {{"create", net_create},   {"ls", net_ls},           {"list", net_ls},
-                    {"inspect", net_inspect}, {"rm", cli_net_rm},       {"remove", cli_net_rm},
-                    {"prune", cli_net_prune}, {"connect", cli_net_connect},
+        } subs[] = {{"create", net_create},
+                    {"ls", net_ls},
+                    {"list", net_ls},
+                    {"inspect", net_inspect},
+                    {"rm", cli_net_rm},
+                    {"remove", cli_net_rm},
+                    {"prune", cli_net_prune},
+                    {"connect", cli_net_connect},
                     {"disconnect", cli_net_disconnect}};
         if (argc < 2)
                 return usage(stderr, 125);

@@ -39,7 +39,7 @@ int cli_net_prune(int argc, char **argv)
         struct isola_err err = {0};
         struct net_ctx c;
         for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "-f") && strcmp(argv[i], "--force")) {
+                if (strcmp(argv[i], "-f") != 0 && strcmp(argv[i], "--force") != 0) {
                         fprintf(stderr, "usage: isola network prune [-f]\n");
                         return 125;
                 }

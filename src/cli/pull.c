@@ -1,4 +1,6 @@
 /* `isola pull`: flags, then reg_pull; prints the image id. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +16,24 @@ static const struct option options[] = {
     CLI_REG_OPTIONS,
     {NULL, 0, NULL, 0},
 };
+
+/* Set by SIGINT/SIGTERM: the pull stops and removes its temp files. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+        (void)sig;
+        interrupted = 1;
+}
+
+static void catch_signals(void)
+{
+        struct sigaction sa = {.sa_handler = on_signal};
+
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+}
 
 static void usage(FILE *out)
 {
@@ -57,6 +77,8 @@ int cli_pull(int argc, char **argv)
         }
         if (!quiet && isatty(STDOUT_FILENO))
                 c.opts.progress = stdout;
+        catch_signals();
+        c.opts.cancel = &interrupted;
 
         sqlite3 *db = NULL;
         struct img_store s;
@@ -67,6 +89,8 @@ int cli_pull(int argc, char **argv)
                 rc = 0;
         } else {
                 fprintf(stderr, "isola pull: %s\n", err.msg);
+                if (err.errnum == EINTR)
+                        rc = 130;
         }
         db_close(db);
         cli_reg_free(&c);

@@ -40,6 +40,8 @@ const struct cli_verb cli_verbs[] = {
     {"commit", cli_commit},
     {"volume", cli_volume},
     {"system", cli_system},
+    {"inspect", cli_inspect},
+    {"container", cli_container},
     {"container-inspect", cli_inspect_container},
     {"_cleanup", cli_internal_cleanup},
     {"_restart", cli_internal_restart},

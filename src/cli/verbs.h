@@ -47,6 +47,8 @@ int cli_commit(int argc, char **argv);
 int cli_volume(int argc, char **argv);
 int cli_system(int argc, char **argv);
 int cli_inspect_container(int argc, char **argv);
+int cli_inspect(int argc, char **argv);
+int cli_container(int argc, char **argv);
 int cli_internal_cleanup(int argc, char **argv);
 int cli_internal_restart(int argc, char **argv);
 /* build verbs */

@@ -118,6 +118,21 @@ const char *const db_schema[] = {
         " blob_size INTEGER NOT NULL DEFAULT 0,"
         " created INTEGER NOT NULL,"       /* unix seconds the step was built */
         " last_used INTEGER NOT NULL)",
+        /* compose: which containers a compose project made (the row goes
+         * with the container), the service's config hash that makes `up`
+         * idempotent, and the health its healthcheck last measured. */
+        "CREATE TABLE IF NOT EXISTS compose_containers ("
+        " container_id TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,"
+        " project TEXT NOT NULL,"
+        " service TEXT NOT NULL,"
+        " number INTEGER NOT NULL,"      /* replica, from 1 */
+        " config_hash TEXT NOT NULL,"    /* sha256 hex of the service's canonical form */
+        " health TEXT NOT NULL DEFAULT '',"  /* ''|starting|healthy|unhealthy */
+        " failures INTEGER NOT NULL DEFAULT 0," /* consecutive failed checks */
+        " last_check INTEGER NOT NULL DEFAULT 0," /* unix ms */
+        " last_output TEXT NOT NULL DEFAULT '',"
+        " UNIQUE (project, service, number))",
+        "CREATE INDEX IF NOT EXISTS compose_containers_project ON compose_containers(project)",
         NULL,
 };
 

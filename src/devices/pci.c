@@ -522,14 +522,17 @@ void pci_bus_remove(struct pci_bus *bus, struct pci_dev *dev)
         pthread_mutex_unlock(&bus->lock);
 }
 
-uint32_t pci_bus_intx_gsi(const struct pci_bus *bus, const struct pci_dev *dev)
+uint32_t pci_slot_intx_gsi(unsigned slot, unsigned pin)
 {
-        unsigned pin = dev->cfg[PCI_INT_PIN];
-
-        (void)bus;
         if (pin < 1 || pin > 4)
                 return 0;
-        return 16 + (dev->slot + pin - 1) % 8;
+        return 16 + (slot + pin - 1) % 8;
+}
+
+uint32_t pci_bus_intx_gsi(const struct pci_bus *bus, const struct pci_dev *dev)
+{
+        (void)bus;
+        return pci_slot_intx_gsi(dev->slot, dev->cfg[PCI_INT_PIN]);
 }
 
 unsigned pci_bus_slots(const struct pci_bus *bus, struct pci_dev **devs, unsigned max)

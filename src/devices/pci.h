@@ -94,6 +94,8 @@ int pci_bus_add(struct pci_bus *bus, struct pci_dev *dev, int slot, struct isola
  * active-high level in the MP/ACPI tables). pci_bus_add also writes it into
  * the Interrupt Line register. Returns 0 for a device without a pin. */
 uint32_t pci_bus_intx_gsi(const struct pci_bus *bus, const struct pci_dev *dev);
+/* The same routing for any slot and pin (1-4), as the ACPI _PRT lists it. */
+uint32_t pci_slot_intx_gsi(unsigned slot, unsigned pin);
 /* Raw config access as the guest does it, used by the port handler and fuzzers. */
 void pci_bus_cfg_access(struct pci_bus *bus, uint32_t address, unsigned byte_off, uint8_t *data,
                         unsigned len, bool is_write);

@@ -26,8 +26,7 @@ int64_t eng_now_ns(void)
         return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void eng_ctr_path(const struct eng_ctx *c, const char *id, const char *name, char *buf,
-                  size_t len)
+void eng_ctr_path(const struct eng_ctx *c, const char *id, const char *name, char *buf, size_t len)
 {
         if (name)
                 snprintf(buf, len, "%s/containers/%s/%s", c->paths.root, id, name);
@@ -65,6 +64,19 @@ void eng_close(struct eng_ctx *c)
         c->db = NULL;
 }
 
+int eng_only_child(pid_t *pid, struct isola_err *err)
+{
+        char path[64];
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+
+        snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)gettid());
+        if (fs_read_file(path, &text, &len, err) < 0)
+                return -1;
+        *pid = (pid_t)atoi(text);
+        return *pid > 0 ? 0 : err_set(err, ESRCH, "the container's init is gone");
+}
+
 static bool is_hex(const char *s)
 {
         if (!*s)
@@ -83,8 +95,8 @@ int eng_resolve(struct eng_ctx *c, const char *ref, char id_out[ENG_ID_LEN + 1],
 
         if (!ref || !*ref || strlen(ref) > 256)
                 return err_set(err, EINVAL, "container '%s': invalid name or id", ref ? ref : "");
-        if (sqlite3_prepare_v2(c->db, "SELECT id FROM containers WHERE name = ?1", -1, &st,
-                               NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(c->db, "SELECT id FROM containers WHERE name = ?1", -1, &st, NULL) !=
+            SQLITE_OK)
                 return db_fail(c->db, "lookup", err);
         sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
@@ -96,8 +108,8 @@ int eng_resolve(struct eng_ctx *c, const char *ref, char id_out[ENG_ID_LEN + 1],
         if (!is_hex(ref) || strlen(ref) > ENG_ID_LEN)
                 return err_set(err, ENOENT, "container '%s': no such container", ref);
         /* ids are lowercase hex, so the prefix needs no LIKE escaping */
-        if (sqlite3_prepare_v2(c->db, "SELECT id FROM containers WHERE substr(id, 1, ?2) = ?1",
-                               -1, &st, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(c->db, "SELECT id FROM containers WHERE substr(id, 1, ?2) = ?1", -1,
+                               &st, NULL) != SQLITE_OK)
                 return db_fail(c->db, "lookup", err);
         sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, (int)strlen(ref));
@@ -112,13 +124,13 @@ int eng_resolve(struct eng_ctx *c, const char *ref, char id_out[ENG_ID_LEN + 1],
         if (found == 0)
                 return err_set(err, ENOENT, "container '%s': no such container", ref);
         if (found > 1)
-                return err_set(err, EINVAL, "container '%s': ambiguous id prefix (%d matches)",
-                               ref, found);
+                return err_set(err, EINVAL, "container '%s': ambiguous id prefix (%d matches)", ref,
+                               found);
         return 0;
 }
 
-#define ROW_COLUMNS                                                                            \
-        "id, name, image_id, image_name, config, state, pid, monitor_pid, exit_code, created, " \
+#define ROW_COLUMNS                                                                                \
+        "id, name, image_id, image_name, config, state, pid, monitor_pid, exit_code, created, "    \
         "started, finished, restart_count, monitor_start"
 
 static char *col_dup(sqlite3_stmt *st, int i)
@@ -235,8 +247,7 @@ int eng_get(struct eng_ctx *c, const char *ref, struct eng_container **out, stru
         return get_by_id(c, id, out, err);
 }
 
-int eng_list(struct eng_ctx *c, struct eng_container ***out, size_t *n_out,
-             struct isola_err *err)
+int eng_list(struct eng_ctx *c, struct eng_container ***out, size_t *n_out, struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
         char **ids = NULL;
@@ -274,8 +285,7 @@ int eng_list(struct eng_ctx *c, struct eng_container ***out, size_t *n_out,
         return 0;
 }
 
-int eng_row_set_state(struct eng_ctx *c, const char *id, const char *state,
-                      struct isola_err *err)
+int eng_row_set_state(struct eng_ctx *c, const char *id, const char *state, struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
         int rc;
@@ -303,8 +313,7 @@ int eng_mon_connect(const struct eng_ctx *c, const char *id, char cmd, struct is
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return err_sys(err, "socket");
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-            write(fd, &cmd, 1) != 1) {
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || write(fd, &cmd, 1) != 1) {
                 err_sys(err, "monitor of container '%.12s'", id);
                 close(fd);
                 return -1;

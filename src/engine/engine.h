@@ -46,22 +46,22 @@ void eng_close(struct eng_ctx *c);
 enum eng_restart { ENG_RESTART_NO, ENG_RESTART_ON_FAILURE, ENG_RESTART_ALWAYS };
 
 struct eng_config {
-        char *name;           /* NULL: generated */
-        char *image;          /* as given; NULL with rootfs */
-        char *rootfs;         /* --rootfs DIR: a directory as the only lower layer */
-        char **cmd;           /* after the image; NULL: the image's Cmd */
-        char **entrypoint;    /* --entrypoint (split on nothing: one word) */
-        bool entrypoint_set;  /* --entrypoint "" clears the image's */
-        char **env;           /* KEY=VALUE (env files already expanded) */
+        char *name;          /* NULL: generated */
+        char *image;         /* as given; NULL with rootfs */
+        char *rootfs;        /* --rootfs DIR: a directory as the only lower layer */
+        char **cmd;          /* after the image; NULL: the image's Cmd */
+        char **entrypoint;   /* --entrypoint (split on nothing: one word) */
+        bool entrypoint_set; /* --entrypoint "" clears the image's */
+        char **env;          /* KEY=VALUE (env files already expanded) */
         char *workdir, *user, *hostname;
-        char **volumes;   /* -v SRC:DST[:ro] | DST */
-        char **tmpfs;     /* --tmpfs DST[:opts] */
-        int64_t memory;   /* bytes, 0 = none */
-        double cpus;      /* 0 = none */
+        char **volumes;     /* -v SRC:DST[:ro] | DST */
+        char **tmpfs;       /* --tmpfs DST[:opts] */
+        int64_t memory;     /* bytes, 0 = none */
+        double cpus;        /* 0 = none */
         int64_t pids_limit; /* 0 = podman's default (2048), -1 = unlimited */
         bool read_only, no_new_privs, init, tty, interactive, auto_remove;
         char **cap_add, **cap_drop;
-        char *seccomp; /* NULL = default profile, "unconfined", or a JSON file */
+        char *seccomp;  /* NULL = default profile, "unconfined", or a JSON file */
         char **ulimits; /* name=soft[:hard] */
         enum eng_restart restart;
         int restart_max; /* on-failure:N, 0 = unlimited */
@@ -81,7 +81,7 @@ int eng_create(struct eng_ctx *c, const struct eng_config *cfg, char id_out[ENG_
 
 /* Start. With attach, the monitor relays the container's stdio to ours
  * (stdin only when the container is interactive) and writes the exit code to
- * *notify_fd_out, which reaches EOF once the monitor's cleanup is done. */
+ * *notify_fd_out; then call eng_attach_finish. */
 struct eng_start_opts {
         bool attach;
         int *notify_fd_out; /* attach only */
@@ -89,6 +89,11 @@ struct eng_start_opts {
 };
 int eng_start(struct eng_ctx *c, const char *ref, const struct eng_start_opts *o,
               struct isola_err *err);
+/* After an attached start: the exit code came on the notify fd; records it
+ * (removing an --rm container) in our process and tells the monitor, which
+ * then exits without its own cleanup. */
+int eng_attach_finish(struct eng_ctx *c, const char *id, int notify_fd, int code,
+                      struct isola_err *err);
 
 /* Resolves a name, full id or unique id prefix to the id. */
 int eng_resolve(struct eng_ctx *c, const char *ref, char id_out[ENG_ID_LEN + 1],
@@ -107,8 +112,7 @@ struct eng_container {
 };
 int eng_get(struct eng_ctx *c, const char *ref, struct eng_container **out, struct isola_err *err);
 /* All containers, newest first. */
-int eng_list(struct eng_ctx *c, struct eng_container ***out, size_t *n_out,
-             struct isola_err *err);
+int eng_list(struct eng_ctx *c, struct eng_container ***out, size_t *n_out, struct isola_err *err);
 void eng_container_free(struct eng_container *ct);
 void eng_container_list_free(struct eng_container **l, size_t n);
 /* The parsed config of a row. */
@@ -118,8 +122,7 @@ int eng_container_config(const struct eng_container *ct, struct eng_config *out,
 int eng_stop(struct eng_ctx *c, const char *ref, int timeout, struct isola_err *err);
 int eng_kill(struct eng_ctx *c, const char *ref, const char *signal, struct isola_err *err);
 /* force stops a running container first; volumes removes its anonymous volumes. */
-int eng_remove(struct eng_ctx *c, const char *ref, bool force, bool volumes,
-               struct isola_err *err);
+int eng_remove(struct eng_ctx *c, const char *ref, bool force, bool volumes, struct isola_err *err);
 /* Waits until the container is not running; *code_out gets its exit code. */
 int eng_wait(struct eng_ctx *c, const char *ref, int *code_out, struct isola_err *err);
 int eng_pause(struct eng_ctx *c, const char *ref, bool pause, struct isola_err *err);
@@ -174,8 +177,8 @@ struct eng_volume {
         bool anonymous;
         int users; /* containers using it */
 };
-int eng_volume_create(struct eng_ctx *c, const char *name, bool anonymous,
-                      struct eng_volume *out, struct isola_err *err);
+int eng_volume_create(struct eng_ctx *c, const char *name, bool anonymous, struct eng_volume *out,
+                      struct isola_err *err);
 int eng_volume_get(struct eng_ctx *c, const char *name, struct eng_volume *out,
                    struct isola_err *err);
 int eng_volume_list(struct eng_ctx *c, struct eng_volume **out, size_t *n_out,
@@ -201,7 +204,6 @@ int eng_system_prune(struct eng_ctx *c, bool volumes, struct eng_prune_report *o
  * monitor): record an exit (and remove an --rm container), restart one. */
 int eng_cleanup(struct eng_ctx *c, const char *id, int code, int64_t finished,
                 struct isola_err *err);
-int eng_restart_in_monitor(struct eng_ctx *c, const char *id, int report_fd,
-                           struct isola_err *err);
+int eng_restart_in_monitor(struct eng_ctx *c, const char *id, int report_fd, struct isola_err *err);
 
 #endif

@@ -48,8 +48,7 @@ static la_ssize_t tar_write(struct archive *a, void *data, const void *buf, size
         return (la_ssize_t)len;
 }
 
-static int add_header(struct commit *cm, const char *path, const struct stat *st,
-                      const char *link)
+static int add_header(struct commit *cm, const char *path, const struct stat *st, const char *link)
 {
         struct archive_entry *e = archive_entry_new();
         int rc;
@@ -119,13 +118,12 @@ static int add_entry(struct commit *cm, int dfd, const char *rel, const char *na
                 return add_header(cm, path, &st, NULL);
         if (add_header(cm, path, &st, NULL) < 0)
                 return -1;
-        _cleanup_close_ int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                        O_CLOEXEC);
+        _cleanup_close_ int sub =
+            openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         char opq[4] = "";
         if (sub < 0)
                 return err_sys(cm->err, "'%s'", path);
-        if (fgetxattr(sub, "trusted.overlay.opaque", opq, sizeof(opq) - 1) == 1 &&
-            opq[0] == 'y') {
+        if (fgetxattr(sub, "trusted.overlay.opaque", opq, sizeof(opq) - 1) == 1 && opq[0] == 'y') {
                 struct stat wst = {.st_mode = S_IFREG | 0600};
                 char wpath[PATH_MAX * 2 + 16];
                 snprintf(wpath, sizeof(wpath), "%s/.wh..wh..opq", path);
@@ -183,8 +181,8 @@ static int write_layer(struct img_store *s, const char *upper, char digest[IMG_D
         } else {
                 rc = walk(&cm, dfd, "", 0);
                 if (archive_write_close(cm.a) != ARCHIVE_OK && rc == 0)
-                        rc = cm.failed ? -1 : err_set(err, EIO, "layer: %s",
-                                                      archive_error_string(cm.a));
+                        rc = cm.failed ? -1
+                                       : err_set(err, EIO, "layer: %s", archive_error_string(cm.a));
         }
         archive_write_free(cm.a);
         if (rc < 0) {

@@ -24,8 +24,8 @@
 static int copy_entry(int sfd, const char *sname, int dfd, const char *dname, int depth,
                       struct isola_err *err);
 
-static int copy_file(int sfd, const char *sname, int dfd, const char *dname,
-                     const struct stat *st, struct isola_err *err)
+static int copy_file(int sfd, const char *sname, int dfd, const char *dname, const struct stat *st,
+                     struct isola_err *err)
 {
         _cleanup_close_ int in = openat(sfd, sname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         _cleanup_close_ int out = -1;
@@ -48,8 +48,8 @@ static int copy_file(int sfd, const char *sname, int dfd, const char *dname,
         return 0;
 }
 
-static int copy_dir(int sfd, const char *sname, int dfd, const char *dname,
-                    const struct stat *st, int depth, struct isola_err *err)
+static int copy_dir(int sfd, const char *sname, int dfd, const char *dname, const struct stat *st,
+                    int depth, struct isola_err *err)
 {
         _cleanup_close_ int dst = -1;
         int src = openat(sfd, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -127,8 +127,7 @@ struct side {
 };
 
 /* Opens the directory that holds `path` (container side: inside rootfd). */
-static int open_parent(const struct side *s, int rootfd, char name[PATH_MAX],
-                       struct isola_err *err)
+static int open_parent(const struct side *s, int rootfd, char name[PATH_MAX], struct isola_err *err)
 {
         char parent[PATH_MAX];
         int fd;
@@ -191,8 +190,8 @@ int eng_cp(struct eng_ctx *c, const char *src, const char *dst, struct isola_err
         parse_side(src, &s, ctr_a, sizeof(ctr_a));
         parse_side(dst, &d, ctr_b, sizeof(ctr_b));
         if (s.in_ctr == d.in_ctr)
-                return err_set(err, EINVAL,
-                               "cp '%s' '%s': exactly one side must be CONTAINER:PATH", src, dst);
+                return err_set(err, EINVAL, "cp '%s' '%s': exactly one side must be CONTAINER:PATH",
+                               src, dst);
         if (eng_get(c, s.in_ctr ? ctr_a : ctr_b, &ct, err) < 0)
                 return -1;
         was_mounted = eng_rootfs_mounted(c, ct->id);

@@ -16,24 +16,24 @@
 #include "util/fs.h"
 
 static const char *const adjectives[] = {
-    "admiring", "agitated", "amazing",  "angry",    "awesome",  "blissful", "bold",
-    "boring",   "brave",    "busy",     "charming", "clever",   "cool",     "dazzling",
-    "determined", "eager",  "ecstatic", "elegant",  "epic",     "fervent",  "focused",
-    "friendly", "funny",    "gallant",  "gifted",   "happy",    "hardcore", "hopeful",
-    "hungry",   "inspiring", "jolly",   "keen",     "kind",     "laughing", "loving",
-    "lucid",    "modest",   "musing",   "nice",     "nifty",    "objective", "peaceful",
-    "pensive",  "practical", "quirky",  "relaxed",  "serene",   "sharp",    "silly",
-    "stoic",    "sweet",    "tender",   "trusting", "upbeat",   "vibrant",  "wizardly",
-    "youthful", "zealous",
+    "admiring",   "agitated",  "amazing",  "angry",    "awesome", "blissful",  "bold",
+    "boring",     "brave",     "busy",     "charming", "clever",  "cool",      "dazzling",
+    "determined", "eager",     "ecstatic", "elegant",  "epic",    "fervent",   "focused",
+    "friendly",   "funny",     "gallant",  "gifted",   "happy",   "hardcore",  "hopeful",
+    "hungry",     "inspiring", "jolly",    "keen",     "kind",    "laughing",  "loving",
+    "lucid",      "modest",    "musing",   "nice",     "nifty",   "objective", "peaceful",
+    "pensive",    "practical", "quirky",   "relaxed",  "serene",  "sharp",     "silly",
+    "stoic",      "sweet",     "tender",   "trusting", "upbeat",  "vibrant",   "wizardly",
+    "youthful",   "zealous",
 };
 static const char *const nouns[] = {
-    "agnesi",   "albattani", "babbage", "bardeen",  "bohr",     "booth",    "brahmagupta",
-    "curie",    "darwin",   "dijkstra", "einstein", "euclid",   "euler",    "fermat",
-    "feynman",  "galileo",  "gauss",    "goldberg", "hamilton", "hawking",  "hertz",
-    "hopper",   "hypatia",  "jepsen",   "kepler",   "knuth",    "lamarr",   "lovelace",
-    "mcclintock", "meitner", "mendel",  "newton",   "nobel",    "noether",  "pascal",
-    "payne",    "pike",     "poincare", "ramanujan", "ritchie", "shannon",  "stallman",
-    "tesla",    "thompson", "torvalds", "turing",   "wiles",    "wozniak",  "wright",
+    "agnesi",     "albattani", "babbage",  "bardeen",   "bohr",     "booth",   "brahmagupta",
+    "curie",      "darwin",    "dijkstra", "einstein",  "euclid",   "euler",   "fermat",
+    "feynman",    "galileo",   "gauss",    "goldberg",  "hamilton", "hawking", "hertz",
+    "hopper",     "hypatia",   "jepsen",   "kepler",    "knuth",    "lamarr",  "lovelace",
+    "mcclintock", "meitner",   "mendel",   "newton",    "nobel",    "noether", "pascal",
+    "payne",      "pike",      "poincare", "ramanujan", "ritchie",  "shannon", "stallman",
+    "tesla",      "thompson",  "torvalds", "turing",    "wiles",    "wozniak", "wright",
     "yalow",
 };
 
@@ -53,8 +53,8 @@ static bool name_taken(struct eng_ctx *c, const char *name, char *who, size_t le
         sqlite3_stmt *st = NULL;
         bool taken = false;
 
-        if (sqlite3_prepare_v2(c->db, "SELECT id FROM containers WHERE name = ?1", -1, &st,
-                               NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(c->db, "SELECT id FROM containers WHERE name = ?1", -1, &st, NULL) !=
+            SQLITE_OK)
                 return false;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
@@ -80,8 +80,7 @@ static int pick_name(struct eng_ctx *c, const struct eng_config *cfg, char name[
                                        "name '%s': must match [a-zA-Z0-9][a-zA-Z0-9_.-]*",
                                        cfg->name);
                 if (name_taken(c, cfg->name, who, sizeof(who)))
-                        return err_set(err, EEXIST,
-                                       "name '%s' is already in use by container %s",
+                        return err_set(err, EEXIST, "name '%s' is already in use by container %s",
                                        cfg->name, who);
                 snprintf(name, ENG_NAME_MAX, "%s", cfg->name);
                 return 0;
@@ -148,9 +147,8 @@ static char **anon_volumes(const struct eng_config *cfg, const struct eng_image_
         return out;
 }
 
-static int insert_row(struct eng_ctx *c, const char *id, const char *name,
-                      const char *image_id, const char *image_name, const char *config,
-                      struct isola_err *err)
+static int insert_row(struct eng_ctx *c, const char *id, const char *name, const char *image_id,
+                      const char *image_name, const char *config, struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
         int rc;
@@ -215,8 +213,7 @@ static int prepare(struct eng_ctx *c, const struct eng_config *in, struct create
                 if (!realpath(in->rootfs, real) || stat(real, &sb) < 0)
                         return err_sys(err, "--rootfs '%s'", in->rootfs);
                 if (!S_ISDIR(sb.st_mode))
-                        return err_set(err, ENOTDIR, "--rootfs '%s': not a directory",
-                                       in->rootfs);
+                        return err_set(err, ENOTDIR, "--rootfs '%s': not a directory", in->rootfs);
                 free(s->cfg.rootfs);
                 s->cfg.rootfs = strdup(real);
         }
@@ -237,7 +234,9 @@ static int build(struct eng_ctx *c, struct create_state *s, struct isola_err *er
                 goto out;
         if (insert_row(c, s->id, s->name, s->image_id, s->image_name,
                        json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN), err) < 0 ||
-            eng_rootfs_mount(c, s->id, err) < 0 ||
+            (s->img.layer_dirs
+                 ? eng_rootfs_mount_lowers(c, s->id, s->img.layer_dirs, s->img.n_layers, err)
+                 : eng_rootfs_mount(c, s->id, err)) < 0 ||
             eng_spec_write(c, s->id, &s->cfg, &s->img, anon, err) < 0 ||
             db_commit(c->db, err) < 0) {
                 db_rollback(c->db);
@@ -266,6 +265,13 @@ int eng_create(struct eng_ctx *c, const struct eng_config *cfg, char id_out[ENG_
         made = true;
         if (build(c, &s, err) < 0)
                 goto undo;
+        char host[16];
+        snprintf(host, sizeof(host), "%.12s", s.id);
+        if (eng_net_attach(c, s.id, &s.cfg, s.cfg.hostname ? s.cfg.hostname : host, err) < 0) {
+                struct isola_err ignore = {0};
+                eng_destroy(c, s.id, true, &ignore);
+                goto out;
+        }
         snprintf(id_out, ENG_ID_LEN + 1, "%s", s.id);
         rc = 0;
         goto out;
@@ -273,6 +279,7 @@ undo:
         if (made) {
                 struct isola_err ignore = {0};
                 char path[PATH_MAX];
+                eng_net_release(c, s.id, &ignore);
                 eng_rootfs_umount(c, s.id, &ignore);
                 eng_ctr_path(c, s.id, NULL, path, sizeof(path));
                 eng_rmtree(path, &ignore);

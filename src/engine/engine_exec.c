@@ -15,11 +15,8 @@ int eng_exec(struct eng_ctx *c, const char *ref, const struct eng_exec_opts *o, 
         struct eng_container *ct = NULL;
         struct ctr_opts opts = {.root = c->ctr_root};
         char user[64], rootfs[PATH_MAX], home[PATH_MAX];
-        struct ctr_exec_args a = {.args = o->args,
-                                  .tty = o->tty,
-                                  .detach = o->detach,
-                                  .cwd = o->workdir,
-                                  .env = o->env};
+        struct ctr_exec_args a = {
+            .args = o->args, .tty = o->tty, .detach = o->detach, .cwd = o->workdir, .env = o->env};
         int rc = -1;
 
         if (!o->args || !o->args[0])
@@ -27,8 +24,7 @@ int eng_exec(struct eng_ctx *c, const char *ref, const struct eng_exec_opts *o, 
         if (eng_get(c, ref, &ct, err) < 0)
                 return -1;
         if (strcmp(ct->state, "running") != 0) {
-                err_set(err, EINVAL, "container '%s' is not running (state: %s)", ref,
-                        ct->state);
+                err_set(err, EINVAL, "container '%s' is not running (state: %s)", ref, ct->state);
                 goto out;
         }
         if (o->user) {

@@ -50,6 +50,8 @@ int eng_image_resolve(struct eng_ctx *c, const char *name, char **image_id, char
         info->working_dir = str_dup(img->config.working_dir);
         info->user = str_dup(img->config.user);
         info->stop_signal = str_dup(img->config.stop_signal);
+        info->layer_dirs = strv_dup(img->layer_dirs);
+        info->n_layers = img->n_layers;
         img_image_free(img);
         return 0;
 }
@@ -104,6 +106,7 @@ void eng_image_info_free(struct eng_image_info *i)
         strv_free(i->entrypoint);
         strv_free(i->cmd);
         strv_free(i->volumes);
+        strv_free(i->layer_dirs);
         free(i->working_dir);
         free(i->user);
         free(i->stop_signal);

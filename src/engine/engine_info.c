@@ -31,8 +31,9 @@ static json_object *state_json(const struct eng_container *ct)
         char t[64];
 
         json_object_object_add(s, "Status", json_object_new_string(ct->state));
-        json_object_object_add(s, "Running", json_object_new_boolean(!strcmp(ct->state, "running") ||
-                                                                     !strcmp(ct->state, "paused")));
+        json_object_object_add(
+            s, "Running",
+            json_object_new_boolean(!strcmp(ct->state, "running") || !strcmp(ct->state, "paused")));
         json_object_object_add(s, "Paused", json_object_new_boolean(!strcmp(ct->state, "paused")));
         json_object_object_add(s, "Pid", json_object_new_int(ct->pid));
         json_object_object_add(s, "MonitorPid", json_object_new_int(ct->monitor_pid));
@@ -96,13 +97,14 @@ int eng_inspect(struct eng_ctx *c, const char *ref, char **json_out, struct isol
         err_clear(err);
         if (spec && json_object_object_get_ex(spec, "process", &v) &&
             json_object_object_get_ex(v, "args", &v)) {
-                json_object_object_add(o, "Path",
-                                       json_object_get(json_object_array_get_idx(v, 0)));
+                json_object_object_add(o, "Path", json_object_get(json_object_array_get_idx(v, 0)));
                 json_object_object_add(o, "Args", json_object_get(v));
         }
         json_object_object_add(o, "State", state_json(ct));
-        json_object_object_add(o, "Image", json_object_new_string(ct->image_id ? ct->image_id : ""));
-        json_object_object_add(o, "ImageName", json_object_new_string(ct->image_name ? ct->image_name : ""));
+        json_object_object_add(o, "Image",
+                               json_object_new_string(ct->image_id ? ct->image_id : ""));
+        json_object_object_add(o, "ImageName",
+                               json_object_new_string(ct->image_name ? ct->image_name : ""));
         json_object_object_add(o, "RestartCount", json_object_new_int(ct->restart_count));
         eng_ctr_path(c, ct->id, MON_LOG_FILE, path, sizeof(path));
         json_object_object_add(o, "LogPath", json_object_new_string(path));
@@ -226,7 +228,8 @@ int eng_top(struct eng_ctx *c, const char *ref, char **text_out, struct isola_er
         char *out = malloc((n + 1) * 1200);
         size_t len = 0;
         if (out) {
-                len = (size_t)sprintf(out, "%-8s %-10s %-8s %s\n", "PID", "USER", "TIME", "COMMAND");
+                len =
+                    (size_t)sprintf(out, "%-8s %-10s %-8s %s\n", "PID", "USER", "TIME", "COMMAND");
                 for (size_t i = 0; i < n; i++) {
                         proc_line(pids[i], out + len, 1200);
                         len += strlen(out + len);

@@ -155,8 +155,7 @@ int eng_logs(struct eng_ctx *c, const char *ref, const struct eng_logs_opts *o,
 
         if (a)
                 print_lines(a, len_old, skip, o->timestamps);
-        size_t used = b ? print_lines(b, len_cur, skip > in_a ? skip - in_a : 0, o->timestamps)
-                        : 0;
+        size_t used = b ? print_lines(b, len_cur, skip > in_a ? skip - in_a : 0, o->timestamps) : 0;
         if (o->follow)
                 follow(c, id, cur, (off_t)used, o->timestamps);
         return 0;

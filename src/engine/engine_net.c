@@ -15,6 +15,11 @@
 
 #include "util/cleanup.h"
 #include "util/fs.h"
+#ifdef ENGINE_HAVE_NET
+#include <unistd.h>
+
+#include "net/net.h"
+#endif
 
 static const char *mode(const struct eng_config *cfg)
 {
@@ -26,16 +31,19 @@ static bool is_bridge(const struct eng_config *cfg)
         return strcmp(mode(cfg), "none") && strcmp(mode(cfg), "host");
 }
 
+#ifdef ENGINE_HAVE_NET
+static void net_ctx_of(struct eng_ctx *c, struct net_ctx *n)
+{
+        n->paths = c->paths;
+        n->db = c->db;
+}
+#endif
+
 int eng_net_prepare(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
                     json_object *spec, struct isola_err *err)
 {
         json_object *l, *ns, *n;
 
-        (void)c;
-        (void)id;
-        if (is_bridge(cfg))
-                return err_set(err, ENOTSUP, "network '%s': bridge networking not available",
-                               mode(cfg));
         if (!strcmp(mode(cfg), "host"))
                 return 0;
         if (!json_object_object_get_ex(spec, "linux", &l) ||
@@ -44,24 +52,32 @@ int eng_net_prepare(struct eng_ctx *c, const char *id, const struct eng_config *
         n = json_object_new_object();
         json_object_object_add(n, "type", json_object_new_string("network"));
         json_object_array_add(ns, n);
+        if (is_bridge(cfg)) {
+#ifdef ENGINE_HAVE_NET
+                /* no database work here (we are inside create's
+                 * transaction): the attachment follows in eng_net_attach */
+                struct net_ctx nc;
+                char path[PATH_MAX];
+                net_ctx_of(c, &nc);
+                if (net_ns_create(&nc, id, path, err) < 0)
+                        return -1;
+                json_object_object_add(n, "path", json_object_new_string(path));
+#else
+                (void)c;
+                (void)id;
+                return err_set(err, ENOTSUP, "network '%s': bridge networking not available",
+                               mode(cfg));
+#endif
+        }
         /* as podman: ping without CAP_NET_RAW inside a private netns */
         json_object *sysctl = json_object_new_object();
-        json_object_object_add(sysctl, "net.ipv4.ping_group_range",
-                               json_object_new_string("0 0"));
+        json_object_object_add(sysctl, "net.ipv4.ping_group_range", json_object_new_string("0 0"));
         json_object_object_add(l, "sysctl", sysctl);
         return 0;
 }
 
-int eng_net_release(struct eng_ctx *c, const char *id, struct isola_err *err)
-{
-        (void)c;
-        (void)id;
-        (void)err;
-        return 0;
-}
-
-static int write_ctr_file(struct eng_ctx *c, const char *id, const char *name,
-                          const char *text, struct isola_err *err)
+static int write_ctr_file(struct eng_ctx *c, const char *id, const char *name, const char *text,
+                          struct isola_err *err)
 {
         char path[PATH_MAX];
 
@@ -95,8 +111,9 @@ static int hosts_file(struct eng_ctx *c, const char *id, const struct eng_config
         _cleanup_free_ char *buf = calloc(1, cap);
         char line[512];
 
-        append(&buf, &len, &cap, "127.0.0.1\tlocalhost localhost.localdomain\n"
-                                 "::1\tlocalhost localhost.localdomain ip6-localhost\n");
+        append(&buf, &len, &cap,
+               "127.0.0.1\tlocalhost localhost.localdomain\n"
+               "::1\tlocalhost localhost.localdomain ip6-localhost\n");
         for (char **h = cfg->add_hosts; h && *h; h++) {
                 const char *sep = strchr(*h, ':');
                 if (!sep || sep == *h || !sep[1])
@@ -150,3 +167,73 @@ int eng_net_files(struct eng_ctx *c, const char *id, const struct eng_config *cf
                 return -1;
         return 0;
 }
+
+#ifdef ENGINE_HAVE_NET
+int eng_net_attach(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
+                   const char *hostname, struct isola_err *err)
+{
+        struct net_ctx nc;
+        struct net_port ports[64];
+        struct net_attachment att;
+        char path[PATH_MAX];
+        size_t n = 0;
+        _cleanup_free_ char *resolv = NULL;
+        _cleanup_free_ char *hosts = NULL;
+
+        if (!is_bridge(cfg))
+                return 0;
+        net_ctx_of(c, &nc);
+        for (char **p = cfg->ports; p && *p; p++) {
+                if (n == ARRAY_SIZE(ports))
+                        return err_set(err, E2BIG, "-p: at most %zu ports", ARRAY_SIZE(ports));
+                if (net_port_parse(*p, &ports[n++], err) < 0)
+                        return err_prefix(err, "-p '%s'", *p);
+        }
+        struct net_attach_req req = {.network = mode(cfg),
+                                     .aliases = (const char *const *)cfg->aliases};
+        if (net_ns_path(&nc, id, path, err) < 0 ||
+            net_attach(&nc, id, cfg->name, path, &req, ports, n, &att, err) < 0 ||
+            net_resolv_conf(&nc, id, (const char *const *)cfg->dns, &resolv, err) < 0 ||
+            net_hosts(&nc, id, hostname, (const char *const *)cfg->add_hosts, &hosts, err) < 0)
+                return -1;
+        if (write_ctr_file(c, id, "resolv.conf", resolv, err) < 0 ||
+            write_ctr_file(c, id, "hosts", hosts, err) < 0)
+                return -1;
+        return 0;
+}
+
+int eng_net_release(struct eng_ctx *c, const char *id, struct isola_err *err)
+{
+        struct net_ctx nc;
+        char path[PATH_MAX];
+
+        net_ctx_of(c, &nc);
+        /* only containers on a bridge network have a netns file */
+        if (net_ns_path(&nc, id, path, err) < 0 || access(path, F_OK) < 0) {
+                err_clear(err);
+                return 0;
+        }
+        if (net_detach_all(&nc, id, err) < 0)
+                return -1;
+        return net_ns_remove(&nc, id, err);
+}
+#else
+int eng_net_attach(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
+                   const char *hostname, struct isola_err *err)
+{
+        (void)c;
+        (void)id;
+        (void)cfg;
+        (void)hostname;
+        (void)err;
+        return 0;
+}
+
+int eng_net_release(struct eng_ctx *c, const char *id, struct isola_err *err)
+{
+        (void)c;
+        (void)id;
+        (void)err;
+        return 0;
+}
+#endif

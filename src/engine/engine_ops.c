@@ -147,7 +147,7 @@ int eng_cleanup(struct eng_ctx *c, const char *id, int code, int64_t finished,
         }
         ctr_opts_of(c, &o);
         ctr_delete(&o, id, true, &ignore);
-        eng_net_release(c, id, &ignore);
+        /* the network stays attached until rm: a restart keeps its address */
         if (cfg.auto_remove) {
                 rc = eng_destroy(c, id, true, err);
         } else {
@@ -159,27 +159,22 @@ int eng_cleanup(struct eng_ctx *c, const char *id, int code, int64_t finished,
         return rc;
 }
 
-int eng_restart_in_monitor(struct eng_ctx *c, const char *id, int report_fd,
-                           struct isola_err *err)
+int eng_restart_in_monitor(struct eng_ctx *c, const char *id, int report_fd, struct isola_err *err)
 {
         struct ctr_opts o;
         struct isola_err ignore = {0};
         char bundle[PATH_MAX], msg[32];
         struct ctr_create_args a = {.bundle = bundle, .detach = true};
-        _cleanup_free_ char *state = NULL;
         sqlite3_stmt *st = NULL;
-        int status, pid = -1;
+        int status;
+        pid_t pid = -1;
 
         ctr_opts_of(c, &o);
         ctr_delete(&o, id, true, &ignore);
         eng_ctr_path(c, id, NULL, bundle, sizeof(bundle));
         if (eng_rootfs_mount(c, id, err) < 0 || ctr_run(&o, id, &a, &status, err) < 0 ||
-            ctr_state(&o, id, &state, err) < 0)
+            eng_only_child(&pid, err) < 0)
                 return -1;
-        json_object *j = json_tokener_parse(state), *p;
-        if (j && json_object_object_get_ex(j, "pid", &p))
-                pid = json_object_get_int(p);
-        json_object_put(j);
         if (sqlite3_prepare_v2(c->db,
                                "UPDATE containers SET state = 'running', pid = ?2, started = ?3, "
                                "restart_count = restart_count + 1 WHERE id = ?1",
@@ -271,8 +266,7 @@ out:
         return rc;
 }
 
-int eng_remove(struct eng_ctx *c, const char *ref, bool force, bool volumes,
-               struct isola_err *err)
+int eng_remove(struct eng_ctx *c, const char *ref, bool force, bool volumes, struct isola_err *err)
 {
         struct eng_container *ct = NULL;
         char id[ENG_ID_LEN + 1];
@@ -283,8 +277,8 @@ int eng_remove(struct eng_ctx *c, const char *ref, bool force, bool volumes,
         snprintf(id, sizeof(id), "%s", ct->id);
         if (is_running(ct)) {
                 if (!force) {
-                        err_set(err, EBUSY,
-                                "container '%s' is running: stop it first or use rm -f", ref);
+                        err_set(err, EBUSY, "container '%s' is running: stop it first or use rm -f",
+                                ref);
                         goto out;
                 }
                 if (stop_running(c, ct, SIGKILL, 0, err) < 0)

@@ -18,8 +18,8 @@
 
 #include "util/cleanup.h"
 
-int eng_rootfs_lowers(struct eng_ctx *c, const struct eng_container *ct, char ***out,
-                      size_t *n_out, struct isola_err *err)
+int eng_rootfs_lowers(struct eng_ctx *c, const struct eng_container *ct, char ***out, size_t *n_out,
+                      struct isola_err *err)
 {
         struct eng_config cfg;
 
@@ -106,6 +106,19 @@ int eng_rootfs_mount(struct eng_ctx *c, const char *id, struct isola_err *err)
                 free(lowers[i]);
         free(lowers);
         return rc < 0 ? err_prefix(err, "root file system of '%.12s'", id) : 0;
+}
+
+int eng_rootfs_mount_lowers(struct eng_ctx *c, const char *id, char **lowers, size_t n,
+                            struct isola_err *err)
+{
+        char upper[PATH_MAX], work[PATH_MAX], merged[PATH_MAX];
+
+        eng_ctr_path(c, id, "upper", upper, sizeof(upper));
+        eng_ctr_path(c, id, "work", work, sizeof(work));
+        eng_ctr_path(c, id, "merged", merged, sizeof(merged));
+        if (mount_overlay(lowers, n, upper, work, merged, err) < 0)
+                return err_prefix(err, "root file system of '%.12s'", id);
+        return 0;
 }
 
 int eng_rootfs_umount(struct eng_ctx *c, const char *id, struct isola_err *err)

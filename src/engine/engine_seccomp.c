@@ -166,7 +166,8 @@ static json_object *rule_json(const struct sc_rule *r)
                 json_object *args = json_object_new_array();
                 for (unsigned i = 0; i < r->n_args; i++) {
                         json_object *a = json_object_new_object();
-                        json_object_object_add(a, "index", json_object_new_int((int)r->args[i].index));
+                        json_object_object_add(a, "index",
+                                               json_object_new_int((int)r->args[i].index));
                         json_object_object_add(a, "value",
                                                json_object_new_uint64(r->args[i].value));
                         json_object_object_add(a, "op", json_object_new_string(r->args[i].op));

@@ -16,28 +16,61 @@
 #include "util/fs.h"
 
 static const char *const default_caps[] = {
-    "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID",     "CAP_KILL",      "CAP_NET_BIND_SERVICE",
-    "CAP_SETFCAP", "CAP_SETGID",      "CAP_SETPCAP", "CAP_SETUID",    "CAP_SYS_CHROOT",
+    "CAP_CHOWN",   "CAP_DAC_OVERRIDE",     "CAP_FOWNER",     "CAP_FSETID",
+    "CAP_KILL",    "CAP_NET_BIND_SERVICE", "CAP_SETFCAP",    "CAP_SETGID",
+    "CAP_SETPCAP", "CAP_SETUID",           "CAP_SYS_CHROOT",
 };
 static const char *const masked_paths[] = {
-    "/proc/acpi",        "/proc/kcore",       "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list",  "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-    "/sys/firmware",     "/sys/fs/selinux",   "/sys/dev/block",
+    "/proc/acpi",       "/proc/kcore",       "/proc/keys",        "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware",    "/sys/fs/selinux",   "/sys/dev/block",
 };
 static const char *const readonly_paths[] = {
     "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
 /* Every capability libcap knows on this kernel, for --cap-add ALL. */
 static const char *const all_caps[] = {
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 };
 
 static json_object *strv_json(const char *const *v, size_t n)
@@ -117,12 +150,10 @@ static void default_mounts(json_object *mounts)
         static const char *const dev[] = {"nosuid", "noexec", "strictatime", "mode=755",
                                           "size=65536k"};
         static const char *const sys[] = {"nosuid", "noexec", "nodev", "ro"};
-        static const char *const pts[] = {"nosuid",       "noexec",    "newinstance",
+        static const char *const pts[] = {"nosuid",        "noexec",    "newinstance",
                                           "ptmxmode=0666", "mode=0620", "gid=5"};
-        static const char *const shm[] = {"nosuid", "noexec", "nodev", "mode=1777",
-                                          "size=65536k"};
-        static const char *const cg[] = {"rprivate", "nosuid", "noexec", "nodev", "relatime",
-                                         "ro"};
+        static const char *const shm[] = {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"};
+        static const char *const cg[] = {"rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"};
 
         json_object_array_add(mounts, mount_json("/proc", "proc", "proc", proc, 3));
         json_object_array_add(mounts, mount_json("/dev", "tmpfs", "tmpfs", dev, 5));
@@ -135,8 +166,9 @@ static void default_mounts(json_object *mounts)
 
 static void file_mounts(struct eng_ctx *c, const char *id, json_object *mounts)
 {
-        static const char *const files[][2] = {
-            {"hostname", "/etc/hostname"}, {"hosts", "/etc/hosts"}, {"resolv.conf", "/etc/resolv.conf"}};
+        static const char *const files[][2] = {{"hostname", "/etc/hostname"},
+                                               {"hosts", "/etc/hosts"},
+                                               {"resolv.conf", "/etc/resolv.conf"}};
         static const char *const opts[] = {"bind", "rprivate"};
         char path[PATH_MAX];
 
@@ -168,12 +200,11 @@ static int volume_mounts(struct eng_ctx *c, const char *id, const struct eng_con
                                 if (!strcmp(o, "ro"))
                                         ro = true;
                                 else if (strcmp(o, "rw") && strcmp(o, "z") && strcmp(o, "Z"))
-                                        return err_set(err, EINVAL,
-                                                       "-v '%s': unknown option '%s'", *p, o);
+                                        return err_set(err, EINVAL, "-v '%s': unknown option '%s'",
+                                                       *p, o);
                 }
                 if (dst[0] != '/')
-                        return err_set(err, EINVAL, "-v '%s': destination must be absolute",
-                                       *p);
+                        return err_set(err, EINVAL, "-v '%s': destination must be absolute", *p);
                 if (src[0] == '/' || src[0] == '.') {
                         if (!realpath(src, path))
                                 return err_sys(err, "-v '%s': source '%s'", *p, src);
@@ -220,12 +251,14 @@ static const struct {
         const char *name;
         const char *type;
 } rlimit_names[] = {
-    {"nofile", "RLIMIT_NOFILE"}, {"nproc", "RLIMIT_NPROC"},   {"core", "RLIMIT_CORE"},
-    {"memlock", "RLIMIT_MEMLOCK"}, {"stack", "RLIMIT_STACK"}, {"cpu", "RLIMIT_CPU"},
-    {"fsize", "RLIMIT_FSIZE"},   {"as", "RLIMIT_AS"},         {"locks", "RLIMIT_LOCKS"},
-    {"sigpending", "RLIMIT_SIGPENDING"}, {"msgqueue", "RLIMIT_MSGQUEUE"},
-    {"nice", "RLIMIT_NICE"},     {"rtprio", "RLIMIT_RTPRIO"}, {"rttime", "RLIMIT_RTTIME"},
-    {"data", "RLIMIT_DATA"},     {"rss", "RLIMIT_RSS"},
+    {"nofile", "RLIMIT_NOFILE"},     {"nproc", "RLIMIT_NPROC"},
+    {"core", "RLIMIT_CORE"},         {"memlock", "RLIMIT_MEMLOCK"},
+    {"stack", "RLIMIT_STACK"},       {"cpu", "RLIMIT_CPU"},
+    {"fsize", "RLIMIT_FSIZE"},       {"as", "RLIMIT_AS"},
+    {"locks", "RLIMIT_LOCKS"},       {"sigpending", "RLIMIT_SIGPENDING"},
+    {"msgqueue", "RLIMIT_MSGQUEUE"}, {"nice", "RLIMIT_NICE"},
+    {"rtprio", "RLIMIT_RTPRIO"},     {"rttime", "RLIMIT_RTTIME"},
+    {"data", "RLIMIT_DATA"},         {"rss", "RLIMIT_RSS"},
 };
 
 static int rlimits_json(const struct eng_config *cfg, json_object **out, struct isola_err *err)
@@ -240,16 +273,14 @@ static int rlimits_json(const struct eng_config *cfg, json_object **out, struct 
                 int n = sscanf(*p, "%31[a-z]=%lld:%lld", name, &soft, &hard);
 
                 if (n < 2)
-                        return err_set(err, EINVAL, "--ulimit '%s': expected NAME=SOFT[:HARD]",
-                                       *p);
+                        return err_set(err, EINVAL, "--ulimit '%s': expected NAME=SOFT[:HARD]", *p);
                 if (n == 2)
                         hard = soft;
                 for (size_t i = 0; i < ARRAY_SIZE(rlimit_names); i++)
                         if (!strcmp(name, rlimit_names[i].name))
                                 type = rlimit_names[i].type;
                 if (!type)
-                        return err_set(err, EINVAL, "--ulimit '%s': unknown limit '%s'", *p,
-                                       name);
+                        return err_set(err, EINVAL, "--ulimit '%s': unknown limit '%s'", *p, name);
                 if (soft > hard || soft < -1)
                         return err_set(err, EINVAL, "--ulimit '%s': soft limit above hard", *p);
                 json_object *r = json_object_new_object();
@@ -327,8 +358,7 @@ static json_object *linux_json(const char *id, const struct eng_config *cfg)
         snprintf(path, sizeof(path), "/isola/%s", id);
         json_object_object_add(l, "cgroupsPath", json_object_new_string(path));
         json_object_object_add(l, "resources", resources_json(cfg));
-        json_object_object_add(l, "maskedPaths",
-                               strv_json(masked_paths, ARRAY_SIZE(masked_paths)));
+        json_object_object_add(l, "maskedPaths", strv_json(masked_paths, ARRAY_SIZE(masked_paths)));
         json_object_object_add(l, "readonlyPaths",
                                strv_json(readonly_paths, ARRAY_SIZE(readonly_paths)));
         return l;
@@ -418,8 +448,8 @@ static int user_json(struct eng_ctx *c, const char *id, const struct eng_config 
 }
 
 static int process_json(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
-                        const struct eng_image_info *img, const char *hostname,
-                        json_object **out, struct isola_err *err)
+                        const struct eng_image_info *img, const char *hostname, json_object **out,
+                        struct isola_err *err)
 {
         json_object *p = json_object_new_object(), *env = json_object_new_array(), *x;
         char kv[512];
@@ -460,8 +490,7 @@ static int process_json(struct eng_ctx *c, const char *id, const struct eng_conf
 }
 
 int eng_spec_write(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
-                   const struct eng_image_info *img, char **anon_volumes,
-                   struct isola_err *err)
+                   const struct eng_image_info *img, char **anon_volumes, struct isola_err *err)
 {
         json_object *spec = json_object_new_object(), *root = json_object_new_object(), *x;
         json_object *mounts = json_object_new_array(), *l = linux_json(id, cfg);
@@ -489,8 +518,7 @@ int eng_spec_write(struct eng_ctx *c, const char *id, const struct eng_config *c
                 snprintf(path, sizeof(path), "%s", c->self_exe);
                 char *slash = strrchr(path, '/');
                 snprintf(slash + 1, sizeof(path) - (size_t)(slash + 1 - path), "isola-init");
-                json_object_array_add(mounts,
-                                      mount_json("/run/isola-init", "bind", path, opts, 3));
+                json_object_array_add(mounts, mount_json("/run/isola-init", "bind", path, opts, 3));
         }
         if (process_json(c, id, cfg, img, hostname, &x, err) < 0)
                 goto out_x;

@@ -90,6 +90,27 @@ static int console_accept(int lfd, const char *path, struct isola_err *err)
         return master;
 }
 
+/* The monitor's socket, bound before the container is reported started so
+ * that a `wait` right after `start` finds it. */
+static int monitor_listen(struct launch *l)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int dfd = open(l->c->mon_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (dfd >= 0 && fd >= 0) {
+                snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%.64s", dfd, l->id);
+                unlink(sa.sun_path);
+                if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+                        close(fd);
+                        fd = -1;
+                }
+        }
+        if (dfd >= 0)
+                close(dfd);
+        return fd;
+}
+
 static void fmt_fd(char *buf, size_t len, const char *key, int fd)
 {
         if (fd >= 0)
@@ -100,9 +121,9 @@ static void fmt_fd(char *buf, size_t len, const char *key, int fd)
 static const char *const restart_names[] = {"no", "on-failure", "always"};
 
 /* In M, after the container runs: becomes isola-monitor. */
-static void exec_monitor(struct launch *l, pid_t pid, int pty)
+static void exec_monitor(struct launch *l, pid_t pid, int pty, int listen_fd)
 {
-        char a[24][PATH_MAX + 16], mon[PATH_MAX], *argv[26];
+        char a[26][PATH_MAX + 16], mon[PATH_MAX], *argv[28];
         int n = 0, devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         const struct eng_config *cfg = l->cfg;
 
@@ -126,6 +147,7 @@ static void exec_monitor(struct launch *l, pid_t pid, int pty)
         fmt_fd(a[n++], sizeof(a[0]), "aout", l->attach ? l->aio[1] : -1);
         fmt_fd(a[n++], sizeof(a[0]), "aerr", l->attach ? l->aio[2] : -1);
         fmt_fd(a[n++], sizeof(a[0]), "notify", l->attach ? l->notify[1] : -1);
+        fmt_fd(a[n++], sizeof(a[0]), "listen", listen_fd);
         snprintf(a[n++], sizeof(a[0]), "restart=%s", restart_names[cfg->restart]);
         snprintf(a[n++], sizeof(a[0]), "max=%d", cfg->restart_max);
         snprintf(a[n++], sizeof(a[0]), "count=%d", l->restart_count);
@@ -152,7 +174,6 @@ static int run_container(struct launch *l, pid_t *pid_out, int *pty_out, struct 
         struct ctr_create_args a = {.bundle = bundle, .detach = true};
         _cleanup_close_ int lfd = -1;
         struct isola_err ignore = {0};
-        _cleanup_free_ char *state = NULL;
         int status;
 
         eng_ctr_path(l->c, l->id, NULL, bundle, sizeof(bundle));
@@ -167,11 +188,8 @@ static int run_container(struct launch *l, pid_t *pid_out, int *pty_out, struct 
         ctr_delete(&opts, l->id, true, &ignore);
         if (ctr_run(&opts, l->id, &a, &status, err) < 0)
                 return -1;
-        if (ctr_state(&opts, l->id, &state, err) < 0)
+        if (eng_only_child(pid_out, err) < 0)
                 return -1;
-        json_object *j = json_tokener_parse(state), *p;
-        *pid_out = j && json_object_object_get_ex(j, "pid", &p) ? json_object_get_int(p) : -1;
-        json_object_put(j);
         if (l->cfg->tty) {
                 *pty_out = console_accept(lfd, cons_path, err);
                 if (*pty_out < 0)
@@ -225,9 +243,10 @@ static void m_main(struct launch *l)
                 _exit(1);
         }
         char msg[32];
+        int listen_fd = monitor_listen(l);
         snprintf(msg, sizeof(msg), "%d", (int)pid);
         report(l->report[1], 'P', msg);
-        exec_monitor(l, pid, pty);
+        exec_monitor(l, pid, pty, listen_fd);
 }
 
 static int make_pipes(struct launch *l, struct isola_err *err)
@@ -238,8 +257,8 @@ static int make_pipes(struct launch *l, struct isola_err *err)
                 all[i][0] = all[i][1] = -1;
         if (pipe2(l->go, O_CLOEXEC) < 0 || pipe2(l->report, O_CLOEXEC) < 0)
                 return err_sys(err, "pipe");
-        if (l->attach && pipe2(l->notify, O_CLOEXEC) < 0)
-                return err_sys(err, "pipe");
+        if (l->attach && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, l->notify) < 0)
+                return err_sys(err, "socketpair");
         if (!l->cfg->tty && (pipe2(l->out, O_CLOEXEC) < 0 || pipe2(l->errp, O_CLOEXEC) < 0))
                 return err_sys(err, "pipe");
         if (!l->cfg->tty && l->cfg->interactive && pipe2(l->in, O_CLOEXEC) < 0)
@@ -354,6 +373,16 @@ static int launch(struct launch *l, pid_t *pid_out, struct isola_err *err)
         set_pid(l->c, l->id, *pid_out);
         rc = 0;
 out:
+        return rc;
+}
+
+int eng_attach_finish(struct eng_ctx *c, const char *id, int notify_fd, int code,
+                      struct isola_err *err)
+{
+        int rc = eng_cleanup(c, id, code, 0, err);
+
+        if (rc == 0 && write(notify_fd, "C", 1) != 1)
+                rc = err_sys(err, "monitor of '%.12s'", id);
         return rc;
 }
 

@@ -89,11 +89,14 @@ static void member_groups(const char *group_db, const char *user, gid_t primary,
         char members[4096], gidbuf[32];
         unsigned long g;
 
+        /* as docker: the primary group is listed among the groups too */
+        if (k < max)
+                groups[k++] = primary;
+
         for (const char *l = group_db; l && *l && k < max;
              l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
                 if (!field(l, 3, members, sizeof(members)) ||
-                    !field(l, 2, gidbuf, sizeof(gidbuf)) || !parse_id(gidbuf, &g) ||
-                    g == primary)
+                    !field(l, 2, gidbuf, sizeof(gidbuf)) || !parse_id(gidbuf, &g) || g == primary)
                         continue;
                 for (char *m = strtok(members, ","); m; m = strtok(NULL, ","))
                         if (!strcmp(m, user) && k < max)
@@ -103,8 +106,7 @@ static void member_groups(const char *group_db, const char *user, gid_t primary,
 }
 
 int eng_user_resolve(const char *rootfs, const char *spec, uid_t *uid, gid_t *gid,
-                     char home[PATH_MAX], gid_t *groups, size_t *n_groups,
-                     struct isola_err *err)
+                     char home[PATH_MAX], gid_t *groups, size_t *n_groups, struct isola_err *err)
 {
         _cleanup_free_ char *copy = strdup(spec);
         _cleanup_free_ char *passwd = read_in_root(rootfs, "/etc/passwd");

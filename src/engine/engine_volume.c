@@ -31,14 +31,12 @@ static int valid_name(const char *n, struct isola_err *err)
         return 0;
 }
 
-static void vol_path(const struct eng_ctx *c, const char *name, bool data, char *buf,
-                     size_t len)
+static void vol_path(const struct eng_ctx *c, const char *name, bool data, char *buf, size_t len)
 {
         snprintf(buf, len, "%s/volumes/%s%s", c->paths.root, name, data ? "/_data" : "");
 }
 
-static int step_done(struct eng_ctx *c, sqlite3_stmt *st, const char *what,
-                     struct isola_err *err)
+static int step_done(struct eng_ctx *c, sqlite3_stmt *st, const char *what, struct isola_err *err)
 {
         int rc = sqlite3_step(st);
         sqlite3_finalize(st);
@@ -75,8 +73,8 @@ static int insert_volume(struct eng_ctx *c, const char *name, bool anonymous, bo
         return 0;
 }
 
-int eng_volume_create(struct eng_ctx *c, const char *name, bool anonymous,
-                      struct eng_volume *out, struct isola_err *err)
+int eng_volume_create(struct eng_ctx *c, const char *name, bool anonymous, struct eng_volume *out,
+                      struct isola_err *err)
 {
         char gen[ENG_ID_LEN + 1];
 
@@ -212,15 +210,15 @@ static int first_user(struct eng_ctx *c, const char *name, char *buf, size_t len
 
 int eng_volume_remove(struct eng_ctx *c, const char *name, bool force, struct isola_err *err)
 {
-        struct eng_volume v;
+        struct eng_volume v = {0};
         char user[ENG_NAME_MAX];
 
         if (eng_volume_get(c, name, &v, err) < 0)
                 return -1;
         if (first_user(c, name, user, sizeof(user))) {
                 if (!force)
-                        return err_set(err, EBUSY, "volume '%s' is in use by container '%s'",
-                                       name, user);
+                        return err_set(err, EBUSY, "volume '%s' is in use by container '%s'", name,
+                                       user);
                 if (eng_remove(c, user, true, false, err) < 0)
                         return -1;
         }
@@ -262,8 +260,7 @@ int eng_volume_prune(struct eng_ctx *c, char ***names_out, size_t *n_out, struct
         return 0;
 }
 
-int eng_volume_release(struct eng_ctx *c, const char *id, bool remove_anon,
-                       struct isola_err *err)
+int eng_volume_release(struct eng_ctx *c, const char *id, bool remove_anon, struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
         char **anon = NULL;
@@ -290,8 +287,8 @@ int eng_volume_release(struct eng_ctx *c, const char *id, bool remove_anon,
                 sqlite3_finalize(st);
         }
         int rc = 0;
-        if (sqlite3_prepare_v2(c->db, "DELETE FROM container_volumes WHERE container_id = ?1",
-                               -1, &st, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(c->db, "DELETE FROM container_volumes WHERE container_id = ?1", -1,
+                               &st, NULL) != SQLITE_OK) {
                 rc = db_fail(c->db, "release volumes", err);
         } else {
                 sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);

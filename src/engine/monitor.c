@@ -27,7 +27,7 @@
 
 #include "engine/monitor_proto.h"
 
-#define MAX_CLIENTS 16
+#define MAX_CLIENTS  16
 #define LINE_MAX_LEN 16384
 
 struct stream {
@@ -45,7 +45,7 @@ struct mon {
         int max, count;
         long logmax;
         struct stream out, err;
-        int log_fd;
+        int log_fd, log_tried;
         long log_size;
         int listen_fd, sig_fd;
         int clients[MAX_CLIENTS];
@@ -113,6 +113,11 @@ static void log_record(struct mon *m, const char *stream, const char *data, size
         struct tm tm;
         size_t k = 0;
 
+        /* opened on the first record: a silent container has no log file */
+        if (m->log_fd < 0 && !m->log_tried) {
+                m->log_tried = 1;
+                open_log(m);
+        }
         if (m->log_fd < 0)
                 return;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -195,8 +200,15 @@ static void drain(struct mon *m, struct stream *s)
         stream_flush(m, s);
 }
 
-static int listen_sock(struct mon *m)
+/* The socket comes bound and listening from the engine (so it exists as
+ * soon as the container is reported started); only a restarted monitor
+ * without one binds it here. */
+static int listen_sock(struct mon *m, int given)
 {
+        if (given >= 0) {
+                fcntl(given, F_SETFL, fcntl(given, F_GETFL) | O_NONBLOCK);
+                return given;
+        }
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         int dfd = open(m->sockdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -253,9 +265,28 @@ static void relay_stdin(struct mon *m)
                 write_all(m->in_fd, buf, (size_t)n);
 }
 
+/* Reaps children (orphans we inherit as subreaper too); 1 when the
+ * container's init was among them. */
+static int reap(struct mon *m)
+{
+        int status;
+        pid_t p;
+
+        while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+                if (p != m->pid)
+                        continue;
+                m->code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+                return 1;
+        }
+        return 0;
+}
+
 /* Returns when the container's init has exited (m->code set). */
 static void loop(struct mon *m)
 {
+        /* it may have exited before we blocked SIGCHLD (in M, before exec) */
+        if (reap(m))
+                return;
         for (;;) {
                 struct pollfd pf[5 + MAX_CLIENTS];
                 int n = 0, i_out = -1, i_err = -1, i_in = -1, i_lis = -1, i_sig;
@@ -282,17 +313,10 @@ static void loop(struct mon *m)
                         accept_client(m);
                 if (pf[i_sig].revents) {
                         struct signalfd_siginfo si;
-                        int status;
-                        pid_t p;
-                        if (read(m->sig_fd, &si, sizeof(si)) < 0 && errno != EAGAIN)
-                                continue;
-                        while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
-                                if (p != m->pid)
-                                        continue;
-                                m->code = WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                                                              : WEXITSTATUS(status);
+                        while (read(m->sig_fd, &si, sizeof(si)) > 0)
+                                ;
+                        if (reap(m))
                                 return;
-                        }
                 }
         }
 }
@@ -316,12 +340,15 @@ static void write_exit_file(struct mon *m)
         rename(tmp, path);
 }
 
-static void notify(struct mon *m, int close_clients)
+/* On the last exit (not before a restart) the attached CLI gets the code
+ * too. */
+static void notify(struct mon *m, int restarting)
 {
         char buf[16];
         int n = snprintf(buf, sizeof(buf), "%d\n", m->code);
+        int close_clients = restarting;
 
-        if (m->notify_fd >= 0)
+        if (m->notify_fd >= 0 && !restarting)
                 write_all(m->notify_fd, buf, (size_t)n);
         for (int i = 0; i < MAX_CLIENTS; i++) {
                 if (m->clients[i] < 0)
@@ -410,9 +437,11 @@ static void setup(struct mon *m, int argc, char **argv)
         m->exe = arg(argc, argv, "exe");
         m->restart = arg(argc, argv, "restart");
         m->pid = arg_int(argc, argv, "pid");
-        m->out = (struct stream){.fd = arg_int(argc, argv, "out"), .name = "stdout",
+        m->out = (struct stream){.fd = arg_int(argc, argv, "out"),
+                                 .name = "stdout",
                                  .attach_fd = arg_int(argc, argv, "aout")};
-        m->err = (struct stream){.fd = arg_int(argc, argv, "err"), .name = "stderr",
+        m->err = (struct stream){.fd = arg_int(argc, argv, "err"),
+                                 .name = "stderr",
                                  .attach_fd = arg_int(argc, argv, "aerr")};
         m->outw = arg_int(argc, argv, "outw");
         m->errw = arg_int(argc, argv, "errw");
@@ -436,8 +465,8 @@ static void setup(struct mon *m, int argc, char **argv)
         sigprocmask(SIG_BLOCK, &set, NULL);
         m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
         prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        open_log(m);
-        m->listen_fd = listen_sock(m);
+        m->log_fd = -1;
+        m->listen_fd = listen_sock(m, arg_int(argc, argv, "listen"));
 }
 
 int main(int argc, char **argv)
@@ -453,9 +482,9 @@ int main(int argc, char **argv)
                 loop(&m);
                 drain(&m, &m.out);
                 drain(&m, &m.err);
-                write_exit_file(&m);
                 if (!want_restart(&m))
                         break;
+                write_exit_file(&m);
                 notify(&m, 1);
                 backoff(m.count);
                 if (m.stopping)
@@ -469,6 +498,15 @@ int main(int argc, char **argv)
                 m.err.fd = arg_int(argc, argv, "err");
         }
         notify(&m, 0);
+        /* An attached CLI records the exit itself (it has the database open
+         * already) and answers 'C'; if it died instead, we clean up. */
+        if (m.notify_fd >= 0) {
+                char ack = 0;
+                if (read(m.notify_fd, &ack, 1) == 1 && ack == 'C')
+                        return 0;
+        }
+        /* for readers of the row should we die before the cleanup ends */
+        write_exit_file(&m);
         if (m.listen_fd >= 0) {
                 char path[4096];
                 snprintf(path, sizeof(path), "%s/%s", m.sockdir, m.id);

@@ -312,7 +312,7 @@ static int adopt_digest(struct loader *ld, const char *digest, struct isola_err 
                 return img_blob_exists(ld->s, digest)
                            ? 0
                            : err_set(err, ENOENT, "blob %s: missing from the archive", digest);
-        if (strcmp(f->digest, digest))
+        if (strcmp(f->digest, digest) != 0)
                 return err_set(err, EIO, "blob %s: content does not match its digest (is %s)",
                                digest, f->digest);
         return adopt(ld, f, err);
@@ -424,9 +424,10 @@ static struct staged *adopt_path(struct loader *ld, json_object *v, const char *
                                  struct isola_err *err)
 {
         const char *p = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-        _cleanup_free_ char *clean = p ? clean_path(p, NULL) : NULL;
+        char *clean = p ? clean_path(p, NULL) : NULL;
         struct staged *f = clean ? find(ld, clean) : NULL;
 
+        free(clean);
         if (!f) {
                 err_set(err, ENOENT, "manifest.json: %s '%s' not in the archive", what,
                         p ? p : "?");

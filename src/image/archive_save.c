@@ -218,7 +218,7 @@ static int uncompressed_layer(struct saver *sv, const char *blob, const char *di
                 }
         }
         sha_final(&sha, got);
-        if (strcmp(got, diff_id)) {
+        if (strcmp(got, diff_id) != 0) {
                 err_set(err, EIO, "layer %s: uncompressed digest %s, expected %s", blob, got,
                         diff_id);
                 goto out;
@@ -368,7 +368,7 @@ static int keep_requested_name(struct img_image *img, const char *arg, struct is
 
         if (!keep)
                 return err_set(err, ENOMEM, "out of memory");
-        if (strncmp(arg, "sha256:", 7) && img_ref_parse(arg, &ref, NULL) == 0) {
+        if (strncmp(arg, "sha256:", 7) != 0 && img_ref_parse(arg, &ref, NULL) == 0) {
                 img_ref_format(&ref, norm, sizeof(norm));
                 if (!strchr(arg, '/') && !strncmp(ref.repo, "library/", 8))
                         snprintf(local, sizeof(local), "localhost/%s:%s", ref.repo + 8, ref.tag);
@@ -385,7 +385,7 @@ static int keep_requested_name(struct img_image *img, const char *arg, struct is
 int img_save(struct img_store *s, const char *const *names, size_t n, enum img_archive_format f,
              const char *path, struct isola_err *err)
 {
-        struct img_image **imgs = calloc(n ? n : 1, sizeof(*imgs));
+        struct img_image **imgs = calloc(n ? n : 1, sizeof(struct img_image *));
         int rc = -1;
 
         if (!imgs)

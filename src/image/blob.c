@@ -149,7 +149,7 @@ int img_blob_writer_commit(struct img_blob_writer *w, char digest_out[IMG_DIGEST
                         (long long)w->expected_size);
                 goto out;
         }
-        if (w->expected[0] && strcmp(w->expected, digest)) {
+        if (w->expected[0] && strcmp(w->expected, digest) != 0) {
                 err_set(err, EIO, "blob %s: digest mismatch (content is %s)", w->expected, digest);
                 goto out;
         }
@@ -217,7 +217,7 @@ int img_blob_read(struct img_store *s, const char *digest, size_t max, char **bu
                 return err_prefix(err, "blob %s", digest);
         if (sha_buf(buf, len, got, err) < 0)
                 return -1;
-        if (strcmp(got, digest))
+        if (strcmp(got, digest) != 0)
                 return err_set(err, EIO, "blob %s: content does not match its digest (is %s)",
                                digest, got);
         *buf_out = steal_ptr(&buf);

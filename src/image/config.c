@@ -193,7 +193,7 @@ int img_config_parse(const char *json, size_t len, struct img_config *out, struc
                 err_set(err, EINVAL, "config: 'rootfs' missing");
                 goto out;
         }
-        if (!ijson_str(rootfs, "type") || strcmp(ijson_str(rootfs, "type"), "layers")) {
+        if (!ijson_str(rootfs, "type") || strcmp(ijson_str(rootfs, "type"), "layers") != 0) {
                 err_set(err, EINVAL, "config: rootfs.type must be \"layers\"");
                 goto out;
         }

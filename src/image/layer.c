@@ -150,12 +150,12 @@ int layer_unpack_blob(struct img_store *s, const char *blob_digest, const char *
                 err_prefix(err, "layer %s", blob_digest);
                 goto fail;
         }
-        if (strcmp(blob, blob_digest)) {
+        if (strcmp(blob, blob_digest) != 0) {
                 err_set(err, EIO, "layer %s: blob content does not match its digest (is %s)",
                         blob_digest, blob);
                 goto fail;
         }
-        if (expected_diff_id && strcmp(diff, expected_diff_id)) {
+        if (expected_diff_id && strcmp(diff, expected_diff_id) != 0) {
                 err_set(err, EIO, "layer %s: uncompressed digest %s, the config says %s",
                         blob_digest, diff, expected_diff_id);
                 goto fail;

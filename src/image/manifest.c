@@ -129,8 +129,8 @@ int img_manifest_parse(const char *json, size_t len, struct img_manifest *out,
         }
         if (ijson_descriptor(cfg, &out->config, "manifest: config", err) < 0)
                 goto out;
-        if (strcmp(out->config.media_type, MT_OCI_CONFIG) &&
-            strcmp(out->config.media_type, MT_DOCKER_CONFIG)) {
+        if (strcmp(out->config.media_type, MT_OCI_CONFIG) != 0 &&
+            strcmp(out->config.media_type, MT_DOCKER_CONFIG) != 0) {
                 err_set(err, EINVAL, "manifest: config media type '%s' is not an image config",
                         out->config.media_type);
                 goto out;
@@ -268,9 +268,10 @@ int img_index_select(const struct img_index *idx, const char *platform,
                         continue;
                 usable++;
                 only = d;
-                if (strcmp(d->platform_os, want_os) || strcmp(d->platform_arch, want_arch))
+                if (strcmp(d->platform_os, want_os) != 0 ||
+                    strcmp(d->platform_arch, want_arch) != 0)
                         continue;
-                if (want_variant[0] && strcmp(d->platform_variant, want_variant))
+                if (want_variant[0] && strcmp(d->platform_variant, want_variant) != 0)
                         continue;
                 *out = d;
                 return 0;

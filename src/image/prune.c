@@ -92,7 +92,7 @@ static void each_entry(struct img_store *s, const char *sub,
         if (!d)
                 return;
         while ((de = readdir(d))) {
-                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
                         fn(s, dirfd(d), de->d_name, freed);
         }
 }

@@ -171,7 +171,7 @@ static int split_name(const char *in, const char *name, struct img_ref *out, str
                 snprintf(out->repo, sizeof(out->repo), "library/%s", path);
         else
                 snprintf(out->repo, sizeof(out->repo), "%s", path);
-        if (strlen(out->registry) + 1 + strlen(out->repo) > REF_NAME_MAX + 8)
+        if (strlen(out->registry) + 1 + strlen(out->repo) > REF_NAME_MAX)
                 return err_set(err, EINVAL, "image name '%s': longer than %d characters", in,
                                REF_NAME_MAX);
         return 0;

@@ -14,6 +14,7 @@
 #ifndef ISOLA_IMAGE_REGISTRY_H
 #define ISOLA_IMAGE_REGISTRY_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -36,6 +37,9 @@ struct reg_opts {
         const char *platform; /* "os/arch[/variant]"; NULL: linux/<host> */
         FILE *progress;       /* per-layer progress lines (a terminal), or NULL */
         unsigned parallel;    /* concurrent blob transfers; 0 = default (6) */
+        /* Set (by a signal handler) to stop a pull between two reads: the
+         * transfers are aborted and their temp files removed (EINTR). */
+        const volatile sig_atomic_t *cancel;
 };
 
 /* Pulls name ([registry/]repo[:tag][@digest]) into the store, tags it with

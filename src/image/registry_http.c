@@ -279,7 +279,11 @@ static int request_once(struct reg_session *s, const struct reg_req *q, struct r
         for (const char *const *x = q->headers; x && *x; x++)
                 hdrs = curl_slist_append(hdrs, *x);
         hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
-        if (reg_auth_add(s, q->scope, &hdrs, err) < 0)
+        /* Credentials go to the registry only, not to wherever a Location
+         * header (upload sessions) points. */
+        size_t nb = strlen(s->base);
+        bool ours = !strncmp(url, s->base, nb) && (url[nb] == '/' || url[nb] == '\0');
+        if (ours && reg_auth_add(s, q->scope, &hdrs, err) < 0)
                 goto out;
         curl_easy_setopt(h, CURLOPT_URL, url);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -420,10 +424,34 @@ static int load_credentials(struct reg_session *s, bool use_authfile, struct iso
         return 0;
 }
 
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
+{
+        struct reg_session *s = arg;
+
+        (void)h;
+        (void)access;
+        pthread_mutex_lock(&s->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+        struct reg_session *s = arg;
+
+        (void)h;
+        pthread_mutex_unlock(&s->share_locks[data]);
+}
+
 int reg_session_open(struct reg_session *s, const char *registry, const struct reg_opts *o,
                      bool use_authfile, struct isola_err *err)
 {
         memset(s, 0, sizeof(*s));
+        /* Before any thread: curl's global set-up is not thread-safe. */
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return err_set(err, ENOMEM, "curl_global_init failed");
+        pthread_mutex_init(&s->auth_lock, NULL);
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+                pthread_mutex_init(&s->share_locks[i], NULL);
+        s->locks_ready = true;
         s->opts = *o;
         snprintf(s->registry, sizeof(s->registry), "%s", registry);
         /* Docker Hub's name and its API host differ. */
@@ -436,6 +464,9 @@ int reg_session_open(struct reg_session *s, const char *registry, const struct r
         curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
         curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
         curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(s->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
 
         char dir[PATH_MAX];
         if (o->cert_dir) {
@@ -479,4 +510,11 @@ void reg_session_close(struct reg_session *s)
         if (s->share)
                 curl_share_cleanup(s->share);
         s->share = NULL;
+        if (s->locks_ready) {
+                pthread_mutex_destroy(&s->auth_lock);
+                for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+                        pthread_mutex_destroy(&s->share_locks[i]);
+                s->locks_ready = false;
+                curl_global_cleanup();
+        }
 }

@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -66,6 +67,11 @@ struct reg_session {
         char client_cert[PATH_MAX], client_key[PATH_MAX];
         char *user, *pass; /* NULL when anonymous */
         struct reg_challenge chal;
+        /* Push threads share a session: auth_lock guards chal and tokens
+         * (and serialises token fetches), share_locks the curl share. */
+        pthread_mutex_t auth_lock;
+        pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+        bool locks_ready;
         struct reg_token tokens[REG_TOKENS_MAX];
         size_t n_tokens;
         CURLSH *share; /* connections, DNS and TLS sessions reused */

@@ -1,6 +1,8 @@
 /* Per-blob progress lines on a terminal: digest, bytes done of total, rate.
  * The block of lines is redrawn in place (cursor up, clear line) at most ten
- * times a second; the caller passes NULL output when not on a terminal. */
+ * times a second; the caller passes NULL output when not on a terminal.
+ * Push threads update rows concurrently: every call takes the lock. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@ struct reg_progress_row {
 };
 
 struct reg_progress {
+        pthread_mutex_t lock;
         FILE *out;
         size_t n;
         size_t drawn; /* lines on screen from the last draw */
@@ -39,6 +42,7 @@ struct reg_progress *reg_progress_new(FILE *out, size_t rows)
                 return NULL;
         p->out = out;
         p->n = rows;
+        pthread_mutex_init(&p->lock, NULL);
         return p;
 }
 
@@ -47,19 +51,23 @@ void reg_progress_row(struct reg_progress *p, size_t row, const char *digest, in
         if (!p || row >= p->n)
                 return;
         const char *hex = strchr(digest, ':');
+        pthread_mutex_lock(&p->lock);
         snprintf(p->rows[row].digest, sizeof(p->rows[row].digest), "%s", hex ? hex + 1 : digest);
         p->rows[row].total = total;
         p->rows[row].started = now();
+        pthread_mutex_unlock(&p->lock);
 }
 
 void reg_progress_set(struct reg_progress *p, size_t row, int64_t done, const char *state)
 {
         if (!p || row >= p->n)
                 return;
+        pthread_mutex_lock(&p->lock);
         if (p->rows[row].done == 0 && done > 0) /* the rate counts from the first byte */
                 p->rows[row].started = now();
         p->rows[row].done = done;
         snprintf(p->rows[row].state, sizeof(p->rows[row].state), "%s", state ? state : "");
+        pthread_mutex_unlock(&p->lock);
 }
 
 static void human(double v, char *buf, size_t len)
@@ -78,9 +86,12 @@ void reg_progress_draw(struct reg_progress *p, bool force)
 {
         if (!p)
                 return;
+        pthread_mutex_lock(&p->lock);
         double t = now();
-        if (!force && t - p->last < 0.1)
+        if (!force && t - p->last < 0.1) {
+                pthread_mutex_unlock(&p->lock);
                 return;
+        }
         p->last = t;
         if (p->drawn)
                 fprintf(p->out, "\033[%zuA", p->drawn);
@@ -99,9 +110,12 @@ void reg_progress_draw(struct reg_progress *p, bool force)
         }
         p->drawn = p->n;
         fflush(p->out);
+        pthread_mutex_unlock(&p->lock);
 }
 
 void reg_progress_free(struct reg_progress *p)
 {
+        if (p)
+                pthread_mutex_destroy(&p->lock);
         free(p);
 }

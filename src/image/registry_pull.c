@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "image/registry_internal.h"
 #include "util/cleanup.h"
@@ -40,6 +41,8 @@ struct xfer {
         struct img_blob_writer *w;
         int attempts;
         bool auth_retried;
+        bool waiting;    /* to be restarted at retry_at */
+        double retry_at; /* CLOCK_MONOTONIC seconds */
         long status;
         int64_t range_from;      /* offset asked for with Range, 0 for none */
         bool range_checked;      /* first body byte seen for this request */
@@ -60,8 +63,15 @@ struct pull {
         struct reg_progress *prog;
         CURLM *multi;
         struct xfer *x;
-        size_t n, next, active;
+        size_t n, next, active, waiting;
 };
+
+static double mono_now(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void digest_of(const void *buf, size_t len, char out[IMG_DIGEST_MAX])
 {
@@ -239,7 +249,8 @@ static void xfer_release(struct pull *p, struct xfer *x)
         x->hdrs = NULL;
 }
 
-/* A finished request: 0 done, 1 to be retried, -1 fatal. */
+/* A finished request: 0 done (or queued for a retry after a back-off), 1 to
+ * be restarted now, -1 fatal. */
 static int xfer_done(struct pull *p, struct xfer *x, CURLcode cc, struct isola_err *err)
 {
         xfer_release(p, x);
@@ -270,8 +281,13 @@ static int xfer_done(struct pull *p, struct xfer *x, CURLcode cc, struct isola_e
         }
 transient:
         if (++x->attempts < REG_PULL_ATTEMPTS) {
+                /* Back off 0.25, 0.5, 1 s: a registry answering 429 or 503
+                 * is asking for it, and a cut connection may be a restart. */
                 reg_progress_set(p->prog, x->row, img_blob_writer_size(x->w), "retrying");
-                return 1;
+                x->waiting = true;
+                x->retry_at = mono_now() + 0.25 * (double)(1 << (x->attempts - 1));
+                p->waiting++;
+                return 0;
         }
         if (cc != CURLE_OK)
                 return err_set(err, EIO, "registry %s: repository %s: blob %s: %s",
@@ -283,12 +299,27 @@ transient:
 
 static int run_transfers(struct pull *p, unsigned parallel, struct isola_err *err)
 {
+        const volatile sig_atomic_t *cancel = p->sess->opts.cancel;
+
         for (;;) {
+                if (cancel && *cancel)
+                        return err_set(err, EINTR, "registry %s: repository %s: interrupted",
+                                       p->sess->registry, p->repo);
                 while (p->next < p->n && p->active < parallel) {
                         if (xfer_start(p, &p->x[p->next++], err) < 0)
                                 return -1;
                 }
-                if (!p->active)
+                double now = mono_now();
+                for (size_t i = 0; p->waiting && i < p->next; i++) {
+                        struct xfer *w = &p->x[i];
+                        if (!w->waiting || w->retry_at > now)
+                                continue;
+                        w->waiting = false;
+                        p->waiting--;
+                        if (xfer_start(p, w, err) < 0)
+                                return -1;
+                }
+                if (!p->active && !p->waiting)
                         return 0;
                 int running;
                 if (curl_multi_perform(p->multi, &running) != CURLM_OK)
@@ -307,8 +338,8 @@ static int run_transfers(struct pull *p, unsigned parallel, struct isola_err *er
                                 return -1;
                 }
                 reg_progress_draw(p->prog, false);
-                if (p->active)
-                        curl_multi_poll(p->multi, NULL, 0, 100, NULL);
+                /* With only waiting transfers this is the back-off sleep. */
+                curl_multi_poll(p->multi, NULL, 0, 100, NULL);
         }
 }
 

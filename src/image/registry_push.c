@@ -3,9 +3,12 @@
  * of the same registry the image was pulled from (POST ?mount=&from=), else
  * upload it: POST to open a session, then one PUT with the whole blob, or
  * for big blobs one streamed PATCH and a closing PUT with the digest. The
- * manifest goes last, as the bytes stored, so its digest stays the same. */
+ * manifest goes last, as the bytes stored, so its digest stays the same.
+ * Up to REG_PUSH_PARALLEL blobs are pushed at once, one thread each; the
+ * session's token cache and curl share handle are locked (registry_http.c). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 
 /* Blobs up to this size go in one PUT; bigger ones are streamed by PATCH. */
 #define REG_MONOLITHIC_MAX (16ll << 20)
+#define REG_PUSH_PARALLEL  4
 
 struct push {
         struct img_store *s;
@@ -24,8 +28,13 @@ struct push {
         const char *repo;
         const char *from; /* a repository of the same registry to mount from */
         char scope[1200];
-        struct reg_progress *prog;
-        size_t row; /* the blob being uploaded */
+        struct reg_progress *prog; /* locks itself */
+};
+
+/* One upload's progress row. */
+struct sent_ctx {
+        struct push *p;
+        size_t row;
 };
 
 static int fail_req(struct push *p, const char *what, struct isola_err *err)
@@ -82,15 +91,17 @@ out:
 
 static void on_sent(void *arg, int64_t sent)
 {
-        struct push *p = arg;
+        struct sent_ctx *c = arg;
 
-        reg_progress_set(p->prog, p->row, sent, NULL);
-        reg_progress_draw(p->prog, false);
+        reg_progress_set(c->p->prog, c->row, sent, NULL);
+        reg_progress_draw(c->p->prog, false);
 }
 
-static int send_body(struct push *p, const char *method, const char *url, int fd, int64_t size,
-                     long want, struct reg_resp *r, const char *what, struct isola_err *err)
+static int send_body(struct push *p, size_t row, const char *method, const char *url, int fd,
+                     int64_t size, long want, struct reg_resp *r, const char *what,
+                     struct isola_err *err)
 {
+        struct sent_ctx ctx = {.p = p, .row = row};
         static const char *const octet[] = {"Content-Type: application/octet-stream", NULL};
         struct reg_req q = {.method = method,
                             .url = url,
@@ -100,7 +111,7 @@ static int send_body(struct push *p, const char *method, const char *url, int fd
                             .body_size = fd >= 0 ? size : 0,
                             .max_body = REG_ERRBODY_MAX,
                             .on_progress = p->prog && fd >= 0 ? on_sent : NULL,
-                            .progress_arg = p};
+                            .progress_arg = &ctx};
 
         if (reg_request(p->sess, &q, r, err) < 0)
                 return fail_req(p, what, err);
@@ -109,7 +120,7 @@ static int send_body(struct push *p, const char *method, const char *url, int fd
         return 0;
 }
 
-static int upload(struct push *p, const struct img_descriptor *d, const char *loc,
+static int upload(struct push *p, size_t row, const struct img_descriptor *d, const char *loc,
                   struct isola_err *err)
 {
         char blob[PATH_MAX], url[REG_URL_MAX], what[120];
@@ -127,14 +138,14 @@ static int upload(struct push *p, const struct img_descriptor *d, const char *lo
         snprintf(what, sizeof(what), "upload of blob %s", d->digest);
         if (d->size <= REG_MONOLITHIC_MAX) {
                 with_digest(loc, d->digest, url, sizeof(url));
-                rc = send_body(p, "PUT", url, fd, d->size, 201, &r, what, err);
-        } else if (send_body(p, "PATCH", loc, fd, d->size, 202, &r, what, err) == 0) {
+                rc = send_body(p, row, "PUT", url, fd, d->size, 201, &r, what, err);
+        } else if (send_body(p, row, "PATCH", loc, fd, d->size, 202, &r, what, err) == 0) {
                 if (!r.location[0]) {
                         rc = err_set(err, EPROTO, "registry %s: %s: no Location after PATCH",
                                      p->sess->registry, what);
                 } else {
                         with_digest(r.location, d->digest, url, sizeof(url));
-                        rc = send_body(p, "PUT", url, -1, 0, 201, &r, what, err);
+                        rc = send_body(p, row, "PUT", url, -1, 0, 201, &r, what, err);
                 }
         }
         reg_resp_free(&r);
@@ -166,12 +177,11 @@ static int push_blob(struct push *p, size_t row, const struct img_descriptor *d,
         }
         if (status != 404)
                 return reg_http_fail(p->sess, p->repo, what, status, NULL, 0, err);
-        p->row = row;
         reg_progress_set(p->prog, row, 0, NULL);
         reg_progress_draw(p->prog, true);
         if (start_upload(p, d, loc, sizeof(loc), &mounted, err) < 0)
                 return -1;
-        if (!mounted && upload(p, d, loc, err) < 0)
+        if (!mounted && upload(p, row, d, loc, err) < 0)
                 return -1;
         reg_progress_set(p->prog, row, d->size, mounted ? "mounted" : "pushed");
         reg_progress_draw(p->prog, true);
@@ -230,19 +240,76 @@ static void find_mount_source(const struct img_image *img, const struct img_ref 
         }
 }
 
+/* The blobs of one push, handed out to the worker threads in order. */
+struct push_pool {
+        struct push *p;
+        const struct img_image *img;
+        pthread_mutex_t lock;
+        size_t next, n;
+        bool failed;
+        struct isola_err err; /* the first failure */
+};
+
+static const struct img_descriptor *blob_at(const struct img_image *img, size_t i)
+{
+        return i == 0 ? &img->manifest.config : &img->manifest.layers[i - 1];
+}
+
+static void *push_worker(void *arg)
+{
+        struct push_pool *pool = arg;
+
+        for (;;) {
+                pthread_mutex_lock(&pool->lock);
+                bool stop = pool->failed || pool->next >= pool->n;
+                size_t i = stop ? 0 : pool->next++;
+                pthread_mutex_unlock(&pool->lock);
+                if (stop)
+                        return NULL;
+                struct isola_err e = {0};
+                if (push_blob(pool->p, i, blob_at(pool->img, i), &e) < 0) {
+                        pthread_mutex_lock(&pool->lock);
+                        if (!pool->failed)
+                                pool->err = e;
+                        pool->failed = true;
+                        pthread_mutex_unlock(&pool->lock);
+                }
+        }
+}
+
+/* Pushes every blob, REG_PUSH_PARALLEL at a time (inline when no thread
+ * can be made). */
+static int push_blobs(struct push *p, const struct img_image *img, struct isola_err *err)
+{
+        struct push_pool pool = {.p = p, .img = img, .n = img->manifest.n_layers + 1};
+        pthread_t th[REG_PUSH_PARALLEL];
+        size_t started = 0;
+
+        pthread_mutex_init(&pool.lock, NULL);
+        while (started < REG_PUSH_PARALLEL && started < pool.n &&
+               pthread_create(&th[started], NULL, push_worker, &pool) == 0)
+                started++;
+        if (!started)
+                push_worker(&pool);
+        for (size_t i = 0; i < started; i++)
+                pthread_join(th[i], NULL);
+        pthread_mutex_destroy(&pool.lock);
+        if (pool.failed) {
+                *err = pool.err;
+                return -1;
+        }
+        return 0;
+}
+
 static int push_image(struct push *p, const struct img_image *img, const struct img_ref *dest,
                       struct isola_err *err)
 {
         size_t n = img->manifest.n_layers + 1;
 
         p->prog = reg_progress_new(p->sess->opts.progress, n);
-        reg_progress_row(p->prog, 0, img->manifest.config.digest, img->manifest.config.size);
-        for (size_t i = 0; i < img->manifest.n_layers; i++)
-                reg_progress_row(p->prog, i + 1, img->manifest.layers[i].digest,
-                                 img->manifest.layers[i].size);
-        int rc = push_blob(p, 0, &img->manifest.config, err);
-        for (size_t i = 0; rc == 0 && i < img->manifest.n_layers; i++)
-                rc = push_blob(p, i + 1, &img->manifest.layers[i], err);
+        for (size_t i = 0; i < n; i++)
+                reg_progress_row(p->prog, i, blob_at(img, i)->digest, blob_at(img, i)->size);
+        int rc = push_blobs(p, img, err);
         reg_progress_draw(p->prog, true);
         reg_progress_free(p->prog);
         if (rc == 0)

@@ -155,8 +155,8 @@ static int add_header(struct curl_slist **hdrs, const char *kind, const char *va
         return 0;
 }
 
-int reg_auth_add(struct reg_session *s, const char *scope, struct curl_slist **hdrs,
-                 struct isola_err *err)
+static int auth_add_locked(struct reg_session *s, const char *scope, struct curl_slist **hdrs,
+                           struct isola_err *err)
 {
         if (s->chal.scheme == REG_AUTH_BASIC) {
                 if (!s->user)
@@ -192,14 +192,25 @@ int reg_auth_add(struct reg_session *s, const char *scope, struct curl_slist **h
         return add_header(hdrs, "Bearer", t->token, err);
 }
 
+int reg_auth_add(struct reg_session *s, const char *scope, struct curl_slist **hdrs,
+                 struct isola_err *err)
+{
+        pthread_mutex_lock(&s->auth_lock);
+        int rc = auth_add_locked(s, scope, hdrs, err);
+        pthread_mutex_unlock(&s->auth_lock);
+        return rc;
+}
+
 void reg_auth_reset(struct reg_session *s, const char *scope, const char *www_auth)
 {
         struct reg_challenge c;
         struct isola_err ignored;
 
+        pthread_mutex_lock(&s->auth_lock);
         if (www_auth && *www_auth && reg_challenge_parse(www_auth, &c, &ignored) == 0)
                 s->chal = c;
         struct reg_token *t = token_find(s, scope ? scope : "");
         if (t)
                 t->expires = 0;
+        pthread_mutex_unlock(&s->auth_lock);
 }

@@ -384,7 +384,7 @@ int img_list(struct img_store *s, struct img_image ***out, size_t *n_out, struct
                                NULL) != SQLITE_OK)
                 return db_fail(s->db, "images", err);
         while (sqlite3_step(st) == SQLITE_ROW) {
-                struct img_image **grown = realloc(v, (n + 1) * sizeof(*v));
+                struct img_image **grown = realloc(v, (n + 1) * sizeof(struct img_image *));
                 if (!grown) {
                         rc = err_set(err, ENOMEM, "out of memory");
                         break;

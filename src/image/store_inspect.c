@@ -66,11 +66,14 @@ static json_object *graph_driver(const struct img_image *img)
         for (size_t i = 0; i < img->n_layers; i++)
                 len += strlen(img->layer_dirs[i]) + 1;
         char *lower = calloc(1, len);
+        size_t used = 0;
         /* overlayfs order: the top layer first */
         for (size_t i = img->n_layers; lower && i-- > 0;) {
-                strcat(lower, img->layer_dirs[i]);
-                if (i)
-                        strcat(lower, ":");
+                int n =
+                    snprintf(lower + used, len - used, "%s%s", img->layer_dirs[i], i ? ":" : "");
+                if (n < 0 || (size_t)n >= len - used)
+                        break;
+                used += (size_t)n;
         }
         json_object_object_add(gd, "Name", json_object_new_string("overlay"));
         json_object_object_add(data, "LowerDir", json_object_new_string(lower ? lower : ""));

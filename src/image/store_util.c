@@ -272,7 +272,7 @@ void store_rm_tree_at(int parent, const char *name)
                 if (d) {
                         struct dirent *de;
                         while ((de = readdir(d))) {
-                                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
                                         store_rm_tree_at(dirfd(d), de->d_name);
                         }
                         closedir(d);

@@ -32,8 +32,11 @@ static const char *shown(const char *name, char *buf, size_t len)
 {
         size_t i = 0;
 
-        for (; name[i] && i + 4 < len && i < 200; i++)
-                buf[i] = (name[i] >= 0x20 && name[i] < 0x7f) ? name[i] : '?';
+        for (; name[i] && i + 4 < len && i < 200; i++) {
+                buf[i] = name[i];
+                if (name[i] < 0x20 || name[i] >= 0x7f)
+                        buf[i] = '?';
+        }
         if (name[i] && i + 4 < len) {
                 memcpy(buf + i, "...", 3);
                 i += 3;
@@ -253,6 +256,9 @@ static int write_file(struct unpack_ctx *ctx, int parent, const char *base, cons
 
 static int remember_dir(struct unpack_ctx *ctx, const char *name, struct archive_entry *e)
 {
+        if (ctx->dir_bytes + strlen(name) + sizeof(struct unpack_dir_time) > UNPACK_DIR_NAMES_MAX)
+                return 0;
+        ctx->dir_bytes += strlen(name) + sizeof(struct unpack_dir_time);
         if (ctx->n_dirs == ctx->cap_dirs) {
                 size_t cap = ctx->cap_dirs ? ctx->cap_dirs * 2 : 64;
                 struct unpack_dir_time *grown = realloc(ctx->dirs, cap * sizeof(*grown));

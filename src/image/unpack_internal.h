@@ -12,6 +12,10 @@
 #include "image/image.h"
 
 #define UNPACK_DEPTH_MAX 256 /* path components of one entry */
+/* Memory for remembered directory names; past it, later directories keep
+ * the time their unpacking gave them (a hostile layer cannot make the
+ * unpacker hold gigabytes). */
+#define UNPACK_DIR_NAMES_MAX (64u << 20)
 
 struct unpack_dir_time {
         char *name;
@@ -25,7 +29,7 @@ struct unpack_ctx {
         bool chown_ok;
         /* directory times, applied after their contents were written */
         struct unpack_dir_time *dirs;
-        size_t n_dirs, cap_dirs;
+        size_t n_dirs, cap_dirs, dir_bytes;
         /* the parent directory of the last regular file, reused while the
          * entries stay in one directory */
         char cached_parent[PATH_MAX];

@@ -40,7 +40,8 @@ static bool attached(struct net_ctx *c, const char *id, const char *network, cha
 {
         sqlite3_stmt *st = NULL;
         struct isola_err e;
-        if (stmt(c, "SELECT host_ifname FROM net_attachments WHERE container_id = ? AND network = ?",
+        if (stmt(c,
+                 "SELECT host_ifname FROM net_attachments WHERE container_id = ? AND network = ?",
                  &st, &e) < 0)
                 return false;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -53,8 +54,7 @@ static bool attached(struct net_ctx *c, const char *id, const char *network, cha
 }
 
 /* eth<N> with the smallest N the container does not use yet. */
-static int pick_ifname(struct net_ctx *c, const char *id, char out[IFNAMSIZ],
-                       struct isola_err *err)
+static int pick_ifname(struct net_ctx *c, const char *id, char out[IFNAMSIZ], struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
         if (stmt(c, "SELECT 1 FROM net_attachments WHERE container_id = ? AND ifname = ?", &st,
@@ -105,7 +105,7 @@ static int resolve_ports(struct net_ctx *c, const struct net_port *in, size_t n,
                 out[i] = in[i];
                 struct net_port *p = &out[i];
                 char who[160];
-                if (strcmp(p->proto, "tcp") && strcmp(p->proto, "udp"))
+                if (strcmp(p->proto, "tcp") != 0 && strcmp(p->proto, "udp") != 0)
                         return err_set(err, EINVAL, "port %u: protocol '%s' is not tcp or udp",
                                        p->ctr_port, p->proto);
                 if (!p->ctr_port)
@@ -359,12 +359,11 @@ out:
  * (as docker keeps its bridges): deleting a bridge waits for an RCU grace
  * period (~30 ms), which would otherwise be paid by every short-lived
  * container alone on its network. */
-static int network_idle(struct net_ctx *c, const char *network, bool *idle,
-                        struct isola_err *err)
+static int network_idle(struct net_ctx *c, const char *network, bool *idle, struct isola_err *err)
 {
         int left = 0;
         *idle = false;
-        if (strcmp(network, NET_DEFAULT_NAME))
+        if (strcmp(network, NET_DEFAULT_NAME) != 0)
                 return 0;
         if (net_network_count_attached(c, network, &left, err) < 0)
                 return -1;
@@ -384,8 +383,7 @@ static int detach_locked(struct net_ctx *c, const char *id, const char *network,
         char host_ifname[IFNAMSIZ];
         struct net_nl *nl = NULL;
         if (!attached(c, id, network, host_ifname))
-                return err_set(err, ENOENT, "container is not connected to network '%s'",
-                               network);
+                return err_set(err, ENOENT, "container is not connected to network '%s'", network);
         /* Removing the host end takes the container's end with it. */
         if (del_link) {
                 if (net_nl_open(&nl, err) < 0)
@@ -429,9 +427,8 @@ int net_detach(struct net_ctx *c, const char *container_id, const char *network,
 }
 
 /* Names of the networks a container is on (heap array of fixed strings). */
-static int container_networks(struct net_ctx *c, const char *id,
-                              char (**out)[NET_NAME_MAX + 1], size_t *n_out,
-                              struct isola_err *err)
+static int container_networks(struct net_ctx *c, const char *id, char (**out)[NET_NAME_MAX + 1],
+                              size_t *n_out, struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
         char(*v)[NET_NAME_MAX + 1] = NULL;
@@ -485,8 +482,8 @@ int net_detach_all(struct net_ctx *c, const char *container_id, struct isola_err
         return rc;
 }
 
-int net_attachments_get(struct net_ctx *c, const char *container_id,
-                        struct net_attachment **out, size_t *n_out, struct isola_err *err)
+int net_attachments_get(struct net_ctx *c, const char *container_id, struct net_attachment **out,
+                        size_t *n_out, struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
         struct net_attachment *v = NULL;
@@ -519,8 +516,8 @@ int net_attachments_get(struct net_ctx *c, const char *container_id,
         return 0;
 }
 
-int net_ports_get(struct net_ctx *c, const char *container_id, struct net_port **out,
-                  size_t *n_out, struct isola_err *err)
+int net_ports_get(struct net_ctx *c, const char *container_id, struct net_port **out, size_t *n_out,
+                  struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
         struct net_port *v = NULL;

@@ -49,7 +49,7 @@ void net_cidr_fmt(const struct net_cidr *c, char buf[NET_CIDR_STRLEN])
 static bool same_prefix(const uint8_t *x, const uint8_t *y, unsigned prefix)
 {
         unsigned full = prefix / 8, rest = prefix % 8;
-        if (memcmp(x, y, full))
+        if (memcmp(x, y, full) != 0)
                 return false;
         if (!rest)
                 return true;

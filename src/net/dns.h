@@ -9,16 +9,16 @@
 
 #include "net/cidr.h"
 
-#define NET_DNS_HDR      12
-#define NET_DNS_NAME_MAX 253
+#define NET_DNS_HDR       12
+#define NET_DNS_NAME_MAX  253
 #define NET_DNS_TYPE_A    1
 #define NET_DNS_TYPE_AAAA 28
 #define NET_DNS_CLASS_IN  1
-#define NET_DNS_NOERROR  0
-#define NET_DNS_FORMERR  1
-#define NET_DNS_SERVFAIL 2
-#define NET_DNS_NXDOMAIN 3
-#define NET_DNS_NOTIMP   4
+#define NET_DNS_NOERROR   0
+#define NET_DNS_FORMERR   1
+#define NET_DNS_SERVFAIL  2
+#define NET_DNS_NXDOMAIN  3
+#define NET_DNS_NOTIMP    4
 
 struct net_dns_question {
         uint16_t id, flags;
@@ -39,7 +39,6 @@ size_t net_dns_build_reply(const uint8_t *msg, const struct net_dns_question *q,
 
 /* A bare error reply (FORMERR/SERVFAIL) to a message whose question cannot
  * be trusted: header only. 0 when len < 2. */
-size_t net_dns_build_error(const uint8_t *msg, size_t len, uint8_t rcode, uint8_t *out,
-                           size_t cap);
+size_t net_dns_build_error(const uint8_t *msg, size_t len, uint8_t rcode, uint8_t *out, size_t cap);
 
 #endif

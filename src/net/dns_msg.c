@@ -108,8 +108,7 @@ size_t net_dns_build_reply(const uint8_t *msg, const struct net_dns_question *q,
         return len;
 }
 
-size_t net_dns_build_error(const uint8_t *msg, size_t len, uint8_t rcode, uint8_t *out,
-                           size_t cap)
+size_t net_dns_build_error(const uint8_t *msg, size_t len, uint8_t rcode, uint8_t *out, size_t cap)
 {
         if (len < 2 || cap < NET_DNS_HDR)
                 return 0;

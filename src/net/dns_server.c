@@ -53,6 +53,11 @@ static unsigned long long proc_start(pid_t pid)
                 return 0;
         char *p = strrchr(buf, ')'); /* comm may hold spaces */
         int field = 2;
+        /* A zombie (its reaper may be slow) is as good as gone. */
+        if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) {
+                free(buf);
+                return 0;
+        }
         for (; p && *p && field < 22; p++) {
                 if (*p == ' ')
                         field++;
@@ -378,6 +383,26 @@ void net_dns_stop(struct net_ctx *c, const char *network)
         unlink(pidfile);
 }
 
+/* Responders of up networks that died (killed, OOM) are started again. */
+static void restart_dead(struct net_ctx *c)
+{
+        sqlite3_stmt *st = NULL;
+        char names[64][NET_NAME_MAX + 1];
+        size_t n = 0;
+        if (sqlite3_prepare_v2(c->db, "SELECT name FROM networks WHERE up = 1 AND dns = 1", -1, &st,
+                               NULL) != SQLITE_OK)
+                return;
+        while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
+                snprintf(names[n++], sizeof(names[0]), "%s", sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        for (size_t i = 0; i < n; i++) {
+                struct net_network nw;
+                struct isola_err e;
+                if (net_network_get(c, names[i], &nw, &e) == 0)
+                        net_dns_start(c, &nw, &e);
+        }
+}
+
 void net_dns_gc(struct net_ctx *c)
 {
         char dir[PATH_MAX];
@@ -392,8 +417,8 @@ void net_dns_gc(struct net_ctx *c)
         size_t n = 0;
         while ((de = readdir(d)) && n < 64) {
                 size_t len = strlen(de->d_name);
-                if (strncmp(de->d_name, "dns-", 4) || len < 9 ||
-                    strcmp(de->d_name + len - 4, ".pid") || len - 8 > NET_NAME_MAX)
+                if (strncmp(de->d_name, "dns-", 4) != 0 || len < 9 ||
+                    strcmp(de->d_name + len - 4, ".pid") != 0 || len - 8 > NET_NAME_MAX)
                         continue;
                 memcpy(names[n], de->d_name + 4, len - 8);
                 names[n++][len - 8] = 0;
@@ -404,4 +429,5 @@ void net_dns_gc(struct net_ctx *c)
                 if (net_network_get(c, names[i], &n, &e) < 0 ? e.errnum == ENOENT : !n.up)
                         net_dns_stop(c, names[i]);
         }
+        restart_dead(c);
 }

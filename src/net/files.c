@@ -192,9 +192,8 @@ int net_hosts(struct net_ctx *c, const char *container_id, const char *hostname,
                 snprintf(ip, sizeof(ip), "%s", sqlite3_column_text(st, 0));
                 ip[strcspn(ip, "/")] = 0;
                 sb_put(&b, "%s\t", ip);
-                if (self && hostname && hostname[0] && strcmp(hostname,
-                                                              (const char *)sqlite3_column_text(
-                                                                  st, 2)))
+                if (self && hostname && hostname[0] &&
+                    strcmp(hostname, (const char *)sqlite3_column_text(st, 2)) != 0)
                         sb_put(&b, "%s ", hostname);
                 sb_put(&b, "%s%s%s\n", sqlite3_column_text(st, 2), aliases ? " " : "",
                        aliases ? aliases : "");

@@ -39,8 +39,8 @@ static bool row_has(struct net_ctx *c, const char *sql, const char *val)
 }
 
 /* Container ids with attachments whose netns file no longer exists. */
-static int stale_containers(struct net_ctx *c, char (**out)[128],
-                            size_t *n_out, struct isola_err *err)
+static int stale_containers(struct net_ctx *c, char (**out)[128], size_t *n_out,
+                            struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
         char(*v)[128] = NULL;
@@ -117,21 +117,23 @@ int net_gc(struct net_ctx *c, struct isola_err *err)
                 const char *name = links.v[i];
                 size_t bl = strlen(NET_BRIDGE_PREFIX);
                 bool bridge = !strncmp(name, NET_BRIDGE_PREFIX, bl) && name[bl] >= '0' &&
-                              name[bl] <= '9' && strspn(name + bl, "0123456789") == strlen(name + bl);
+                              name[bl] <= '9' &&
+                              strspn(name + bl, "0123456789") == strlen(name + bl);
                 bool veth = !strncmp(name, NET_VETH_PREFIX, strlen(NET_VETH_PREFIX)) &&
                             strlen(name) == strlen(NET_VETH_PREFIX) + 10;
                 struct isola_err e;
                 char master[IFNAMSIZ];
                 /* Only links of this database's networks: another isola root
                  * on the host keeps its own. */
-                if (bridge && row_has(c, "SELECT 1 FROM networks WHERE bridge = ?", name) &&
-                    !row_has(c, "SELECT 1 FROM networks WHERE bridge = ? AND up = 1", name))
-                        net_link_delete(nl, name, &e);
-                else if (veth &&
-                         !row_has(c, "SELECT 1 FROM net_attachments WHERE host_ifname = ?",
-                                  name) &&
-                         net_link_master(nl, name, master) == 0 &&
-                         row_has(c, "SELECT 1 FROM networks WHERE bridge = ?", master))
+                bool stale_bridge =
+                    bridge && row_has(c, "SELECT 1 FROM networks WHERE bridge = ?", name) &&
+                    !row_has(c, "SELECT 1 FROM networks WHERE bridge = ? AND up = 1", name);
+                bool stale_veth =
+                    veth &&
+                    !row_has(c, "SELECT 1 FROM net_attachments WHERE host_ifname = ?", name) &&
+                    net_link_master(nl, name, master) == 0 &&
+                    row_has(c, "SELECT 1 FROM networks WHERE bridge = ?", master);
+                if (stale_bridge || stale_veth)
                         net_link_delete(nl, name, &e);
         }
         if (mark_missing_down(c, nl, err) < 0)

@@ -98,7 +98,7 @@ static int insert_lease(struct net_ctx *c, const char *network, const struct net
 
 static bool leased(const uint64_t *v, size_t n, uint64_t off)
 {
-        return bsearch(&off, v, n, sizeof(*v), cmp_u64) != NULL;
+        return n && bsearch(&off, v, n, sizeof(*v), cmp_u64) != NULL;
 }
 
 int net_ipam_lease(struct net_ctx *c, const struct net_network *n, bool v6, const char *id,
@@ -147,6 +147,6 @@ int net_ipam_lease(struct net_ctx *c, const struct net_network *n, bool v6, cons
                         break;
         }
         free(v);
-        return err_set(err, ENOSPC, "network '%s' (%s): no free address left (%zu in use)",
-                       n->name, subs, nv);
+        return err_set(err, ENOSPC, "network '%s' (%s): no free address left (%zu in use)", n->name,
+                       subs, nv);
 }

@@ -28,11 +28,11 @@ struct net_nl {
 
 static int nl_err(int nle, struct isola_err *err, const char *fmt, const char *what)
 {
-        int e = nle == -NLE_EXIST                                ? EEXIST
+        int e = nle == -NLE_EXIST                               ? EEXIST
                 : nle == -NLE_OBJ_NOTFOUND || nle == -NLE_NODEV ? ENOENT
-                : nle == -NLE_PERM                               ? EPERM
-                : nle == -NLE_BUSY                               ? EBUSY
-                                                                 : EIO;
+                : nle == -NLE_PERM                              ? EPERM
+                : nle == -NLE_BUSY                              ? EBUSY
+                                                                : EIO;
         char ctx[256];
         snprintf(ctx, sizeof(ctx), fmt, what);
         return err_set(err, e, "%s: %s", ctx, nl_geterror(nle));
@@ -264,6 +264,13 @@ int net_veth_add(struct net_nl *nl, const struct net_veth_req *r, struct isola_e
                 rtnl_link_set_addr(peer, mac);
                 rtnl_link_set_ns_fd(peer, nsfd);
                 rc = rtnl_link_add(nl->sk, veth, NLM_F_CREATE | NLM_F_EXCL);
+                /* The host name is a hash of container and network: one
+                 * that exists is this attachment's, left by a crash. */
+                if (rc == -NLE_EXIST) {
+                        struct isola_err ignored;
+                        net_link_delete(nl, r->host_ifname, &ignored);
+                        rc = rtnl_link_add(nl->sk, veth, NLM_F_CREATE | NLM_F_EXCL);
+                }
         }
         if (mac)
                 nl_addr_put(mac);

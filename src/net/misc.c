@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,14 +162,17 @@ int net_port_free(const char *proto, const char *host_ip, uint16_t port, struct 
 int net_port_random(const char *proto, const char *host_ip, uint16_t *out, struct isola_err *err)
 {
         _cleanup_close_ int fd = -1;
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {0};
         socklen_t len = sizeof(ss);
         if (port_socket(proto, host_ip, 0, &fd, err) < 0)
                 return -1;
         if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
                 return err_sys(err, "getsockname");
-        *out = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                             : ((struct sockaddr_in6 *)&ss)->sin6_port);
+        uint16_t be = 0;
+        size_t off = ss.ss_family == AF_INET ? offsetof(struct sockaddr_in, sin_port)
+                                             : offsetof(struct sockaddr_in6, sin6_port);
+        memcpy(&be, (const uint8_t *)&ss + off, sizeof(be));
+        *out = ntohs(be);
         return 0;
 }
 
@@ -199,9 +203,8 @@ int net_port_parse(const char *spec, struct net_port *out, struct isola_err *err
         char *slash = strchr(buf, '/');
         if (slash) {
                 *slash = 0;
-                if (strcmp(slash + 1, "tcp") && strcmp(slash + 1, "udp"))
-                        return err_set(err, EINVAL, "port '%s': protocol must be tcp or udp",
-                                       spec);
+                if (strcmp(slash + 1, "tcp") != 0 && strcmp(slash + 1, "udp") != 0)
+                        return err_set(err, EINVAL, "port '%s': protocol must be tcp or udp", spec);
                 snprintf(out->proto, sizeof(out->proto), "%s", slash + 1);
         }
         /* The container port is after the last ':'; an IPv6 host address is

@@ -26,7 +26,7 @@ struct net_ctx {
         sqlite3 *db; /* owned by the caller */
 };
 
-struct net_port { /* -p [IP:]HOST:CTR[/proto] */
+struct net_port {         /* -p [IP:]HOST:CTR[/proto] */
         char host_ip[64]; /* "" = all */
         uint16_t host_port, ctr_port;
         char proto[4]; /* "tcp" | "udp" */
@@ -40,8 +40,8 @@ struct net_attach_req {
 
 struct net_attachment { /* what net_attach made, for inspect/port */
         char network[128];
-        char ifname[16];  /* inside the container: eth0, eth1, ... */
-        char ip[64];      /* address/prefix */
+        char ifname[16]; /* inside the container: eth0, eth1, ... */
+        char ip[64];     /* address/prefix */
         char gateway[64];
         char mac[18];
 };
@@ -85,10 +85,10 @@ int net_ns_path(struct net_ctx *c, const char *container_id, char path_out[PATH_
  * host_port 0). net_attach picks a free port for host_port 0 (that is -P). */
 int net_port_parse(const char *spec, struct net_port *out, struct isola_err *err);
 /* The container's published ports (after net_attach: random ones resolved). */
-int net_ports_get(struct net_ctx *c, const char *container_id, struct net_port **out,
-                  size_t *n_out, struct isola_err *err);
-int net_attachments_get(struct net_ctx *c, const char *container_id,
-                        struct net_attachment **out, size_t *n_out, struct isola_err *err);
+int net_ports_get(struct net_ctx *c, const char *container_id, struct net_port **out, size_t *n_out,
+                  struct isola_err *err);
+int net_attachments_get(struct net_ctx *c, const char *container_id, struct net_attachment **out,
+                        size_t *n_out, struct isola_err *err);
 
 struct net_create_opts {
         const char *name;
@@ -110,7 +110,7 @@ int net_network_json(struct net_ctx *c, const char *name, char **out, struct iso
  * default root, isola_<hash> for another (tests). */
 void net_nft_table(const struct net_ctx *c, char out[32]);
 /* A container of the engine's containers table by name, id or id prefix. */
-int net_container_lookup(struct net_ctx *c, const char *ref, char id_out[128],
-                         char name_out[256], struct isola_err *err);
+int net_container_lookup(struct net_ctx *c, const char *ref, char id_out[128], char name_out[256],
+                         struct isola_err *err);
 
 #endif

@@ -88,7 +88,7 @@ int net_nft_sync(struct net_ctx *c, struct isola_err *err);
 /* dns_server.c: one responder per active network */
 int net_dns_start(struct net_ctx *c, const struct net_network *n, struct isola_err *err);
 void net_dns_stop(struct net_ctx *c, const char *network);
-/* Stops responders whose network is gone or down. */
+/* Stops responders whose network is gone or down, restarts dead ones. */
 void net_dns_gc(struct net_ctx *c);
 
 /* lock.c: one lock around every change to links, rules and rows */

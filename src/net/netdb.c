@@ -145,11 +145,11 @@ static int db_overlap(struct net_ctx *c, const struct net_cidr *cidr, char *what
                       struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
-        int hit = 0, r;
+        int hit = 0;
         if (sqlite3_prepare_v2(c->db, "SELECT name, subnet, subnet6 FROM networks", -1, &st,
                                NULL) != SQLITE_OK)
                 return db_fail(c->db, "reading networks", err);
-        while (!hit && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        while (!hit && sqlite3_step(st) == SQLITE_ROW) {
                 for (int col = 1; col <= 2 && !hit; col++) {
                         struct net_cidr other;
                         struct isola_err ignored;
@@ -166,8 +166,8 @@ static int db_overlap(struct net_ctx *c, const struct net_cidr *cidr, char *what
         return hit;
 }
 
-static int subnet_taken(struct net_ctx *c, const struct net_cidr *cidr, char *what,
-                        size_t what_len, struct isola_err *err)
+static int subnet_taken(struct net_ctx *c, const struct net_cidr *cidr, char *what, size_t what_len,
+                        struct isola_err *err)
 {
         int r = db_overlap(c, cidr, what, what_len, err);
         return r ? r : net_host_overlap(c, cidr, what, what_len, err);
@@ -227,8 +227,8 @@ static int check_gateway(const char *what, const struct net_cidr *sub, const cha
                 return err_set(err, EINVAL, "%s '%s': not an IP address", what, gw_s);
         int64_t off = net_cidr_offset(sub, gw);
         if (off <= 0 || (sub->addr.family == AF_INET && (uint64_t)off == net_cidr_span(sub) - 1))
-                return err_set(err, EINVAL, "%s '%s': not a host address of subnet %s", what,
-                               gw_s, s);
+                return err_set(err, EINVAL, "%s '%s': not a host address of subnet %s", what, gw_s,
+                               s);
         return 0;
 }
 
@@ -244,7 +244,7 @@ static int insert_network(struct net_ctx *c, const struct net_create_opts *o,
 {
         sqlite3_stmt *st = NULL;
         char sub[NET_CIDR_STRLEN], gw[NET_ADDR_STRLEN], sub6[NET_CIDR_STRLEN] = "",
-                                                       gw6[NET_ADDR_STRLEN] = "";
+                                                        gw6[NET_ADDR_STRLEN] = "";
         net_cidr_fmt(&nn->sub, sub);
         net_addr_fmt(&nn->gw, gw);
         if (nn->v6) {
@@ -302,8 +302,7 @@ static int make_subnets(struct net_ctx *c, const struct net_create_opts *o, stru
                 if (net_cidr_parse(o->subnet6, &nn->sub6, err) < 0)
                         return -1;
                 if (nn->sub6.addr.family != AF_INET6)
-                        return err_set(err, EINVAL, "subnet6 '%s': not an IPv6 prefix",
-                                       o->subnet6);
+                        return err_set(err, EINVAL, "subnet6 '%s': not an IPv6 prefix", o->subnet6);
         } else {
                 /* A unique local /64 from the network id (RFC 4193 style). */
                 char s[64];
@@ -391,8 +390,8 @@ int net_default_ensure(struct net_ctx *c, struct isola_err *err)
 int net_network_set_up(struct net_ctx *c, const char *name, bool up, struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(c->db, "UPDATE networks SET up = ? WHERE name = ?", -1, &st,
-                               NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(c->db, "UPDATE networks SET up = ? WHERE name = ?", -1, &st, NULL) !=
+            SQLITE_OK)
                 return db_fail(c->db, "updating the network", err);
         sqlite3_bind_int(st, 1, up);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -419,11 +418,12 @@ int net_network_down(struct net_ctx *c, const char *name, struct isola_err *err)
 
 int net_network_remove(struct net_ctx *c, const char *name, struct isola_err *err)
 {
-        struct net_network n;
+        struct net_network n = {0};
         int attached = 0, rc = -1;
         if (!strcmp(name, NET_DEFAULT_NAME))
-                return err_set(err, EPERM, "network '%s' is the default network and cannot be "
-                                           "removed",
+                return err_set(err, EPERM,
+                               "network '%s' is the default network and cannot be "
+                               "removed",
                                name);
         int lk = net_lock(c, err);
         if (lk < 0)
@@ -432,8 +432,8 @@ int net_network_remove(struct net_ctx *c, const char *name, struct isola_err *er
             net_network_count_attached(c, name, &attached, err) < 0)
                 goto out;
         if (attached) {
-                rc = err_set(err, EBUSY, "network '%s' is in use by %d container%s", name,
-                             attached, attached == 1 ? "" : "s");
+                rc = err_set(err, EBUSY, "network '%s' is in use by %d container%s", name, attached,
+                             attached == 1 ? "" : "s");
                 goto out;
         }
         if (n.up && net_network_down(c, name, err) < 0)

@@ -21,8 +21,8 @@ static json_object *containers_of(struct net_ctx *c, const char *network)
         sqlite3_bind_text(st, 1, network, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW) {
                 json_object *e = json_object_new_object();
-                static const char *const keys[] = {NULL, "name", "interface", "ipv4", "ipv6",
-                                                   "mac"};
+                static const char *const keys[] = {NULL,   "name", "interface",
+                                                   "ipv4", "ipv6", "mac"};
                 for (int i = 1; i < 6; i++)
                         json_object_object_add(
                             e, keys[i],
@@ -80,7 +80,7 @@ int net_network_json(struct net_ctx *c, const char *name, char **out, struct iso
         while (sqlite3_step(st) == SQLITE_ROW) {
                 struct net_network n;
                 const char *nm = (const char *)sqlite3_column_text(st, 0);
-                if (name && strcmp(name, nm))
+                if (name && strcmp(name, nm) != 0)
                         continue;
                 if (net_network_get(c, nm, &n, err) < 0) {
                         rc = -1;
@@ -92,8 +92,8 @@ int net_network_json(struct net_ctx *c, const char *name, char **out, struct iso
         if (rc == 0 && name && json_object_array_length(arr) == 0)
                 rc = err_set(err, ENOENT, "network '%s' not found", name);
         if (rc == 0) {
-                *out = strdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-                                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+                *out = strdup(json_object_to_json_string_ext(
+                    arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 if (!*out)
                         rc = err_set(err, ENOMEM, "out of memory");
         }
@@ -101,8 +101,8 @@ int net_network_json(struct net_ctx *c, const char *name, char **out, struct iso
         return rc;
 }
 
-int net_container_lookup(struct net_ctx *c, const char *ref, char id_out[128],
-                         char name_out[256], struct isola_err *err)
+int net_container_lookup(struct net_ctx *c, const char *ref, char id_out[128], char name_out[256],
+                         struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
         int n = 0;
@@ -124,7 +124,7 @@ int net_container_lookup(struct net_ctx *c, const char *ref, char id_out[128],
         if (n == 0)
                 return err_set(err, ENOENT, "container '%s' not found", ref);
         /* An exact name or id wins; two prefix matches are ambiguous. */
-        if (n > 1 && strcmp(ref, name_out) && strcmp(ref, id_out))
+        if (n > 1 && strcmp(ref, name_out) != 0 && strcmp(ref, id_out) != 0)
                 return err_set(err, EINVAL, "container '%s' is ambiguous (several ids start so)",
                                ref);
         return 0;

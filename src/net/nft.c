@@ -60,8 +60,7 @@ struct active {
         bool internal;
 };
 
-static int load_active(struct net_ctx *c, struct active **out, size_t *n_out,
-                       struct isola_err *err)
+static int load_active(struct net_ctx *c, struct active **out, size_t *n_out, struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
         struct active *v = NULL;
@@ -114,7 +113,8 @@ static void put_postrouting(struct buf *b, const struct active *v, size_t n)
                "    type nat hook postrouting priority srcnat; policy accept;\n");
         for (size_t i = 0; i < n; i++) {
                 const struct active *a = &v[i];
-                put(b, "    oifname \"%s\" ct status dnat ip saddr { 127.0.0.0/8, %s } masquerade\n",
+                put(b,
+                    "    oifname \"%s\" ct status dnat ip saddr { 127.0.0.0/8, %s } masquerade\n",
                     a->bridge, a->subnet);
                 if (a->internal)
                         continue;

@@ -3,6 +3,7 @@
  * does it), so the namespace outlives its processes and the engine can put
  * the path into the OCI spec. The directory is a shared mount point, so an
  * unmount here also leaves the copies other mount namespaces made. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -100,6 +101,19 @@ out:
         return rc < 0 ? err_prefix(err, "container '%s'", container_id) : 0;
 }
 
+static bool dir_empty(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        bool empty = true;
+        if (!d)
+                return false;
+        while (empty && (de = readdir(d)))
+                empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+        closedir(d);
+        return empty;
+}
+
 int net_ns_remove(struct net_ctx *c, const char *container_id, struct isola_err *err)
 {
         char dir[PATH_MAX], path[PATH_MAX];
@@ -116,11 +130,10 @@ int net_ns_remove(struct net_ctx *c, const char *container_id, struct isola_err 
         else if (unlink(path) < 0 && errno != ENOENT)
                 rc = err_sys(err, "removing '%s'", path);
         /* The last namespace gone: drop the shared mount point as well, so
-         * the runroot can be removed. rmdir fails (ignored) while others exist. */
-        if (rc == 0 && rmdir(dir) < 0 && errno == EBUSY) {
-                if (umount2(dir, MNT_DETACH) == 0)
-                        rmdir(dir);
-        }
+         * the runroot can be removed (never while it holds another one: the
+         * unmount would take their mounts with it). */
+        if (rc == 0 && dir_empty(dir) && umount2(dir, MNT_DETACH) == 0)
+                rmdir(dir);
         net_unlock(lk);
         return rc;
 }

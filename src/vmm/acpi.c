@@ -1,12 +1,17 @@
 /* ACPI tables in the BIOS area: RSDP (at ACPI_RSDP_ADDR, where Linux scans),
  * XSDT and RSDT, a FADT whose PM1a blocks are the power device's ports (SCI
  * on IRQ 9, no SMI command port: the machine is always in ACPI mode) and
- * whose reset register is port 0xcf9, a FACS, a DSDT that only carries the
- * \_S5 sleep package (SLP_TYP 5) so Linux powers off through PM1a_CNT, and a
- * MADT with the LAPICs, the IOAPIC and the IRQ0 -> GSI2 override. */
+ * whose reset register is port 0xcf9, a FACS, a DSDT with the \_S5 sleep
+ * package (SLP_TYP 5) so Linux powers off through PM1a_CNT and the PCI host
+ * bridge (\_SB.PCI0: its windows and the INTx routing, _PRT), and a MADT
+ * with the LAPICs, the IOAPIC and the IRQ0 -> GSI2 override. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "devices/pci.h"
+#include "util/cleanup.h"
+#include "vmm/aml.h"
 #include "vmm/layout.h"
 #include "vmm/tables.h"
 #include "vmm/vm.h"
@@ -71,18 +76,97 @@ static void gas_io(uint8_t *p, uint8_t bits, uint8_t access, uint64_t port)
 }
 
 /* DefName(\_S5_, Package(4) {5, 5, 0, 0}) in AML. */
-static const uint8_t dsdt_aml[] = {
+static const uint8_t dsdt_s5[] = {
     0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, SLP_TYP_S5, 0x0a, SLP_TYP_S5, 0x00, 0x00,
 };
 
-static uint64_t write_dsdt(struct acpi_writer *w)
+/* Address space descriptors (ACPI 6.5, 6.4.3.5): resource type 0 memory,
+ * 1 I/O, 2 bus numbers; MinFixed | MaxFixed, produced by the bridge. */
+static void crs_word(struct aml *r, uint8_t type, uint8_t type_flags, uint16_t min, uint16_t max)
 {
-        uint32_t len = ACPI_HDR_LEN + sizeof(dsdt_aml);
+        uint8_t d[16] = {0x88, 13, 0, type, 0x0c, type_flags};
+
+        put16(d + 8, min);
+        put16(d + 10, max);
+        put16(d + 14, (uint16_t)(max - min + 1));
+        aml_bytes(r, d, sizeof(d));
+}
+
+static void crs_dword_mem(struct aml *r, uint32_t min, uint32_t max)
+{
+        uint8_t d[26] = {0x87, 23, 0, 0, 0x0c, 0x01 /* read/write, not cacheable */};
+
+        put32(d + 10, min);
+        put32(d + 14, max);
+        put32(d + 22, max - min + 1);
+        aml_bytes(r, d, sizeof(d));
+}
+
+/* What the host bridge decodes: bus 0, the configuration ports, every
+ * other port, the VGA hole and the PCI hole up to the IOAPIC. */
+static void pci0_crs(struct aml *out)
+{
+        struct aml r = {0};
+        static const uint8_t cfg_ports[8] = {0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08};
+        static const uint8_t end_tag[2] = {0x79, 0x00};
+
+        crs_word(&r, 2, 0, 0, 0xff);
+        aml_bytes(&r, cfg_ports, sizeof(cfg_ports));
+        crs_word(&r, 1, 0x03, 0x0000, 0x0cf7);
+        crs_word(&r, 1, 0x03, 0x0d00, 0xffff);
+        crs_dword_mem(&r, 0x000a0000, 0x000bffff);
+        crs_dword_mem(&r, (uint32_t)LAYOUT_PCI_HOLE_START, (uint32_t)LAYOUT_IOAPIC_BASE - 1);
+        aml_bytes(&r, end_tag, sizeof(end_tag));
+        aml_buffer(out, &r);
+}
+
+/* Legacy INTx: every slot's pins A-D straight to IOAPIC GSIs (no link
+ * devices), as pci_slot_intx_gsi wires them. */
+static void pci0_prt(struct aml *out)
+{
+        struct aml entries = {0};
+
+        for (unsigned slot = 0; slot < PCI_MAX_SLOTS; slot++) {
+                for (unsigned pin = 1; pin <= 4; pin++) {
+                        struct aml e = {0};
+                        aml_int(&e, ((uint64_t)slot << 16) | 0xffff);
+                        aml_int(&e, pin - 1);
+                        aml_int(&e, 0);
+                        aml_int(&e, pci_slot_intx_gsi(slot, pin));
+                        aml_package(&entries, 4, &e);
+                }
+        }
+        aml_package(out, PCI_MAX_SLOTS * 4, &entries);
+}
+
+/* \_S5 and \_SB.PCI0, the host bridge Linux looks for before it scans
+ * PCI at all: without it an ACPI kernel sees no PCI device. */
+static int dsdt_body(struct aml *body)
+{
+        struct aml pci0 = {0}, sb = {0}, crs = {0}, prt = {0};
+
+        aml_bytes(body, dsdt_s5, sizeof(dsdt_s5));
+        aml_name_int(&pci0, "_HID", aml_eisa_id("PNP0A03"));
+        aml_name_int(&pci0, "_UID", 0);
+        aml_name_int(&pci0, "_ADR", 0);
+        aml_name_int(&pci0, "_BBN", 0);
+        pci0_crs(&crs);
+        aml_name_obj(&pci0, "_CRS", &crs);
+        pci0_prt(&prt);
+        aml_name_obj(&pci0, "_PRT", &prt);
+        aml_device(&sb, "PCI0", &pci0);
+        aml_scope(body, "\\_SB_", &sb);
+        return body->overflow ? -1 : 0;
+}
+
+static uint64_t write_dsdt(struct acpi_writer *w, const struct aml *body)
+{
+        uint32_t len = ACPI_HDR_LEN + (uint32_t)body->n;
         uint64_t off = alloc(w, len, 16);
         uint8_t *t = w->base + off;
 
         header(t, "DSDT", len, 2);
-        memcpy(t + ACPI_HDR_LEN, dsdt_aml, sizeof(dsdt_aml));
+        memcpy(t + ACPI_HDR_LEN, body->b, body->n);
         finish(t, len);
         return off;
 }
@@ -179,12 +263,17 @@ static void write_rsdp(struct acpi_writer *w, uint64_t rsdt, uint64_t xsdt)
 int acpi_write(struct vm *vm, struct isola_err *err)
 {
         struct acpi_writer w = {.base = guest_mem_ptr(&vm->mem, ACPI_RSDP_ADDR, ACPI_AREA_SIZE)};
+        _cleanup_free_ struct aml *dsdt_aml = calloc(1, sizeof(*dsdt_aml));
 
         if (!w.base)
                 return err_set(err, ERANGE, "ACPI tables: guest memory too small");
+        if (!dsdt_aml)
+                return err_set(err, ENOMEM, "ACPI tables: out of memory");
+        if (dsdt_body(dsdt_aml) < 0)
+                return err_set(err, E2BIG, "ACPI tables: the DSDT exceeds %d bytes", AML_MAX);
         memset(w.base, 0, ACPI_AREA_SIZE);
         alloc(&w, 36, 16); /* RSDP */
-        uint64_t dsdt = write_dsdt(&w);
+        uint64_t dsdt = write_dsdt(&w, dsdt_aml);
         uint64_t facs = write_facs(&w);
         uint64_t tables[2] = {write_fadt(&w, dsdt, facs), write_madt(&w, vm->n_cpus)};
         unsigned n = 2;

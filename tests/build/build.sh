@@ -33,8 +33,28 @@ build() {
 	local ctx=$1; shift
 	"$I" build "$@" "$ctx" >"$T/out" 2>&1
 }
-# value FILE [IMAGE]: a file of an image, read through a container
-value() { "$I" run --rm --network none "${2:-cache}" cat "$1" 2>/dev/null; }
+# layers IMAGE: its unpacked layer dirs, top-most first
+layers() { "$I" image inspect "$1" 2>/dev/null | jq -r '.[0].GraphDriver.Data.LowerDir' | tr ':' ' '; }
+# value FILE [IMAGE]: a file of an image as a container sees it (the top-most
+# layer that has it; a whiteout hides it), read from the store's layer dirs
+value() {
+	local d
+	for d in $(layers "${2:-cache}"); do
+		if [ -e "$d$1" ] || [ -L "$d$1" ]; then
+			[ -c "$d$1" ] || cat "$d$1"
+			return
+		fi
+	done
+}
+# meta FILE IMAGE: "uid:gid mode" of a file of an image
+meta() {
+	local d
+	for d in $(layers "$2"); do
+		[ -e "$d$1" ] && { stat -c '%u:%g %a' "$d$1"; return; }
+	done
+}
+# run IMAGE [ARGS...]: a container of the image (the engine), bounded in time
+run() { timeout 60 "$I" run --rm --network none "$@" 2>&1; }
 cached_steps() { grep -c -- '^--> CACHED' "$T/out"; }
 # steps N..M that were CACHED, as "2 3 4"
 cached_list() {
@@ -189,11 +209,10 @@ check_eq "history: one entry per instruction after FROM" \
 	"$(jq '[.history[] | select(.comment == "isola build")] | length' "$cfg")" 26
 check_eq "history: config-only steps are empty layers" \
 	"$(jq -r '[.history[] | select(.comment == "isola build") | select(.empty_layer != true) | .created_by | split(" ")[0]] | join(",")' "$cfg")" \
-	"COPY,COPY,ADD,ADD,RUN,RUN,RUN,RUN,RUN,RUN,RUN"
-check_eq "image runs its ENTRYPOINT+CMD" "$("$I" run --rm --network none every)" "from-cmd"
+	"COPY,COPY,ADD,ADD,RUN,RUN,RUN,RUN,RUN,RUN"
+check_eq "image runs its ENTRYPOINT+CMD" "$(run every)" "from-cmd"
 check_eq "COPY to an ENV-expanded dir" "$(value /dest/f.txt every)" "data"
-check_eq "COPY --chown --chmod" \
-	"$("$I" run --rm --network none --entrypoint stat every -c '%u:%g %a' /owned)" "1000:1000 600"
+check_eq "COPY --chown --chmod" "$(meta /owned every)" "1000:1000 600"
 check_eq "ADD unpacks a local tar.gz" "$(value /unpacked/inner.txt every)" "inner"
 check_eq "ADD copies a plain file" "$(value /added.txt every)" "data"
 check_eq "RUN cwd is WORKDIR" "$(value /pwd every)" "/w/sub"
@@ -203,7 +222,7 @@ check_eq "RUN --mount=type=cache: first run" "$(value /cachecount every)" "1"
 check_eq "SHELL used by RUN" "$(value /shell every):$(value /via every)" "used:via-shell"
 check_eq "USER applies to RUN" "$(value /home/u/uid every)" "1000"
 check_eq "cache mount target left empty in the image" \
-	"$("$I" run --rm --network none --entrypoint ls every -A /cache)" ""
+	"$(for d in $(layers every); do ls -A "$d/cache" 2>/dev/null; done)" ""
 build "$E" -t every --no-cache
 check_eq "RUN --mount=type=cache persists across builds" "$(value /cachecount every)" "2"
 
@@ -223,8 +242,8 @@ COPY --from=0 /out/id /id
 COPY --from=second /out/second /second
 EOF
 check "multi-stage builds (the failing unused stage is skipped)" build "$M" -t multi
-check_eq "only the needed stages' steps" "$(grep -c '^STEP' "$T/out")" 7
-check_match "step count" "$(head -1 "$T/out")" '^STEP 1/7: '
+check_eq "only the needed stages' steps" "$(grep -c '^STEP' "$T/out")" 8
+check_match "step count" "$(head -1 "$T/out")" '^STEP 1/8: '
 check_eq "COPY --from=stage" "$(value /artifact multi)" "built"
 check_eq "FROM an earlier stage" "$(value /second multi)" "second"
 check "--target builds up to a stage" build "$M" -t multi-builder --target builder
@@ -250,7 +269,7 @@ bad() { # bad NAME EXPECTED-REGEX CONTAINERFILE-TEXT [build args...]
 	else
 		ok "$name: exit status"
 	fi
-	check_match "$name: message" "$(grep '^isola build:' "$T/out")" "$want"
+	check_match "$name: message" "$(sed -n '/^isola build:/,$p' "$T/out" | tr '\n' ' ')" "$want"
 	check_eq "$name: no image, mount, container or scratch dir left" \
 		"$(n_images) $(leftovers)" "$before 0"
 }
@@ -265,7 +284,7 @@ bad "unknown --target" "target stage 'nope' not found" $'FROM isola-bld-bb AS a'
 bad "missing -f file" "none: No such file" "" -f "$B/none"
 
 # ---- builder prune --------------------------------------------------------
-check "builder prune" "$I" builder prune -f
+check "builder prune" bash -c "\"$I\" builder prune -f >/dev/null"
 build "$C" -t cache --build-arg LATE=l2 --build-arg EARLY=e2
 check_eq "after prune nothing is CACHED" "$(cached_steps)" 0
 

@@ -46,6 +46,7 @@ L3=$(oci_layer "$layout" "$work/l3" none)
 M_AMD=$(oci_image "$layout" amd64 "$L1" "$L2" "$L3")
 M_ARM=$(oci_image "$layout" arm64 "$L1" "$L2")
 oci_tag "$layout" v1 "$M_AMD"
+oci_tag "$layout" gz "$(oci_image "$layout" amd64 "$L1")"
 oci_tag "$layout" multi "$(oci_index "$layout" "$M_AMD" "$M_ARM")"
 amd_digest=$(jq -r .digest <<<"$M_AMD")
 arm_digest=$(jq -r .digest <<<"$M_ARM")
@@ -55,6 +56,8 @@ arm_config=$(blob_of "$arm_digest" .config.digest)
 
 check "skopeo pushes the image" skopeo copy -q --dest-tls-verify=false \
 	"oci:$layout:v1" "docker://$reg/x/y:v1"
+check "skopeo pushes a Docker schema 2 image" skopeo copy -q --format v2s2 --dest-tls-verify=false \
+	"oci:$layout:gz" "docker://$reg/x/docker:v1"
 check "skopeo pushes the two-platform index" skopeo copy -q --all --dest-tls-verify=false \
 	"oci:$layout:multi" "docker://$reg/x/multi:v1"
 
@@ -121,6 +124,19 @@ check "--platform without an entry fails" [ $? -ne 0 ]
 check_match "... naming the platform" "$(cat "$work/err")" "s390x"
 check_eq "... adding no row" "$(rows)" "$before"
 
+# ---- Docker schema 2: pulled, and pushed back byte for byte
+docker_mt=application/vnd.docker.distribution.manifest.v2+json
+skopeo inspect --raw --tls-verify=false "docker://$reg/x/docker:v1" >"$work/docker.json"
+docker_digest=sha256:$(sha256sum "$work/docker.json" | cut -d' ' -f1)
+"$isola" pull -q "$reg/x/docker:v1" >"$work/out" 2>"$work/err"
+check_eq "pull of a Docker schema 2 image" "$?:$(cat "$work/err")" "0:"
+check_eq "... stored with its media type" "$(sqlite3 "$ISOLA_ROOT/isola.db" \
+	"select manifest_media_type from images where manifest_digest = '$docker_digest'")" "$docker_mt"
+"$isola" push "$reg/x/docker:v1" "$reg/x/docker2:v1" >"$work/out" 2>"$work/err"
+check_eq "push of the Docker image keeps its digest" \
+	"$(skopeo inspect --tls-verify=false "docker://$reg/x/docker2:v1" 2>&1 | jq -r .Digest)" \
+	"$docker_digest"
+
 # ---- push: another repository of the same registry mounts every blob
 "$isola" push --digestfile "$work/digest" "$reg/x/y:v1" "$reg/x/z:v2" >"$work/out" 2>"$work/err"
 rc=$?
@@ -154,7 +170,8 @@ check_eq "skopeo inspect of the pushed image" \
 if command -v podman >/dev/null && command -v runc >/dev/null; then
 	mkdir -p "$work/podman"
 	pod() { podman --root "$work/podman/root" --runroot "$work/podman/run" --storage-driver overlay "$@"; }
-	check "podman pulls what isola pushed" pod pull -q --tls-verify=false "$reg/fresh/img:v3" >/dev/null
+	pod_pull() { pod pull -q --tls-verify=false "$1" >/dev/null; }
+	check "podman pulls what isola pushed" pod_pull "$reg/fresh/img:v3"
 	got=$(pod run --rm --runtime runc --network none --ulimit nofile=20000:20000 \
 		--ulimit nproc=32768:32768 "$reg/fresh/img:v3" /bin/cat /etc/hello 2>&1)
 	check_eq "podman runs it (zstd layer content)" "$got" "hello from zstd"

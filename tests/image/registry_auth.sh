@@ -113,6 +113,49 @@ REGISTRY_AUTH_FILE=$work/other.json "$isola" pull --cert-dir "$certs" "$reg/a/b:
 	>"$work/out" 2>"$work/err"
 check_eq "REGISTRY_AUTH_FILE is read" "$?" 0
 
+# ---- progress on a terminal (script(1) gives isola a pty)
+if command -v script >/dev/null; then
+	export ISOLA_ROOT=$work/root-tty
+	script -qec "$isola pull --cert-dir $certs --creds 'isola:s3cret pass' $reg/a/b:v1" \
+		/dev/null >"$work/tty" 2>&1
+	check_match "on a terminal: a progress line per blob" "$(tr '\r' '\n' <"$work/tty")" \
+		"Copying blob [0-9a-f]{12} .* / .*done"
+	check_eq "... three rows (config and two layers)" \
+		"$(tr '\r' '\n' <"$work/tty" | grep -o 'Copying blob [0-9a-f]*' | sort -u | wc -l)" 3
+	"$isola" pull -q --cert-dir "$certs" --creds 'isola:s3cret pass' "$reg/a/b:v1" >"$work/out"
+	check_eq "-q: only the id" "$(wc -l <"$work/out")" 1
+else
+	skip "script(1) missing"
+	skip "script(1) missing"
+	skip "script(1) missing"
+fi
+registry_stop "$REGISTRY_PID"
+REGISTRY_PID=
+
+# ---- client certificates (podman's *.cert/*.key in --cert-dir)
+openssl req -newkey rsa:2048 -nodes -keyout "$work/pki/cli.key" -out "$work/pki/cli.csr" \
+	-subj "/CN=isola test client" 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >"$work/pki/cliext"
+openssl x509 -req -in "$work/pki/cli.csr" -CA "$certs/ca.crt" -CAkey "$work/pki/ca.key" \
+	-CAcreateserial -out "$work/pki/cli.crt" -days 2 -extfile "$work/pki/cliext" 2>/dev/null
+ccerts=$work/ccerts
+mkdir -p "$ccerts"
+cp "$certs/ca.crt" "$ccerts/ca.crt"
+cp "$work/pki/cli.crt" "$ccerts/client.cert"
+cp "$work/pki/cli.key" "$ccerts/client.key"
+registry_start "$work/creg" "$port" "$work/pki/srv.crt" "$work/pki/srv.key" "" "$certs/ca.crt" ||
+	not_ok "docker-registry with client certificates starts"
+check "skopeo pushes with a client certificate" skopeo copy -q --dest-cert-dir "$ccerts" \
+	"oci:$layout:v1" "docker://$reg/c/d:v1"
+export ISOLA_ROOT=$work/root-cc
+run pull --cert-dir "$certs" "$reg/c/d:v1"
+check "without a client certificate the pull fails" [ $? -ne 0 ]
+check_eq "... in one line" "$(wc -l <"$work/err")" 1
+run pull --cert-dir "$ccerts" "$reg/c/d:v1"
+check_eq "with client.cert + client.key in --cert-dir it works" "$?:$(cat "$work/err")" "0:"
+registry_stop "$REGISTRY_PID"
+REGISTRY_PID=
+
 # ---- the stub: bearer tokens, cut transfers, 500
 stub_port=$(free_port 15050 15099)
 python3 "$(dirname "$0")/registry_stub.py" "$stub_port" "$layout" "$work/stub.log" &
@@ -134,6 +177,22 @@ check "blob requests carry the bearer token" \
 check "a cut transfer resumed with Range" grep -Eq "GET /v2/s/img/blobs/.* range=bytes=[1-9][0-9]*-" \
 	"$work/stub.log"
 check_eq "no temp file left" "$(find "$ISOLA_ROOT/tmp" -mindepth 1 | wc -l)" 0
+run login -u tokenuser -p tokenpass "$stub"
+check_eq "login against a Bearer registry" "$?:$(cat "$work/out")" "0:Login Succeeded!"
+check "... fetched a token with the credentials as Basic auth" \
+	grep -q "GET /token?service=stub&account=tokenuser range= auth=Basic" "$work/stub.log"
+export ISOLA_ROOT=$work/root3
+"$isola" pull "$stub/slow/img:v1" >"$work/out" 2>"$work/err" &
+pull_pid=$!
+for i in $(seq 100); do # until a blob is being written
+	[ -n "$(find "$ISOLA_ROOT/tmp" -name 'blob-*' -size +1k 2>/dev/null)" ] && break
+	sleep 0.1
+done
+kill -TERM $pull_pid
+wait $pull_pid
+check_eq "SIGTERM during a pull: exit 130" "$?" 130
+check_match "... saying it was interrupted" "$(cat "$work/err")" "slow/img: interrupted"
+check_eq "... removing its temp files" "$(find "$ISOLA_ROOT/tmp" -mindepth 1 | wc -l)" 0
 run pull "$stub/broken/server:v1"
 check "HTTP 500: pull fails" [ $? -ne 0 ]
 check_match "... quoting the registry's message" "$(cat "$work/err")" \

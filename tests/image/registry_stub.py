@@ -6,12 +6,14 @@ answers with an error body. It serves the images of an OCI layout read-only.
 
 usage: registry_stub.py PORT LAYOUT LOG
 Every request is appended to LOG as "METHOD PATH range=<Range> auth=<scheme>".
-Repository "broken/server" answers 500 to everything.
+Repository "broken/server" answers 500 to everything; "slow/<any>" serves
+the same images but trickles blob bodies (1 KiB every 50 ms).
 """
 import json
 import os
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT, LAYOUT, LOG = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -103,9 +105,28 @@ class Handler(BaseHTTPRequestHandler):
             mt = json.loads(data).get("mediaType", "application/vnd.oci.image.manifest.v1+json")
             return self.send(200, data, ctype=mt,
                              headers=[("Docker-Content-Digest", digest)])
+        if kind == "blobs" and repo.startswith("slow/"):
+            return self.trickle(ref)
         if kind == "blobs":
             return self.send_blob(ref)
         return self.error(404, "NAME_UNKNOWN", "no such path")
+
+    def trickle(self, digest):
+        data = blob(digest)
+        if data is None:
+            return self.error(404, "BLOB_UNKNOWN", "blob unknown")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            for i in range(0, len(data), 1024):
+                self.wfile.write(data[i:i + 1024])
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass
+        self.close_connection = True
 
     def send_blob(self, digest):
         data = blob(digest)

@@ -25,9 +25,12 @@ net_require() {
 	NT_VETHS=()
 	NT_TABLE=$("$NETCTL" table)
 	trap net_cleanup EXIT
+	trap 'exit 1' INT TERM
 }
 
 ns_of() { echo "$ISOLA_ROOT/run/netns/$1"; }
+not() { ! "$@" >/dev/null 2>&1; }
+quiet() { "$@" >/dev/null 2>&1; }
 # ctr_new ID NAME NETWORK [netctl attach options]: prints "ifname ip/len gw mac"
 ctr_new() {
 	local id=$1 name=$2 net=$3
@@ -45,20 +48,31 @@ in_ctr_files() {
 	"$NETCTL" resolv "$id" >"$ISOLA_ROOT/resolv.$id"
 	"$NETCTL" hosts "$id" "$id" >"$ISOLA_ROOT/hosts.$id"
 	nsenter --net="$(ns_of "$id")" unshare -m --propagation private sh -c \
-		'mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/hosts && shift 2 && exec "$@"' \
+		'mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/hosts && shift && exec "$@"' \
 		"$ISOLA_ROOT/resolv.$id" "$ISOLA_ROOT/hosts.$id" "$@"
 }
 ip_of() { "$NETCTL" hosts "$1" | awk -v n="$2" '$0 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == n) { print $1; exit } }'; }
 
 # An HTTP-ish server: answers "hello from TAG" once per connection.
 serve_in() { # serve_in ID PORT TAG
-	local id=$1 port=$2 tag=$3 script=$ISOLA_ROOT/serve.$tag.sh
+	local id=$1 port=$2 tag=$3
+	local script=$ISOLA_ROOT/serve.$tag.sh
 	printf '#!/bin/sh\nread line\nprintf "HTTP/1.0 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\nhello from %s\\n"\n' \
 		$((12 + ${#tag})) "$tag" >"$script"
 	chmod +x "$script"
-	in_ctr "$id" "$BB" nc -ll -p "$port" -e "$script" &
+	nsenter --net="$(ns_of "$id")" "$BB" nc -ll -p "$port" -e "$script" &
 	NT_PIDS+=($!)
 	sleep 0.2
+}
+
+# wait_listen NETNS PORT: until a TCP listener is up in the ip-netns (5 s).
+wait_listen() {
+	local i
+	for i in $(seq 50); do
+		ip netns exec "$1" ss -ltn 2>/dev/null | grep -q ":$2 " && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # A fake host namespace joined to the host by a veth: host side HOSTIP/30.
@@ -102,9 +116,17 @@ wait_no_veth() {
 	return 1
 }
 
-net_cleanup() {
-	local id p n
+# Servers started in containers keep their namespace (and veth) alive.
+stop_servers() {
+	local p
 	for p in "${NT_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${NT_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	NT_PIDS=()
+}
+
+net_cleanup() {
+	local id n
+	stop_servers
 	for id in "${NT_CTRS[@]}"; do
 		"$NETCTL" detach-all "$id" 2>/dev/null
 		"$NETCTL" ns-remove "$id" 2>/dev/null

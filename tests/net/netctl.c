@@ -5,7 +5,9 @@
  *   netctl attach ID NAME NETWORK [--alias A]... [--ip IP] [-p SPEC]...
  *   netctl detach ID NETWORK | detach-all ID | ports ID
  *   netctl resolv ID [DNS]... | hosts ID HOSTNAME [NAME:IP]...
- *   netctl bench N NETWORK   (median µs of ns-create+attach / detach+ns-remove) */
+ *   netctl bench N NETWORK [ID_PREFIX]
+ *            (median µs of ns-create+attach / detach-all+ns-remove; ids differ
+ *            per call, as container ids do) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,11 +62,11 @@ static int print_ports(struct net_ctx *c, const char *id, struct isola_err *err)
 static int text(struct net_ctx *c, int argc, char **argv, bool hosts, struct isola_err *err)
 {
         char *out = NULL;
-        int r = hosts ? net_hosts(c, argv[2], argc > 3 ? argv[3] : NULL,
-                                  (const char *const *)(argc > 4 ? argv + 4 : NULL), &out, err)
-                      : net_resolv_conf(c, argv[2],
-                                        (const char *const *)(argc > 3 ? argv + 3 : NULL), &out,
-                                        err);
+        int r = hosts
+                    ? net_hosts(c, argv[2], argc > 3 ? argv[3] : NULL,
+                                (const char *const *)(argc > 4 ? argv + 4 : NULL), &out, err)
+                    : net_resolv_conf(c, argv[2], (const char *const *)(argc > 3 ? argv + 3 : NULL),
+                                      &out, err);
         if (r < 0)
                 return -1;
         fputs(out, stdout);
@@ -85,21 +87,26 @@ static int cmp_d(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
-static int bench(struct net_ctx *c, int n, const char *network, struct isola_err *err)
+static int bench(struct net_ctx *c, int n, const char *network, const char *prefix,
+                 struct isola_err *err)
 {
         double *up = calloc((size_t)n, sizeof(double)), *down = calloc((size_t)n, sizeof(double));
+        double *nsc = calloc((size_t)n, sizeof(double));
         struct net_attach_req req = {.network = network};
         char ns[PATH_MAX], id[32];
         int rc = -1;
-        if (!up || !down)
+        if (!up || !down || !nsc)
                 goto out;
         for (int i = 0; i < n; i++) {
-                snprintf(id, sizeof(id), "ntbench%d", i);
+                snprintf(id, sizeof(id), "%.20s%d", prefix, i);
                 double t0 = now_us();
-                if (net_ns_create(c, id, ns, err) < 0 ||
-                    net_attach(c, id, id, ns, &req, NULL, 0, NULL, err) < 0)
+                if (net_ns_create(c, id, ns, err) < 0)
+                        goto out;
+                double tn = now_us();
+                if (net_attach(c, id, id, ns, &req, NULL, 0, NULL, err) < 0)
                         goto out;
                 double t1 = now_us();
+                nsc[i] = tn - t0;
                 if (net_detach_all(c, id, err) < 0 || net_ns_remove(c, id, err) < 0)
                         goto out;
                 up[i] = t1 - t0;
@@ -107,12 +114,14 @@ static int bench(struct net_ctx *c, int n, const char *network, struct isola_err
         }
         qsort(up, (size_t)n, sizeof(double), cmp_d);
         qsort(down, (size_t)n, sizeof(double), cmp_d);
-        printf("setup_us %.0f teardown_us %.0f total_us %.0f\n", up[n / 2], down[n / 2],
-               up[n / 2] + down[n / 2]);
+        qsort(nsc, (size_t)n, sizeof(double), cmp_d);
+        printf("setup_us %.0f teardown_us %.0f total_us %.0f netns_create_us %.0f\n", up[n / 2],
+               down[n / 2], up[n / 2] + down[n / 2], nsc[n / 2]);
         rc = 0;
 out:
         free(up);
         free(down);
+        free(nsc);
         return rc;
 }
 
@@ -153,8 +162,9 @@ int main(int argc, char **argv)
                 rc = text(&c, argc, argv, false, &err);
         } else if (!strcmp(cmd, "hosts") && argc >= 3) {
                 rc = text(&c, argc, argv, true, &err);
-        } else if (!strcmp(cmd, "bench") && argc == 4) {
-                rc = bench(&c, atoi(argv[2]) > 0 ? atoi(argv[2]) : 1, argv[3], &err);
+        } else if (!strcmp(cmd, "bench") && (argc == 4 || argc == 5)) {
+                rc = bench(&c, atoi(argv[2]) > 0 ? atoi(argv[2]) : 1, argv[3],
+                           argc == 5 ? argv[4] : "ntbench", &err);
         } else {
                 fprintf(stderr, "netctl: bad command or arguments\n");
                 db_close(c.db);

@@ -19,10 +19,9 @@ static void test_parse(void)
         tap_ok(net_cidr_parse("10.199.0.1/16", &c, &err) < 0 && strstr(err.msg, "host bits") &&
                    strstr(err.msg, "10.199.0.0/16"),
                "host bits set: refused, names the network");
-        static const char *const bad[] = {"10.0.0.0",    "10.0.0.0/",    "10.0.0.0/33",
-                                          "10.0.0/8",    "x/8",          "10.0.0.0/-1",
-                                          "10.0.0.0/+8", "10.0.0.0/8x",  "10.0.0.0/31",
-                                          "::/129",      "1.2.3.4.5/24", ""};
+        static const char *const bad[] = {
+            "10.0.0.0",    "10.0.0.0/",   "10.0.0.0/33", "10.0.0/8", "x/8",          "10.0.0.0/-1",
+            "10.0.0.0/+8", "10.0.0.0/8x", "10.0.0.0/31", "::/129",   "1.2.3.4.5/24", ""};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 tap_ok(net_cidr_parse(bad[i], &c, &err) < 0 && strstr(err.msg, "subnet"),
                        "'%s' refused", bad[i]);
@@ -77,8 +76,8 @@ static void test_ports(void)
                "IP::CTR: random host port on that address");
         tap_ok(net_port_parse("[::1]:8080:80", &p, &err) == 0 && !strcmp(p.host_ip, "::1"),
                "bracketed IPv6 host address");
-        static const char *const bad[] = {"0:80",      "8080:0",   "8080:65536", "a:80",
-                                          "8080:80/x", "1.2.3:1:2", ":",         "8080:"};
+        static const char *const bad[] = {"0:80",      "8080:0",    "8080:65536", "a:80",
+                                          "8080:80/x", "1.2.3:1:2", ":",          "8080:"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 tap_ok(net_port_parse(bad[i], &p, &err) < 0 && strstr(err.msg, bad[i]),
                        "-p '%s' refused, named", bad[i]);

@@ -91,12 +91,10 @@ static void test_reply(void)
         TAP_EQ_INT(r[3] & 0xf, NET_DNS_NOERROR, "rcode NOERROR");
         n = net_dns_build_reply(q, &dq, NET_DNS_NXDOMAIN, NULL, 0, 0, r, sizeof(r));
         tap_ok(n == len && (r[3] & 0xf) == NET_DNS_NXDOMAIN && r[7] == 0, "NXDOMAIN, no answer");
-        tap_ok(net_dns_build_reply(q, &dq, 0, a, 1, 1, r, len + 5) == 0,
-               "too small a buffer: 0");
+        tap_ok(net_dns_build_reply(q, &dq, 0, a, 1, 1, r, len + 5) == 0, "too small a buffer: 0");
         n = net_dns_build_error(q, 5, NET_DNS_FORMERR, r, sizeof(r));
         tap_ok(n == 12 && r[0] == 0x12 && (r[3] & 0xf) == NET_DNS_FORMERR, "FORMERR header");
-        TAP_EQ_INT(net_dns_build_error(q, 1, NET_DNS_FORMERR, r, sizeof(r)), 0,
-                   "no id: no reply");
+        TAP_EQ_INT(net_dns_build_error(q, 1, NET_DNS_FORMERR, r, sizeof(r)), 0, "no id: no reply");
 }
 
 int main(void)

@@ -49,8 +49,8 @@ int main(void)
         struct net_create_opts o3 = {.name = "bad name"};
         tap_ok(net_network_create(&c, &o3, &err) < 0 && strstr(err.msg, "bad name"),
                "bad network name refused");
-        struct net_create_opts o4 = {.name = "nt-gw", .subnet = "10.199.78.0/24",
-                                     .gateway = "10.199.79.1"};
+        struct net_create_opts o4 = {
+            .name = "nt-gw", .subnet = "10.199.78.0/24", .gateway = "10.199.79.1"};
         tap_ok(net_network_create(&c, &o4, &err) < 0 && strstr(err.msg, "not a host address"),
                "gateway outside the subnet refused");
         tap_ok(net_network_get(&c, "isola", &n, &err) == 0 && !strcmp(n.bridge, "isola0"),
@@ -90,8 +90,9 @@ int main(void)
         sqlite3_finalize(st);
 
         struct net_create_opts o6 = {.name = "nt-v6", .subnet = "10.199.80.0/24", .ipv6 = true};
-        tap_ok(net_network_create(&c, &o6, &err) == 0 && net_network_get(&c, "nt-v6", &n, &err) == 0 &&
-                   n.has_v6 && n.subnet6.prefix == 64,
+        tap_ok(net_network_create(&c, &o6, &err) == 0 &&
+                   net_network_get(&c, "nt-v6", &n, &err) == 0 && n.has_v6 &&
+                   n.subnet6.prefix == 64,
                "--ipv6 gets a ULA /64");
         struct net_addr a6;
         tap_ok(net_ipam_lease(&c, &n, true, "x", NULL, &a6, &err) == 0 && a6.family == AF_INET6 &&
