@@ -2,6 +2,10 @@
  * [--project-directory D] VERB ...`: the global options and the model
  * verbs (config); container verbs go through src/compose's planner. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +14,7 @@
 #include "cli/compose_cli.h"
 #include "cli/verbs.h"
 #include "compose/compose.h"
+#include "util/fs.h"
 
 extern char **environ;
 
@@ -195,6 +200,27 @@ int compose_engine(struct compose_cli *c)
         return 0;
 }
 
+int compose_lock(struct compose_cli *c)
+{
+        struct isola_err err = {0};
+        char dir[PATH_MAX], path[PATH_MAX];
+
+        if (compose_engine(c) < 0)
+                return -1;
+        if (c->lock_fd > 0)
+                return 0;
+        snprintf(dir, sizeof(dir), "%s/compose", c->r.eng.paths.runroot);
+        snprintf(path, sizeof(path), "%s/%s.lock", dir, c->p->name);
+        if (fs_mkdir_p(dir, 0700, &err) < 0)
+                return compose_fail(&err), -1;
+        c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX) < 0) {
+                err_sys(&err, "%s", path);
+                return compose_fail(&err), -1;
+        }
+        return 0;
+}
+
 static int by_service(const void *a, const void *b)
 {
         const struct cmp_ctr *x = a, *y = b;
@@ -261,6 +287,8 @@ int cli_compose(int argc, char **argv)
                 fprintf(stderr, "isola compose: unknown command '%s'\n", argv[verb]);
                 rc = 2;
         }
+        if (c.lock_fd > 0)
+                close(c.lock_fd);
         if (c.engine_open)
                 cmp_real_close(&c.r);
         cmp_project_free(c.p);

@@ -8,6 +8,7 @@ struct compose_cli {
         struct cmp_project *p;
         struct cmp_real r; /* opened by verbs that need the engine */
         bool engine_open;
+        int lock_fd;
 };
 
 /* Opens the engine (once); prints the error. */
@@ -17,6 +18,9 @@ int compose_engine(struct compose_cli *c);
 int compose_list(struct compose_cli *c, char **services, int n_services, struct cmp_ctr **out,
                  size_t *n_out);
 int compose_fail(const struct isola_err *err);
+/* Serialises the verbs that change a project (two `up`s would race): an
+ * exclusive flock on <runroot>/compose/<project>.lock, held until exit. */
+int compose_lock(struct compose_cli *c);
 
 int compose_up(struct compose_cli *c, int argc, char **argv);
 int compose_down(struct compose_cli *c, int argc, char **argv);

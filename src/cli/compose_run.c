@@ -96,7 +96,7 @@ int compose_run(struct compose_cli *c, int argc, char **argv)
                 fprintf(stderr, "isola compose run: no such service: %s\n", argv[optind]);
                 return 1;
         }
-        if (compose_engine(c) < 0 || (!no_deps && deps_up(c, s) != 0))
+        if (compose_lock(c) < 0 || (!no_deps && deps_up(c, s) != 0))
                 return 1;
         snprintf(name, sizeof(name), "%s", given ? given : "");
         if (!given)

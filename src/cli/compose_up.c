@@ -128,7 +128,7 @@ int compose_up(struct compose_cli *c, int argc, char **argv)
         }
         uo.services = (const char *const *)argv + optind;
         uo.n_services = (size_t)(argc - optind);
-        if (compose_list(c, NULL, 0, &ex, &n_ex) < 0)
+        if (compose_lock(c) < 0 || compose_list(c, NULL, 0, &ex, &n_ex) < 0)
                 return 1;
         if (cmp_plan_up(c->p, ex, n_ex, &uo, &pl, &err) < 0) {
                 rc = compose_fail(&err);
@@ -189,7 +189,7 @@ int compose_down(struct compose_cli *c, int argc, char **argv)
                         return 2;
                 }
         }
-        if (compose_list(c, NULL, 0, &ex, &n_ex) < 0)
+        if (compose_lock(c) < 0 || compose_list(c, NULL, 0, &ex, &n_ex) < 0)
                 return 1;
         if (cmp_plan_down(c->p, ex, n_ex, &dopt, &pl, &err) < 0 ||
             cmp_apply(c->p, &pl, &cmp_real_ops, &c->r, &ao, &err) < 0)
@@ -213,7 +213,7 @@ int compose_start_stop(struct compose_cli *c, int argc, char **argv)
                         return 2;
                 timeout = atoi(optarg);
         }
-        if (compose_list(c, argv + optind, argc - optind, &ex, &n) < 0)
+        if (compose_lock(c) < 0 || compose_list(c, argv + optind, argc - optind, &ex, &n) < 0)
                 return 1;
         if (n == 0)
                 fprintf(stderr, "isola compose %s: no containers (run `up` first)\n", verb);

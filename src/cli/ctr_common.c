@@ -21,7 +21,7 @@ int cli_eng_open(const char *root, struct eng_ctx *c)
 int cli_fail(const char *verb, const struct isola_err *err)
 {
         fprintf(stderr, "isola %s: %s\n", verb, err->msg);
-        return err->errnum == ENOENT ? 125 : 125;
+        return 125;
 }
 
 void cli_strv_add(char ***v, const char *s)
@@ -66,7 +66,7 @@ int64_t cli_parse_size(const char *s)
         default:
                 return -1;
         }
-        if (*end && end[1] && strcasecmp(end + 1, "b") && strcasecmp(end + 1, "ib"))
+        if (*end && end[1] && strcasecmp(end + 1, "b") != 0 && strcasecmp(end + 1, "ib") != 0)
                 return -1;
         return (int64_t)(v * (double)mul);
 }

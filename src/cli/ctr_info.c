@@ -116,7 +116,7 @@ static void ps_json(struct eng_container **l, size_t n, bool all)
 
         for (size_t i = 0; i < n; i++) {
                 struct eng_container *ct = l[i];
-                if (!all && strcmp(ct->state, "running") && strcmp(ct->state, "paused"))
+                if (!all && strcmp(ct->state, "running") != 0 && strcmp(ct->state, "paused") != 0)
                         continue;
                 json_object *o = json_object_new_object(), *names = json_object_new_array();
                 json_object_object_add(o, "Id", json_object_new_string(ct->id));
@@ -165,8 +165,8 @@ int cli_ps(int argc, char **argv)
                         printf("%-12s  %-24s  %-20s  %-16s  %-24s  %s\n", "CONTAINER ID", "IMAGE",
                                "COMMAND", "CREATED", "STATUS", "NAMES");
                 for (size_t i = 0; i < n; i++) {
-                        if (!a.all && strcmp(l[i]->state, "running") &&
-                            strcmp(l[i]->state, "paused"))
+                        if (!a.all && strcmp(l[i]->state, "running") != 0 &&
+                            strcmp(l[i]->state, "paused") != 0)
                                 continue;
                         if (a.quiet) {
                                 printf("%.*s\n", a.no_trunc ? 64 : 12, l[i]->id);

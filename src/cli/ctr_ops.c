@@ -197,7 +197,7 @@ int cli_internal_restart(int argc, char **argv)
                 char msg[ISOLA_ERR_MSG_MAX + 4];
                 int n = snprintf(msg, sizeof(msg), "E %s", err.msg);
                 if (write(3, msg, (size_t)n) < 0)
-                        rc = 125;
+                        fprintf(stderr, "isola _restart: %s\n", err.msg);
                 rc = 125;
         }
         eng_close(&c);

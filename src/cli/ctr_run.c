@@ -162,6 +162,7 @@ static int parse_one(struct run_args *r, int opt, const char *arg, struct isola_
                 cfg->auto_remove = true;
                 break;
         case OPT_NAME:
+                free(cfg->name);
                 cfg->name = strdup(arg);
                 break;
         case 'e':
@@ -182,9 +183,11 @@ static int parse_one(struct run_args *r, int opt, const char *arg, struct isola_
                 cli_strv_add(&cfg->tmpfs, arg);
                 break;
         case 'w':
+                free(cfg->workdir);
                 cfg->workdir = strdup(arg);
                 break;
         case 'u':
+                free(cfg->user);
                 cfg->user = strdup(arg);
                 break;
         case OPT_ENTRYPOINT:
@@ -193,6 +196,7 @@ static int parse_one(struct run_args *r, int opt, const char *arg, struct isola_
                         cli_strv_add(&cfg->entrypoint, arg);
                 break;
         case OPT_HOSTNAME:
+                free(cfg->hostname);
                 cfg->hostname = strdup(arg);
                 break;
         case OPT_MEMORY:
@@ -255,6 +259,7 @@ static int parse_one(struct run_args *r, int opt, const char *arg, struct isola_
                 r->root = arg;
                 break;
         case OPT_STOP_SIGNAL:
+                free(cfg->stop_signal);
                 cfg->stop_signal = strdup(arg);
                 break;
         case OPT_STOP_TIMEOUT:

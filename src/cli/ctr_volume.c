@@ -181,7 +181,7 @@ int cli_system(int argc, char **argv)
         struct eng_ctx c;
         int rc = 0;
 
-        if (argc < 2 || (strcmp(argv[1], "df") && strcmp(argv[1], "prune"))) {
+        if (argc < 2 || (strcmp(argv[1], "df") != 0 && strcmp(argv[1], "prune") != 0)) {
                 fprintf(stderr, "usage: isola system df|prune [--volumes] [-f]\n");
                 return 125;
         }

@@ -252,12 +252,11 @@ int eng_list(struct eng_ctx *c, struct eng_container ***out, size_t *n_out, stru
         sqlite3_stmt *st = NULL;
         char **ids = NULL;
         size_t n = 0, cap = 0;
-        int rc;
 
         if (sqlite3_prepare_v2(c->db, "SELECT id FROM containers ORDER BY created DESC", -1, &st,
                                NULL) != SQLITE_OK)
                 return db_fail(c->db, "list containers", err);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
                 if (n == cap) {
                         cap = cap ? cap * 2 : 16;
                         char **t = realloc(ids, cap * sizeof(*t));
@@ -268,7 +267,7 @@ int eng_list(struct eng_ctx *c, struct eng_container ***out, size_t *n_out, stru
                 ids[n++] = strdup((const char *)sqlite3_column_text(st, 0));
         }
         sqlite3_finalize(st);
-        struct eng_container **l = calloc(n + 1, sizeof(*l));
+        struct eng_container **l = calloc(n + 1, sizeof(struct eng_container *));
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
                 /* a row removed meanwhile (a --rm container exiting) is skipped */

@@ -151,7 +151,8 @@ static int walk(struct commit *cm, int dfd, const char *rel, int depth)
                 return err_sys(cm->err, "'%s'", rel);
         }
         for (int i = 0; i < n; i++) {
-                if (rc == 0 && strcmp(list[i]->d_name, ".") && strcmp(list[i]->d_name, ".."))
+                if (rc == 0 && strcmp(list[i]->d_name, ".") != 0 &&
+                    strcmp(list[i]->d_name, "..") != 0)
                         rc = add_entry(cm, dfd, rel, list[i]->d_name, depth);
                 free(list[i]);
         }

@@ -216,7 +216,7 @@ int eng_top(struct eng_ctx *c, const char *ref, char **text_out, struct isola_er
 
         if (eng_get(c, ref, &ct, err) < 0)
                 return -1;
-        if (strcmp(ct->state, "running") && strcmp(ct->state, "paused")) {
+        if (strcmp(ct->state, "running") != 0 && strcmp(ct->state, "paused") != 0) {
                 err_set(err, EINVAL, "container '%s' is not running", ref);
                 eng_container_free(ct);
                 return -1;

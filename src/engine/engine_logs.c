@@ -93,7 +93,7 @@ static void follow(struct eng_ctx *c, const char *id, const char *path, off_t of
                    bool timestamps)
 {
         _cleanup_close_ int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-        _cleanup_free_ char *buf = malloc(RECORD_MAX);
+        char *buf = malloc(RECORD_MAX);
         size_t have = 0;
         ino_t ino = 0;
         int fd = -1;
@@ -135,6 +135,7 @@ static void follow(struct eng_ctx *c, const char *id, const char *path, off_t of
         }
         if (fd >= 0)
                 close(fd);
+        free(buf);
 }
 
 int eng_logs(struct eng_ctx *c, const char *ref, const struct eng_logs_opts *o,

@@ -28,7 +28,7 @@ static const char *mode(const struct eng_config *cfg)
 
 static bool is_bridge(const struct eng_config *cfg)
 {
-        return strcmp(mode(cfg), "none") && strcmp(mode(cfg), "host");
+        return strcmp(mode(cfg), "none") != 0 && strcmp(mode(cfg), "host") != 0;
 }
 
 #ifdef ENGINE_HAVE_NET
@@ -85,75 +85,72 @@ static int write_ctr_file(struct eng_ctx *c, const char *id, const char *name, c
         return fs_write_file(path, text, strlen(text), O_CREAT | O_TRUNC, 0644, err);
 }
 
-static void append(char **buf, size_t *len, size_t *cap, const char *s)
+static FILE *open_ctr_file(struct eng_ctx *c, const char *id, const char *name,
+                           struct isola_err *err)
 {
-        size_t n = strlen(s);
-        if (!*buf)
-                return;
-        if (*len + n + 1 > *cap) {
-                *cap = (*len + n + 1) * 2;
-                char *t = realloc(*buf, *cap);
-                if (!t) {
-                        free(*buf);
-                        *buf = NULL;
-                        return;
-                }
-                *buf = t;
-        }
-        memcpy(*buf + *len, s, n + 1);
-        *len += n;
+        char path[PATH_MAX];
+        FILE *f;
+
+        eng_ctr_path(c, id, name, path, sizeof(path));
+        f = fopen(path, "we");
+        if (!f)
+                err_sys(err, "'%s'", path);
+        return f;
+}
+
+static int close_ctr_file(FILE *f, const char *name, struct isola_err *err)
+{
+        int bad = ferror(f);
+        if (fclose(f) != 0 || bad)
+                return err_sys(err, "writing '%s'", name);
+        return 0;
 }
 
 static int hosts_file(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
                       const char *hostname, struct isola_err *err)
 {
-        size_t len = 0, cap = 256;
-        _cleanup_free_ char *buf = calloc(1, cap);
-        char line[512];
-
-        append(&buf, &len, &cap,
-               "127.0.0.1\tlocalhost localhost.localdomain\n"
-               "::1\tlocalhost localhost.localdomain ip6-localhost\n");
         for (char **h = cfg->add_hosts; h && *h; h++) {
                 const char *sep = strchr(*h, ':');
                 if (!sep || sep == *h || !sep[1])
                         return err_set(err, EINVAL, "--add-host '%s': expected HOST:IP", *h);
-                snprintf(line, sizeof(line), "%s\t%.*s\n", sep + 1, (int)(sep - *h), *h);
-                append(&buf, &len, &cap, line);
         }
-        snprintf(line, sizeof(line), "127.0.1.1\t%s\n", hostname);
-        append(&buf, &len, &cap, line);
-        if (!buf)
-                return err_set(err, ENOMEM, "out of memory");
-        return write_ctr_file(c, id, "hosts", buf, err);
+        FILE *f = open_ctr_file(c, id, "hosts", err);
+        if (!f)
+                return -1;
+        fputs("127.0.0.1\tlocalhost localhost.localdomain\n"
+              "::1\tlocalhost localhost.localdomain ip6-localhost\n",
+              f);
+        for (char **h = cfg->add_hosts; h && *h; h++) {
+                const char *sep = strchr(*h, ':');
+                fprintf(f, "%s\t%.*s\n", sep + 1, (int)(sep - *h), *h);
+        }
+        fprintf(f, "127.0.1.1\t%s\n", hostname);
+        return close_ctr_file(f, "hosts", err);
 }
 
 static int resolv_file(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
                        struct isola_err *err)
 {
-        _cleanup_free_ char *host = NULL;
         struct isola_err ignore = {0};
-        size_t hl, len = 0, cap = 256;
-        _cleanup_free_ char *buf = calloc(1, cap);
-        char line[300];
+        char *host = NULL, *save = NULL;
+        size_t hl;
+        FILE *f = open_ctr_file(c, id, "resolv.conf", err);
 
+        if (!f)
+                return -1;
         if (cfg->dns) {
-                for (char **d = cfg->dns; *d; d++) {
-                        snprintf(line, sizeof(line), "nameserver %s\n", *d);
-                        append(&buf, &len, &cap, line);
-                }
+                for (char **d = cfg->dns; *d; d++)
+                        fprintf(f, "nameserver %s\n", *d);
         } else if (fs_read_file("/etc/resolv.conf", &host, &hl, &ignore) == 0) {
                 /* a loopback resolver of the host is unreachable from a netns */
-                for (char *l = strtok(host, "\n"); l; l = strtok(NULL, "\n")) {
-                        if (!strncmp(l, "nameserver 127.", 15) && strcmp(mode(cfg), "host"))
+                for (char *l = strtok_r(host, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                        if (!strncmp(l, "nameserver 127.", 15) && strcmp(mode(cfg), "host") != 0)
                                 continue;
-                        append(&buf, &len, &cap, l);
-                        append(&buf, &len, &cap, "\n");
+                        fprintf(f, "%s\n", l);
                 }
         }
-        if (!buf)
-                return err_set(err, ENOMEM, "out of memory");
-        return write_ctr_file(c, id, "resolv.conf", buf, err);
+        free(host);
+        return close_ctr_file(f, "resolv.conf", err);
 }
 
 int eng_net_files(struct eng_ctx *c, const char *id, const struct eng_config *cfg,

@@ -125,7 +125,7 @@ int eng_destroy(struct eng_ctx *c, const char *id, bool volumes, struct isola_er
 int eng_cleanup(struct eng_ctx *c, const char *id, int code, int64_t finished,
                 struct isola_err *err)
 {
-        struct eng_config cfg;
+        struct eng_config cfg = {0};
         struct ctr_opts o;
         struct isola_err ignore = {0};
         int rc;

@@ -6,6 +6,7 @@
  * bound the number of layers. */
 #include "engine/engine_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -153,20 +154,44 @@ int eng_rmtree(const char *path, struct isola_err *err)
         return 0;
 }
 
-static uint64_t du_total;
-
-static int du_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+/* Bytes allocated below dirfd (which it closes), not crossing mounts. */
+static uint64_t du_dir(int dirfd, dev_t dev, int depth)
 {
-        (void)path;
-        (void)flag;
-        (void)ftw;
-        du_total += (uint64_t)sb->st_blocks * 512;
-        return 0;
+        DIR *d = fdopendir(dirfd);
+        struct dirent *e;
+        uint64_t total = 0;
+
+        if (!d) {
+                close(dirfd);
+                return 0;
+        }
+        while ((e = readdir(d))) {
+                struct stat sb;
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+                    fstatat(dirfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || sb.st_dev != dev)
+                        continue;
+                total += (uint64_t)sb.st_blocks * 512;
+                if (S_ISDIR(sb.st_mode) && depth < 256) {
+                        int sub = openat(dirfd, e->d_name,
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0)
+                                total += du_dir(sub, dev, depth + 1);
+                }
+        }
+        closedir(d);
+        return total;
 }
 
 uint64_t eng_du(const char *path)
 {
-        du_total = 0;
-        nftw(path, du_entry, 32, FTW_PHYS | FTW_MOUNT);
-        return du_total;
+        struct stat sb;
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd < 0)
+                return 0;
+        if (fstat(fd, &sb) < 0) {
+                close(fd);
+                return 0;
+        }
+        return (uint64_t)sb.st_blocks * 512 + du_dir(fd, sb.st_dev, 0);
 }

@@ -178,72 +178,92 @@ static void file_mounts(struct eng_ctx *c, const char *id, json_object *mounts)
         }
 }
 
-/* -v SRC:DST[:opts] | DST; named volumes are made on first use. */
+/* -v SRC:DST[:opts]; named volumes are made on first use. (-v DST is an
+ * anonymous volume, in the anon list.) */
+static int bind_mount(struct eng_ctx *c, const char *id, const char *arg, json_object *mounts,
+                      struct isola_err *err)
+{
+        char spec[PATH_MAX * 2 + 32], path[PATH_MAX], *src = spec, *dst, *opt, *save = NULL;
+        bool ro = false;
+
+        if (snprintf(spec, sizeof(spec), "%s", arg) >= (int)sizeof(spec))
+                return err_set(err, ENAMETOOLONG, "-v '%.64s...': too long", arg);
+        dst = strchr(src, ':');
+        if (!dst)
+                return 0;
+        *dst++ = '\0';
+        opt = strchr(dst, ':');
+        if (opt) {
+                *opt++ = '\0';
+                for (char *o = strtok_r(opt, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+                        if (!strcmp(o, "ro"))
+                                ro = true;
+                        else if (strcmp(o, "rw") != 0 && strcmp(o, "z") != 0 && strcmp(o, "Z") != 0)
+                                return err_set(err, EINVAL, "-v '%s': unknown option '%s'", arg, o);
+                }
+        }
+        if (dst[0] != '/')
+                return err_set(err, EINVAL, "-v '%s': destination must be absolute", arg);
+        if (src[0] == '/' || src[0] == '.') {
+                if (!realpath(src, path))
+                        return err_sys(err, "-v '%s': source '%s'", arg, src);
+        } else if (eng_volume_use(c, id, src, false, path, err) < 0) {
+                return err_prefix(err, "-v '%s'", arg);
+        }
+        const char *opts[] = {"rbind", "rprivate", ro ? "ro" : "rw"};
+        json_object_array_add(mounts, mount_json(dst, "bind", path, opts, 3));
+        return 0;
+}
+
+static int anon_mount(struct eng_ctx *c, const char *id, const char *dst, json_object *mounts,
+                      struct isola_err *err)
+{
+        char path[PATH_MAX], name[ENG_ID_LEN + 1];
+        unsigned char rnd[ENG_ID_LEN / 2];
+        const char *opts[] = {"rbind", "rprivate", "rw"};
+
+        if (getentropy(rnd, sizeof(rnd)) < 0)
+                return err_sys(err, "getentropy");
+        for (size_t i = 0; i < sizeof(rnd); i++)
+                snprintf(name + 2 * i, 3, "%02x", rnd[i]);
+        if (eng_volume_use(c, id, name, true, path, err) < 0)
+                return -1;
+        json_object_array_add(mounts, mount_json(dst, "bind", path, opts, 3));
+        return 0;
+}
+
+/* --tmpfs DST[:opts] */
+static int tmpfs_mount(const char *arg, json_object *mounts, struct isola_err *err)
+{
+        char spec[PATH_MAX + 256], *opt, *save = NULL;
+        const char *opts[8] = {"nosuid", "nodev", "rw"};
+        size_t n = 3;
+
+        if (snprintf(spec, sizeof(spec), "%s", arg) >= (int)sizeof(spec) || spec[0] != '/')
+                return err_set(err, EINVAL, "--tmpfs '%s': destination must be absolute", arg);
+        opt = strchr(spec, ':');
+        if (opt) {
+                *opt++ = '\0';
+                for (char *o = strtok_r(opt, ",", &save); o && n < ARRAY_SIZE(opts);
+                     o = strtok_r(NULL, ",", &save))
+                        opts[n++] = o;
+        }
+        json_object_array_add(mounts, mount_json(spec, "tmpfs", "tmpfs", opts, n));
+        return 0;
+}
+
 static int volume_mounts(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
                          char **anon, json_object *mounts, struct isola_err *err)
 {
-        for (char **p = cfg->volumes; p && *p; p++) {
-                _cleanup_free_ char *spec = strdup(*p);
-                char *src = spec, *dst, *opt, path[PATH_MAX];
-                bool ro = false;
-
-                if (!spec)
-                        return err_set(err, ENOMEM, "out of memory");
-                dst = strchr(src, ':');
-                if (!dst)
-                        continue; /* -v DST: an anonymous volume, in anon */
-                *dst++ = '\0';
-                opt = strchr(dst, ':');
-                if (opt) {
-                        *opt++ = '\0';
-                        for (char *o = strtok(opt, ","); o; o = strtok(NULL, ","))
-                                if (!strcmp(o, "ro"))
-                                        ro = true;
-                                else if (strcmp(o, "rw") && strcmp(o, "z") && strcmp(o, "Z"))
-                                        return err_set(err, EINVAL, "-v '%s': unknown option '%s'",
-                                                       *p, o);
-                }
-                if (dst[0] != '/')
-                        return err_set(err, EINVAL, "-v '%s': destination must be absolute", *p);
-                if (src[0] == '/' || src[0] == '.') {
-                        if (!realpath(src, path))
-                                return err_sys(err, "-v '%s': source '%s'", *p, src);
-                } else if (eng_volume_use(c, id, src, false, path, err) < 0) {
-                        return err_prefix(err, "-v '%s'", *p);
-                }
-                const char *opts[] = {"rbind", "rprivate", ro ? "ro" : "rw"};
-                json_object_array_add(mounts, mount_json(dst, "bind", path, opts, 3));
-        }
-        for (char **p = anon; p && *p; p++) {
-                char path[PATH_MAX], name[ENG_ID_LEN + 1];
-                unsigned char rnd[ENG_ID_LEN / 2];
-                const char *opts[] = {"rbind", "rprivate", "rw"};
-
-                if (getentropy(rnd, sizeof(rnd)) < 0)
-                        return err_sys(err, "getentropy");
-                for (size_t i = 0; i < sizeof(rnd); i++)
-                        snprintf(name + 2 * i, 3, "%02x", rnd[i]);
-                if (eng_volume_use(c, id, name, true, path, err) < 0)
+        for (char **p = cfg->volumes; p && *p; p++)
+                if (bind_mount(c, id, *p, mounts, err) < 0)
                         return -1;
-                json_object_array_add(mounts, mount_json(*p, "bind", path, opts, 3));
-        }
-        for (char **p = cfg->tmpfs; p && *p; p++) {
-                _cleanup_free_ char *spec = strdup(*p);
-                char *opt = spec ? strchr(spec, ':') : NULL;
-                const char *opts[8] = {"nosuid", "nodev", "rw"};
-                size_t n = 3;
-
-                if (!spec || spec[0] != '/')
-                        return err_set(err, EINVAL, "--tmpfs '%s': destination must be absolute",
-                                       *p);
-                if (opt) {
-                        *opt++ = '\0';
-                        for (char *o = strtok(opt, ","); o && n < ARRAY_SIZE(opts);
-                             o = strtok(NULL, ","))
-                                opts[n++] = o;
-                }
-                json_object_array_add(mounts, mount_json(spec, "tmpfs", "tmpfs", opts, n));
-        }
+        for (char **p = anon; p && *p; p++)
+                if (anon_mount(c, id, *p, mounts, err) < 0)
+                        return -1;
+        for (char **p = cfg->tmpfs; p && *p; p++)
+                if (tmpfs_mount(*p, mounts, err) < 0)
+                        return -1;
         return 0;
 }
 

@@ -411,7 +411,7 @@ int eng_start(struct eng_ctx *c, const char *ref, const struct eng_start_opts *o
         l.attach = o && o->attach;
         l.restart_count = ct->restart_count;
         rc = launch(&l, &pid, err);
-        if (rc == 0 && l.attach && o->notify_fd_out) {
+        if (rc == 0 && o && o->attach && o->notify_fd_out) {
                 *o->notify_fd_out = l.notify[0];
                 l.notify[0] = -1;
         }

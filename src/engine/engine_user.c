@@ -108,16 +108,15 @@ static void member_groups(const char *group_db, const char *user, gid_t primary,
 int eng_user_resolve(const char *rootfs, const char *spec, uid_t *uid, gid_t *gid,
                      char home[PATH_MAX], gid_t *groups, size_t *n_groups, struct isola_err *err)
 {
-        _cleanup_free_ char *copy = strdup(spec);
-        _cleanup_free_ char *passwd = read_in_root(rootfs, "/etc/passwd");
-        _cleanup_free_ char *group = read_in_root(rootfs, "/etc/group");
-        char *grp = copy ? strchr(copy, ':') : NULL, buf[256], name[256] = "";
+        char copy[256], *grp, buf[256], name[256] = "";
         unsigned long v;
         const char *line;
-        bool gid_set = false;
 
-        if (!copy)
-                return err_set(err, ENOMEM, "out of memory");
+        if (snprintf(copy, sizeof(copy), "%s", spec) >= (int)sizeof(copy))
+                return err_set(err, EINVAL, "user '%.32s...': too long", spec);
+        grp = strchr(copy, ':');
+        _cleanup_free_ char *passwd = read_in_root(rootfs, "/etc/passwd");
+        _cleanup_free_ char *group = read_in_root(rootfs, "/etc/group");
         if (grp)
                 *grp++ = '\0';
         if (parse_id(copy, &v)) {
@@ -132,10 +131,8 @@ int eng_user_resolve(const char *rootfs, const char *spec, uid_t *uid, gid_t *gi
                 *uid = (uid_t)v;
         }
         if (line) {
-                if (field(line, 3, buf, sizeof(buf)) && parse_id(buf, &v)) {
+                if (field(line, 3, buf, sizeof(buf)) && parse_id(buf, &v))
                         *gid = (gid_t)v;
-                        gid_set = true;
-                }
                 if (field(line, 5, buf, sizeof(buf)) && buf[0] == '/')
                         snprintf(home, PATH_MAX, "%s", buf);
                 field(line, 0, name, sizeof(name));
@@ -152,9 +149,7 @@ int eng_user_resolve(const char *rootfs, const char *spec, uid_t *uid, gid_t *gi
                                                "no group '%s' in the image's /etc/group", grp);
                         *gid = (gid_t)v;
                 }
-                gid_set = true;
         }
-        (void)gid_set;
         if (name[0] && group && !grp)
                 member_groups(group, name, *gid, groups, n_groups);
         else

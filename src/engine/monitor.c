@@ -51,6 +51,8 @@ struct mon {
         int clients[MAX_CLIENTS];
         int stopping;
         int code;
+        char rec[LINE_MAX_LEN * 6 + 128]; /* one escaped log record */
+        char rbuf[8192];                  /* one read of a stream */
 };
 
 static const char *arg(int argc, char **argv, const char *key)
@@ -107,8 +109,8 @@ static void rotate_log(struct mon *m)
 /* One docker json-file record: {"log":"...","stream":"...","time":"..."} */
 static void log_record(struct mon *m, const char *stream, const char *data, size_t len)
 {
-        static char rec[LINE_MAX_LEN * 6 + 128];
         static const char hex[] = "0123456789abcdef";
+        char *rec = m->rec;
         struct timespec ts;
         struct tm tm;
         size_t k = 0;
@@ -122,7 +124,7 @@ static void log_record(struct mon *m, const char *stream, const char *data, size
                 return;
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
-        k += (size_t)snprintf(rec, sizeof(rec), "{\"log\":\"");
+        k += (size_t)snprintf(rec, sizeof(m->rec), "{\"log\":\"");
         for (size_t i = 0; i < len; i++) {
                 unsigned char ch = (unsigned char)data[i];
                 if (ch == '"' || ch == '\\') {
@@ -140,7 +142,7 @@ static void log_record(struct mon *m, const char *stream, const char *data, size
                         rec[k++] = (char)ch;
                 }
         }
-        k += (size_t)snprintf(rec + k, sizeof(rec) - k,
+        k += (size_t)snprintf(rec + k, sizeof(m->rec) - k,
                               "\",\"stream\":\"%s\",\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d."
                               "%09ldZ\"}\n",
                               stream, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
@@ -179,8 +181,8 @@ static void stream_flush(struct mon *m, struct stream *s)
 /* 0 on EOF/error (the stream is done), 1 otherwise. */
 static int stream_read(struct mon *m, struct stream *s)
 {
-        static char buf[8192];
-        ssize_t n = read(s->fd, buf, sizeof(buf));
+        char *buf = m->rbuf;
+        ssize_t n = read(s->fd, buf, sizeof(m->rbuf));
 
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return 1;

@@ -117,24 +117,24 @@ static int stage_file(struct loader *ld, struct archive *a, struct staged *f, st
         _cleanup_close_ int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
                 return err_sys(err, "'%s'", f->path);
-        if (sha_init(&sha, err) < 0)
+        if (img_sha_init(&sha, err) < 0)
                 return -1;
         for (;;) {
                 la_ssize_t n = archive_read_data(a, ld->buf, sizeof(ld->buf));
                 if (n < 0) {
-                        sha_free(&sha);
+                        img_sha_free(&sha);
                         return err_set(err, EIO, "'%s': %s", f->name, archive_error_string(a));
                 }
                 if (n == 0)
                         break;
-                sha_update(&sha, ld->buf, (size_t)n);
+                img_sha_update(&sha, ld->buf, (size_t)n);
                 if (fs_write_all(fd, ld->buf, (size_t)n) < 0) {
-                        sha_free(&sha);
+                        img_sha_free(&sha);
                         return err_sys(err, "write '%s'", f->path);
                 }
                 f->size += n;
         }
-        sha_final(&sha, f->digest);
+        img_sha_final(&sha, f->digest);
         if (fsync(fd) < 0)
                 return err_sys(err, "fsync '%s'", f->path);
         return 0;
@@ -252,7 +252,7 @@ static int adopt(struct loader *ld, struct staged *f, struct isola_err *err)
                 return 0; /* adopted before (the same blob for two images) */
         if (store_blob_adopt(ld->s, f->path, f->digest, &added, err) < 0)
                 return -1;
-        if (added && strv_push(&ld->added, &ld->n_added, f->digest) < 0)
+        if (added && img_strv_push(&ld->added, &ld->n_added, f->digest) < 0)
                 return err_set(err, ENOMEM, "out of memory");
         return 0;
 }
@@ -262,12 +262,12 @@ static int put_tracked(struct loader *ld, const char *buf, size_t len, char dige
 {
         bool existed;
 
-        if (sha_buf(buf, len, digest, err) < 0)
+        if (img_sha_buf(buf, len, digest, err) < 0)
                 return -1;
         existed = img_blob_exists(ld->s, digest);
         if (img_blob_put(ld->s, buf, len, digest, err) < 0)
                 return -1;
-        if (!existed && strv_push(&ld->added, &ld->n_added, digest) < 0)
+        if (!existed && img_strv_push(&ld->added, &ld->n_added, digest) < 0)
                 return err_set(err, ENOMEM, "out of memory");
         return 0;
 }
@@ -280,7 +280,7 @@ static int register_named(struct loader *ld, const char *manifest_digest, char *
         if (!names || !names[0]) {
                 if (img_register(ld->s, manifest_digest, NULL, id, err) < 0)
                         return -1;
-                return strv_push(&ld->names, &ld->n_names, id) < 0
+                return img_strv_push(&ld->names, &ld->n_names, id) < 0
                            ? err_set(err, ENOMEM, "out of memory")
                            : 0;
         }
@@ -291,7 +291,7 @@ static int register_named(struct loader *ld, const char *manifest_digest, char *
                     img_register(ld->s, manifest_digest, names[i], id, err) < 0)
                         return -1;
                 img_ref_format(&ref, norm, sizeof(norm));
-                if (strv_push(&ld->names, &ld->n_names, norm) < 0)
+                if (img_strv_push(&ld->names, &ld->n_names, norm) < 0)
                         return err_set(err, ENOMEM, "out of memory");
         }
         return 0;
@@ -336,7 +336,7 @@ static int entry_names(json_object *entry, char ***names, size_t *n, struct isol
         }
         if (!name || img_ref_parse(name, &ref, NULL) < 0)
                 return 0;
-        return strv_push(names, n, name) < 0 ? err_set(err, ENOMEM, "out of memory") : 0;
+        return img_strv_push(names, n, name) < 0 ? err_set(err, ENOMEM, "out of memory") : 0;
 }
 
 static int read_staged_blob(struct loader *ld, const char *digest, size_t max, char **buf,
@@ -391,7 +391,7 @@ static int load_oci_entry(struct loader *ld, json_object *entry, struct isola_er
                 goto out;
         rc = register_named(ld, digest, names, err);
 out:
-        strv_free(names);
+        img_strv_free(names);
         img_manifest_free(&m);
         return rc;
 }
@@ -493,14 +493,14 @@ static int load_docker_entry(struct loader *ld, json_object *entry, struct isola
                 for (size_t i = 0; i < json_object_array_length(tags) && i < 1024; i++) {
                         json_object *t = json_object_array_get_idx(tags, i);
                         if (json_object_is_type(t, json_type_string) &&
-                            strv_push(&names, &n_names, json_object_get_string(t)) < 0) {
-                                strv_free(names);
+                            img_strv_push(&names, &n_names, json_object_get_string(t)) < 0) {
+                                img_strv_free(names);
                                 return err_set(err, ENOMEM, "out of memory");
                         }
                 }
         }
         rc = register_named(ld, digest, names, err);
-        strv_free(names);
+        img_strv_free(names);
         return rc;
 }
 
@@ -544,7 +544,7 @@ static void loader_free(struct loader *ld, bool failed)
         free(ld->files);
         free(ld->index_json);
         free(ld->manifest_json);
-        strv_free(ld->added);
+        img_strv_free(ld->added);
         if (ld->dir[0])
                 store_rm_tree(ld->dir);
 }
@@ -590,7 +590,7 @@ out:
         img_store_unlock(s);
         if (rc == 0 && names_out)
                 *names_out = steal_ptr(&ld->names);
-        strv_free(ld->names);
+        img_strv_free(ld->names);
         free(ld);
         return rc < 0 ? err_prefix(err, "load '%s'", path) : 0;
 }

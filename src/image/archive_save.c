@@ -58,7 +58,7 @@ static int add_header(struct saver *sv, const char *name, int64_t size, struct i
         if (r != ARCHIVE_OK)
                 return err_set(err, EIO, "archive entry '%s': %s", name,
                                archive_error_string(sv->a));
-        return strv_push(&sv->written, &sv->n_written, name) < 0
+        return img_strv_push(&sv->written, &sv->n_written, name) < 0
                    ? err_set(err, ENOMEM, "out of memory")
                    : 0;
 }
@@ -191,7 +191,7 @@ static int uncompressed_layer(struct saver *sv, const char *blob, const char *di
                 return a ? -1 : err_set(err, ENOMEM, "out of memory");
         }
         _cleanup_close_ int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (out < 0 || sha_init(&sha, err) < 0) {
+        if (out < 0 || img_sha_init(&sha, err) < 0) {
                 archive_read_free(a);
                 return out < 0 ? err_sys(err, "'%s'", tmp) : -1;
         }
@@ -211,13 +211,13 @@ static int uncompressed_layer(struct saver *sv, const char *blob, const char *di
                 }
                 if (n == 0)
                         break;
-                sha_update(&sha, sv->buf, (size_t)n);
+                img_sha_update(&sha, sv->buf, (size_t)n);
                 if (fs_write_all(out, sv->buf, (size_t)n) < 0) {
                         err_sys(err, "write '%s'", tmp);
                         goto out;
                 }
         }
-        sha_final(&sha, got);
+        img_sha_final(&sha, got);
         if (strcmp(got, diff_id) != 0) {
                 err_set(err, EIO, "layer %s: uncompressed digest %s, expected %s", blob, got,
                         diff_id);
@@ -225,7 +225,7 @@ static int uncompressed_layer(struct saver *sv, const char *blob, const char *di
         }
         rc = 0;
 out:
-        sha_free(&sha);
+        img_sha_free(&sha);
         archive_read_free(a);
         if (rc < 0)
                 unlink(tmp);
@@ -329,7 +329,7 @@ static int write_archive(struct img_store *s, struct img_image **imgs, size_t n,
 out:
         if (sv->a)
                 archive_write_free(sv->a);
-        strv_free(sv->written);
+        img_strv_free(sv->written);
         free(sv);
         return rc;
 }
@@ -377,7 +377,7 @@ static int keep_requested_name(struct img_image *img, const char *arg, struct is
                                 keep[0] = strdup(img->names[i]);
                 }
         }
-        strv_free(img->names);
+        img_strv_free(img->names);
         img->names = keep;
         return 0;
 }

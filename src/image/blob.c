@@ -57,14 +57,14 @@ int img_blob_writer_open(struct img_store *s, const char *expected_digest, int64
         if (expected_digest)
                 snprintf(w->expected, sizeof(w->expected), "%s", expected_digest);
         if (store_tmp_path(s, "blob", w->tmp, sizeof(w->tmp), err) < 0 ||
-            sha_init(&w->sha, err) < 0) {
+            img_sha_init(&w->sha, err) < 0) {
                 free(w);
                 return -1;
         }
         w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (w->fd < 0) {
                 err_sys(err, "blob: create '%s'", w->tmp);
-                sha_free(&w->sha);
+                img_sha_free(&w->sha);
                 free(w);
                 return -1;
         }
@@ -80,7 +80,7 @@ int img_blob_writer_write(struct img_blob_writer *w, const void *buf, size_t len
                                w->expected[0] ? w->expected : "(new)", (long long)w->expected_size);
         if (fs_write_all(w->fd, buf, len) < 0)
                 return err_sys(err, "blob: write '%s'", w->tmp);
-        sha_update(&w->sha, buf, len);
+        img_sha_update(&w->sha, buf, len);
         w->written += (int64_t)len;
         return 0;
 }
@@ -97,7 +97,7 @@ void img_blob_writer_abort(struct img_blob_writer *w)
         if (w->fd >= 0)
                 close(w->fd);
         unlink(w->tmp);
-        sha_free(&w->sha);
+        img_sha_free(&w->sha);
         free(w);
 }
 
@@ -142,7 +142,7 @@ int img_blob_writer_commit(struct img_blob_writer *w, char digest_out[IMG_DIGEST
         char digest[IMG_DIGEST_MAX];
         int rc = -1;
 
-        sha_final(&w->sha, digest);
+        img_sha_final(&w->sha, digest);
         if (w->expected_size >= 0 && w->written != w->expected_size) {
                 err_set(err, EIO, "blob %s: %lld bytes, expected %lld",
                         w->expected[0] ? w->expected : digest, (long long)w->written,
@@ -175,7 +175,7 @@ int img_blob_put(struct img_store *s, const void *buf, size_t len, char digest_o
         struct img_blob_writer *w;
         char digest[IMG_DIGEST_MAX];
 
-        if (sha_buf(buf, len, digest, err) < 0)
+        if (img_sha_buf(buf, len, digest, err) < 0)
                 return -1;
         if (img_blob_exists(s, digest)) {
                 if (digest_out)
@@ -215,7 +215,7 @@ int img_blob_read(struct img_store *s, const char *digest, size_t max, char **bu
                                (long long)st.st_size, max);
         if (fs_read_fd(fd, max + 1, &buf, &len, err) < 0)
                 return err_prefix(err, "blob %s", digest);
-        if (sha_buf(buf, len, got, err) < 0)
+        if (img_sha_buf(buf, len, got, err) < 0)
                 return -1;
         if (strcmp(got, digest) != 0)
                 return err_set(err, EIO, "blob %s: content does not match its digest (is %s)",

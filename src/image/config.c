@@ -32,12 +32,12 @@ static int strv_from_array(json_object *v, const char *what, char ***out, size_t
         for (size_t i = 0; i < n; i++) {
                 json_object *e = json_object_array_get_idx(v, i);
                 if (!json_object_is_type(e, json_type_string)) {
-                        strv_free(vec);
+                        img_strv_free(vec);
                         return err_set(err, EINVAL, "config: %s[%zu] is not a string", what, i);
                 }
                 vec[count] = strdup(json_object_get_string(e));
                 if (!vec[count]) {
-                        strv_free(vec);
+                        img_strv_free(vec);
                         return err_set(err, ENOMEM, "out of memory");
                 }
                 count++;
@@ -78,16 +78,16 @@ static int strv_from_object(json_object *v, const char *what, char ***keys_out, 
         json_object_object_foreach(v, key, val)
         {
                 if (values_out && !json_object_is_type(val, json_type_string)) {
-                        strv_free(keys);
-                        strv_free(vals);
+                        img_strv_free(keys);
+                        img_strv_free(vals);
                         return err_set(err, EINVAL, "config: %s['%s'] is not a string", what, key);
                 }
                 keys[i] = strdup(key);
                 if (values_out)
                         vals[i] = strdup(json_object_get_string(val));
                 if (!keys[i] || (values_out && !vals[i])) {
-                        strv_free(keys);
-                        strv_free(vals);
+                        img_strv_free(keys);
+                        img_strv_free(vals);
                         return err_set(err, ENOMEM, "out of memory");
                 }
                 i++;
@@ -235,14 +235,14 @@ out:
 
 void img_config_free(struct img_config *c)
 {
-        strv_free(c->env);
-        strv_free(c->entrypoint);
-        strv_free(c->cmd);
-        strv_free(c->exposed_ports);
-        strv_free(c->volumes);
-        strv_free(c->label_keys);
-        strv_free(c->label_values);
-        strv_free(c->diff_ids);
+        img_strv_free(c->env);
+        img_strv_free(c->entrypoint);
+        img_strv_free(c->cmd);
+        img_strv_free(c->exposed_ports);
+        img_strv_free(c->volumes);
+        img_strv_free(c->label_keys);
+        img_strv_free(c->label_values);
+        img_strv_free(c->diff_ids);
         free(c->working_dir);
         free(c->user);
         free(c->stop_signal);

@@ -56,7 +56,7 @@ static int gc_layers(struct img_store *s, uint64_t *freed, struct isola_err *err
                 return -1;
         }
         while (sqlite3_step(st) == SQLITE_ROW) {
-                if (strv_push(&victims, &n, (const char *)sqlite3_column_text(st, 0)) < 0)
+                if (img_strv_push(&victims, &n, (const char *)sqlite3_column_text(st, 0)) < 0)
                         break;
                 *freed += (uint64_t)sqlite3_column_int64(st, 1);
         }
@@ -66,7 +66,7 @@ static int gc_layers(struct img_store *s, uint64_t *freed, struct isola_err *err
                     err) < 0 ||
             db_commit(s->db, err) < 0) {
                 db_rollback(s->db);
-                strv_free(victims);
+                img_strv_free(victims);
                 return -1;
         }
         for (size_t i = 0; i < n; i++) {
@@ -74,7 +74,7 @@ static int gc_layers(struct img_store *s, uint64_t *freed, struct isola_err *err
                 img_layer_dir(s, victims[i], dir, sizeof(dir));
                 store_discard_dir(s, dir);
         }
-        strv_free(victims);
+        img_strv_free(victims);
         return 0;
 }
 

@@ -285,7 +285,7 @@ static int load_names(struct img_store *s, struct img_image *img, struct isola_e
         sqlite3_bind_text(st, 1, img->id, -1, SQLITE_STATIC);
         img->names = calloc(1, sizeof(char *));
         while (img->names && sqlite3_step(st) == SQLITE_ROW) {
-                if (strv_push(&img->names, &n, (const char *)sqlite3_column_text(st, 0)) < 0)
+                if (img_strv_push(&img->names, &n, (const char *)sqlite3_column_text(st, 0)) < 0)
                         break;
         }
         sqlite3_finalize(st);
@@ -364,8 +364,8 @@ void img_image_free(struct img_image *img)
 {
         if (!img)
                 return;
-        strv_free(img->names);
-        strv_free(img->layer_dirs);
+        img_strv_free(img->names);
+        img_strv_free(img->layer_dirs);
         img_manifest_free(&img->manifest);
         img_config_free(&img->config);
         free(img);

@@ -32,13 +32,13 @@
 struct img_sha {
         EVP_MD_CTX *ctx;
 };
-int sha_init(struct img_sha *h, struct isola_err *err);
-void sha_update(struct img_sha *h, const void *buf, size_t len);
+int img_sha_init(struct img_sha *h, struct isola_err *err);
+void img_sha_update(struct img_sha *h, const void *buf, size_t len);
 /* "sha256:<hex>" into out; frees the context. */
-void sha_final(struct img_sha *h, char out[IMG_DIGEST_MAX]);
-void sha_free(struct img_sha *h);
+void img_sha_final(struct img_sha *h, char out[IMG_DIGEST_MAX]);
+void img_sha_free(struct img_sha *h);
 /* Digest of a buffer. */
-int sha_buf(const void *buf, size_t len, char out[IMG_DIGEST_MAX], struct isola_err *err);
+int img_sha_buf(const void *buf, size_t len, char out[IMG_DIGEST_MAX], struct isola_err *err);
 
 /* ---- JSON ---- */
 /* Parses len bytes strictly (no trailing garbage, depth bounded). */
@@ -94,7 +94,7 @@ int store_resolve(struct img_store *s, const char *name_or_id, char id_out[IMG_D
 bool layer_media_type_ok(const char *mt);
 
 /* A NULL-terminated string vector. */
-void strv_free(char **v);
-int strv_push(char ***v, size_t *n, const char *s);
+void img_strv_free(char **v);
+int img_strv_push(char ***v, size_t *n, const char *s);
 
 #endif

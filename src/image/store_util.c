@@ -61,7 +61,7 @@ void img_store_unlock(struct img_store *s)
         s->lock_exclusive = false;
 }
 
-int sha_init(struct img_sha *h, struct isola_err *err)
+int img_sha_init(struct img_sha *h, struct isola_err *err)
 {
         h->ctx = EVP_MD_CTX_new();
         if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
@@ -72,13 +72,13 @@ int sha_init(struct img_sha *h, struct isola_err *err)
         return 0;
 }
 
-void sha_update(struct img_sha *h, const void *buf, size_t len)
+void img_sha_update(struct img_sha *h, const void *buf, size_t len)
 {
         if (h->ctx && len)
                 EVP_DigestUpdate(h->ctx, buf, len);
 }
 
-void sha_final(struct img_sha *h, char out[IMG_DIGEST_MAX])
+void img_sha_final(struct img_sha *h, char out[IMG_DIGEST_MAX])
 {
         unsigned char md[32];
         unsigned int n = 0;
@@ -87,23 +87,23 @@ void sha_final(struct img_sha *h, char out[IMG_DIGEST_MAX])
         memcpy(out, "sha256:", 7);
         for (unsigned int i = 0; i < 32; i++)
                 snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
-        sha_free(h);
+        img_sha_free(h);
 }
 
-void sha_free(struct img_sha *h)
+void img_sha_free(struct img_sha *h)
 {
         EVP_MD_CTX_free(h->ctx);
         h->ctx = NULL;
 }
 
-int sha_buf(const void *buf, size_t len, char out[IMG_DIGEST_MAX], struct isola_err *err)
+int img_sha_buf(const void *buf, size_t len, char out[IMG_DIGEST_MAX], struct isola_err *err)
 {
         struct img_sha h;
 
-        if (sha_init(&h, err) < 0)
+        if (img_sha_init(&h, err) < 0)
                 return -1;
-        sha_update(&h, buf, len);
-        sha_final(&h, out);
+        img_sha_update(&h, buf, len);
+        img_sha_final(&h, out);
         return 0;
 }
 
@@ -303,7 +303,7 @@ int64_t store_now(void)
         return (int64_t)time(NULL);
 }
 
-void strv_free(char **v)
+void img_strv_free(char **v)
 {
         if (!v)
                 return;
@@ -312,7 +312,7 @@ void strv_free(char **v)
         free(v);
 }
 
-int strv_push(char ***v, size_t *n, const char *s)
+int img_strv_push(char ***v, size_t *n, const char *s)
 {
         char **grown = realloc(*v, (*n + 2) * sizeof(char *));
 

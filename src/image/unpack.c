@@ -40,7 +40,7 @@ static la_ssize_t outer_read(struct archive *a, void *data, const void **buf)
                         archive_set_error(a, errno, "read: %s", strerror(errno));
                         return -1;
                 }
-                sha_update(&st->blob_sha, st->cbuf, (size_t)n);
+                img_sha_update(&st->blob_sha, st->cbuf, (size_t)n);
                 *buf = st->cbuf;
                 return n;
         }
@@ -61,7 +61,7 @@ static la_ssize_t inner_read(struct archive *a, void *data, const void **buf)
                 archive_set_error(a, EFBIG, "uncompressed stream larger than the limit");
                 return -1;
         }
-        sha_update(&st->diff_sha, st->ubuf, (size_t)n);
+        img_sha_update(&st->diff_sha, st->ubuf, (size_t)n);
         *buf = st->ubuf;
         return n;
 }
@@ -137,7 +137,7 @@ static int drain(struct layer_stream *st, struct isola_err *err)
                         return err_set(err, EFBIG,
                                        "layer: uncompressed stream larger than the "
                                        "limit");
-                sha_update(&st->diff_sha, st->ubuf, (size_t)n);
+                img_sha_update(&st->diff_sha, st->ubuf, (size_t)n);
         }
         for (;;) {
                 ssize_t n = read(st->fd, st->cbuf, sizeof(st->cbuf));
@@ -147,7 +147,7 @@ static int drain(struct layer_stream *st, struct isola_err *err)
                         return err_sys(err, "layer: read");
                 if (n == 0)
                         return 0;
-                sha_update(&st->blob_sha, st->cbuf, (size_t)n);
+                img_sha_update(&st->blob_sha, st->cbuf, (size_t)n);
         }
 }
 
@@ -171,16 +171,16 @@ int unpack_stream(int fd, int dest_dirfd, const struct img_unpack_limits *lim,
             lim->max_bytes + lim->max_entries * STREAM_OVERHEAD_PER_ENTRY + STREAM_OVERHEAD;
         if (st->raw_max < lim->max_bytes) /* overflow */
                 st->raw_max = UINT64_MAX;
-        if (sha_init(&st->blob_sha, err) < 0)
+        if (img_sha_init(&st->blob_sha, err) < 0)
                 goto out;
-        if (sha_init(&st->diff_sha, err) < 0)
+        if (img_sha_init(&st->diff_sha, err) < 0)
                 goto out;
         if (open_outer(st, err) < 0 || run_entries(&ctx, st, err) < 0 || drain(st, err) < 0)
                 goto out;
         unpack_finish_dirs(&ctx);
-        sha_final(&st->diff_sha, diff_id_out);
+        img_sha_final(&st->diff_sha, diff_id_out);
         if (blob_digest_out)
-                sha_final(&st->blob_sha, blob_digest_out);
+                img_sha_final(&st->blob_sha, blob_digest_out);
         if (size_out)
                 *size_out = ctx.bytes;
         rc = 0;
@@ -188,8 +188,8 @@ out:
         unpack_ctx_release(&ctx);
         if (st->outer)
                 archive_read_free(st->outer);
-        sha_free(&st->blob_sha);
-        sha_free(&st->diff_sha);
+        img_sha_free(&st->blob_sha);
+        img_sha_free(&st->diff_sha);
         free(st);
         return rc;
 }

@@ -52,7 +52,10 @@ int net_ns_remove(struct net_ctx *c, const char *container_id, struct isola_err 
 
 /* Attaches the container (whose netns is at netns_path) to one network and
  * publishes ports on it (ports may be NULL/0; published once per container,
- * on its first network). name/hostname are registered for DNS. */
+ * on its first network). name/hostname are registered for DNS. Not inside a
+ * transaction of the caller's (it opens its own). The first attach of a
+ * network forks its DNS responder (fork without exec): call it while no other
+ * thread of the process holds a lock (the CLI is single-threaded). */
 int net_attach(struct net_ctx *c, const char *container_id, const char *name,
                const char *netns_path, const struct net_attach_req *req,
                const struct net_port *ports, size_t n_ports, struct net_attachment *out,

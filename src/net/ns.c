@@ -18,9 +18,10 @@
 
 static int ns_dir(struct net_ctx *c, char out[PATH_MAX], struct isola_err *err)
 {
+        struct stat st;
         if (snprintf(out, PATH_MAX, "%s/netns", c->paths.runroot) >= PATH_MAX)
                 return err_set(err, ENAMETOOLONG, "runroot '%s': path too long", c->paths.runroot);
-        return fs_mkdir_p(out, 0700, err);
+        return stat(out, &st) == 0 ? 0 : fs_mkdir_p(out, 0700, err);
 }
 
 static int valid_id(const char *id, struct isola_err *err)

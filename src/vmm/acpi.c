@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "devices/pci.h"
-#include "util/cleanup.h"
 #include "vmm/aml.h"
 #include "vmm/layout.h"
 #include "vmm/tables.h"
@@ -263,17 +262,20 @@ static void write_rsdp(struct acpi_writer *w, uint64_t rsdt, uint64_t xsdt)
 int acpi_write(struct vm *vm, struct isola_err *err)
 {
         struct acpi_writer w = {.base = guest_mem_ptr(&vm->mem, ACPI_RSDP_ADDR, ACPI_AREA_SIZE)};
-        _cleanup_free_ struct aml *dsdt_aml = calloc(1, sizeof(*dsdt_aml));
 
         if (!w.base)
                 return err_set(err, ERANGE, "ACPI tables: guest memory too small");
+        struct aml *dsdt_aml = calloc(1, sizeof(*dsdt_aml));
         if (!dsdt_aml)
                 return err_set(err, ENOMEM, "ACPI tables: out of memory");
-        if (dsdt_body(dsdt_aml) < 0)
+        if (dsdt_body(dsdt_aml) < 0) {
+                free(dsdt_aml);
                 return err_set(err, E2BIG, "ACPI tables: the DSDT exceeds %d bytes", AML_MAX);
+        }
         memset(w.base, 0, ACPI_AREA_SIZE);
         alloc(&w, 36, 16); /* RSDP */
         uint64_t dsdt = write_dsdt(&w, dsdt_aml);
+        free(dsdt_aml);
         uint64_t facs = write_facs(&w);
         uint64_t tables[2] = {write_fadt(&w, dsdt, facs), write_madt(&w, vm->n_cpus)};
         unsigned n = 2;

@@ -102,6 +102,9 @@ out2=$("$isola" pull "$reg/x/y:v1" 2>&1)
 check_eq "a second pull gives the same id" "$out2" "$out"
 check_eq "a second pull fetches no blob" "$(grep -c "GET /v2/x/y/blobs" "$work/reg/log")" "$n_get"
 
+out3=$("$isola" pull -q "$reg/x/y@$reg_digest" 2>&1)
+check_eq "pull by digest gives the same id" "$out3" "$out"
+
 if "$isola" run --help >/dev/null 2>&1; then
 	check_eq "isola run --rm IMAGE /bin/echo hi" \
 		"$("$isola" run --rm "$reg/x/y:v1" /bin/echo hi 2>&1)" hi

@@ -17,7 +17,7 @@ BR1=$(br nt-one) BR2=$(br nt-two) BR3=$(br nt-int)
 a=$(ctr_new nt-a web nt-one --alias www) || not_ok "attach nt-a"
 b=$(ctr_new nt-b db nt-one) || not_ok "attach nt-b"
 c=$(ctr_new nt-c other nt-two) || not_ok "attach nt-c"
-d=$(ctr_new nt-d inner nt-int) || not_ok "attach nt-d"
+ctr_new nt-d inner nt-int >/dev/null || not_ok "attach nt-d"
 note_veths "$BR1"; note_veths "$BR2"; note_veths "$BR3"
 check_match "attach reports eth0, address, gateway, MAC" "$a" '^eth0 10\.199\.30\.2/24 10\.199\.30\.1 02:5a:0a:c7:1e:02$'
 ipa=${a#* } ipa=${ipa%%/*}
@@ -38,7 +38,7 @@ check_match "a name of another network does not resolve" "$(dns nt-c web.dns.iso
 check_match "/etc/hosts lists the network's containers" "$("$NETCTL" hosts nt-a nt-a)" "$ipb	db"
 serve_in nt-b 80 db
 resolved=$(dns nt-a db | awk '/^Address/ { a = $NF } END { print a }')
-check_match "fetch by the resolved name's address" "$(in_ctr nt-a "$BB" nc -w 3 "$resolved" 80 </dev/null <<<'GET / HTTP/1.0')" 'hello from db'
+check_match "fetch by the resolved name's address" "$(in_ctr nt-a "$BB" nc -w 3 "$resolved" 80 <<<'GET / HTTP/1.0')" 'hello from db'
 
 check "another network cannot ping in" not in_ctr nt-c "$BB" ping -c1 -W1 "$ipb"
 check_eq "another network cannot connect in" "$(in_ctr nt-c "$BB" nc -w 2 "$ipb" 80 </dev/null 2>/dev/null)" ""
@@ -68,6 +68,21 @@ in_ctr nt-d ip route add default via 10.199.32.1 2>/dev/null
 seen=$(in_ctr nt-d "$BB" nc -w 2 203.0.113.10 19871 </dev/null 2>&1)
 check_eq "--internal: even with a route added inside, nothing leaves" "$(grep -c 10.199 <<<"$seen")" 0
 
+# IPv6: --ipv6 gives each container an address of the network's ULA /64
+"$ISOLA" network create --ipv6 --subnet 10.199.33.0/24 nt-six >/dev/null
+BR6=$(br nt-six)
+ctr_new nt-v1 v1 nt-six >/dev/null && ctr_new nt-v2 v2 nt-six >/dev/null
+NT_CTRS+=(nt-v1 nt-v2)
+note_veths "$BR6"
+v2=$("$ISOLA" network inspect nt-six | sed -n 's/.*"ipv6":"\([^"/]*\)\/64".*/\1/p' | tail -1)
+check_match "IPv6: an address in the ULA /64 and a default route" \
+	"$(in_ctr nt-v1 ip -6 -o addr show eth0 scope global) $(in_ctr nt-v1 ip -6 route show default)" \
+	'inet6 fd[0-9a-f:]+/64.*default via fd[0-9a-f:]+::1 dev eth0'
+check "IPv6: containers ping each other" quiet in_ctr nt-v1 "$BB" ping -c1 -W2 "$v2"
+check_match "IPv6: the responder answers AAAA" "$(in_ctr_files nt-v1 "$BB" nslookup -type=AAAA v2 2>&1)" "Address:? $v2"
+ctr_rm nt-v1
+ctr_rm nt-v2
+
 # default network (isola0), only when no other isola root uses it now
 if ip link show isola0 >/dev/null 2>&1; then
 	skip "isola0 is in use by another isola root"
@@ -84,8 +99,8 @@ fi
 stop_servers
 for id in nt-a nt-b nt-c nt-d; do ctr_rm "$id"; done
 check_eq "user networks keep their bridge until rm" "$(ip -o link show "$BR1" | wc -l)" 1
-for n in nt-one nt-two nt-int; do "$ISOLA" network rm "$n" >/dev/null; done
+for n in nt-one nt-two nt-int nt-six; do "$ISOLA" network rm "$n" >/dev/null; done
 ip route del 203.0.113.10/32 via 10.199.250.2
 wait_no_veth
-check_eq "nothing left (bridges, veths, nft table, leases, responders)" "$(net_leftovers "$BR1" "$BR2" "$BR3" isola0)" ""
+check_eq "nothing left (bridges, veths, nft table, leases, responders)" "$(net_leftovers "$BR1" "$BR2" "$BR3" "$BR6" isola0)" ""
 done_testing

@@ -15,7 +15,7 @@ command -v python3 >/dev/null || skip_all "needs python3"
 rootfs=$ISOLA_ROOT/rootfs
 mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/tmp"
 cp "$BB" "$rootfs/bin/busybox"
-for t in sh nc nslookup ping sleep cat echo true awk; do ln -s busybox "$rootfs/bin/$t"; done
+for t in sh nc nslookup ping sleep cat echo true awk ip; do ln -s busybox "$rootfs/bin/$t"; done
 echo "root:x:0:0:root:/root:/bin/sh" >"$rootfs/etc/passwd"
 echo "root:x:0:" >"$rootfs/etc/group"
 printf '#!/bin/sh\nread line\nprintf "HTTP/1.0 200 OK\\r\\n\\r\\nhello from $(cat /etc/hostname)\\n"\n' >"$rootfs/srv.sh"
@@ -49,7 +49,9 @@ out=$(run --network nt-e2e "$IMG" nslookup nt-web)
 check_match "a container finds nt-web by name" "$out" 'Address:? 10\.199\.60\.[0-9]+'
 webip=$(awk '/^Address/ { a = $NF } END { print a }' <<<"$out")
 check_match "and by its alias" "$(run --network nt-e2e "$IMG" nslookup www)" "Address:? $webip"
-check_match "nt-db pings nt-web's address" "$("$ISOLA" exec nt-db ping -c1 -W2 "$webip")" '1 packets received'
+# busybox ping needs a raw socket: CAP_NET_RAW is not in the default set
+check_match "a container pings nt-web's address" \
+	"$(run --cap-add NET_RAW --network nt-e2e "$IMG" ping -c1 -W2 "$webip")" '1 packets received'
 check_match "nt-db resolves and fetches from nt-web" \
 	"$("$ISOLA" exec nt-db sh -c 'ip=$(nslookup nt-web | awk "/^Address/ { a = \$NF } END { print a }"); echo GET | nc -w 3 $ip 80')" \
 	'hello from web'
@@ -91,6 +93,13 @@ check_eq "outbound is masqueraded (the peer sees the host's address)" \
 	"$(run --network nt-e2e "$IMG" nc -w 3 203.0.113.11 19872 </dev/null)" 10.199.253.1
 check_eq "--internal: nothing leaves" "$(run --network nt-e2e-int "$IMG" nc -w 2 203.0.113.11 19872 </dev/null | grep -c 10.199)" 0
 ip route del 203.0.113.11/32 via 10.199.253.2
+
+# network connect/disconnect of a running container
+check "network connect a running container to a second network" quiet "$ISOLA" network connect --alias dbb nt-e2e-b nt-db
+check_match "it has eth1 on that network" "$("$ISOLA" exec nt-db ip -4 -o addr show eth1 2>&1)" '10\.199\.61\.'
+check_match "and is found there by its alias" "$(run --network nt-e2e-b "$IMG" nslookup dbb)" 'Address:? 10\.199\.61\.'
+check "network disconnect" quiet "$ISOLA" network disconnect nt-e2e-b nt-db
+check_eq "eth1 is gone" "$("$ISOLA" exec nt-db ip -o link show eth1 2>/dev/null | wc -l)" 0
 
 check_match "rm of a network in use is refused" "$("$ISOLA" network rm nt-e2e 2>&1)" "network 'nt-e2e' is in use by 3 containers"
 for c in nt-web nt-db nt-pub; do "$ISOLA" rm -f "$c" >/dev/null 2>&1; done

@@ -127,7 +127,9 @@ stop_servers() {
 net_cleanup() {
 	local id n
 	stop_servers
-	for id in "${NT_CTRS[@]}"; do
+	# also those attached from a subshell ($(ctr_new ...)) or by the engine
+	for id in "${NT_CTRS[@]}" $(sqlite3 "$ISOLA_ROOT/isola.db" \
+		"SELECT DISTINCT container_id FROM net_attachments" 2>/dev/null); do
 		"$NETCTL" detach-all "$id" 2>/dev/null
 		"$NETCTL" ns-remove "$id" 2>/dev/null
 	done

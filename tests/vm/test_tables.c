@@ -1,13 +1,16 @@
 /* Firmware tables in guest memory, checked the way a guest parses them:
  * MP floating pointer and configuration table (checksums, one processor
  * entry per vCPU, IRQ 0 on IOAPIC pin 2), ACPI RSDP -> XSDT -> FADT/MADT ->
- * DSDT with the \_S5 package and PM1a ports of the power device. */
+ * DSDT with the \_S5 package, PM1a ports of the power device and the PCI
+ * host bridge (_HID, _CRS, _PRT) whose AML lengths add up. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "le.h"
+#include "devices/pci.h"
 #include "tap.h"
+#include "vmm/aml.h"
 #include "vmm/layout.h"
 #include "vmm/tables.h"
 #include "vmm/vm.h"
@@ -75,6 +78,56 @@ static const uint8_t *find_table(uint8_t *ram, const uint8_t *xsdt, const char *
         return NULL;
 }
 
+/* AML PkgLength at p: the value (it counts its own bytes); *size its bytes. */
+static unsigned pkglen(const uint8_t *p, unsigned *size)
+{
+        unsigned follow = p[0] >> 6, v = follow ? p[0] & 0xf : p[0] & 0x3f;
+
+        for (unsigned i = 0; i < follow; i++)
+                v |= (unsigned)p[1 + i] << (4 + 8 * i);
+        *size = follow + 1;
+        return v;
+}
+
+/* After \_S5: Scope(\_SB_) { Device(PCI0) { _HID, ..., _PRT } } ending
+ * exactly at the end of the table. */
+static void test_dsdt_pci0(const uint8_t *dsdt)
+{
+        uint32_t len = rd32(dsdt + 4);
+        const uint8_t *end = dsdt + len;
+        const uint8_t *scope = memmem(dsdt + 36, len - 36, "\x10", 1);
+        unsigned n;
+
+        tap_ok(scope && scope > dsdt + 36 + 13, "DSDT: a Scope after \\_S5");
+        if (!scope)
+                return;
+        unsigned slen = pkglen(scope + 1, &n);
+        TAP_EQ_INT(scope + 1 + slen - dsdt, len, "DSDT: \\_SB scope length ends the table");
+        tap_ok(!memcmp(scope + 1 + n, "\\_SB_", 5), "DSDT: the scope is \\_SB");
+        const uint8_t *dev = scope + 1 + n + 5;
+        tap_ok(dev[0] == 0x5b && dev[1] == 0x82, "DSDT: a Device in it");
+        unsigned dlen = pkglen(dev + 2, &n);
+        TAP_EQ_INT(dev + 2 + dlen - dsdt, len, "DSDT: PCI0 length ends the scope");
+        tap_ok(!memcmp(dev + 2 + n, "PCI0", 4), "DSDT: the device is PCI0");
+        const uint8_t *hid = memmem(dev, (size_t)(end - dev), "_HID\x0c", 5);
+        tap_ok(hid && rd32(hid + 5) == 0x030ad041, "DSDT: PCI0 _HID is PNP0A03");
+        tap_ok(memmem(dev, (size_t)(end - dev), "_CRS\x11", 5) != NULL,
+               "DSDT: PCI0 has a _CRS buffer");
+        const uint8_t *prt = memmem(dev, (size_t)(end - dev), "_PRT\x12", 5);
+        tap_ok(prt != NULL, "DSDT: PCI0 has a _PRT package");
+        if (!prt)
+                return;
+        unsigned plen = pkglen(prt + 5, &n);
+        TAP_EQ_INT(prt + 5 + plen - dsdt, len, "DSDT: _PRT is the last object");
+        TAP_EQ_INT(prt[5 + n], PCI_MAX_SLOTS * 4, "DSDT: _PRT has slots x pins entries");
+        /* Entry for slot 3 pin B: Package(4) {0x3ffff, 1, 0, GSI}. */
+        const uint8_t want[] = {0x12, 0x0b, 0x04, 0x0c, 0xff, 0xff, 0x03, 0x00, 0x01, 0x00, 0x0a};
+        const uint8_t *e = memmem(prt, (size_t)(end - prt), want, sizeof(want));
+        tap_ok(e && e[sizeof(want)] == pci_slot_intx_gsi(3, 2),
+               "DSDT: _PRT routes slot 3 INTB to the GSI the device raises");
+        TAP_EQ_INT(aml_eisa_id("PNP0A03"), 0x030ad041, "EisaId(PNP0A03)");
+}
+
 static void test_acpi(struct vm *vm, uint8_t *ram)
 {
         struct isola_err err;
@@ -104,6 +157,7 @@ static void test_acpi(struct vm *vm, uint8_t *ram)
                "DSDT defines the \\_S5 package");
         const uint8_t *ff = memmem(dsdt + 36, rd32(dsdt + 4) - 36, "_S5_\x12", 5);
         tap_ok(ff && ff[7] == 0x0a && ff[8] == 5, "\\_S5 SLP_TYP is 5");
+        test_dsdt_pci0(dsdt);
         unsigned lapics = 0, overrides = 0, irq0_gsi = 99;
         for (const uint8_t *e = madt + 44; e < madt + rd32(madt + 4) && e[1]; e += e[1]) {
                 if (e[0] == 0 && (rd32(e + 4) & 1) && e[3] == lapics)
