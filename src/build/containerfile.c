@@ -443,6 +443,23 @@ static int parse_flags(struct bld_instr *in, const char *rest, const char *const
         return 0;
 }
 
+static const struct op_def *op_lookup(const char *p, size_t k)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(op_defs) && k; i++) {
+                if (strlen(op_defs[i].name) == k && !strncasecmp(op_defs[i].name, p, k))
+                        return &op_defs[i];
+        }
+        return NULL;
+}
+
+static int unknown_instruction(const char *p, struct isola_err *err)
+{
+        size_t k = 0;
+        while (p[k] && !is_space(p[k]) && k < 64)
+                k++;
+        return err_set(err, EINVAL, "unknown instruction: %.*s", (int)k, p);
+}
+
 static int parse_instruction(const char *text, char escape, struct bld_instr *in,
                              struct isola_err *err)
 {
@@ -450,16 +467,9 @@ static int parse_instruction(const char *text, char escape, struct bld_instr *in
         size_t k = 0;
         while (isalpha((unsigned char)p[k]))
                 k++;
-        const struct op_def *def = NULL;
-        for (size_t i = 0; i < ARRAY_SIZE(op_defs) && k; i++) {
-                if (strlen(op_defs[i].name) == k && !strncasecmp(op_defs[i].name, p, k))
-                        def = &op_defs[i];
-        }
-        if (!def || (p[k] && !is_space(p[k]))) {
-                while (p[k] && !is_space(p[k]) && k < 64)
-                        k++;
-                return err_set(err, EINVAL, "unknown instruction: %.*s", (int)k, p);
-        }
+        const struct op_def *def = (p[k] && !is_space(p[k])) ? NULL : op_lookup(p, k);
+        if (!def)
+                return unknown_instruction(p, err);
         in->op = def->op;
         in->text = dup_trimmed(p, strlen(p));
         _cleanup_free_ char *rest = dup_trimmed(p + k, strlen(p + k));

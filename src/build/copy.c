@@ -147,14 +147,14 @@ static int glob_level(struct bld_copy_plan *p, const char *dir, const char *patt
 
 static int add_source(struct bld_copy_plan *p, const char *raw, struct isola_err *err)
 {
-        _cleanup_free_ char *s = strdup(raw);
-        if (!s)
-                return err_set(err, ENOMEM, "out of memory");
-        if (p->add && (strstr(s, "://") || !strncmp(s, "git@", 4)))
+        if (p->add && (strstr(raw, "://") || !strncmp(raw, "git@", 4)))
                 return err_set(err, ENOTSUP,
                                "ADD '%s': URLs and git sources are not supported "
                                "(download in a RUN step)",
                                raw);
+        _cleanup_free_ char *s = strdup(raw);
+        if (!s)
+                return err_set(err, ENOMEM, "out of memory");
         bld_path_clean(s);
         const char *rel = s[0] == '/' ? s + 1 : s;
         if (!*rel)

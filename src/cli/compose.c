@@ -133,8 +133,8 @@ static int load(const struct compose_args *a, struct cmp_project **p)
 static int verb_config(struct cmp_project *p, int argc, char **argv)
 {
         static const struct option opts[] = {
-            {"services", no_argument, NULL, 's'}, {"volumes", no_argument, NULL, 'v'},
-            {"networks", no_argument, NULL, 'n'}, {"quiet", no_argument, NULL, 'q'},
+            {"services", no_argument, NULL, 's'},   {"volumes", no_argument, NULL, 'v'},
+            {"networks", no_argument, NULL, 'n'},   {"quiet", no_argument, NULL, 'q'},
             {"hash", required_argument, NULL, 'H'}, {NULL, 0, NULL, 0},
         };
         int c, what = 0;
@@ -261,10 +261,18 @@ static const struct {
         const char *name;
         int (*fn)(struct compose_cli *c, int argc, char **argv);
 } verbs[] = {
-    {"up", compose_up},         {"down", compose_down},         {"start", compose_start_stop},
-    {"stop", compose_start_stop}, {"restart", compose_start_stop}, {"pull", compose_pull_build},
-    {"build", compose_pull_build}, {"ps", compose_ps},          {"logs", compose_logs},
-    {"top", compose_top_images}, {"images", compose_top_images}, {"exec", compose_exec},
+    {"up", compose_up},
+    {"down", compose_down},
+    {"start", compose_start_stop},
+    {"stop", compose_start_stop},
+    {"restart", compose_start_stop},
+    {"pull", compose_pull_build},
+    {"build", compose_pull_build},
+    {"ps", compose_ps},
+    {"logs", compose_logs},
+    {"top", compose_top_images},
+    {"images", compose_top_images},
+    {"exec", compose_exec},
     {"run", compose_run},
 };
 

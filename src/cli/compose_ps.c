@@ -82,9 +82,8 @@ int compose_ps(struct compose_cli *c, int argc, char **argv)
                         continue;
                 }
                 if (cur.state == CMP_CTR_RUNNING)
-                        snprintf(status, sizeof(status), "running%s%s%s",
-                                 cur.health ? " (" : "", health_names[cur.health],
-                                 cur.health ? ")" : "");
+                        snprintf(status, sizeof(status), "running%s%s%s", cur.health ? " (" : "",
+                                 health_names[cur.health], cur.health ? ")" : "");
                 else if (cur.state == CMP_CTR_EXITED)
                         snprintf(status, sizeof(status), "exited (%d)", cur.exit_code);
                 else
@@ -107,8 +106,7 @@ struct stream {
         int colour;
 };
 
-static void emit_line(const struct stream *s, const char *line, size_t len, int width,
-                      bool colour)
+static void emit_line(const struct stream *s, const char *line, size_t len, int width, bool colour)
 {
         if (colour)
                 printf("\033[%dm%-*s |\033[0m %.*s\n", s->colour, width, s->name, (int)len, line);
@@ -311,9 +309,12 @@ static int target(struct compose_cli *c, const char *svc, int index, char *name,
 int compose_exec(struct compose_cli *c, int argc, char **argv)
 {
         static const struct option opts[] = {
-            {"detach", no_argument, NULL, 'd'},       {"env", required_argument, NULL, 'e'},
-            {"user", required_argument, NULL, 'u'},   {"workdir", required_argument, NULL, 'w'},
-            {"index", required_argument, NULL, 'i'},  {"no-TTY", no_argument, NULL, 'T'},
+            {"detach", no_argument, NULL, 'd'},
+            {"env", required_argument, NULL, 'e'},
+            {"user", required_argument, NULL, 'u'},
+            {"workdir", required_argument, NULL, 'w'},
+            {"index", required_argument, NULL, 'i'},
+            {"no-TTY", no_argument, NULL, 'T'},
             {NULL, 0, NULL, 0},
         };
         char *env[MAX_ARGS] = {0};

@@ -61,9 +61,9 @@ static int wait_code(int fd)
 int compose_run(struct compose_cli *c, int argc, char **argv)
 {
         static const struct option opts[] = {
-            {"rm", no_argument, NULL, 'r'},           {"detach", no_argument, NULL, 'd'},
-            {"env", required_argument, NULL, 'e'},    {"no-deps", no_argument, NULL, 'D'},
-            {"name", required_argument, NULL, 'n'},   {NULL, 0, NULL, 0},
+            {"rm", no_argument, NULL, 'r'},         {"detach", no_argument, NULL, 'd'},
+            {"env", required_argument, NULL, 'e'},  {"no-deps", no_argument, NULL, 'D'},
+            {"name", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0},
         };
         char *env[MAX_ARGS] = {0}, name[CMP_CTR_NAME_MAX], id[ENG_ID_LEN + 1];
         const char *given = NULL;

@@ -62,11 +62,16 @@ static int parse_scale(const char *arg, struct cmp_scale *out)
 int compose_up(struct compose_cli *c, int argc, char **argv)
 {
         static const struct option opts[] = {
-            {"detach", no_argument, NULL, 'd'},         {"build", no_argument, NULL, 'b'},
-            {"force-recreate", no_argument, NULL, 'F'}, {"no-recreate", no_argument, NULL, 'N'},
-            {"no-deps", no_argument, NULL, 'D'},        {"scale", required_argument, NULL, 's'},
-            {"wait", no_argument, NULL, 'w'},           {"wait-timeout", required_argument, NULL, 'W'},
-            {"remove-orphans", no_argument, NULL, 'o'}, {"timeout", required_argument, NULL, 't'},
+            {"detach", no_argument, NULL, 'd'},
+            {"build", no_argument, NULL, 'b'},
+            {"force-recreate", no_argument, NULL, 'F'},
+            {"no-recreate", no_argument, NULL, 'N'},
+            {"no-deps", no_argument, NULL, 'D'},
+            {"scale", required_argument, NULL, 's'},
+            {"wait", no_argument, NULL, 'w'},
+            {"wait-timeout", required_argument, NULL, 'W'},
+            {"remove-orphans", no_argument, NULL, 'o'},
+            {"timeout", required_argument, NULL, 't'},
             {NULL, 0, NULL, 0},
         };
         struct cmp_scale scales[MAX_SCALES];
@@ -98,8 +103,10 @@ int compose_up(struct compose_cli *c, int argc, char **argv)
                         uo.no_deps = true;
                         break;
                 case 's':
-                        if (uo.n_scales == MAX_SCALES || parse_scale(optarg, &scales[uo.n_scales]) < 0) {
-                                fprintf(stderr, "isola compose up: --scale %s: expected SERVICE=N\n",
+                        if (uo.n_scales == MAX_SCALES ||
+                            parse_scale(optarg, &scales[uo.n_scales]) < 0) {
+                                fprintf(stderr,
+                                        "isola compose up: --scale %s: expected SERVICE=N\n",
                                         optarg);
                                 return 2;
                         }
@@ -158,8 +165,10 @@ out:
 int compose_down(struct compose_cli *c, int argc, char **argv)
 {
         static const struct option opts[] = {
-            {"volumes", no_argument, NULL, 'v'},        {"rmi", required_argument, NULL, 'r'},
-            {"timeout", required_argument, NULL, 't'},  {"remove-orphans", no_argument, NULL, 'o'},
+            {"volumes", no_argument, NULL, 'v'},
+            {"rmi", required_argument, NULL, 'r'},
+            {"timeout", required_argument, NULL, 't'},
+            {"remove-orphans", no_argument, NULL, 'o'},
             {NULL, 0, NULL, 0},
         };
         struct cmp_down_opts dopt = {0};
@@ -180,7 +189,8 @@ int compose_down(struct compose_cli *c, int argc, char **argv)
                         else if (!strcmp(optarg, "local"))
                                 dopt.rmi = CMP_RMI_LOCAL;
                         else {
-                                fprintf(stderr, "isola compose down: --rmi: expected all or local\n");
+                                fprintf(stderr,
+                                        "isola compose down: --rmi: expected all or local\n");
                                 return 2;
                         }
                 } else if (ch == 't') {
@@ -219,7 +229,7 @@ int compose_start_stop(struct compose_cli *c, int argc, char **argv)
                 fprintf(stderr, "isola compose %s: no containers (run `up` first)\n", verb);
         for (size_t i = 0; i < n && rc == 0; i++) {
                 const struct cmp_service *s = cmp_service_find(c->p, ex[i].service);
-                int t = timeout >= 0 ? timeout
+                int t = timeout >= 0                        ? timeout
                         : s && s->stop_grace_period_ms >= 0 ? (int)(s->stop_grace_period_ms / 1000)
                                                             : 10;
 
@@ -232,8 +242,9 @@ int compose_start_stop(struct compose_cli *c, int argc, char **argv)
                         rc = compose_fail(&err);
                 if (rc == 0)
                         fprintf(stderr, " Container %s  %s\n", ex[i].name,
-                                !strcmp(verb, "stop") ? "Stopped"
-                                : !strcmp(verb, "start") ? "Started" : "Restarted");
+                                !strcmp(verb, "stop")    ? "Stopped"
+                                : !strcmp(verb, "start") ? "Started"
+                                                         : "Restarted");
         }
         free(ex);
         return rc;

@@ -68,7 +68,7 @@ void cli_img_ago(int64_t t, char *buf, size_t len)
                         return;
                 }
         }
-        snprintf(buf, len, "%s", d < 2 ? "Less than a second ago" : "Seconds ago");
+        snprintf(buf, len, "%lld second%s ago", (long long)(d > 0 ? d : 0), d == 1 ? "" : "s");
 }
 
 static void usage(FILE *out)

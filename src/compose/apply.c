@@ -11,15 +11,15 @@
 #define POLL_MS 100
 
 static const char *const verbs[] = {
-    [CMP_ACT_NETWORK] = "Network", [CMP_ACT_VOLUME] = "Volume", [CMP_ACT_CREATE] = "Container",
+    [CMP_ACT_NETWORK] = "Network", [CMP_ACT_VOLUME] = "Volume",  [CMP_ACT_CREATE] = "Container",
     [CMP_ACT_START] = "Container", [CMP_ACT_STOP] = "Container", [CMP_ACT_REMOVE] = "Container",
     [CMP_ACT_KEEP] = "Container",  [CMP_ACT_NET_RM] = "Network", [CMP_ACT_VOL_RM] = "Volume",
     [CMP_ACT_IMAGE_RM] = "Image",
 };
 static const char *const done_words[] = {
-    [CMP_ACT_NETWORK] = "Created", [CMP_ACT_VOLUME] = "Created",  [CMP_ACT_CREATE] = "Created",
-    [CMP_ACT_START] = "Started",   [CMP_ACT_STOP] = "Stopped",    [CMP_ACT_REMOVE] = "Removed",
-    [CMP_ACT_KEEP] = "Running",    [CMP_ACT_NET_RM] = "Removed",  [CMP_ACT_VOL_RM] = "Removed",
+    [CMP_ACT_NETWORK] = "Created",  [CMP_ACT_VOLUME] = "Created", [CMP_ACT_CREATE] = "Created",
+    [CMP_ACT_START] = "Started",    [CMP_ACT_STOP] = "Stopped",   [CMP_ACT_REMOVE] = "Removed",
+    [CMP_ACT_KEEP] = "Running",     [CMP_ACT_NET_RM] = "Removed", [CMP_ACT_VOL_RM] = "Removed",
     [CMP_ACT_IMAGE_RM] = "Removed",
 };
 
@@ -87,8 +87,8 @@ static int wait_one(struct run *r, const struct cmp_service *d, enum cmp_conditi
                 if (ready)
                         return 0;
                 if (waited >= timeout_ms(r))
-                        return err_set(r->err, ETIMEDOUT, "timed out waiting for %s to be %s",
-                                       name, what[cond]);
+                        return err_set(r->err, ETIMEDOUT, "timed out waiting for %s to be %s", name,
+                                       what[cond]);
                 r->ops->sleep_ms(r->ctx, POLL_MS);
         }
 }
@@ -184,8 +184,7 @@ static int wait_all(struct run *r)
 
                         if (a->svc != s || (a->kind != CMP_ACT_START && a->kind != CMP_ACT_KEEP))
                                 continue;
-                        if (wait_one(r, s, hc ? CMP_COND_HEALTHY : CMP_COND_STARTED, a->name) <
-                            0)
+                        if (wait_one(r, s, hc ? CMP_COND_HEALTHY : CMP_COND_STARTED, a->name) < 0)
                                 return err_prefix(r->err, "--wait");
                 }
         }

@@ -39,12 +39,12 @@ int cmp_get_str(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path 
         return 0;
 }
 
-int cmp_get_bool(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path *path,
-                 bool *out)
+int cmp_get_bool(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path *path, bool *out)
 {
-        static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
-        static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off",
-                                        "OFF"};
+        static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes",
+                                        "YES",  "on",   "On",   "ON"};
+        static const char *const f[] = {"false", "False", "FALSE", "no", "No",
+                                        "NO",    "off",   "Off",   "OFF"};
 
         if (n->kind == CMP_SCALAR) {
                 for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
@@ -81,8 +81,8 @@ int cmp_get_int(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path 
         return 0;
 }
 
-int cmp_get_strv(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path *path,
-                 bool one_ok, struct cmp_strv *out)
+int cmp_get_strv(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path *path, bool one_ok,
+                 struct cmp_strv *out)
 {
         memset(out, 0, sizeof(*out));
         if (cmp_is_null(n))
@@ -276,8 +276,8 @@ static int bind_filedef(struct cmp_loader *l, const char *key, const struct cmp_
                         return -1;
         }
         if (!fd->file && !fd->environment && !fd->content && !fd->external)
-                return cmp_fail(l->err, def, path, "needs file:%s or environment:",
-                                config ? ", content:" : "");
+                return cmp_fail(l->err, def, path,
+                                "needs file:%s or environment:", config ? ", content:" : "");
         if (fd->external)
                 return cmp_fail(l->err, def, path, "external %s are not supported",
                                 config ? "configs" : "secrets");

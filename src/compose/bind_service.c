@@ -179,13 +179,13 @@ static int port_long(struct cmp_bctx *c, const struct cmp_node *it, struct cmp_p
                         rc = cmp_get_str(c->l, x, c->path, &p->host_ip);
                 } else if (!strcmp(k->str, "protocol")) {
                         rc = cmp_get_str(c->l, x, c->path, &p->protocol);
-                        if (rc == 0 && (!p->protocol || (strcmp(p->protocol, "tcp") &&
-                                                         strcmp(p->protocol, "udp"))))
+                        if (rc == 0 && (!p->protocol ||
+                                        (strcmp(p->protocol, "tcp") && strcmp(p->protocol, "udp"))))
                                 rc = cmp_fail(c->l->err, x, c->path, "expected tcp or udp");
                 } else if (!strcmp(k->str, "mode")) {
                         rc = cmp_get_str(c->l, x, c->path, &p->mode);
-                        if (rc == 0 && (!p->mode || (strcmp(p->mode, "ingress") &&
-                                                     strcmp(p->mode, "host"))))
+                        if (rc == 0 &&
+                            (!p->mode || (strcmp(p->mode, "ingress") && strcmp(p->mode, "host"))))
                                 rc = cmp_fail(c->l->err, x, c->path, "expected ingress or host");
                 } else if (strncmp(k->str, "x-", 2)) {
                         cmp_path_pop(c->path, old);
@@ -402,7 +402,8 @@ static int k_network_mode(struct cmp_bctx *c, const struct cmp_node *v)
         return 0;
 }
 
-static int dep_one(struct cmp_bctx *c, const char *name, const struct cmp_node *x, struct cmp_dep *d)
+static int dep_one(struct cmp_bctx *c, const char *name, const struct cmp_node *x,
+                   struct cmp_dep *d)
 {
         d->service = name;
         d->condition = CMP_COND_STARTED;
@@ -469,7 +470,6 @@ static int k_depends_on(struct cmp_bctx *c, const struct cmp_node *v)
         return 0;
 }
 
-
 static const struct {
         const char *key;
         key_fn fn;
@@ -518,16 +518,56 @@ static const struct {
 
 /* Keys of the Compose Specification isola does not implement (yet). */
 static const char *const unsupported[] = {
-    "annotations", "attach",       "blkio_config",  "cgroup",          "cgroup_parent",
-    "cpu_count",   "cpu_percent",  "cpu_shares",    "cpu_period",      "cpu_quota",
-    "cpu_rt_runtime", "cpu_rt_period", "cpuset",    "credential_spec", "device_cgroup_rules",
-    "devices",     "dns_opt",      "dns_search",    "domainname",      "external_links",
-    "group_add",   "ipc",          "isolation",     "links",           "logging",
-    "mac_address", "mem_reservation", "mem_swappiness", "memswap_limit", "oom_kill_disable",
-    "oom_score_adj", "pid",        "platform",      "runtime",         "security_opt",
-    "shm_size",    "storage_opt",  "sysctls",       "ulimits",         "userns_mode",
-    "uts",         "volumes_from", "develop",       "post_start",      "pre_stop",
-    "gpus",        "label_file",   "models",        "provider",        "use_api_socket",
+    "annotations",
+    "attach",
+    "blkio_config",
+    "cgroup",
+    "cgroup_parent",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_shares",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_rt_runtime",
+    "cpu_rt_period",
+    "cpuset",
+    "credential_spec",
+    "device_cgroup_rules",
+    "devices",
+    "dns_opt",
+    "dns_search",
+    "domainname",
+    "external_links",
+    "group_add",
+    "ipc",
+    "isolation",
+    "links",
+    "logging",
+    "mac_address",
+    "mem_reservation",
+    "mem_swappiness",
+    "memswap_limit",
+    "oom_kill_disable",
+    "oom_score_adj",
+    "pid",
+    "platform",
+    "runtime",
+    "security_opt",
+    "shm_size",
+    "storage_opt",
+    "sysctls",
+    "ulimits",
+    "userns_mode",
+    "uts",
+    "volumes_from",
+    "develop",
+    "post_start",
+    "pre_stop",
+    "gpus",
+    "label_file",
+    "models",
+    "provider",
+    "use_api_socket",
 };
 
 static int bind_key(struct cmp_bctx *c, const struct cmp_node *k, const struct cmp_node *v)

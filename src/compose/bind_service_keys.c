@@ -31,8 +31,8 @@ int cmp_k_healthcheck(struct cmp_bctx *c, const struct cmp_node *v)
                                 h->test.n = 2;
                         } else {
                                 rc = cmp_get_strv(c->l, x, c->path, false, &h->test);
-                                if (rc == 0 && h->test.n &&
-                                    strcmp(h->test.v[0], "NONE") && strcmp(h->test.v[0], "CMD") &&
+                                if (rc == 0 && h->test.n && strcmp(h->test.v[0], "NONE") &&
+                                    strcmp(h->test.v[0], "CMD") &&
                                     strcmp(h->test.v[0], "CMD-SHELL"))
                                         rc = cmp_fail(c->l->err, x, c->path,
                                                       "must start with NONE, CMD or CMD-SHELL");

@@ -40,11 +40,11 @@ struct cmp_build {
 };
 
 struct cmp_port {
-        const char *host_ip;   /* NULL = all addresses */
-        uint16_t target;       /* container port */
-        uint16_t published;    /* 0 = not published (or an ephemeral port) */
-        const char *protocol;  /* tcp | udp */
-        const char *mode;      /* ingress | host */
+        const char *host_ip;  /* NULL = all addresses */
+        uint16_t target;      /* container port */
+        uint16_t published;   /* 0 = not published (or an ephemeral port) */
+        const char *protocol; /* tcp | udp */
+        const char *mode;     /* ingress | host */
 };
 
 enum cmp_vol_type { CMP_VOL_VOLUME, CMP_VOL_BIND, CMP_VOL_TMPFS };
@@ -80,16 +80,16 @@ struct cmp_dep {
 
 struct cmp_healthcheck {
         bool present;
-        bool disable;          /* test: ["NONE"] or disable: true */
-        struct cmp_strv test;  /* ["CMD", ...] or ["CMD-SHELL", "..."] */
+        bool disable;         /* test: ["NONE"] or disable: true */
+        struct cmp_strv test; /* ["CMD", ...] or ["CMD-SHELL", "..."] */
         int64_t interval_ms, timeout_ms, start_period_ms, start_interval_ms;
-        int retries;           /* -1 = default (3) */
+        int retries; /* -1 = default (3) */
 };
 
 struct cmp_limits {
-        double cpus;      /* 0 = unset */
-        int64_t memory;   /* bytes, 0 = unset */
-        int64_t pids;     /* 0 = unset */
+        double cpus;    /* 0 = unset */
+        int64_t memory; /* bytes, 0 = unset */
+        int64_t pids;   /* 0 = unset */
 };
 
 struct cmp_file_ref { /* a service's secrets / configs entry */
@@ -192,10 +192,10 @@ struct cmp_load_opts {
         const char *project_directory; /* --project-directory; default: first file's dir */
         const char *const *profiles;   /* --profile (plus COMPOSE_PROFILES) */
         size_t n_profiles;
-        const char *env_file;   /* --env-file; default <project dir>/.env if present */
-        char *const *environ;   /* process environment; NULL = none */
-        const char *cwd;        /* for discovery and relative -f; NULL = getcwd */
-        cmp_read_fn read;       /* NULL = read from disk (bounded) */
+        const char *env_file; /* --env-file; default <project dir>/.env if present */
+        char *const *environ; /* process environment; NULL = none */
+        const char *cwd;      /* for discovery and relative -f; NULL = getcwd */
+        cmp_read_fn read;     /* NULL = read from disk (bounded) */
         void *read_ctx;
 };
 
@@ -214,11 +214,11 @@ int cmp_project_order(const struct cmp_project *p, size_t *order_out, struct iso
 /* `config` output: the merged, interpolated model as YAML. */
 int cmp_emit_project(const struct cmp_project *p, FILE *f);
 /* One service as canonical YAML (also the input of its config hash). */
-int cmp_emit_service(const struct cmp_project *p, const struct cmp_service *s, FILE *f,
-                     int indent, bool for_hash);
+int cmp_emit_service(const struct cmp_project *p, const struct cmp_service *s, FILE *f, int indent,
+                     bool for_hash);
 /* sha256 hex of the service's canonical form, without scale/replicas. */
-int cmp_service_hash(const struct cmp_project *p, const struct cmp_service *s,
-                     char out[65], struct isola_err *err);
+int cmp_service_hash(const struct cmp_project *p, const struct cmp_service *s, char out[65],
+                     struct isola_err *err);
 
 /* Parses durations ("1m30s", "500ms", "10") into milliseconds. */
 int cmp_parse_duration(const char *s, int64_t *ms_out);

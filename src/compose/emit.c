@@ -13,10 +13,10 @@
 /* Plain when YAML would read it back as the same string, else double-quoted. */
 static void str(FILE *f, const char *s)
 {
-        static const char *const special[] = {"", "~", "null", "Null", "NULL", "true", "True",
-                                              "TRUE", "false", "False", "FALSE", "yes", "Yes",
-                                              "YES", "no", "No", "NO", "on", "On", "ON", "off",
-                                              "Off", "OFF", "y", "Y", "n", "N"};
+        static const char *const special[] = {
+            "",      "~",     "null", "Null", "NULL", "true", "True", "TRUE", "false",
+            "False", "FALSE", "yes",  "Yes",  "YES",  "no",   "No",   "NO",   "on",
+            "On",    "ON",    "off",  "Off",  "OFF",  "y",    "Y",    "n",    "N"};
         bool plain = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                "0123456789_./-@+=,:") == strlen(s);
         char *end;

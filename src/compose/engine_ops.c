@@ -166,8 +166,8 @@ static char *filedef_source(struct cmp_real *r, const struct cmp_filedef *d, con
         snprintf(dir, sizeof(dir), "%s/compose/%s/%s", r->eng.paths.root, r->p->name, kind);
         snprintf(path, sizeof(path), "%s/%s", dir, d->key);
         if (fs_mkdir_p(dir, 0700, err) < 0 ||
-            fs_write_file(path, text ? text : "", text ? strlen(text) : 0, O_CREAT | O_TRUNC,
-                          0400, err) < 0)
+            fs_write_file(path, text ? text : "", text ? strlen(text) : 0, O_CREAT | O_TRUNC, 0400,
+                          err) < 0)
                 return NULL;
         return strdup(path);
 }
@@ -213,9 +213,9 @@ static int mounts(struct cmp_real *r, const struct cmp_service *s, struct eng_co
                                                              err);
                         if (!src)
                                 return -1;
-                        vec_add(&vols, tgt[0] == '/' ? fmt("%s:%s:ro", src, tgt)
-                                                     : fmt("%s:%s/%s:ro", src,
-                                                           k ? "" : "/run/secrets", tgt));
+                        vec_add(&vols, tgt[0] == '/'
+                                           ? fmt("%s:%s:ro", src, tgt)
+                                           : fmt("%s:%s/%s:ro", src, k ? "" : "/run/secrets", tgt));
                         free(src);
                 }
         }
@@ -242,9 +242,9 @@ static void networking(struct cmp_real *r, const struct cmp_service *s, struct e
                 const struct cmp_port *p = &s->ports[i];
 
                 if (p->published)
-                        vec_add(&ports, fmt("%s%s%u:%u/%s", p->host_ip ? p->host_ip : "",
-                                            p->host_ip ? ":" : "", p->published, p->target,
-                                            p->protocol));
+                        vec_add(&ports,
+                                fmt("%s%s%u:%u/%s", p->host_ip ? p->host_ip : "",
+                                    p->host_ip ? ":" : "", p->published, p->target, p->protocol));
                 else
                         vec_add(&ports, fmt("%u/%s", p->target, p->protocol));
         }
@@ -292,8 +292,8 @@ static int build_config(struct cmp_real *r, const struct cmp_service *s, const c
         }
         for (size_t i = 0; i < s->environment.n; i++)
                 if (s->environment.v[i].val)
-                        vec_add(&env, fmt("%s=%s", s->environment.v[i].key,
-                                          s->environment.v[i].val));
+                        vec_add(&env,
+                                fmt("%s=%s", s->environment.v[i].key, s->environment.v[i].val));
         cfg->env = env.v;
         cfg->workdir = s->working_dir ? strdup(s->working_dir) : NULL;
         cfg->user = s->user ? strdup(s->user) : NULL;
@@ -429,8 +429,8 @@ static const char *service_of(struct cmp_real *r, const char *id, char *buf, siz
         const char *out = NULL;
 
         if (sqlite3_prepare_v2(r->eng.db,
-                               "SELECT service FROM compose_containers WHERE container_id = ?1",
-                               -1, &st, NULL) != SQLITE_OK)
+                               "SELECT service FROM compose_containers WHERE container_id = ?1", -1,
+                               &st, NULL) != SQLITE_OK)
                 return NULL;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
@@ -456,8 +456,7 @@ static int r_inspect(void *ctx, const char *name, struct cmp_ctr *out, struct is
         out->state = state_of(ct->state);
         out->exit_code = ct->exit_code;
         s = service_of(r, ct->id, svc, sizeof(svc)) ? cmp_service_find(r->p, svc) : NULL;
-        if (s && out->state == CMP_CTR_RUNNING && s->healthcheck.present &&
-            !s->healthcheck.disable)
+        if (s && out->state == CMP_CTR_RUNNING && s->healthcheck.present && !s->healthcheck.disable)
                 rc = cmp_health_update(r, s, ct->id, ct->started, &out->health, err);
         eng_container_free(ct);
         return rc;
@@ -478,8 +477,9 @@ static int r_network_ensure(void *ctx, const struct cmp_project *p, const struct
                 return 0;
         }
         if (n->external)
-                return err_set(err, ENOENT, "network %s declared as external, but could not be "
-                                            "found",
+                return err_set(err, ENOENT,
+                               "network %s declared as external, but could not be "
+                               "found",
                                n->name);
         return net_network_create(&r->net, &o, err);
 }

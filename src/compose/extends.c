@@ -26,8 +26,8 @@ static int cycle_error(struct cmp_loader *l, const struct chain *c, const char *
         return err_set(l->err, ELOOP, "%s: extends cycle: %s", file, buf);
 }
 
-static int resolve(struct cmp_loader *l, struct cmp_node *root, const char *file,
-                   const char *name, struct chain *c, struct cmp_node **out)
+static int resolve(struct cmp_loader *l, struct cmp_node *root, const char *file, const char *name,
+                   struct chain *c, struct cmp_node **out)
 {
         struct cmp_node *svcs = cmp_map_get(root, "services");
         struct cmp_node *svc = cmp_map_get(svcs, name);

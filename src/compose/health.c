@@ -82,8 +82,8 @@ static int run_check(struct cmp_real *r, const struct cmp_healthcheck *h, const 
                 pid_t w;
 
                 if (n > 0) {
-                        size_t take = (size_t)n < OUTPUT_MAX - 1 - used ? (size_t)n
-                                                                        : OUTPUT_MAX - 1 - used;
+                        size_t take =
+                            (size_t)n < OUTPUT_MAX - 1 - used ? (size_t)n : OUTPUT_MAX - 1 - used;
 
                         memcpy(output + used, buf, take);
                         used += take;

@@ -276,8 +276,7 @@ static int expand(struct interp *ip, const char *s, size_t len, struct sbuf *out
                         return invalid(ip, s, len);
                 }
                 if (out->over)
-                        return err_set(ip->err, E2BIG, "%s: interpolated value too long",
-                                       ip->what);
+                        return err_set(ip->err, E2BIG, "%s: interpolated value too long", ip->what);
         }
         if (out->over)
                 return err_set(ip->err, E2BIG, "%s: interpolated value too long", ip->what);
@@ -285,8 +284,7 @@ static int expand(struct interp *ip, const char *s, size_t len, struct sbuf *out
 }
 
 int cmp_interpolate(struct cmp_arena *a, const struct cmp_env *env, struct cmp_warns *w,
-                    const char *s, size_t len, char **out, const char *what,
-                    struct isola_err *err)
+                    const char *s, size_t len, char **out, const char *what, struct isola_err *err)
 {
         struct interp ip = {.a = a, .env = env, .w = w, .what = what, .err = err};
         struct sbuf b = {0};

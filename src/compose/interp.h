@@ -28,8 +28,7 @@ int cmp_env_put(struct cmp_arena *a, struct cmp_env *e, const char *name, const 
 /* Expands ${...}/$VAR/$$ in s; *out is an arena string. Errors name the
  * input as given by what ("services.web.image"). */
 int cmp_interpolate(struct cmp_arena *a, const struct cmp_env *env, struct cmp_warns *w,
-                    const char *s, size_t len, char **out, const char *what,
-                    struct isola_err *err);
+                    const char *s, size_t len, char **out, const char *what, struct isola_err *err);
 
 /* Interpolates every scalar value (not keys) of a tree in place. */
 int cmp_interpolate_tree(struct cmp_arena *a, const struct cmp_env *env, struct cmp_warns *w,

@@ -53,11 +53,11 @@ struct cmp_bctx {
 };
 void *cmp_bctx_alloc(struct cmp_bctx *c, size_t n, size_t size); /* n + 1 zeroed entries */
 #define CMP_KEYS(X)                                                                                \
-        X(healthcheck) X(restart) X(deploy) X(scale) X(mem_limit) X(cpus) X(pids_limit) X(user)    \
-        X(working_dir) X(hostname) X(container_name) X(labels) X(cap_add) X(cap_drop)              \
-        X(read_only) X(init) X(tty) X(stdin_open) X(privileged) X(stop_signal)                     \
-        X(stop_grace_period) X(profiles) X(secrets) X(configs) X(dns) X(extra_hosts)               \
-        X(pull_policy)
+        X(healthcheck)                                                                             \
+        X(restart) X(deploy) X(scale) X(mem_limit) X(cpus) X(pids_limit) X(user) X(working_dir)    \
+            X(hostname) X(container_name) X(labels) X(cap_add) X(cap_drop) X(read_only) X(init)    \
+                X(tty) X(stdin_open) X(privileged) X(stop_signal) X(stop_grace_period) X(profiles) \
+                    X(secrets) X(configs) X(dns) X(extra_hosts) X(pull_policy)
 #define CMP_KEY_DECL(k) int cmp_k_##k(struct cmp_bctx *c, const struct cmp_node *v);
 CMP_KEYS(CMP_KEY_DECL)
 #undef CMP_KEY_DECL
@@ -65,13 +65,12 @@ CMP_KEYS(CMP_KEY_DECL)
 /* Typed readers for the binder; errors name the path. */
 int cmp_get_str(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path *path,
                 const char **out);
-int cmp_get_bool(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path *path,
-                 bool *out);
+int cmp_get_bool(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path *path, bool *out);
 int cmp_get_int(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path *path, long min,
                 long max, long *out);
 /* A sequence of scalars; a single scalar too when one_ok. */
-int cmp_get_strv(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path *path,
-                 bool one_ok, struct cmp_strv *out);
+int cmp_get_strv(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path *path, bool one_ok,
+                 struct cmp_strv *out);
 /* A mapping of scalars (normalize made lists into mappings). */
 int cmp_get_kvs(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path *path,
                 struct cmp_kvs *out);

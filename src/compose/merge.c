@@ -28,8 +28,9 @@ static void unique_key(const char *list, const struct cmp_node *it, char *buf, s
         else if (!strcmp(list, "volumes"))
                 snprintf(buf, n, "%s", scalar_of(it, "target"));
         else /* secrets, configs: by target, else by source */
-                snprintf(buf, n, "%s", *scalar_of(it, "target") ? scalar_of(it, "target")
-                                                                 : scalar_of(it, "source"));
+                snprintf(buf, n, "%s",
+                         *scalar_of(it, "target") ? scalar_of(it, "target")
+                                                  : scalar_of(it, "source"));
 }
 
 static int merge_unique(struct cmp_loader *l, const char *list, struct cmp_node *base,

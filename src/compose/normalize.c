@@ -108,8 +108,7 @@ static int list_to_map(struct cmp_loader *l, struct cmp_node *parent, const char
                 if (it->kind != CMP_SCALAR) {
                         size_t old = cmp_path_idx(path, i);
 
-                        cmp_fail(l->err, it, path, "expected KEY=VALUE, got %s",
-                                 cmp_kind_name(it));
+                        cmp_fail(l->err, it, path, "expected KEY=VALUE, got %s", cmp_kind_name(it));
                         cmp_path_pop(path, old);
                         return -1;
                 }
@@ -324,8 +323,7 @@ static int volume_short(struct cmp_loader *l, struct cmp_node *it, const char *b
                                     cmp_map_set(l->a, m, "volume", v) < 0)
                                         return cmp_oom(l);
                         } else if (strcmp(t, "rw") && strcmp(t, "z") && strcmp(t, "Z")) {
-                                return cmp_fail(l->err, it, path, "invalid volume mode \"%s\"",
-                                                t);
+                                return cmp_fail(l->err, it, path, "invalid volume mode \"%s\"", t);
                         }
                 }
         }
@@ -362,8 +360,8 @@ static int norm_volumes(struct cmp_loader *l, struct cmp_node *svc, const char *
                 } else if (it->kind == CMP_MAP) {
                         type = cmp_map_get(it, "type");
                         src = cmp_map_get(it, "source");
-                        if (type && type->kind == CMP_SCALAR && !strcmp(type->str, "bind") &&
-                            src && src->kind == CMP_SCALAR && src->len) {
+                        if (type && type->kind == CMP_SCALAR && !strcmp(type->str, "bind") && src &&
+                            src->kind == CMP_SCALAR && src->len) {
                                 const char *abs = host_path(l, src->str, base);
 
                                 if (!abs || set(l, it, "source", abs) < 0)
@@ -519,10 +517,10 @@ static int norm_service(struct cmp_loader *l, struct cmp_node *svc, const char *
         if (svc->kind != CMP_MAP)
                 return cmp_fail(l->err, svc, path, "expected a mapping, got %s",
                                 cmp_kind_name(svc));
-        if (list_to_map(l, svc, "environment", path) < 0 || list_to_map(l, svc, "labels", path) < 0 ||
-            norm_ports(l, svc, path) < 0 || norm_volumes(l, svc, base, path) < 0 ||
-            norm_depends(l, svc, path) < 0 || norm_lists(l, svc) < 0 ||
-            norm_build_envfile(l, svc, base, path) < 0)
+        if (list_to_map(l, svc, "environment", path) < 0 ||
+            list_to_map(l, svc, "labels", path) < 0 || norm_ports(l, svc, path) < 0 ||
+            norm_volumes(l, svc, base, path) < 0 || norm_depends(l, svc, path) < 0 ||
+            norm_lists(l, svc) < 0 || norm_build_envfile(l, svc, base, path) < 0)
                 return -1;
         if (ext && ext->kind == CMP_SCALAR) {
                 struct cmp_node *m = mk_map(l, ext);

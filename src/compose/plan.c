@@ -119,8 +119,8 @@ static int resources(const struct cmp_project *p, const bool *sel, struct cmp_pl
                 for (size_t s = 0; s < p->n_services && !used; s++)
                         used = sel[s] && uses_network(&p->services[s], p->networks[i].key);
                 if (used) {
-                        struct cmp_action *a = push(out, CMP_ACT_NETWORK, p->networks[i].name,
-                                                    "network");
+                        struct cmp_action *a =
+                            push(out, CMP_ACT_NETWORK, p->networks[i].name, "network");
 
                         if (!a)
                                 return -1;
@@ -133,8 +133,8 @@ static int resources(const struct cmp_project *p, const bool *sel, struct cmp_pl
                 for (size_t s = 0; s < p->n_services && !used; s++)
                         used = sel[s] && uses_volume(&p->services[s], p->volumes[i].key);
                 if (used) {
-                        struct cmp_action *a = push(out, CMP_ACT_VOLUME, p->volumes[i].name,
-                                                    "volume");
+                        struct cmp_action *a =
+                            push(out, CMP_ACT_VOLUME, p->volumes[i].name, "volume");
 
                         if (!a)
                                 return -1;
@@ -206,8 +206,7 @@ static int plan_service(const struct cmp_project *p, const struct cmp_service *s
                 ok = (ex[i].state != CMP_CTR_RUNNING ||
                       ctr_act(out, CMP_ACT_STOP, s, ex[i].name, ex[i].number, hash,
                               "scaled down")) &&
-                     ctr_act(out, CMP_ACT_REMOVE, s, ex[i].name, ex[i].number, hash,
-                             "scaled down");
+                     ctr_act(out, CMP_ACT_REMOVE, s, ex[i].name, ex[i].number, hash, "scaled down");
         }
         return ok ? 0 : err_set(err, ENOMEM, "out of memory");
 }

@@ -52,13 +52,13 @@ struct cmp_engine_ops {
 };
 
 enum cmp_act_kind {
-        CMP_ACT_NETWORK,   /* ensure a project network */
-        CMP_ACT_VOLUME,    /* ensure a project volume */
-        CMP_ACT_CREATE,    /* create container `name` */
-        CMP_ACT_START,     /* start it (after its dependencies' conditions) */
+        CMP_ACT_NETWORK, /* ensure a project network */
+        CMP_ACT_VOLUME,  /* ensure a project volume */
+        CMP_ACT_CREATE,  /* create container `name` */
+        CMP_ACT_START,   /* start it (after its dependencies' conditions) */
         CMP_ACT_STOP,
         CMP_ACT_REMOVE,
-        CMP_ACT_KEEP,      /* up to date: nothing to do */
+        CMP_ACT_KEEP, /* up to date: nothing to do */
         CMP_ACT_NET_RM,
         CMP_ACT_VOL_RM,
         CMP_ACT_IMAGE_RM,
@@ -116,10 +116,10 @@ int cmp_plan_down(const struct cmp_project *p, const struct cmp_ctr *existing, s
                   const struct cmp_down_opts *o, struct cmp_plan *out, struct isola_err *err);
 
 struct cmp_apply_opts {
-        int timeout_s;       /* for one dependency condition / --wait; 0 = 300 */
-        bool wait;           /* --wait: every service running (healthy where declared) */
-        int stop_timeout_s;  /* -1 = the service's stop_grace_period */
-        FILE *progress;      /* "Container x  Started" lines, may be NULL */
+        int timeout_s;      /* for one dependency condition / --wait; 0 = 300 */
+        bool wait;          /* --wait: every service running (healthy where declared) */
+        int stop_timeout_s; /* -1 = the service's stop_grace_period */
+        FILE *progress;     /* "Container x  Started" lines, may be NULL */
 };
 
 int cmp_apply(const struct cmp_project *p, const struct cmp_plan *pl,

@@ -115,14 +115,14 @@ static int discover(struct cmp_loader *l, const char *cwd, struct cmp_strv *file
 
                                 if (q && exists(l, q))
                                         cmp_warn(l->a, &l->p->warns,
-                                                 "found several compose files in %s; using %s",
-                                                 dir, names[i]);
+                                                 "found several compose files in %s; using %s", dir,
+                                                 names[i]);
                         }
                         files->v[files->n++] = p;
                         for (int e = 0; e < 2; e++) {
-                                ov = cmp_printf(l->a, "%s/%.*s.override.%s", dir,
-                                                (int)(ext - names[i]), names[i],
-                                                e ? "yml" : "yaml");
+                                ov =
+                                    cmp_printf(l->a, "%s/%.*s.override.%s", dir,
+                                               (int)(ext - names[i]), names[i], e ? "yml" : "yaml");
                                 if (!ov)
                                         return cmp_oom(l);
                                 if (exists(l, ov)) {
@@ -277,8 +277,8 @@ static int bind_services(struct cmp_loader *l, struct cmp_node *root)
                 cmp_path_pop(&path, 0);
                 cmp_path_key(&path, "services");
                 cmp_path_key(&path, cmp_map_key(svcs, i)->str);
-                if (cmp_bind_service(l, cmp_map_key(svcs, i)->str, cmp_map_val(svcs, i), s,
-                                     &path) < 0)
+                if (cmp_bind_service(l, cmp_map_key(svcs, i)->str, cmp_map_val(svcs, i), s, &path) <
+                    0)
                         return -1;
                 if (profile_active(l, &s->profiles))
                         p->n_services++;
@@ -288,7 +288,6 @@ static int bind_services(struct cmp_loader *l, struct cmp_node *root)
         qsort(p->services, p->n_services, sizeof(*p->services), cmp_name_cmp);
         return 0;
 }
-
 
 const struct cmp_service *cmp_service_find(const struct cmp_project *p, const char *name)
 {
@@ -356,8 +355,8 @@ static int default_network(struct cmp_loader *l)
                 if (!p->networks)
                         return cmp_oom(l);
         }
-        p->networks[p->n_networks++] = (struct cmp_network){
-            .key = "default", .name = cmp_printf(l->a, "%s_default", p->name)};
+        p->networks[p->n_networks++] =
+            (struct cmp_network){.key = "default", .name = cmp_printf(l->a, "%s_default", p->name)};
         return p->networks[p->n_networks - 1].name ? 0 : cmp_oom(l);
 }
 
@@ -593,8 +592,7 @@ static int load(struct cmp_loader *l, const struct cmp_load_opts *o)
         return check_project(l);
 }
 
-int cmp_project_load(const struct cmp_load_opts *o, struct cmp_project **out,
-                     struct isola_err *err)
+int cmp_project_load(const struct cmp_load_opts *o, struct cmp_project **out, struct isola_err *err)
 {
         struct cmp_project *p = calloc(1, sizeof(*p));
         struct cmp_loader *l;

@@ -236,7 +236,8 @@ size_t cmp_path_key(struct cmp_path *p, const char *key)
         int n = snprintf(p->buf + p->len, sizeof(p->buf) - p->len, "%s%s", p->len ? "." : "", key);
 
         if (n > 0)
-                p->len += (size_t)n < sizeof(p->buf) - p->len ? (size_t)n : sizeof(p->buf) - p->len - 1;
+                p->len +=
+                    (size_t)n < sizeof(p->buf) - p->len ? (size_t)n : sizeof(p->buf) - p->len - 1;
         return old;
 }
 
@@ -246,7 +247,8 @@ size_t cmp_path_idx(struct cmp_path *p, size_t i)
         int n = snprintf(p->buf + p->len, sizeof(p->buf) - p->len, "[%zu]", i);
 
         if (n > 0)
-                p->len += (size_t)n < sizeof(p->buf) - p->len ? (size_t)n : sizeof(p->buf) - p->len - 1;
+                p->len +=
+                    (size_t)n < sizeof(p->buf) - p->len ? (size_t)n : sizeof(p->buf) - p->len - 1;
         return old;
 }
 

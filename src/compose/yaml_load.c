@@ -44,7 +44,8 @@ static int fail_at(struct loader *l, const yaml_mark_t *m, const char *msg)
 
 static int oom(struct loader *l, const yaml_mark_t *m)
 {
-        return fail_at(l, m, "file too large: too many nodes (anchors and aliases count once per use)");
+        return fail_at(l, m,
+                       "file too large: too many nodes (anchors and aliases count once per use)");
 }
 
 static struct anchor *anchor_find(struct loader *l, const char *name)
@@ -116,8 +117,7 @@ static int attach(struct loader *l, const yaml_mark_t *m, struct cmp_node *n)
                 f->pending_key = n;
                 return cmp_push(l->a, f->node, n) < 0 ? oom(l, m) : 0;
         }
-        if (f->pending_key->plain && !strcmp(f->pending_key->str, "<<") &&
-            f->node->n % 2 == 0) {
+        if (f->pending_key->plain && !strcmp(f->pending_key->str, "<<") && f->node->n % 2 == 0) {
                 f->pending_key = NULL;
                 if (!f->merges) {
                         f->merges = cmp_node_new(l->a, CMP_SEQ, l->file, 0, 0);
@@ -159,8 +159,8 @@ static int apply_merges(struct loader *l, const yaml_mark_t *m, struct frame *f)
         return 0;
 }
 
-static int tag_of(struct loader *l, const yaml_mark_t *m, const yaml_char_t *tag,
-                  enum cmp_tag *out, bool *plain_ok)
+static int tag_of(struct loader *l, const yaml_mark_t *m, const yaml_char_t *tag, enum cmp_tag *out,
+                  bool *plain_ok)
 {
         *out = CMP_TAG_NONE;
         *plain_ok = true;
@@ -317,10 +317,10 @@ int cmp_yaml_load(struct cmp_arena *a, const char *file, const char *data, size_
                 if (!yaml_parser_parse(&parser, &ev)) {
                         const yaml_mark_t *m = &parser.problem_mark;
 
-                        rc = err_set(err, EINVAL, "%s:%zu:%zu: %s%s%s", file, m->line + 1,
-                                     m->column + 1, parser.problem ? parser.problem : "syntax error",
-                                     parser.context ? " " : "",
-                                     parser.context ? parser.context : "");
+                        rc = err_set(
+                            err, EINVAL, "%s:%zu:%zu: %s%s%s", file, m->line + 1, m->column + 1,
+                            parser.problem ? parser.problem : "syntax error",
+                            parser.context ? " " : "", parser.context ? parser.context : "");
                         break;
                 }
                 end = ev.type == YAML_STREAM_END_EVENT;

@@ -52,6 +52,10 @@ int eng_spec_write(struct eng_ctx *c, const char *id, const struct eng_config *c
                    const struct eng_image_info *img, char **anon_volumes, struct isola_err *err);
 /* Adds podman's default seccomp profile to spec.linux. */
 json_object *eng_seccomp_default(void);
+/* Resolves user[:group] against passwd/group file contents (either may be
+ * NULL): hostile image data, bounded by the callers' reads. */
+int eng_user_lookup(const char *passwd, const char *group, const char *spec, uid_t *uid, gid_t *gid,
+                    char home[PATH_MAX], gid_t *groups, size_t *n_groups, struct isola_err *err);
 /* Resolves user[:group] (names via the container's /etc/passwd and
  * /etc/group, opened inside the root). */
 int eng_user_resolve(const char *rootfs, const char *spec, uid_t *uid, gid_t *gid,

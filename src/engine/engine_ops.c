@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctr/container.h"
@@ -312,12 +313,28 @@ int eng_wait(struct eng_ctx *c, const char *ref, int *code_out, struct isola_err
         if (!running)
                 return 0;
         fd = eng_mon_connect(c, id, MON_CMD_WAIT, err);
-        if (fd < 0)
-                return -1;
-        eng_mon_wait(fd, -1, &code);
-        close(fd);
-        *code_out = code;
-        return 0;
+        if (fd >= 0) {
+                eng_mon_wait(fd, -1, &code);
+                close(fd);
+                if (code >= 0) {
+                        *code_out = code;
+                        return 0;
+                }
+        }
+        /* the monitor was between its last answer and its cleanup (or is
+         * gone): the row becomes final shortly */
+        err_clear(err);
+        for (;;) {
+                if (eng_get(c, id, &ct, err) < 0)
+                        return -1;
+                *code_out = ct->exit_code;
+                running = is_running(ct);
+                eng_container_free(ct);
+                if (!running)
+                        return 0;
+                struct timespec ts = {.tv_nsec = 20 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+        }
 }
 
 int eng_pause(struct eng_ctx *c, const char *ref, bool pause, struct isola_err *err)

@@ -105,8 +105,8 @@ static void member_groups(const char *group_db, const char *user, gid_t primary,
         *n = k;
 }
 
-int eng_user_resolve(const char *rootfs, const char *spec, uid_t *uid, gid_t *gid,
-                     char home[PATH_MAX], gid_t *groups, size_t *n_groups, struct isola_err *err)
+int eng_user_lookup(const char *passwd, const char *group, const char *spec, uid_t *uid, gid_t *gid,
+                    char home[PATH_MAX], gid_t *groups, size_t *n_groups, struct isola_err *err)
 {
         char copy[256], *grp, buf[256], name[256] = "";
         unsigned long v;
@@ -115,8 +115,6 @@ int eng_user_resolve(const char *rootfs, const char *spec, uid_t *uid, gid_t *gi
         if (snprintf(copy, sizeof(copy), "%s", spec) >= (int)sizeof(copy))
                 return err_set(err, EINVAL, "user '%.32s...': too long", spec);
         grp = strchr(copy, ':');
-        _cleanup_free_ char *passwd = read_in_root(rootfs, "/etc/passwd");
-        _cleanup_free_ char *group = read_in_root(rootfs, "/etc/group");
         if (grp)
                 *grp++ = '\0';
         if (parse_id(copy, &v)) {
@@ -130,14 +128,13 @@ int eng_user_resolve(const char *rootfs, const char *spec, uid_t *uid, gid_t *gi
                                        copy);
                 *uid = (uid_t)v;
         }
+        snprintf(home, PATH_MAX, "%s", *uid == 0 ? "/root" : "/");
         if (line) {
                 if (field(line, 3, buf, sizeof(buf)) && parse_id(buf, &v))
                         *gid = (gid_t)v;
                 if (field(line, 5, buf, sizeof(buf)) && buf[0] == '/')
                         snprintf(home, PATH_MAX, "%s", buf);
                 field(line, 0, name, sizeof(name));
-        } else {
-                snprintf(home, PATH_MAX, "%s", *uid == 0 ? "/root" : "/");
         }
         if (grp && *grp) {
                 if (parse_id(grp, &v)) {
@@ -155,4 +152,16 @@ int eng_user_resolve(const char *rootfs, const char *spec, uid_t *uid, gid_t *gi
         else
                 *n_groups = 0;
         return 0;
+}
+
+int eng_user_resolve(const char *rootfs, const char *spec, uid_t *uid, gid_t *gid,
+                     char home[PATH_MAX], gid_t *groups, size_t *n_groups, struct isola_err *err)
+{
+        char *passwd = read_in_root(rootfs, "/etc/passwd");
+        char *group = read_in_root(rootfs, "/etc/group");
+        int rc = eng_user_lookup(passwd, group, spec, uid, gid, home, groups, n_groups, err);
+
+        free(passwd);
+        free(group);
+        return rc;
 }

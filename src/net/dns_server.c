@@ -3,7 +3,8 @@
  * answers A/AAAA for container names and aliases of its network (NAME or
  * NAME.dns.isola) from the database, read per query so a container started
  * later resolves at once, and forwards every other question to the host's
- * resolvers from /etc/resolv.conf. Started by the first attach of a network
+ * resolvers from /etc/resolv.conf (not for an --internal network). Only
+ * addresses of the network are answered. Started by the first attach of a network
  * (double fork: it is nobody's child and survives the CLI), stopped by the
  * last detach; its pid file <runroot>/net/dns-<network>.pid holds the pid
  * and the process start time, so a recycled pid is never signalled. */
@@ -34,6 +35,7 @@
 struct dns_srv {
         sqlite3 *db;
         const char *network;
+        const struct net_network *net;
         int fds[2];
         size_t n_fds;
         struct sockaddr_storage up[DNS_UPSTREAM_MAX];
@@ -216,13 +218,29 @@ static size_t forward(struct dns_srv *s, const uint8_t *q, size_t qlen, uint8_t 
         return 0;
 }
 
+/* Only the network's own containers are answered: the gateway address is a
+ * host address, so a container of another network (or a neighbour host)
+ * could otherwise list this network's names. */
+static bool from_network(const struct dns_srv *s, const struct sockaddr_storage *from)
+{
+        struct net_addr a = {.family = from->ss_family};
+        if (from->ss_family == AF_INET)
+                memcpy(a.b, &((const struct sockaddr_in *)from)->sin_addr, 4);
+        else if (from->ss_family == AF_INET6)
+                memcpy(a.b, &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
+        else
+                return false;
+        return net_cidr_contains(&s->net->subnet, &a) ||
+               (s->net->has_v6 && net_cidr_contains(&s->net->subnet6, &a));
+}
+
 static void serve_one(struct dns_srv *s, int fd)
 {
         uint8_t in[4096], out[4096];
         struct sockaddr_storage from;
         socklen_t flen = sizeof(from);
         ssize_t len = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *)&from, &flen);
-        if (len <= 0)
+        if (len <= 0 || !from_network(s, &from))
                 return;
         struct net_dns_question q;
         size_t olen = 0;
@@ -237,7 +255,9 @@ static void serve_one(struct dns_srv *s, int fd)
                 if (ours)
                         olen = net_dns_build_reply(in, &q, n ? NET_DNS_NOERROR : NET_DNS_NXDOMAIN,
                                                    addrs, n, DNS_TTL, out, 512);
-                else if (!(olen = forward(s, in, (size_t)len, out, sizeof(out))))
+                /* An --internal network has no way out, DNS included. */
+                else if (s->net->internal ||
+                         !(olen = forward(s, in, (size_t)len, out, sizeof(out))))
                         olen = net_dns_build_reply(in, &q, NET_DNS_SERVFAIL, NULL, 0, 0, out,
                                                    sizeof(out));
         }
@@ -267,7 +287,7 @@ static void serve(struct dns_srv *s)
 static void responder_main(struct net_ctx *c, const struct net_network *n, const char *pidfile,
                            int ready)
 {
-        struct dns_srv s = {.network = n->name};
+        struct dns_srv s = {.network = n->name, .net = n};
         struct isola_err e = {0};
         char dbpath[PATH_MAX + 16];
         sigset_t all;

@@ -112,7 +112,9 @@ int net_resolv_conf(struct net_ctx *c, const char *container_id, const char *con
                 sb_put(&b, "nameserver %s\n", sqlite3_column_text(st, 0));
         }
         sqlite3_finalize(st);
-        if (!responder)
+        if (!responder && net_rootless_active(c, container_id))
+                sb_put(&b, "nameserver 10.0.2.3\n"); /* slirp4netns's DNS forwarder */
+        else if (!responder)
                 host_nameservers(&b);
         return sb_finish(&b, out, err);
 }

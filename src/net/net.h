@@ -109,6 +109,17 @@ int net_network_prune(struct net_ctx *c, void (*fn)(const char *name, void *arg)
 /* JSON array of networks (name NULL = all, else that one, ENOENT if absent),
  * each with its containers. Returned as a heap string. */
 int net_network_json(struct net_ctx *c, const char *name, char **out, struct isola_err *err);
+/* Rootless containers (a user's own user + network namespaces, no host
+ * bridge): slirp4netns gives the namespace tap0 10.0.2.100/24 with outbound
+ * NAT in user space, DNS at 10.0.2.3, and forwards the ports from host
+ * sockets it holds. userns_path may be NULL (a namespace of the caller's user
+ * namespace). net_rootless_detach stops it (also idempotent). */
+int net_rootless_attach(struct net_ctx *c, const char *container_id, const char *netns_path,
+                        const char *userns_path, const struct net_port *ports, size_t n_ports,
+                        struct net_attachment *out, struct isola_err *err);
+int net_rootless_detach(struct net_ctx *c, const char *container_id, struct isola_err *err);
+bool net_rootless_active(struct net_ctx *c, const char *container_id);
+
 /* The nftables table (family inet) of this state root: "isola" for the
  * default root, isola_<hash> for another (tests). */
 void net_nft_table(const struct net_ctx *c, char out[32]);

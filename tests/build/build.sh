@@ -23,6 +23,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 1' TERM INT
 
 make_busybox_rootfs "$T/rfs"
 tar -C "$T/rfs" -cf "$T/bb.tar" .
@@ -54,7 +55,7 @@ meta() {
 	done
 }
 # run IMAGE [ARGS...]: a container of the image (the engine), bounded in time
-run() { timeout 60 "$I" run --rm --network none "$@" 2>&1; }
+run() { timeout 30 "$I" run --rm --network none "$@" 2>&1; }
 cached_steps() { grep -c -- '^--> CACHED' "$T/out"; }
 # steps N..M that were CACHED, as "2 3 4"
 cached_list() {

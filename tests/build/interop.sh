@@ -40,6 +40,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 1' TERM INT
 
 BASE=docker.io/library/isola-bld-bb:latest
 make_busybox_rootfs "$T/rfs"

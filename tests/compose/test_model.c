@@ -11,8 +11,8 @@
 static char *env_none[] = {NULL};
 
 /* Loads /p/compose.yaml (+ files) with -f when files_arg is set. */
-static struct cmp_project *load(const struct mem_file *files, char **environ_,
-                                const char *const *f, size_t nf, struct isola_err *err)
+static struct cmp_project *load(const struct mem_file *files, char **environ_, const char *const *f,
+                                size_t nf, struct isola_err *err)
 {
         struct cmp_load_opts o = {.files = f,
                                   .n_files = nf,
@@ -60,19 +60,20 @@ static char *config_text(const struct cmp_project *p)
 static void test_basic(void)
 {
         struct isola_err err;
-        struct cmp_project *p = load1("services:\n"
-                                      "  web:\n"
-                                      "    image: busybox\n"
-                                      "    command: httpd -f -p \"8 0\"\n"
-                                      "    ports: [\"8080:80\", \"127.0.0.1:9000-9001:90-91/udp\", 7]\n"
-                                      "    volumes: [\"./www:/www:ro\", \"data:/data\", /anon]\n"
-                                      "    environment: [A=1, B]\n"
-                                      "    depends_on: [db]\n"
-                                      "  db:\n"
-                                      "    image: busybox\n"
-                                      "volumes:\n"
-                                      "  data: {}\n",
-                                      NULL, &err);
+        struct cmp_project *p =
+            load1("services:\n"
+                  "  web:\n"
+                  "    image: busybox\n"
+                  "    command: httpd -f -p \"8 0\"\n"
+                  "    ports: [\"8080:80\", \"127.0.0.1:9000-9001:90-91/udp\", 7]\n"
+                  "    volumes: [\"./www:/www:ro\", \"data:/data\", /anon]\n"
+                  "    environment: [A=1, B]\n"
+                  "    depends_on: [db]\n"
+                  "  db:\n"
+                  "    image: busybox\n"
+                  "volumes:\n"
+                  "  data: {}\n",
+                  NULL, &err);
         const struct cmp_service *w;
 
         tap_ok(p != NULL, "basic file loads (%s)", p ? "" : err.msg);
@@ -141,8 +142,8 @@ static void test_interpolation(void)
         expect_error("services:\n  a:\n    image: ${IMG:?set IMG to an image}\n",
                      "services.a.image: required variable IMG is missing a value: set IMG",
                      "${VAR:?msg} names the variable and the message");
-        expect_error("services:\n  a:\n    image: x\n    command: echo $\n", "invalid interpolation",
-                     "lone $ is an error");
+        expect_error("services:\n  a:\n    image: x\n    command: echo $\n",
+                     "invalid interpolation", "lone $ is an error");
         expect_error("services:\n  a:\n    image: ${A\n", "invalid interpolation", "unclosed ${");
 }
 
@@ -167,7 +168,8 @@ static void test_dotenv(void)
         TAP_EQ_STR(cmp_env_get(&p->env, "Q"), "lit ${V}", "single quotes are literal");
         TAP_EQ_STR(p->services[0].environment.v[0].key, "FROM_FILE", "env_file entries first");
         TAP_EQ_STR(p->services[0].environment.v[0].val, "a\nb", "double-quote escapes");
-        TAP_EQ_STR(p->services[0].environment.v[1].val, "compose", "environment wins over env_file");
+        TAP_EQ_STR(p->services[0].environment.v[1].val, "compose",
+                   "environment wins over env_file");
         cmp_project_free(p);
 }
 
@@ -187,8 +189,8 @@ static void test_merge(void)
              "    environment: [B=3]\n    dns: [8.8.8.8]\n"
              "    healthcheck: {test: [CMD, y]}\n  b:\n    image: three\n",
              0},
-            {"/p/reset.yaml", "services:\n  a:\n    ports: !reset []\n    dns: !override [9.9.9.9]\n",
-             0},
+            {"/p/reset.yaml",
+             "services:\n  a:\n    ports: !reset []\n    dns: !override [9.9.9.9]\n", 0},
             {NULL, NULL, 0}};
         struct isola_err err;
         struct cmp_project *p = load(files, NULL, NULL, 0, &err);
@@ -232,7 +234,8 @@ static void test_anchors_extends(void)
              "  c:\n    extends: {file: sub/common.yaml, service: tpl}\n",
              0},
             {"/p/sub/common.yaml",
-             "services:\n  tpl:\n    image: tpl\n    volumes: ['./x:/x']\n    env_file: e.env\n", 0},
+             "services:\n  tpl:\n    image: tpl\n    volumes: ['./x:/x']\n    env_file: e.env\n",
+             0},
             {"/p/sub/e.env", "E=1\n", 0},
             {NULL, NULL, 0}};
         struct isola_err err;
@@ -274,8 +277,8 @@ static void test_profiles(void)
 
 static void test_errors(void)
 {
-        expect_error("services:\n  a:\n    image: x\n   bad: [\n", "compose.yaml:4:",
-                     "YAML syntax error has file:line");
+        expect_error("services:\n  a:\n    image: x\n   bad: [\n",
+                     "compose.yaml:4:", "YAML syntax error has file:line");
         expect_error("services:\n  web:\n    image: x\n    ports:\n      - {target: [1]}\n",
                      "compose.yaml:5:18: services.web.ports[0].target: expected an integer",
                      "wrong type names the path");
@@ -283,9 +286,10 @@ static void test_errors(void)
                      "services.web.read_only: expected a boolean", "bool");
         expect_error("services:\n  web: {image: x, ports: 80}\n",
                      "services.web.ports: expected a sequence", "ports not a list");
-        expect_error("services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: [c]}\n"
-                     "  c: {image: x, depends_on: [a]}\n",
-                     "depends_on cycle: a -> b -> c -> a", "depends_on cycle named");
+        expect_error(
+            "services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: [c]}\n"
+            "  c: {image: x, depends_on: [a]}\n",
+            "depends_on cycle: a -> b -> c -> a", "depends_on cycle named");
         expect_error("services:\n  a: {image: x, depends_on: [zz]}\n", "undefined service \"zz\"",
                      "undefined dependency");
         expect_error("services:\n  a: {image: x, ports: ['8080:80']}\n  b: {image: y, ports: "
@@ -342,7 +346,8 @@ static void test_warnings_config(void)
         TAP_EQ_INT(p->services[0].limits.memory, 64 << 20, "memory limit");
         TAP_EQ_INT(p->services[0].limits.pids, 50, "pids limit");
         text = config_text(p);
-        tap_ok(strstr(text, "name: demo\nservices:\n  a:\n    deploy:\n      replicas: 2\n") != NULL,
+        tap_ok(strstr(text, "name: demo\nservices:\n  a:\n    deploy:\n      replicas: 2\n") !=
+                   NULL,
                "config output");
         free(text);
         cmp_service_hash(p, &p->services[0], h1, &err);

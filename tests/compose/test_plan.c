@@ -21,7 +21,7 @@ struct fake {
         const char *fail_start; /* start of this container fails */
         const char *unhealthy;  /* this container turns unhealthy */
         int ready_after;
-        int exit_code;          /* for service_completed_successfully */
+        int exit_code; /* for service_completed_successfully */
         long slept_ms;
 };
 
@@ -273,16 +273,17 @@ static void test_up_idempotent(void)
         p = load(changed);
         free(changed);
         TAP_EQ_INT(up(p, &f, NULL, &err), 0, "up after a change succeeds");
-        TAP_EQ_STR(f.log, "net t_default,vol t_data,stop t-api-1,rm t-api-1,create t-api-1,"
-                          "start t-api-1",
+        TAP_EQ_STR(f.log,
+                   "net t_default,vol t_data,stop t-api-1,rm t-api-1,create t-api-1,"
+                   "start t-api-1",
                    "only the changed service is recreated");
         /* a stopped container is started again, not recreated */
         f_stop(&f, "t-web-1", 0, &err);
         up(p, &f, NULL, &err);
         TAP_EQ_STR(f.log, "net t_default,vol t_data,start t-init-1,start t-web-1",
                    "stopped container started, not recreated");
-        struct cmp_up_opts force = {.force_recreate = true, .services = (const char *[]){"db"},
-                                    .n_services = 1};
+        struct cmp_up_opts force = {
+            .force_recreate = true, .services = (const char *[]){"db"}, .n_services = 1};
         up(p, &f, &force, &err);
         TAP_EQ_STR(f.log, "net t_default,stop t-db-1,rm t-db-1,create t-db-1,start t-db-1",
                    "--force-recreate of one service (no dependencies)");
@@ -299,7 +300,8 @@ static void test_up_idempotent(void)
 
 static void test_scale_and_orphans(void)
 {
-        struct cmp_project *p = load("name: s\nservices:\n  w: {image: x, deploy: {replicas: 3}}\n");
+        struct cmp_project *p =
+            load("name: s\nservices:\n  w: {image: x, deploy: {replicas: 3}}\n");
         struct fake f = {0};
         struct isola_err err = {0};
         struct cmp_scale sc = {"w", 1};
@@ -308,8 +310,9 @@ static void test_scale_and_orphans(void)
         if (!p)
                 return tap_ok(0, "scale file loads");
         up(p, &f, NULL, &err);
-        TAP_EQ_STR(f.log, "net s_default,create s-w-1,start s-w-1,create s-w-2,start s-w-2,"
-                          "create s-w-3,start s-w-3",
+        TAP_EQ_STR(f.log,
+                   "net s_default,create s-w-1,start s-w-1,create s-w-2,start s-w-2,"
+                   "create s-w-3,start s-w-3",
                    "deploy.replicas: three containers named <project>-<service>-<n>");
         up(p, &f, &o, &err);
         TAP_EQ_STR(f.log, "net s_default,stop s-w-3,rm s-w-3,stop s-w-2,rm s-w-2",

@@ -16,17 +16,14 @@ static void model(const char *data, size_t size, bool with_override)
         const struct mem_file files[] = {
             {"/f/compose.yaml", size ? data : "", size},
             {"/f/compose.override.yaml",
-             with_override ? "services:\n  web:\n    ports: ['1:1']\n    environment: [A=1]\n"
-                           : "",
+             with_override ? "services:\n  web:\n    ports: ['1:1']\n    environment: [A=1]\n" : "",
              0},
             {"/f/.env", "TAG=1\nEMPTY=\n", 0},
             {"/f/other.yaml", size ? data : "", size},
             {NULL, NULL, 0}};
         char *env[] = {"HOME=/root", "X=$", NULL};
-        struct cmp_load_opts o = {.environ = env,
-                                  .cwd = "/f",
-                                  .read = mem_read,
-                                  .read_ctx = (void *)files};
+        struct cmp_load_opts o = {
+            .environ = env, .cwd = "/f", .read = mem_read, .read_ctx = (void *)files};
         struct cmp_project *p = NULL;
         struct isola_err err = {0};
         struct cmp_plan pl;

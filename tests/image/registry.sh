@@ -20,6 +20,9 @@ work=$(mktemp -d /tmp/isola-reg.XXXXXX)
 REGISTRY_PID=
 cleanup() {
 	registry_stop "$REGISTRY_PID"
+	# containers of `isola run --rm` are gone; anything a failure left is not
+	for id in $("$isola" ps -aq 2>/dev/null); do "$isola" rm -f "$id" >/dev/null 2>&1; done
+	grep -o " $work/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
 	mountpoint -q "$work/full" 2>/dev/null && umount "$work/full"
 	if [ -d "$work/podman" ]; then
 		podman --root "$work/podman/root" --runroot "$work/podman/run" rmi -af >/dev/null 2>&1
@@ -105,7 +108,8 @@ check_eq "a second pull fetches no blob" "$(grep -c "GET /v2/x/y/blobs" "$work/r
 out3=$("$isola" pull -q "$reg/x/y@$reg_digest" 2>&1)
 check_eq "pull by digest gives the same id" "$out3" "$out"
 
-if "$isola" run --help >/dev/null 2>&1; then
+# The engine's `run` (another component): used when the verb exists.
+if "$isola" run --help >/dev/null 2>&1 || ! "$isola" run 2>&1 | grep -q "unknown command"; then
 	check_eq "isola run --rm IMAGE /bin/echo hi" \
 		"$("$isola" run --rm "$reg/x/y:v1" /bin/echo hi 2>&1)" hi
 	check_eq "the zstd layer is in the container" \

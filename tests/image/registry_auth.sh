@@ -22,6 +22,7 @@ work=$(mktemp -d /tmp/isola-regauth.XXXXXX)
 REGISTRY_PID=
 STUB_PID=
 cleanup() {
+	registry_stop "${pull_pid:-}"
 	registry_stop "$REGISTRY_PID"
 	registry_stop "$STUB_PID"
 	rm -rf "$work"
@@ -160,7 +161,7 @@ REGISTRY_PID=
 stub_port=$(free_port 15050 15099)
 python3 "$(dirname "$0")/registry_stub.py" "$stub_port" "$layout" "$work/stub.log" &
 STUB_PID=$!
-for i in $(seq 50); do
+for _ in $(seq 50); do
 	curl -s -o /dev/null "http://127.0.0.1:$stub_port/v2/" && break
 	sleep 0.1
 done
@@ -184,7 +185,7 @@ check "... fetched a token with the credentials as Basic auth" \
 export ISOLA_ROOT=$work/root3
 "$isola" pull "$stub/slow/img:v1" >"$work/out" 2>"$work/err" &
 pull_pid=$!
-for i in $(seq 100); do # until a blob is being written
+for _ in $(seq 100); do # until a blob is being written
 	[ -n "$(find "$ISOLA_ROOT/tmp" -name 'blob-*' -size +1k 2>/dev/null)" ] && break
 	sleep 0.1
 done

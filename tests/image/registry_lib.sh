@@ -1,7 +1,8 @@
+# shellcheck shell=bash
 # Helpers for the registry tests and bench/pull: OCI layouts built by script
 # (layers tarred, compressed with gzip, zstd or not at all, hashed) and
 # Debian's docker-registry started on 127.0.0.1 in a temp dir.
-# Source after tests/lib/tap.sh (or define ISOLA_SRC).
+# Sourced by tests/image/registry*.sh and bench/pull; needs jq, zstd, ss.
 
 # oci_init DIR: an empty OCI image layout.
 oci_init() {
@@ -98,7 +99,7 @@ free_port() {
 # CLIENT-CA makes it require client certificates. Waits until it answers.
 # Sets REGISTRY_PID.
 registry_start() {
-	local dir=$1 port=$2 cert=${3:-} key=${4:-} htpasswd=${5:-} clientca=${6:-} scheme=http i
+	local dir=$1 port=$2 cert=${3:-} key=${4:-} htpasswd=${5:-} clientca=${6:-} _
 	mkdir -p "$dir/data"
 	{
 		echo "version: 0.1"
@@ -109,10 +110,8 @@ registry_start() {
 		echo "  secret: isola-registry-test"
 		if [ -n "$clientca" ]; then
 			echo "  tls: {certificate: $cert, key: $key, clientcas: [$clientca]}"
-			scheme=https
 		elif [ -n "$cert" ]; then
 			echo "  tls: {certificate: $cert, key: $key}"
-			scheme=https
 		fi
 		if [ -n "$htpasswd" ]; then
 			echo "auth: {htpasswd: {realm: isola-test, path: $htpasswd}}"
@@ -120,7 +119,7 @@ registry_start() {
 	} >"$dir/config.yml"
 	docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
 	REGISTRY_PID=$!
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		# Any TCP answer will do (a client-certificate registry fails the
 		# handshake): ss tells whether it listens.
 		if ss -Htln "sport = :$port" | grep -q .; then

@@ -164,4 +164,31 @@ mkdir -p "$ISOLA_ROOT/layers/$(printf 'a%.0s' {1..64})/x" "$ISOLA_ROOT/tmp/layer
 check_eq "prune removes leftovers of a killed command" \
 	"$(find "$ISOLA_ROOT/layers" "$ISOLA_ROOT/tmp" -mindepth 1 | wc -l)" 0
 
+# A load killed at any point leaves the store consistent; prune then
+# removes what it left, and the next load completes.
+mkdir -p "$W/big"
+make_busybox_rootfs "$W/big"
+head -c 48M /dev/urandom >"$W/big/blob1"
+head -c 48M /dev/urandom >"$W/big/blob2"
+tar -C "$W/big" -cf "$W/big.tar" .
+"$I" import "$W/big.tar" localhost/big:1 >/dev/null && "$I" save -o "$W/big-save.tar" localhost/big:1 &&
+	"$I" rmi localhost/big:1 >/dev/null && "$I" image prune >/dev/null
+incons=""
+for delay in 0.05 0.2 0.5 1 2; do
+	"$I" load -q -i "$W/big-save.tar" &
+	pid=$!
+	sleep "$delay"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	incons+=$(store_consistent)
+done
+check_eq "a load killed at 5 points leaves rows and files consistent" "$incons" ""
+"$I" image prune >/dev/null
+check_eq "prune after the kills: no temp files" "$(ls -A "$ISOLA_ROOT/tmp")" ""
+check_eq "the load completes after the kills" "$("$I" load -i "$W/big-save.tar" 2>&1)" \
+	"Loaded image: localhost/big:1"
+check "and the store is consistent" store_consistent
+check_eq "--root selects another store" "$("$I" images -q --root "$W/other-root")" ""
+check "--root made its store there" test -f "$W/other-root/isola.db"
+
 done_testing

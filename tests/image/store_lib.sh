@@ -111,3 +111,21 @@ mount_image() {
 	mkdir -p "$W/mnt"
 	mount -t overlay overlay -o "lowerdir=$("$I" image inspect "$1" | jq -r '.[0].GraphDriver.Data.LowerDir')" "$W/mnt"
 }
+
+# store_consistent: every row names what exists (the invariant a killed
+# command must keep): layers rows have their dirs, images their blobs and
+# layers. Prints what is wrong.
+store_consistent() {
+	local db=$ISOLA_ROOT/isola.db bad=0 d
+	for d in $(sqlite3 "$db" 'SELECT diff_id FROM layers'); do
+		[ -d "$ISOLA_ROOT/layers/${d#sha256:}" ] || { echo "layer row without dir: $d"; bad=1; }
+	done
+	for d in $(sqlite3 "$db" 'SELECT id FROM images UNION SELECT manifest_digest FROM images
+			UNION SELECT blob_digest FROM image_layers'); do
+		[ -f "$ISOLA_ROOT/blobs/sha256/${d#sha256:}" ] || { echo "row without blob: $d"; bad=1; }
+	done
+	for d in $(sqlite3 "$db" 'SELECT diff_id FROM image_layers EXCEPT SELECT diff_id FROM layers'); do
+		echo "image layer without a layers row: $d"; bad=1
+	done
+	return $bad
+}

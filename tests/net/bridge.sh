@@ -43,6 +43,12 @@ check_match "fetch by the resolved name's address" "$(in_ctr nt-a "$BB" nc -w 3 
 check "another network cannot ping in" not in_ctr nt-c "$BB" ping -c1 -W1 "$ipb"
 check_eq "another network cannot connect in" "$(in_ctr nt-c "$BB" nc -w 2 "$ipb" 80 </dev/null 2>/dev/null)" ""
 check "nor the other way round" not in_ctr nt-a "$BB" ping -c1 -W1 "$ipc"
+check_match "another network's responder does not answer (its names stay private)" \
+	"$(in_ctr nt-c timeout 5 "$BB" nslookup web 10.199.30.1 2>&1)" 'timed out|no servers|^$'
+check_match "--internal: the responder forwards nothing out" \
+	"$(in_ctr nt-d timeout 5 "$BB" nslookup nt-x.example 10.199.32.1 2>&1)" 'SERVFAIL'
+check_match "--internal: names of the network still resolve" \
+	"$(in_ctr nt-d timeout 5 "$BB" nslookup inner 10.199.32.1 2>&1)" 'Address:? 10\.199\.32\.'
 
 # The "internet": 203.0.113.10 exists only inside nt-inet, reached over a
 # veth whose host side is 10.199.250.1.

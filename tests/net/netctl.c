@@ -4,6 +4,7 @@
  *   netctl ns-create ID | ns-remove ID | gc | table
  *   netctl attach ID NAME NETWORK [--alias A]... [--ip IP] [-p SPEC]...
  *   netctl detach ID NETWORK | detach-all ID | ports ID
+ *   netctl rootless-attach ID NETNS USERNS|- [-p SPEC]... | rootless-detach ID
  *   netctl resolv ID [DNS]... | hosts ID HOSTNAME [NAME:IP]...
  *   netctl bench N NETWORK [ID_PREFIX]
  *            (median µs of ns-create+attach / detach-all+ns-remove; ids differ
@@ -43,6 +44,23 @@ static int attach(struct net_ctx *c, int argc, char **argv, struct isola_err *er
             net_attach(c, argv[2], argv[3], ns, &req, ports, np, &out, err) < 0)
                 return -1;
         printf("%s %s %s %s\n", out.ifname, out.ip, out.gateway, out.mac);
+        return 0;
+}
+
+/* rootless-attach ID NETNS USERNS|- [-p SPEC]... */
+static int rootless(struct net_ctx *c, int argc, char **argv, struct isola_err *err)
+{
+        struct net_port ports[16];
+        struct net_attachment out;
+        size_t np = 0;
+        for (int i = 5; i + 1 < argc && np < 16; i += 2) {
+                if (!strcmp(argv[i], "-p") && net_port_parse(argv[i + 1], &ports[np++], err) < 0)
+                        return -1;
+        }
+        if (net_rootless_attach(c, argv[2], argv[3], strcmp(argv[4], "-") ? argv[4] : NULL, ports,
+                                np, &out, err) < 0)
+                return -1;
+        printf("%s %s %s\n", out.ifname, out.ip, out.gateway);
         return 0;
 }
 
@@ -152,6 +170,10 @@ int main(int argc, char **argv)
                 rc = net_gc(&c, &err);
         } else if (!strcmp(cmd, "attach") && argc >= 5) {
                 rc = attach(&c, argc, argv, &err);
+        } else if (!strcmp(cmd, "rootless-attach") && argc >= 5) {
+                rc = rootless(&c, argc, argv, &err);
+        } else if (!strcmp(cmd, "rootless-detach") && argc == 3) {
+                rc = net_rootless_detach(&c, argv[2], &err);
         } else if (!strcmp(cmd, "detach") && argc == 4) {
                 rc = net_detach(&c, argv[2], argv[3], &err);
         } else if (!strcmp(cmd, "detach-all") && argc == 3) {

@@ -102,3 +102,34 @@ dk_modules() {
 	}
 	for mod in "$@"; do _dk_visit "$mod" || return 1; done
 }
+
+# dk_vmlinux: sets DK_VMLINUX, the uncompressed ELF inside the bzImage (it
+# has the PVH entry note), extracted once next to the package. The setup
+# header says where the payload is: payload_offset/length at 0x248/0x24c,
+# relative to the protected-mode part after the setup sectors (0x1f1).
+dk_vmlinux() {
+	local z=$DK_VMLINUZ out=$DK_DIR/vmlinux-$DK_KVER sects off len start magic unpack
+	DK_VMLINUX=$out
+	[ -s "$out" ] && return 0
+	sects=$(od -An -tu1 -j $((0x1f1)) -N1 "$z" | tr -d ' ')
+	[ "$sects" -eq 0 ] && sects=4
+	off=$(od -An -tu4 -j $((0x248)) -N4 "$z" | tr -d ' ')
+	len=$(od -An -tu4 -j $((0x24c)) -N4 "$z" | tr -d ' ')
+	start=$(((sects + 1) * 512 + off))
+	magic=$(od -An -tx1 -j "$start" -N4 "$z" | tr -d ' ')
+	case $magic in
+	02214c18) unpack="lz4 -dc" ;;
+	fd377a58) unpack="xz -dc" ;;
+	28b52ffd) unpack="zstd -dc" ;;
+	1f8b*) unpack="gzip -dc" ;;
+	*) DK_ERROR="unknown payload compression (magic $magic)"; return 1 ;;
+	esac
+	command -v "${unpack%% *}" >/dev/null || { DK_ERROR="${unpack%% *} is not installed"; return 1; }
+	tail -c +$((start + 1)) "$z" | head -c "$len" | $unpack >"$out.tmp.$$" 2>/dev/null
+	if [ "$(od -An -c -N4 "$out.tmp.$$" | tr -d ' ')" != '177ELF' ]; then
+		rm -f "$out.tmp.$$"
+		DK_ERROR="the bzImage's payload is not an ELF"
+		return 1
+	fi
+	mv "$out.tmp.$$" "$out"
+}
