@@ -37,6 +37,10 @@ struct api_server {
         int64_t started_ns;
         pthread_mutex_t mu; /* guards execs */
         struct api_exec execs[API_EXEC_MAX];
+        struct {
+                char id[ENG_ID_LEN + 1];
+                int n;
+        } attached[API_EXEC_MAX]; /* guarded by mu */
         struct MHD_Daemon *unix_d, *tcp_d;
 };
 
@@ -87,6 +91,20 @@ int api_relay(struct api_stream *st, int fd, bool raw);
 /* Container create body -> engine config (body.c; fuzzed). */
 int api_parse_create(const char *body, size_t len, const char *name, struct eng_config *out,
                      struct isola_err *err);
+
+/* Docker-shaped container JSON (ctr_json.c). */
+json_object *api_ctr_summary(const struct eng_container *ct);
+json_object *api_ctr_inspect_json(const struct eng_container *ct);
+
+/* A container's id, state and whether it has a terminal. */
+int api_ctr_state(struct api_server *s, const char *ref, char id[ENG_ID_LEN + 1],
+                  char state[16], bool *tty, struct isola_err *err);
+/* Attach streams per container: AutoRemove waits for them before removing. */
+void api_attach_hold(struct api_server *s, const char *id, int delta);
+int api_attach_count(struct api_server *s, const char *id);
+
+/* Starts exec slot i over a hijacked connection (streams.c). */
+enum MHD_Result api_exec_hijack(struct api_call *c, int slot, bool tty);
 
 /* Handlers (route table in routes.c). */
 typedef enum MHD_Result (*api_handler)(struct api_call *c);

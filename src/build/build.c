@@ -42,7 +42,7 @@ static int setup(struct bld_ctx *c, struct isola_err *err)
         const char *net = c->o->network ? c->o->network : "host";
         if (!strcmp(net, "host"))
                 c->host_network = true;
-        else if (strcmp(net, "none"))
+        else if (strcmp(net, "none") != 0)
                 return err_set(err, ENOTSUP, "--network %s: build supports none and host", net);
         char path[PATH_MAX];
         if (find_file(c, path, sizeof(path), err) < 0 || bld_file_load(path, &c->file, err) < 0)
@@ -51,11 +51,15 @@ static int setup(struct bld_ctx *c, struct isola_err *err)
                 return err_prefix(err, "context '%s'", c->o->context);
         for (size_t i = 0; i < c->o->n_build_args; i++) {
                 const char *a = c->o->build_args[i], *eq = strchr(a, '=');
-                _cleanup_free_ char *k = strndup(a, eq ? (size_t)(eq - a) : strlen(a));
+                char *k = strndup(a, eq ? (size_t)(eq - a) : strlen(a));
                 const char *v = eq ? eq + 1 : getenv(a);
+                int rc = 0;
                 if (!k || !*k)
-                        return err_set(err, EINVAL, "--build-arg '%s': expected KEY=VALUE", a);
-                if (v && bld_vars_set(&c->build_args, k, v, err) < 0)
+                        rc = err_set(err, EINVAL, "--build-arg '%s': expected KEY=VALUE", a);
+                else if (v)
+                        rc = bld_vars_set(&c->build_args, k, v, err);
+                free(k);
+                if (rc < 0)
                         return -1;
         }
         const char *sde = getenv("SOURCE_DATE_EPOCH");

@@ -37,7 +37,7 @@ int bld_commit_layer(struct bld_ctx *c, const char *upper, struct bld_layer *out
         }
         if (img_blob_writer_commit(w, digest, err) < 0)
                 return err_prefix(err, "layer");
-        if (strcmp(digest, info.digest))
+        if (strcmp(digest, info.digest) != 0)
                 return err_set(err, EIO, "layer: stored as %s, written as %s", digest, info.digest);
         if (img_layer_unpack(c->s, digest, info.diff_id, err) < 0)
                 return err_prefix(err, "layer %.19s", digest);
@@ -120,12 +120,15 @@ static int final_config(struct bld_ctx *c, struct bld_state *st, struct isola_er
         }
         for (size_t i = 0; i < c->o->n_labels; i++) {
                 const char *eq = strchr(c->o->labels[i], '=');
-                _cleanup_free_ char *k = strndup(
-                    c->o->labels[i], eq ? (size_t)(eq - c->o->labels[i]) : strlen(c->o->labels[i]));
-                if (!k || !*k)
+                char *k = strndup(c->o->labels[i],
+                                  eq ? (size_t)(eq - c->o->labels[i]) : strlen(c->o->labels[i]));
+                if (k && *k)
+                        json_object_object_add(labels, k, json_object_new_string(eq ? eq + 1 : ""));
+                bool bad = !k || !*k;
+                free(k);
+                if (bad)
                         return err_set(err, EINVAL, "--label '%s': expected KEY=VALUE",
                                        c->o->labels[i]);
-                json_object_object_add(labels, k, json_object_new_string(eq ? eq + 1 : ""));
         }
         return 0;
 }
@@ -133,23 +136,26 @@ static int final_config(struct bld_ctx *c, struct bld_state *st, struct isola_er
 /* "type=oci,dest=FILE" -> FILE */
 static int output_dest(const char *spec, char *dest, size_t len, struct isola_err *err)
 {
-        _cleanup_free_ char *copy = strdup(spec);
+        char *copy = strdup(spec);
         bool oci = false;
+        int rc = 0;
         dest[0] = '\0';
         if (!copy)
                 return err_set(err, ENOMEM, "out of memory");
         char *save = NULL;
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                if (!strcmp(tok, "type=oci"))
+        for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0;
+             tok = strtok_r(NULL, ",", &save)) {
+                if (strcmp(tok, "type=oci") == 0)
                         oci = true;
-                else if (!strncmp(tok, "dest=", 5))
+                else if (strncmp(tok, "dest=", 5) == 0)
                         snprintf(dest, len, "%s", tok + 5);
                 else
-                        return err_set(err, EINVAL, "--output '%s': unknown field '%s'", spec, tok);
+                        rc = err_set(err, EINVAL, "--output '%s': unknown field '%s'", spec, tok);
         }
-        if (!oci || !dest[0])
-                return err_set(err, EINVAL, "--output '%s': expected type=oci,dest=FILE", spec);
-        return 0;
+        free(copy);
+        if (rc == 0 && (!oci || !dest[0]))
+                rc = err_set(err, EINVAL, "--output '%s': expected type=oci,dest=FILE", spec);
+        return rc;
 }
 
 int bld_commit_image(struct bld_ctx *c, struct bld_state *st, char id_out[IMG_DIGEST_MAX],

@@ -165,8 +165,8 @@ static int add_port(struct bld_state *st, const char *p, struct isola_err *err)
         bool ok = nlen > 0 && nlen < 12;
         for (size_t i = 0; i < nlen && ok; i++)
                 ok = isdigit((unsigned char)p[i]) || (p[i] == '-' && i > 0);
-        if (!ok ||
-            (strcasecmp(proto, "tcp") && strcasecmp(proto, "udp") && strcasecmp(proto, "sctp")))
+        if (!ok || (strcasecmp(proto, "tcp") != 0 && strcasecmp(proto, "udp") != 0 &&
+                    strcasecmp(proto, "sctp") != 0))
                 return err_set(err, EINVAL, "invalid port '%s'", p);
         snprintf(port, sizeof(port), "%.*s/%s", (int)nlen, p, proto);
         for (char *c = port; *c; c++)

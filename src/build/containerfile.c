@@ -293,7 +293,7 @@ static int parse_healthcheck(struct bld_instr *in, const char *rest, struct isol
                 in->healthcheck_none = true;
                 return 0;
         }
-        if (k != 3 || strncasecmp(rest, "CMD", 3))
+        if (k != 3 || strncasecmp(rest, "CMD", 3) != 0)
                 return err_set(err, EINVAL, "HEALTHCHECK: expected NONE or CMD");
         rest = skip_space(rest + k);
         if (!*rest)
@@ -432,10 +432,11 @@ static int parse_flags(struct bld_instr *in, const char *rest, const char *const
                         rest = skip_space(rest + k);
                         break;
                 }
-                _cleanup_free_ char *word = strndup(rest + 2, k - 2);
-                if (!word)
-                        return err_set(err, ENOMEM, "out of memory");
-                if (add_flag(in, word, allowed, escape, err) < 0)
+                char *word = strndup(rest + 2, k - 2);
+                int rc = word ? add_flag(in, word, allowed, escape, err)
+                              : err_set(err, ENOMEM, "out of memory");
+                free(word);
+                if (rc < 0)
                         return -1;
                 rest = skip_space(rest + k);
         }
@@ -472,13 +473,17 @@ static int parse_instruction(const char *text, char escape, struct bld_instr *in
                 return unknown_instruction(p, err);
         in->op = def->op;
         in->text = dup_trimmed(p, strlen(p));
-        _cleanup_free_ char *rest = dup_trimmed(p + k, strlen(p + k));
-        if (!in->text || !rest)
-                return err_set(err, ENOMEM, "out of memory");
+        char *rest = dup_trimmed(p + k, strlen(p + k));
         const char *args = NULL;
-        if (parse_flags(in, rest, def->flags, escape, &args, err) < 0)
-                return -1;
-        return parse_args(in, args, escape, err);
+        int rc;
+        if (!in->text || !rest)
+                rc = err_set(err, ENOMEM, "out of memory");
+        else if (parse_flags(in, rest, def->flags, escape, &args, err) < 0)
+                rc = -1;
+        else
+                rc = parse_args(in, args, escape, err);
+        free(rest);
+        return rc;
 }
 
 /* ---- lines, directives, continuations -------------------------------- */
@@ -563,7 +568,7 @@ static int parse_directives(struct reader *r, struct bld_file *f, struct isola_e
                                                "%s:%d: only one escape directive "
                                                "may be used",
                                                f->path, r->lineno);
-                        if (strcmp(value, "\\") && strcmp(value, "`"))
+                        if (strcmp(value, "\\") != 0 && strcmp(value, "`") != 0)
                                 return err_set(err, EINVAL,
                                                "%s:%d: invalid escape character "
                                                "'%s': must be ` or \\",

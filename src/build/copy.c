@@ -109,7 +109,7 @@ static int glob_level(struct bld_copy_plan *p, const char *dir, const char *patt
         DIR *d = fdopendir(fd);
         if (!d)
                 return err_sys(err, "'%s'", dir);
-        fd = -1;
+        (void)steal_fd(&fd); /* the DIR owns it now */
         char **names = NULL;
         size_t n = 0;
         struct dirent *de;
@@ -171,7 +171,7 @@ static int add_source(struct bld_copy_plan *p, const char *raw, struct isola_err
         }
         struct stat st;
         _cleanup_close_ int fd = bld_open_in_root(p->src_root, rel, O_PATH, 0);
-        bool ignored = p->ig && strcmp(rel, ".") && bld_ignore_match(p->ig, rel);
+        bool ignored = p->ig && strcmp(rel, ".") != 0 && bld_ignore_match(p->ig, rel);
         if (fd < 0 || ignored || fstat(fd, &st) < 0)
                 return err_set(err, ENOENT, "'%s': not found in the %s", raw,
                                p->from_context ? "build context" : "source stage");
@@ -314,11 +314,10 @@ int bld_copy_key(struct bld_copy_plan *p, struct bld_key *k, struct isola_err *e
         bld_key_add_str(k, "instr", p->text);
         for (size_t i = 0; i < p->n_srcs; i++) {
                 const char *slash = strrchr(p->srcs[i], '/');
-                _cleanup_free_ char *dir =
-                    slash ? strndup(p->srcs[i], (size_t)(slash - p->srcs[i])) : strdup(".");
+                char dir[PATH_MAX];
+                snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - p->srcs[i]) : 1,
+                         slash ? p->srcs[i] : ".");
                 const char *name = slash ? slash + 1 : p->srcs[i];
-                if (!dir)
-                        return err_set(err, ENOMEM, "out of memory");
                 _cleanup_close_ int dfd =
                     bld_open_in_root(p->src_root, dir, O_PATH | O_DIRECTORY, 0);
                 if (dfd < 0)

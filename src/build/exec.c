@@ -96,8 +96,8 @@ static int from_step(struct bld_ctx *c, size_t idx, struct isola_err *err)
         _cleanup_free_ char *platform = NULL;
         if (plat && bld_expand_word(plat, &c->global, c->file.escape, &platform, err) < 0)
                 return -1;
-        if (platform && strcmp(platform, "linux/amd64") && strcmp(platform, "linux/x86_64") &&
-            strcmp(platform, "amd64"))
+        if (platform && strcmp(platform, "linux/amd64") != 0 &&
+            strcmp(platform, "linux/x86_64") != 0 && strcmp(platform, "amd64") != 0)
                 return err_set(err, ENOTSUP, "--platform=%s: only linux/amd64 can be built",
                                platform);
         struct bld_stage *dep = bld_stage_find(c, sg->base, idx);
@@ -116,7 +116,7 @@ static int from_step(struct bld_ctx *c, size_t idx, struct isola_err *err)
         if (bld_state_default_path(&sg->st, err) < 0 || key_start(&k, id, err) < 0)
                 return -1;
         bld_key_final(&k, sg->st.key);
-        if (!dep && strcmp(id, "scratch"))
+        if (!dep && strcmp(id, "scratch") != 0)
                 logf_(c, "--> %.19s\n", id);
         return 0;
 }
@@ -171,7 +171,7 @@ static int step(struct bld_ctx *c, struct bld_state *st, const struct bld_instr 
 {
         struct bld_key k;
         char key[BLD_KEY_HEX];
-        _cleanup_free_ char *text = NULL;
+        char *text = NULL;
         struct bld_copy_plan *plan = NULL;
         struct bld_cache_entry e;
         bool layer = in->op == BLD_OP_RUN || in->op == BLD_OP_COPY || in->op == BLD_OP_ADD;
@@ -201,6 +201,7 @@ static int step(struct bld_ctx *c, struct bld_state *st, const struct bld_instr 
         if (rc < 0) {
                 bld_key_free(&k);
                 bld_copy_free(plan);
+                free(text);
                 return -1;
         }
         bld_key_final(&k, key);
@@ -232,6 +233,7 @@ static int step(struct bld_ctx *c, struct bld_state *st, const struct bld_instr 
                 logf_(c, "--> %.2fs\n", now_s() - t0);
         if (rc == 0)
                 memcpy(st->key, key, sizeof(st->key));
+        free(text);
         return rc;
 }
 

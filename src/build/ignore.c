@@ -25,10 +25,8 @@ void bld_path_clean(char *path)
                 dotdot = 1;
         }
         while (*r) {
-                if (*r == '/') {
-                        r++;
-                } else if (r[0] == '.' && (r[1] == '/' || !r[1])) {
-                        r++;
+                if (*r == '/' || (r[0] == '.' && (r[1] == '/' || !r[1]))) {
+                        r++; /* empty and "." elements */
                 } else if (r[0] == '.' && r[1] == '.' && (r[2] == '/' || !r[2])) {
                         r += 2;
                         if (w > dotdot) {

@@ -454,7 +454,7 @@ static void hex_digest(EVP_MD_CTX *md, char out[BLD_DIGEST_MAX])
         unsigned char d[32];
         unsigned int n = 0;
         EVP_DigestFinal_ex(md, d, &n);
-        strcpy(out, "sha256:");
+        memcpy(out, "sha256:", 8);
         for (unsigned i = 0; i < n && i < 32; i++)
                 snprintf(out + 7 + 2 * i, 3, "%02x", d[i]);
 }

@@ -113,6 +113,7 @@ static int finish_word(struct lexer *lx)
                 char **o = realloc(lx->out, cap * sizeof(*o));
                 if (!o)
                         return err_set(lx->err, ENOMEM, "out of memory");
+                o[lx->n] = NULL; /* a list freed after a failure below ends here */
                 lx->out = o;
                 lx->cap = cap;
         }

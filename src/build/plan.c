@@ -51,10 +51,14 @@ static int global_args(struct bld_ctx *c, size_t end, struct isola_err *err)
                         return err_set(err, EINVAL, "%s:%d: %s before the first FROM", c->file.path,
                                        in->line, bld_op_name(in->op));
                 for (size_t k = 0; k < in->n_kv; k++) {
-                        _cleanup_free_ char *v = NULL;
-                        if (bld_arg_value(c, &in->kv[k], &c->global, &v, err) < 0)
-                                return err_prefix(err, "%s:%d", c->file.path, in->line);
-                        if (v && bld_vars_set(&c->global, in->kv[k].key, v, err) < 0)
+                        char *v = NULL;
+                        int rc = bld_arg_value(c, &in->kv[k], &c->global, &v, err);
+                        if (rc < 0)
+                                err_prefix(err, "%s:%d", c->file.path, in->line);
+                        else if (v)
+                                rc = bld_vars_set(&c->global, in->kv[k].key, v, err);
+                        free(v);
+                        if (rc < 0)
                                 return -1;
                 }
         }

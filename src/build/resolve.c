@@ -87,7 +87,7 @@ static int lookup_db(int rootfd, const char *file, const char *name, long *id, l
         size_t nlen = strlen(name);
         char *save = NULL;
         for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                if (strncmp(line, name, nlen) || line[nlen] != ':')
+                if (strncmp(line, name, nlen) != 0 || line[nlen] != ':')
                         continue;
                 char *f = strchr(line + nlen + 1, ':'); /* after the password */
                 if (!f)
@@ -122,7 +122,7 @@ int bld_lookup_owner(int rootfd, const char *spec, bool chown, struct bld_owner 
         memcpy(user, spec, ulen);
         user[ulen] = '\0';
         if (colon)
-                strcpy(group, colon + 1);
+                snprintf(group, sizeof(group), "%s", colon + 1);
         long uid = 0, gid = 0;
         bool have_gid = false;
         if (numeric(user)) {

@@ -68,13 +68,10 @@ static json_object *mount_json(const char *dst, const char *type, const char *sr
 
 /* --mount=type=cache,target=/x[,id=...]: a directory under
  * <root>/build-cache/ that outlives builds (builder prune removes it). */
-static int parse_mount(struct bld_ctx *c, const char *spec, struct run_mounts *m,
-                       struct isola_err *err)
+static int mount_opts(struct bld_ctx *c, const char *spec, char *copy, struct run_mounts *m,
+                      struct isola_err *err)
 {
-        _cleanup_free_ char *copy = strdup(spec);
         const char *type = "bind", *target = NULL, *id = NULL;
-        if (!copy)
-                return err_set(err, ENOMEM, "out of memory");
         char *save = NULL;
         for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 if (!strncmp(tok, "type=", 5))
@@ -84,9 +81,9 @@ static int parse_mount(struct bld_ctx *c, const char *spec, struct run_mounts *m
                         target = strchr(tok, '=') + 1;
                 else if (!strncmp(tok, "id=", 3))
                         id = tok + 3;
-                else if (strncmp(tok, "sharing=", 8) && strncmp(tok, "mode=", 5) &&
-                         strncmp(tok, "uid=", 4) && strncmp(tok, "gid=", 4) && strcmp(tok, "rw") &&
-                         strcmp(tok, "readwrite"))
+                else if (strncmp(tok, "sharing=", 8) != 0 && strncmp(tok, "mode=", 5) != 0 &&
+                         strncmp(tok, "uid=", 4) != 0 && strncmp(tok, "gid=", 4) != 0 &&
+                         strcmp(tok, "rw") != 0 && strcmp(tok, "readwrite") != 0)
                         return err_set(err, EINVAL, "--mount '%s': unsupported option '%s'", spec,
                                        tok);
         }
@@ -100,7 +97,7 @@ static int parse_mount(struct bld_ctx *c, const char *spec, struct run_mounts *m
                 m->n_tmpfs++;
                 return 0;
         }
-        if (strcmp(type, "cache"))
+        if (strcmp(type, "cache") != 0)
                 return err_set(err, ENOTSUP,
                                "--mount '%s': type %s is not supported (cache, tmpfs)", spec, type);
         struct bld_key k;
@@ -125,6 +122,15 @@ static int parse_mount(struct bld_ctx *c, const char *spec, struct run_mounts *m
         if (!m->target[m->n - 1] || !m->source[m->n - 1])
                 return err_set(err, ENOMEM, "out of memory");
         return 0;
+}
+
+static int parse_mount(struct bld_ctx *c, const char *spec, struct run_mounts *m,
+                       struct isola_err *err)
+{
+        char *copy = strdup(spec);
+        int rc = copy ? mount_opts(c, spec, copy, m, err) : err_set(err, ENOMEM, "out of memory");
+        free(copy);
+        return rc;
 }
 
 static void drop_netns(json_object *spec)
@@ -337,7 +343,7 @@ static int prepare(struct bld_ctx *c, struct bld_state *st, const struct bld_ins
                 r->host_network = false;
         else if (net && !strcmp(net, "host"))
                 r->host_network = true;
-        else if (net && strcmp(net, "default"))
+        else if (net && strcmp(net, "default") != 0)
                 return err_set(err, EINVAL, "--network=%s: expected none, host or default", net);
         if (bld_state_env(st, &r->env, err) < 0)
                 return -1;

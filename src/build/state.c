@@ -119,8 +119,10 @@ int bld_state_vars(struct bld_state *st, struct bld_vars *out, struct isola_err 
                 const char *eq = kv ? strchr(kv, '=') : NULL;
                 if (!eq)
                         continue;
-                _cleanup_free_ char *k = strndup(kv, (size_t)(eq - kv));
-                if (!k || bld_vars_set(out, k, eq + 1, err) < 0) {
+                char *k = strndup(kv, (size_t)(eq - kv));
+                int rc = k ? bld_vars_set(out, k, eq + 1, err) : -1;
+                free(k);
+                if (rc < 0) {
                         bld_vars_free(out);
                         return err_set(err, ENOMEM, "out of memory");
                 }

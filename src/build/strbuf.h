@@ -17,7 +17,7 @@ struct strbuf {
 
 static inline void sb_putn(struct strbuf *b, const char *p, size_t n)
 {
-        if (b->oom)
+        if (b->oom || !n)
                 return;
         if (b->len + n + 1 > STRBUF_CAP) {
                 b->oom = true;

@@ -167,7 +167,7 @@ int cli_build(int argc, char **argv)
                 fprintf(stderr, "isola build: expected one context directory\n");
                 goto out_usage;
         }
-        if (o.platform && strcmp(o.platform, "linux/amd64")) {
+        if (o.platform && strcmp(o.platform, "linux/amd64") != 0) {
                 fprintf(stderr, "isola build: --platform %s: only linux/amd64 is built\n",
                         o.platform);
                 rc = 1;
@@ -208,7 +208,7 @@ int cli_builder(int argc, char **argv)
         struct cli_reg c = {0};
         struct isola_err err = {0};
         int opt;
-        if (argc < 2 || strcmp(argv[1], "prune")) {
+        if (argc < 2 || strcmp(argv[1], "prune") != 0) {
                 fprintf(stderr, "usage: isola builder prune [-a] [-f] [--root DIR]\n");
                 return 2;
         }

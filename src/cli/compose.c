@@ -168,7 +168,7 @@ static int verb_config(struct cmp_project *p, int argc, char **argv)
                         struct isola_err err = {0};
                         char h[65];
 
-                        if (strcmp(hash, "*") && strcmp(hash, p->services[i].name))
+                        if (strcmp(hash, "*") != 0 && strcmp(hash, p->services[i].name) != 0)
                                 continue;
                         if (cmp_service_hash(p, &p->services[i], h, &err) < 0) {
                                 fprintf(stderr, "isola compose: %s\n", err.msg);

@@ -233,11 +233,11 @@ int compose_start_stop(struct compose_cli *c, int argc, char **argv)
                         : s && s->stop_grace_period_ms >= 0 ? (int)(s->stop_grace_period_ms / 1000)
                                                             : 10;
 
-                if (strcmp(verb, "start") && ex[i].state == CMP_CTR_RUNNING &&
+                if (strcmp(verb, "start") != 0 && ex[i].state == CMP_CTR_RUNNING &&
                     cmp_real_ops.stop(&c->r, ex[i].name, t, &err) < 0)
                         rc = compose_fail(&err);
-                if (rc == 0 && strcmp(verb, "stop") &&
-                    (strcmp(verb, "start") || ex[i].state != CMP_CTR_RUNNING) &&
+                if (rc == 0 && strcmp(verb, "stop") != 0 &&
+                    (strcmp(verb, "start") != 0 || ex[i].state != CMP_CTR_RUNNING) &&
                     cmp_real_ops.start(&c->r, ex[i].name, &err) < 0)
                         rc = compose_fail(&err);
                 if (rc == 0)

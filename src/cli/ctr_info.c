@@ -100,6 +100,9 @@ static void status_of(const struct eng_container *ct, char *buf, size_t len)
 
         if (!strcmp(ct->state, "running") || !strcmp(ct->state, "paused")) {
                 cli_ago(ct->started, ago, sizeof(ago));
+                char *suffix = strstr(ago, " ago");
+                if (suffix)
+                        *suffix = '\0'; /* "Up 5 seconds", as docker */
                 snprintf(buf, len, "Up %s%s", ago, ct->state[0] == 'p' ? " (Paused)" : "");
         } else if (!strcmp(ct->state, "exited")) {
                 cli_ago(ct->finished, ago, sizeof(ago));

@@ -52,5 +52,9 @@ const struct cli_verb cli_verbs[] = {
     {"network", cli_network},
     /* compose verbs */
     {"compose", cli_compose},
+    /* api verbs */
+    {"serve", cli_serve},
+    /* fn verbs */
+    {"fn", cli_fn},
     {NULL, NULL},
 };

@@ -58,5 +58,9 @@ int cli_builder(int argc, char **argv);
 int cli_network(int argc, char **argv);
 /* compose verbs */
 int cli_compose(int argc, char **argv);
+/* api verbs */
+int cli_serve(int argc, char **argv);
+/* fn verbs */
+int cli_fn(int argc, char **argv);
 
 #endif

@@ -188,7 +188,7 @@ static int bind_network(struct cmp_loader *l, const char *key, const struct cmp_
                                 rc = cmp_get_str(l, sn, path, &net->subnet);
                         if (rc == 0 && gw)
                                 rc = cmp_get_str(l, gw, path, &net->gateway);
-                } else if (strncmp(k->str, "x-", 2)) {
+                } else if (strncmp(k->str, "x-", 2) != 0) {
                         cmp_path_pop(path, old);
                         cmp_warn_key(l, k, path, "unknown key, ignored");
                         continue;
@@ -197,7 +197,7 @@ static int bind_network(struct cmp_loader *l, const char *key, const struct cmp_
                 if (rc < 0)
                         return -1;
         }
-        if (net->driver && strcmp(net->driver, "bridge"))
+        if (net->driver && strcmp(net->driver, "bridge") != 0)
                 return cmp_fail(l->err, def, path, "driver \"%s\" is not supported (bridge only)",
                                 net->driver);
 name:
@@ -226,7 +226,7 @@ static int bind_volume(struct cmp_loader *l, const char *key, const struct cmp_n
                                 rc = cmp_get_str(l, v, path, &vol->driver);
                         else if (!strcmp(k->str, "labels"))
                                 rc = cmp_get_kvs(l, v, path, &vol->labels);
-                        else if (strncmp(k->str, "x-", 2)) {
+                        else if (strncmp(k->str, "x-", 2) != 0) {
                                 cmp_path_pop(path, old);
                                 cmp_warn_key(l, k, path, "unknown key, ignored");
                                 continue;
@@ -236,7 +236,7 @@ static int bind_volume(struct cmp_loader *l, const char *key, const struct cmp_n
                                 return -1;
                 }
         }
-        if (vol->driver && strcmp(vol->driver, "local"))
+        if (vol->driver && strcmp(vol->driver, "local") != 0)
                 return cmp_fail(l->err, def, path, "driver \"%s\" is not supported (local only)",
                                 vol->driver);
         if (!vol->name)
@@ -266,7 +266,7 @@ static int bind_filedef(struct cmp_loader *l, const char *key, const struct cmp_
                         rc = cmp_get_str(l, v, path, &fd->content);
                 else if (!strcmp(k->str, "external"))
                         rc = cmp_get_bool(l, v, path, &fd->external);
-                else if (strncmp(k->str, "x-", 2)) {
+                else if (strncmp(k->str, "x-", 2) != 0) {
                         cmp_path_pop(path, old);
                         cmp_warn_key(l, k, path, "unknown key, ignored");
                         continue;

@@ -40,7 +40,7 @@ static int k_build(struct cmp_bctx *c, const struct cmp_node *v)
                         rc = cmp_get_str(c->l, x, c->path, &b->target);
                 else if (!strcmp(k->str, "args"))
                         rc = cmp_get_kvs(c->l, x, c->path, &b->args);
-                else if (strncmp(k->str, "x-", 2)) {
+                else if (strncmp(k->str, "x-", 2) != 0) {
                         cmp_path_pop(c->path, old);
                         cmp_warn_key(c->l, k, c->path, "not supported by isola, ignored");
                         continue;
@@ -179,15 +179,15 @@ static int port_long(struct cmp_bctx *c, const struct cmp_node *it, struct cmp_p
                         rc = cmp_get_str(c->l, x, c->path, &p->host_ip);
                 } else if (!strcmp(k->str, "protocol")) {
                         rc = cmp_get_str(c->l, x, c->path, &p->protocol);
-                        if (rc == 0 && (!p->protocol ||
-                                        (strcmp(p->protocol, "tcp") && strcmp(p->protocol, "udp"))))
+                        if (rc == 0 && (!p->protocol || (strcmp(p->protocol, "tcp") != 0 &&
+                                                         strcmp(p->protocol, "udp") != 0)))
                                 rc = cmp_fail(c->l->err, x, c->path, "expected tcp or udp");
                 } else if (!strcmp(k->str, "mode")) {
                         rc = cmp_get_str(c->l, x, c->path, &p->mode);
-                        if (rc == 0 &&
-                            (!p->mode || (strcmp(p->mode, "ingress") && strcmp(p->mode, "host"))))
+                        if (rc == 0 && (!p->mode || (strcmp(p->mode, "ingress") != 0 &&
+                                                     strcmp(p->mode, "host") != 0)))
                                 rc = cmp_fail(c->l->err, x, c->path, "expected ingress or host");
-                } else if (strncmp(k->str, "x-", 2)) {
+                } else if (strncmp(k->str, "x-", 2) != 0) {
                         cmp_path_pop(c->path, old);
                         cmp_warn_key(c->l, k, c->path, "not supported by isola, ignored");
                         continue;
@@ -279,7 +279,7 @@ static int mount_long(struct cmp_bctx *c, const struct cmp_node *it, struct cmp_
                         rc = mount_sub(c, x, "nocopy", &m->nocopy, NULL);
                 else if (!strcmp(k->str, "tmpfs"))
                         rc = mount_sub(c, x, "", NULL, &m->tmpfs_size);
-                else if (strncmp(k->str, "x-", 2)) {
+                else if (strncmp(k->str, "x-", 2) != 0) {
                         cmp_path_pop(c->path, old);
                         cmp_warn_key(c->l, k, c->path, "not supported by isola, ignored");
                         continue;
@@ -393,8 +393,8 @@ static int k_network_mode(struct cmp_bctx *c, const struct cmp_node *v)
 
         if (cmp_get_str(c->l, v, c->path, &m) < 0)
                 return -1;
-        if (!m || (strcmp(m, "none") && strcmp(m, "host") && strcmp(m, "bridge") &&
-                   strncmp(m, "service:", 8) && strncmp(m, "container:", 10)))
+        if (!m || (strcmp(m, "none") != 0 && strcmp(m, "host") != 0 && strcmp(m, "bridge") != 0 &&
+                   strncmp(m, "service:", 8) != 0 && strncmp(m, "container:", 10) != 0))
                 return cmp_fail(c->l->err, v, c->path,
                                 "expected none, host, bridge, service:NAME or container:ID");
         c->s->network_mode_set = true;

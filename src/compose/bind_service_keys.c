@@ -31,9 +31,9 @@ int cmp_k_healthcheck(struct cmp_bctx *c, const struct cmp_node *v)
                                 h->test.n = 2;
                         } else {
                                 rc = cmp_get_strv(c->l, x, c->path, false, &h->test);
-                                if (rc == 0 && h->test.n && strcmp(h->test.v[0], "NONE") &&
-                                    strcmp(h->test.v[0], "CMD") &&
-                                    strcmp(h->test.v[0], "CMD-SHELL"))
+                                if (rc == 0 && h->test.n && strcmp(h->test.v[0], "NONE") != 0 &&
+                                    strcmp(h->test.v[0], "CMD") != 0 &&
+                                    strcmp(h->test.v[0], "CMD-SHELL") != 0)
                                         rc = cmp_fail(c->l->err, x, c->path,
                                                       "must start with NONE, CMD or CMD-SHELL");
                                 if (rc == 0 && h->test.n && !strcmp(h->test.v[0], "NONE"))
@@ -52,7 +52,7 @@ int cmp_k_healthcheck(struct cmp_bctx *c, const struct cmp_node *v)
                         h->retries = (int)n;
                 } else if (!strcmp(k->str, "disable")) {
                         rc = cmp_get_bool(c->l, x, c->path, &h->disable);
-                } else if (strncmp(k->str, "x-", 2)) {
+                } else if (strncmp(k->str, "x-", 2) != 0) {
                         cmp_path_pop(c->path, old);
                         cmp_warn_key(c->l, k, c->path, "unknown key, ignored");
                         continue;
@@ -72,12 +72,12 @@ int cmp_k_restart(struct cmp_bctx *c, const struct cmp_node *v)
 
         if (cmp_get_str(c->l, v, c->path, &r) < 0)
                 return -1;
-        if (r && strcmp(r, "no") && strcmp(r, "always") && strcmp(r, "unless-stopped") &&
-            strcmp(r, "on-failure")) {
+        if (r && strcmp(r, "no") != 0 && strcmp(r, "always") != 0 &&
+            strcmp(r, "unless-stopped") != 0 && strcmp(r, "on-failure") != 0) {
                 char *end;
                 long n;
 
-                if (strncmp(r, "on-failure:", 11))
+                if (strncmp(r, "on-failure:", 11) != 0)
                         return cmp_fail(c->l->err, v, c->path,
                                         "expected no, always, on-failure[:N] or unless-stopped");
                 n = strtol(r + 11, &end, 10);
@@ -187,7 +187,7 @@ int cmp_k_deploy(struct cmp_bctx *c, const struct cmp_node *v)
                         c->s->replicas = (int)n;
                 } else if (!strcmp(k->str, "resources")) {
                         rc = resources(c, x);
-                } else if (strncmp(k->str, "x-", 2)) {
+                } else if (strncmp(k->str, "x-", 2) != 0) {
                         cmp_path_pop(c->path, old);
                         cmp_warn_key(c->l, k, c->path, "not supported by isola, ignored");
                         continue;

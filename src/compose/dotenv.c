@@ -62,7 +62,7 @@ static int quoted(struct dotenv *d, char q, char **val)
                 if (q == '"' && c == '\\' && d->p < d->end) {
                         char e = *d->p++;
 
-                        c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+                        c = (char)(e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e);
                 }
                 if (n + 2 > cap) {
                         char *nb;

@@ -138,6 +138,14 @@ static void vec_add(struct vec *x, char *s)
         x->v[x->n] = NULL;
 }
 
+static void vec_free(struct vec *x)
+{
+        for (size_t i = 0; i < x->n; i++)
+                free(x->v[i]);
+        free(x->v);
+        memset(x, 0, sizeof(*x));
+}
+
 static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 static char *fmt(const char *f, ...)
 {
@@ -186,8 +194,10 @@ static int mounts(struct cmp_real *r, const struct cmp_service *s, struct eng_co
                                                             (long long)m->tmpfs_size)
                                                       : strdup(m->target));
                 } else if (m->type == CMP_VOL_BIND) {
-                        if (m->create_host_path && fs_mkdir_p(m->source, 0755, err) < 0)
-                                return err_prefix(err, "services.%s.volumes", s->name);
+                        if (m->create_host_path && fs_mkdir_p(m->source, 0755, err) < 0) {
+                                err_prefix(err, "services.%s.volumes", s->name);
+                                goto fail;
+                        }
                         vec_add(&vols, fmt("%s:%s%s", m->source, m->target, ro));
                 } else if (m->source) {
                         const struct cmp_volume *v = cmp_volume_find(r->p, m->source);
@@ -212,7 +222,7 @@ static int mounts(struct cmp_real *r, const struct cmp_service *s, struct eng_co
                                         src = filedef_source(r, &defs[d], k ? "configs" : "secrets",
                                                              err);
                         if (!src)
-                                return -1;
+                                goto fail;
                         vec_add(&vols, tgt[0] == '/'
                                            ? fmt("%s:%s:ro", src, tgt)
                                            : fmt("%s:%s/%s:ro", src, k ? "" : "/run/secrets", tgt));
@@ -222,13 +232,17 @@ static int mounts(struct cmp_real *r, const struct cmp_service *s, struct eng_co
         cfg->volumes = vols.v;
         cfg->tmpfs = tmpfs.v;
         return 0;
+fail:
+        vec_free(&vols);
+        vec_free(&tmpfs);
+        return -1;
 }
 
 static void networking(struct cmp_real *r, const struct cmp_service *s, struct eng_config *cfg)
 {
         struct vec ports = {0}, aliases = {0}, hosts = {0};
 
-        if (s->network_mode && strcmp(s->network_mode, "bridge"))
+        if (s->network_mode && strcmp(s->network_mode, "bridge") != 0)
                 cfg->network = strdup(s->network_mode);
         else if (s->n_networks) {
                 const struct cmp_network *n = cmp_network_find(r->p, s->networks[0].name);

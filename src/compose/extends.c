@@ -31,7 +31,7 @@ static int resolve(struct cmp_loader *l, struct cmp_node *root, const char *file
 {
         struct cmp_node *svcs = cmp_map_get(root, "services");
         struct cmp_node *svc = cmp_map_get(svcs, name);
-        struct cmp_node *ext, *svcname, *fnode, *base_root = root, *base, *merged;
+        struct cmp_node *ext, *svcname, *fnode, *base_root = root, *base = NULL, *merged;
         const char *base_file = file;
 
         if (!svc)
@@ -69,7 +69,7 @@ static int resolve(struct cmp_loader *l, struct cmp_node *root, const char *file
         if (resolve(l, base_root, base_file, svcname->str, c, &base) < 0)
                 return -1;
         c->n--;
-        merged = cmp_node_copy(l->a, base);
+        merged = base ? cmp_node_copy(l->a, base) : NULL;
         if (!merged)
                 return cmp_oom(l);
         cmp_map_del(svc, "extends");

@@ -133,8 +133,8 @@ int cmp_merge_files(struct cmp_loader *l, struct cmp_node *base, const struct cm
                 struct cmp_node *ov = cmp_map_val(over, i);
                 struct cmp_node *bv = cmp_map_get(base, k);
 
-                if (strcmp(k, "services") || !bv || bv->kind != CMP_MAP || ov->kind != CMP_MAP ||
-                    ov->tag != CMP_TAG_NONE) {
+                if (strcmp(k, "services") != 0 || !bv || bv->kind != CMP_MAP ||
+                    ov->kind != CMP_MAP || ov->tag != CMP_TAG_NONE) {
                         if (merge_entry(l, base, k, ov, GENERIC) < 0)
                                 return -1;
                         continue;

@@ -164,7 +164,8 @@ static int port_short(struct cmp_loader *l, const struct cmp_node *it, struct cm
         proto = strchr(spec, '/');
         if (proto)
                 *proto++ = '\0';
-        if (proto && strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp"))
+        if (proto && strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0 &&
+            strcmp(proto, "sctp") != 0)
                 return cmp_fail(l->err, it, path, "invalid protocol \"%s\"", proto);
         tgt = spec;
         if (spec[0] == '[') { /* [IPv6]:HOST:CTR */
@@ -322,7 +323,8 @@ static int volume_short(struct cmp_loader *l, struct cmp_node *it, const char *b
                                 if (!v || set(l, v, "nocopy", "true") < 0 ||
                                     cmp_map_set(l->a, m, "volume", v) < 0)
                                         return cmp_oom(l);
-                        } else if (strcmp(t, "rw") && strcmp(t, "z") && strcmp(t, "Z")) {
+                        } else if (strcmp(t, "rw") != 0 && strcmp(t, "z") != 0 &&
+                                   strcmp(t, "Z") != 0) {
                                 return cmp_fail(l->err, it, path, "invalid volume mode \"%s\"", t);
                         }
                 }
@@ -473,7 +475,7 @@ static int norm_build_envfile(struct cmp_loader *l, struct cmp_node *svc, const 
                         return -1;
                 ctx = cmp_map_get(b, "context");
                 if (ctx && ctx->kind == CMP_SCALAR && !strstr(ctx->str, "://") &&
-                    strncmp(ctx->str, "git@", 4)) {
+                    strncmp(ctx->str, "git@", 4) != 0) {
                         const char *abs = cmp_path_resolve(l->a, base, ctx->str);
 
                         if (!abs || set(l, b, "context", abs) < 0)

@@ -185,7 +185,7 @@ static int plan_service(const struct cmp_project *p, const struct cmp_service *s
                         ok = ctr_act(out, CMP_ACT_CREATE, s, name, n, hash, "created") &&
                              ctr_act(out, CMP_ACT_START, s, name, n, hash, "started");
                 } else if ((o && o->force_recreate) ||
-                           (strcmp(c->hash, hash) && !(o && o->no_recreate))) {
+                           (strcmp(c->hash, hash) != 0 && !(o && o->no_recreate))) {
                         const char *why = strcmp(c->hash, hash) ? "config changed" : "forced";
 
                         ok = (c->state != CMP_CTR_RUNNING ||
@@ -201,7 +201,7 @@ static int plan_service(const struct cmp_project *p, const struct cmp_service *s
         }
         /* replicas above the wanted count, highest first */
         for (size_t i = n_ex; ok && i-- > 0;) {
-                if (strcmp(ex[i].service, s->name) || ex[i].number <= want)
+                if (strcmp(ex[i].service, s->name) != 0 || ex[i].number <= want)
                         continue;
                 ok = (ex[i].state != CMP_CTR_RUNNING ||
                       ctr_act(out, CMP_ACT_STOP, s, ex[i].name, ex[i].number, hash,

@@ -216,7 +216,7 @@ static int project_name(struct cmp_loader *l, const struct cmp_node *root)
         if (!norm)
                 return cmp_oom(l);
         for (const char *s = base; *s; s++) {
-                char ch = (*s >= 'A' && *s <= 'Z') ? (char)(*s + 32) : *s;
+                char ch = (*s >= 'A' && *s <= 'Z') ? (char)(*s - 'A' + 'a') : *s;
 
                 if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
                     ((ch == '-' || ch == '_') && o != norm))
@@ -383,7 +383,7 @@ static int check_service(struct cmp_loader *l, const struct cmp_service *s)
         }
         for (size_t i = 0; i < s->n_networks; i++)
                 if (!cmp_network_find(p, s->networks[i].name) &&
-                    strcmp(s->networks[i].name, "default"))
+                    strcmp(s->networks[i].name, "default") != 0)
                         return cmp_fail(l->err, s->node, NULL,
                                         "services.%s.networks: network \"%s\" is not defined in "
                                         "the top-level networks",
@@ -576,7 +576,7 @@ static int load(struct cmp_loader *l, const struct cmp_load_opts *o)
                 return -1;
         /* override files resolve their relative paths against the project dir */
         for (size_t i = 0; i < p->files.n; i++) {
-                struct cmp_node *r;
+                struct cmp_node *r = NULL;
 
                 if (cmp_load_file(l, p->files.v[i], l->project_dir, &r) < 0 ||
                     cmp_extends_resolve(l, r, p->files.v[i]) < 0)

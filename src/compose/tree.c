@@ -129,12 +129,12 @@ int cmp_push(struct cmp_arena *a, struct cmp_node *parent, struct cmp_node *kid)
 {
         if (parent->n == parent->cap) {
                 size_t cap = parent->cap ? parent->cap * 2 : 8;
-                struct cmp_node **kids = cmp_alloc(a, cap * sizeof(*kids));
+                struct cmp_node **kids = cmp_alloc(a, cap * sizeof(struct cmp_node *));
 
                 if (!kids)
                         return -1;
                 if (parent->n)
-                        memcpy(kids, parent->kids, parent->n * sizeof(*kids));
+                        memcpy(kids, parent->kids, parent->n * sizeof(struct cmp_node *));
                 parent->kids = kids;
                 parent->cap = cap;
         }
@@ -199,7 +199,7 @@ void cmp_map_del(struct cmp_node *m, const char *key)
         for (size_t i = 0; i < cmp_map_len(m); i++) {
                 if (!strcmp(cmp_map_key(m, i)->str, key)) {
                         memmove(&m->kids[2 * i], &m->kids[2 * i + 2],
-                                (m->n - 2 * i - 2) * sizeof(*m->kids));
+                                (m->n - 2 * i - 2) * sizeof(struct cmp_node *));
                         m->n -= 2;
                         return;
                 }

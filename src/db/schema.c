@@ -133,6 +133,26 @@ const char *const db_schema[] = {
         " last_output TEXT NOT NULL DEFAULT '',"
         " UNIQUE (project, service, number))",
         "CREATE INDEX IF NOT EXISTS compose_containers_project ON compose_containers(project)",
+        /* fn: deployed functions (settings as JSON, see fn/fn.h) and one row
+         * per metered invocation, kept until the function is removed. */
+        "CREATE TABLE IF NOT EXISTS functions ("
+        " name TEXT PRIMARY KEY,"
+        " image TEXT NOT NULL,"
+        " image_id TEXT NOT NULL,"
+        " config TEXT NOT NULL," /* JSON: mode, port, limits, env, args */
+        " created INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS fn_invocations ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " function TEXT NOT NULL,"
+        " start_ms INTEGER NOT NULL," /* unix ms */
+        " wall_us INTEGER NOT NULL,"
+        " billed_ms INTEGER NOT NULL," /* ceil(wall, 1 ms) */
+        " memory_mib INTEGER NOT NULL," /* configured */
+        " cpu_us INTEGER NOT NULL,"     /* from the instance's cgroup */
+        " peak_bytes INTEGER NOT NULL,"
+        " status INTEGER NOT NULL,"
+        " cold INTEGER NOT NULL DEFAULT 0)",
+        "CREATE INDEX IF NOT EXISTS fn_invocations_fn ON fn_invocations(function, start_ms)",
         NULL,
 };
 

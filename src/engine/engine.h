@@ -36,6 +36,9 @@ struct eng_ctx {
         char ctr_root[PATH_MAX]; /* runtime library state: <runroot>/ctr */
         char mon_dir[PATH_MAX];  /* monitor sockets: <runroot>/mon */
         char self_exe[PATH_MAX]; /* the isola binary (the monitor execs it) */
+        /* eng_destroy only renames the container dir to <root>/tmp/rm-<id>:
+         * the attached monitor deletes it after our answer */
+        bool trash_by_monitor;
 };
 
 int eng_open(const char *cli_root, struct eng_ctx *out, struct isola_err *err);

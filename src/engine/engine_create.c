@@ -234,9 +234,9 @@ static int build(struct eng_ctx *c, struct create_state *s, struct isola_err *er
                 goto out;
         if (insert_row(c, s->id, s->name, s->image_id, s->image_name,
                        json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN), err) < 0 ||
-            (s->img.layer_dirs
-                 ? eng_rootfs_mount_lowers(c, s->id, s->img.layer_dirs, s->img.n_layers, err)
-                 : eng_rootfs_mount(c, s->id, err)) < 0 ||
+            (s->img.layer_dirs ? eng_rootfs_mount_lowers(c, s->id, s->img.layer_dirs,
+                                                         s->img.n_layers, s->cfg.auto_remove, err)
+                               : eng_rootfs_mount(c, s->id, err)) < 0 ||
             eng_spec_write(c, s->id, &s->cfg, &s->img, anon, err) < 0 ||
             db_commit(c->db, err) < 0) {
                 db_rollback(c->db);

@@ -32,9 +32,9 @@ int eng_config_from_json(const char *text, struct eng_config *out, struct isola_
 
 /* Root file system: overlay of lower dirs (bottom first) + upper/work. */
 int eng_rootfs_mount(struct eng_ctx *c, const char *id, struct isola_err *err);
-/* With the lower dirs already known (create). */
+/* With the lower dirs already known (create); volatile_upper for --rm. */
 int eng_rootfs_mount_lowers(struct eng_ctx *c, const char *id, char **lowers, size_t n,
-                            struct isola_err *err);
+                            bool volatile_upper, struct isola_err *err);
 int eng_rootfs_umount(struct eng_ctx *c, const char *id, struct isola_err *err);
 bool eng_rootfs_mounted(const struct eng_ctx *c, const char *id);
 /* The container's lower dirs (image layers or --rootfs), bottom first. */
@@ -92,6 +92,10 @@ int eng_net_files(struct eng_ctx *c, const char *id, const struct eng_config *cf
 
 /* rm -rf without following symlinks or crossing mounts. */
 int eng_rmtree(const char *path, struct isola_err *err);
+/* Renames path into <root>/tmp and removes it there in a detached process
+ * (deleting files costs milliseconds each on some file systems); falls back
+ * to eng_rmtree. Leftovers are removed by system prune. */
+int eng_rmtree_async(struct eng_ctx *c, const char *path, const char *tag, struct isola_err *err);
 /* du: bytes of regular files (st_blocks) below path. */
 uint64_t eng_du(const char *path);
 

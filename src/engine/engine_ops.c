@@ -120,7 +120,7 @@ int eng_destroy(struct eng_ctx *c, const char *id, bool volumes, struct isola_er
         snprintf(path, sizeof(path), "%s/%s", c->mon_dir, id);
         unlink(path);
         eng_ctr_path(c, id, NULL, path, sizeof(path));
-        return eng_rmtree(path, err);
+        return eng_rmtree_async(c, path, id, err);
 }
 
 int eng_cleanup(struct eng_ctx *c, const char *id, int code, int64_t finished,

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -58,8 +59,10 @@ static int fsconfig_str(int fd, const char *key, const char *value, struct isola
         return 0;
 }
 
+/* volatile: no syncfs of the upper dir on unmount; for --rm containers,
+ * whose upper dir is deleted right after. */
 static int mount_overlay(char **lowers, size_t n, const char *upper, const char *work,
-                         const char *merged, struct isola_err *err)
+                         const char *merged, bool volatile_upper, struct isola_err *err)
 {
         _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
         _cleanup_close_ int mnt = -1;
@@ -73,6 +76,8 @@ static int mount_overlay(char **lowers, size_t n, const char *upper, const char 
         if (fsconfig_str(fs, "upperdir", upper, err) < 0 ||
             fsconfig_str(fs, "workdir", work, err) < 0)
                 return -1;
+        if (volatile_upper && fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
+                return err_sys(err, "overlay volatile");
         if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return err_sys(err, "create overlay");
         mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
@@ -85,39 +90,38 @@ static int mount_overlay(char **lowers, size_t n, const char *upper, const char 
 
 int eng_rootfs_mount(struct eng_ctx *c, const char *id, struct isola_err *err)
 {
-        char upper[PATH_MAX], work[PATH_MAX], merged[PATH_MAX];
         struct eng_container *ct = NULL;
+        struct eng_config cfg = {0};
         char **lowers = NULL;
         size_t n = 0;
         int rc;
 
         if (eng_rootfs_mounted(c, id))
                 return 0;
-        eng_ctr_path(c, id, "upper", upper, sizeof(upper));
-        eng_ctr_path(c, id, "work", work, sizeof(work));
-        eng_ctr_path(c, id, "merged", merged, sizeof(merged));
         if (eng_get(c, id, &ct, err) < 0)
                 return -1;
-        rc = eng_rootfs_lowers(c, ct, &lowers, &n, err);
+        rc = eng_container_config(ct, &cfg, err);
+        if (rc == 0)
+                rc = eng_rootfs_lowers(c, ct, &lowers, &n, err);
         eng_container_free(ct);
-        if (rc < 0)
-                return -1;
-        rc = mount_overlay(lowers, n, upper, work, merged, err);
+        if (rc == 0)
+                rc = eng_rootfs_mount_lowers(c, id, lowers, n, cfg.auto_remove, err);
         for (size_t i = 0; i < n; i++)
                 free(lowers[i]);
         free(lowers);
-        return rc < 0 ? err_prefix(err, "root file system of '%.12s'", id) : 0;
+        eng_config_free(&cfg);
+        return rc;
 }
 
 int eng_rootfs_mount_lowers(struct eng_ctx *c, const char *id, char **lowers, size_t n,
-                            struct isola_err *err)
+                            bool volatile_upper, struct isola_err *err)
 {
         char upper[PATH_MAX], work[PATH_MAX], merged[PATH_MAX];
 
         eng_ctr_path(c, id, "upper", upper, sizeof(upper));
         eng_ctr_path(c, id, "work", work, sizeof(work));
         eng_ctr_path(c, id, "merged", merged, sizeof(merged));
-        if (mount_overlay(lowers, n, upper, work, merged, err) < 0)
+        if (mount_overlay(lowers, n, upper, work, merged, volatile_upper, err) < 0)
                 return err_prefix(err, "root file system of '%.12s'", id);
         return 0;
 }
@@ -131,6 +135,33 @@ int eng_rootfs_umount(struct eng_ctx *c, const char *id, struct isola_err *err)
                 if (umount2(merged, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
                         return err_sys(err, "unmount '%s'", merged);
         }
+        return 0;
+}
+
+int eng_rmtree_async(struct eng_ctx *c, const char *path, const char *tag, struct isola_err *err)
+{
+        char trash[PATH_MAX];
+        pid_t child;
+
+        snprintf(trash, sizeof(trash), "%s/tmp/rm-%s", c->paths.root, tag);
+        if (rename(path, trash) < 0)
+                return eng_rmtree(path, err);
+        if (c->trash_by_monitor)
+                return 0;
+        /* double fork: the remover is nobody's child to reap */
+        child = fork();
+        if (child < 0)
+                return eng_rmtree(trash, err);
+        if (child == 0) {
+                if (fork() == 0) {
+                        struct isola_err ignore = {0};
+                        setsid();
+                        eng_rmtree(trash, &ignore);
+                }
+                _exit(0);
+        }
+        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+                ;
         return 0;
 }
 

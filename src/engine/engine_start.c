@@ -123,7 +123,7 @@ static const char *const restart_names[] = {"no", "on-failure", "always"};
 /* In M, after the container runs: becomes isola-monitor. */
 static void exec_monitor(struct launch *l, pid_t pid, int pty, int listen_fd)
 {
-        char a[26][PATH_MAX + 16], mon[PATH_MAX], *argv[28];
+        char a[27][PATH_MAX + 16], mon[PATH_MAX], *argv[29];
         int n = 0, devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         const struct eng_config *cfg = l->cfg;
 
@@ -148,6 +148,7 @@ static void exec_monitor(struct launch *l, pid_t pid, int pty, int listen_fd)
         fmt_fd(a[n++], sizeof(a[0]), "aerr", l->attach ? l->aio[2] : -1);
         fmt_fd(a[n++], sizeof(a[0]), "notify", l->attach ? l->notify[1] : -1);
         fmt_fd(a[n++], sizeof(a[0]), "listen", listen_fd);
+        snprintf(a[n++], sizeof(a[0]), "trash=%s/tmp/rm-%s", l->c->paths.root, l->id);
         snprintf(a[n++], sizeof(a[0]), "restart=%s", restart_names[cfg->restart]);
         snprintf(a[n++], sizeof(a[0]), "max=%d", cfg->restart_max);
         snprintf(a[n++], sizeof(a[0]), "count=%d", l->restart_count);
@@ -379,8 +380,11 @@ out:
 int eng_attach_finish(struct eng_ctx *c, const char *id, int notify_fd, int code,
                       struct isola_err *err)
 {
-        int rc = eng_cleanup(c, id, code, 0, err);
+        int rc;
 
+        c->trash_by_monitor = true;
+        rc = eng_cleanup(c, id, code, 0, err);
+        c->trash_by_monitor = false;
         if (rc == 0 && write(notify_fd, "C", 1) != 1)
                 rc = err_sys(err, "monitor of '%.12s'", id);
         return rc;

@@ -55,6 +55,24 @@ static size_t remove_orphans(struct eng_ctx *c, uint64_t *bytes)
         return n;
 }
 
+/* <root>/tmp/rm-* left by a background removal that did not finish. */
+static void remove_trash(struct eng_ctx *c, uint64_t *bytes)
+{
+        char path[PATH_MAX];
+        struct isola_err ignore = {0};
+
+        snprintf(path, sizeof(path), "%s/tmp", c->paths.root);
+        _cleanup_closedir_ DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+                if (strncmp(e->d_name, "rm-", 3) != 0)
+                        continue;
+                snprintf(path, sizeof(path), "%s/tmp/%s", c->paths.root, e->d_name);
+                *bytes += eng_du(path);
+                eng_rmtree(path, &ignore);
+        }
+}
+
 int eng_system_prune(struct eng_ctx *c, bool volumes, struct eng_prune_report *out,
                      struct isola_err *err)
 {
@@ -79,6 +97,7 @@ int eng_system_prune(struct eng_ctx *c, bool volumes, struct eng_prune_report *o
         }
         eng_container_list_free(l, n);
         out->containers += remove_orphans(c, &out->bytes);
+        remove_trash(c, &out->bytes);
         if (volumes) {
                 struct eng_volume *v = NULL;
                 size_t nv = 0;

@@ -9,6 +9,7 @@
  * Deliberately tiny: libc only, static, fixed buffers, no heap; its RSS is
  * what every running container costs. Arguments are key=value (see
  * engine_start.c). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -413,6 +414,42 @@ static void backoff(int count)
                 ;
 }
 
+/* rm -r of dirfd's content (closes dirfd), never following symlinks. */
+static void remove_below(int dirfd, int depth)
+{
+        DIR *d = fdopendir(dirfd);
+        struct dirent *e;
+
+        if (!d) {
+                close(dirfd);
+                return;
+        }
+        while ((e = readdir(d))) {
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                        continue;
+                if (unlinkat(dirfd, e->d_name, 0) == 0 || errno != EISDIR || depth > 256)
+                        continue;
+                int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub >= 0)
+                        remove_below(sub, depth + 1);
+                unlinkat(dirfd, e->d_name, AT_REMOVEDIR);
+        }
+        closedir(d);
+}
+
+/* The attached CLI removed the --rm container and left its directory
+ * renamed to `trash` for us: deleting files is slow on some file systems,
+ * and the CLI's user is waiting. */
+static void remove_trash(const char *trash)
+{
+        int fd = trash ? open(trash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+
+        if (fd < 0)
+                return;
+        remove_below(fd, 0);
+        rmdir(trash);
+}
+
 /* Last act: the cleanup runs in this process, so waiters (whose sockets it
  * inherits) see EOF only once the row is final. */
 static void exec_cleanup(struct mon *m)
@@ -504,8 +541,11 @@ int main(int argc, char **argv)
          * already) and answers 'C'; if it died instead, we clean up. */
         if (m.notify_fd >= 0) {
                 char ack = 0;
-                if (read(m.notify_fd, &ack, 1) == 1 && ack == 'C')
+                if (read(m.notify_fd, &ack, 1) == 1 && ack == 'C') {
+                        close(m.notify_fd);
+                        remove_trash(arg(argc, argv, "trash"));
                         return 0;
+                }
         }
         /* for readers of the row should we die before the cleanup ends */
         write_exit_file(&m);

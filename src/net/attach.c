@@ -285,6 +285,21 @@ out:
 static int detach_locked(struct net_ctx *c, const char *id, const char *network, bool del_link,
                          struct isola_err *err);
 
+/* Names end up in DNS answers and /etc/hosts lines: letters, digits, _.-
+ * only (what container names allow), so none can smuggle in a hosts entry. */
+static int valid_dns_name(const char *what, const char *name, struct isola_err *err)
+{
+        size_t len = strlen(name);
+        if (!len || len > 253 ||
+            strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789_.-") != len ||
+            name[0] == '.' || name[0] == '-')
+                return err_set(err, EINVAL,
+                               "%s '%s': use 1-253 letters, digits, '_', '.', '-' (not first)",
+                               what, name);
+        return 0;
+}
+
 int net_attach(struct net_ctx *c, const char *container_id, const char *name,
                const char *netns_path, const struct net_attach_req *req,
                const struct net_port *ports, size_t n_ports, struct net_attachment *out,
@@ -294,8 +309,14 @@ int net_attach(struct net_ctx *c, const char *container_id, const char *name,
         struct plan p = {0};
         bool bridge_new = false;
         int rc = -1;
-        if (!container_id[0] || !name[0])
-                return err_set(err, EINVAL, "net_attach: empty container id or name");
+        if (!container_id[0])
+                return err_set(err, EINVAL, "net_attach: empty container id");
+        if (valid_dns_name("container name", name, err) < 0)
+                return -1;
+        for (const char *const *al = req ? req->aliases : NULL; al && *al; al++) {
+                if (valid_dns_name("network alias", *al, err) < 0)
+                        return -1;
+        }
         int lk = net_lock(c, err);
         if (lk < 0)
                 return -1;

@@ -237,7 +237,7 @@ static bool from_network(const struct dns_srv *s, const struct sockaddr_storage 
 static void serve_one(struct dns_srv *s, int fd)
 {
         uint8_t in[4096], out[4096];
-        struct sockaddr_storage from;
+        struct sockaddr_storage from = {0};
         socklen_t flen = sizeof(from);
         ssize_t len = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *)&from, &flen);
         if (len <= 0 || !from_network(s, &from))

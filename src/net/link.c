@@ -47,7 +47,8 @@ int net_nl_open(struct net_nl **out, struct isola_err *err)
         int r = nl->sk ? nl_connect(nl->sk, NETLINK_ROUTE) : -NLE_NOMEM;
         if (r < 0) {
                 net_nl_close(nl);
-                return nl_err(r, err, "%s", "opening rtnetlink");
+                nl_err(r, err, "%s", "opening rtnetlink");
+                return -1;
         }
         *out = nl;
         return 0;
@@ -140,6 +141,17 @@ static int link_set_up(struct nl_sock *sk, int ifindex, const char *name, struct
         return r < 0 ? nl_err(r, err, "bringing up '%s'", name) : 0;
 }
 
+int net_lo_up(struct isola_err *err)
+{
+        struct net_nl *nl = NULL;
+        if (net_nl_open(&nl, err) < 0)
+                return -1;
+        int lo = net_link_index(nl, "lo");
+        int r = lo ? link_set_up(nl->sk, lo, "lo", err) : 0;
+        net_nl_close(nl);
+        return r;
+}
+
 int net_bridge_up(struct net_nl *nl, const struct net_network *n, struct isola_err *err)
 {
         int idx = net_link_index(nl, n->bridge);
@@ -221,13 +233,13 @@ static int veth_inner(void *arg, struct isola_err *err)
         int rc = -1;
         if (net_nl_open(&nl, err) < 0)
                 return -1;
-        int idx = net_link_index(nl, r->ifname), lo = net_link_index(nl, "lo");
+        /* lo came up with the namespace (net_ns_create). */
+        int idx = net_link_index(nl, r->ifname);
         if (!idx) {
                 err_set(err, ENOENT, "'%s' not found in the container", r->ifname);
                 goto out;
         }
-        if ((lo && link_set_up(nl->sk, lo, "lo", err) < 0) ||
-            addr_add(nl->sk, idx, r->ip, r->prefix, err) < 0 ||
+        if (addr_add(nl->sk, idx, r->ip, r->prefix, err) < 0 ||
             (r->ip6 && addr_add(nl->sk, idx, r->ip6, r->prefix6, err) < 0) ||
             link_set_up(nl->sk, idx, r->ifname, err) < 0)
                 goto out;

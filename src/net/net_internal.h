@@ -58,6 +58,8 @@ int net_link_index(struct net_nl *nl, const char *name); /* 0 when absent */
 /* The name of the bridge name is enslaved to; -1 when none. */
 int net_link_master(struct net_nl *nl, const char *name, char out[IFNAMSIZ]);
 int net_bridge_up(struct net_nl *nl, const struct net_network *n, struct isola_err *err);
+/* Brings up lo of the caller's (thread's) network namespace. */
+int net_lo_up(struct isola_err *err);
 int net_link_delete(struct net_nl *nl, const char *name, struct isola_err *err);
 struct net_veth_req {
         const char *host_ifname, *ifname, *bridge, *netns_path;

@@ -67,7 +67,9 @@ static int new_ns_thread(void *arg, struct isola_err *err)
                 return err_sys(err, "unshare(CLONE_NEWNET)");
         if (mount("/proc/thread-self/ns/net", path, NULL, MS_BIND, NULL) < 0)
                 return err_sys(err, "bind-mounting the namespace on '%s'", path);
-        return 0;
+        /* As podman and ip netns users expect: loopback works from the start
+         * (also for --network container:ID joiners). */
+        return net_lo_up(err);
 }
 
 int net_ns_create(struct net_ctx *c, const char *container_id, char path_out[PATH_MAX],

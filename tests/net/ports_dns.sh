@@ -65,6 +65,7 @@ NT_PIDS+=($!)
 for i in $(seq 50); do ss -ltn | grep -q ':19890 ' && break; sleep 0.1; done
 refused "port bound on the host is refused" "port 19890/tcp is already bound on the host" nt-px nt-pub -p 19890:80
 refused "unknown network" "network 'nt-nope' not found" nt-px nt-nope
+refused "an alias that would smuggle a hosts line" "network alias 'x 1.2.3.4 bank': use" nt-px nt-pub --alias 'x 1.2.3.4 bank'
 refused "udp port published twice in one request" "published twice" nt-px nt-pub -p 19891:53/udp -p 19891:54/udp
 ctr_new nt-pu udp nt-pub -p 19880:53/udp >/dev/null
 check_eq "udp and tcp of one port number are distinct" "$("$NETCTL" ports nt-pu)" "53/udp 0.0.0.0:19880"

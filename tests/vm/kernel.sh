@@ -11,7 +11,7 @@ ISOLA=$ISOLA_BUILD/isola
 BZ_WAIT=${ISOLA_BZIMAGE_WAIT:-180}
 [ -x "$ISOLA" ] || skip_all "no isola binary at $ISOLA"
 [ -c /dev/kvm ] || skip_all "no /dev/kvm on this host (scripts/test runs this suite in the KVM sandbox)"
-for tool in lz4 od xz; do
+for tool in od xz; do
 	command -v $tool >/dev/null || skip_all "$tool is not installed"
 done
 
@@ -22,27 +22,6 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-
-# The bzImage's setup header says where the compressed payload is
-# (payload_offset/length at 0x248, relative to the protected-mode part).
-extract_vmlinux() {
-	local sects off len start magic
-	sects=$(od -An -tu1 -j $((0x1f1)) -N1 "$1" | tr -d ' ')
-	[ "$sects" -eq 0 ] && sects=4
-	off=$(od -An -tu4 -j $((0x248)) -N4 "$1" | tr -d ' ')
-	len=$(od -An -tu4 -j $((0x24c)) -N4 "$1" | tr -d ' ')
-	start=$(((sects + 1) * 512 + off))
-	magic=$(od -An -tx1 -j "$start" -N4 "$1" | tr -d ' ')
-	case $magic in
-	02214c18) tail -c +$((start + 1)) "$1" | head -c "$len" | lz4 -dc >"$2.tmp" 2>/dev/null ;;
-	fd377a58) tail -c +$((start + 1)) "$1" | head -c "$len" | xz -dc >"$2.tmp" 2>/dev/null ;;
-	28b52ffd) tail -c +$((start + 1)) "$1" | head -c "$len" | zstd -dc >"$2.tmp" 2>/dev/null ;;
-	1f8b*) tail -c +$((start + 1)) "$1" | head -c "$len" | gzip -dc >"$2.tmp" 2>/dev/null ;;
-	*) diag "unknown payload compression (magic $magic)"; return 1 ;;
-	esac
-	[ "$(od -An -c -N4 "$2.tmp" | tr -d ' ')" = '177ELF' ] || { diag "payload is not an ELF"; return 1; }
-	mv "$2.tmp" "$2"
-}
 
 # boot_until LOG TIMEOUT PATTERN ARGS...: boots in the background, waits until
 # PATTERN is in LOG (or TIMEOUT seconds pass / isola exits), then stops the VM
@@ -73,8 +52,8 @@ check_line() { # name log fixed-string
 dk_fetch || skip_all "cannot fetch Debian's kernel: $DK_ERROR"
 KVER=$DK_KVER
 VMLINUZ=$DK_VMLINUZ
-VMLINUX=$DK_DIR/vmlinux-$KVER
-[ -s "$VMLINUX" ] || extract_vmlinux "$VMLINUZ" "$VMLINUX" || skip_all "cannot extract vmlinux from $VMLINUZ"
+dk_vmlinux || skip_all "cannot extract vmlinux from $VMLINUZ: $DK_ERROR"
+VMLINUX=$DK_VMLINUX
 diag "kernel $KVER${ISOLA_IN_KVM_SANDBOX:+ (in the KVM sandbox)}"
 
 # kvm-pvm cannot emulate XRSTOR, POPCNT or CLAC and keeps advertising

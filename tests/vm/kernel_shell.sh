@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Real Linux to a shell on isola: Debian's standard kernel (linux-image-amd64,
-# the bzImage) with an initramfs of busybox-static and the kernel's own
+# Real Linux to a shell on isola: Debian's standard kernel (linux-image-amd64;
+# the bzImage, and its vmlinux through PVH) with an initramfs of busybox-static and the kernel's own
 # driver modules boots to tests/vm/linux/init, which checks every device as
 # a user would and ends the VM:
 # - full virtualization (--pv off): an ext4 image on IDE (ata_piix), the
@@ -55,13 +55,17 @@ echo "isola-marker-$$" >"$T/rootdir/marker"
 mkfs.ext4 -q -F -d "$T/rootdir" "$T/disk.img" 16M >/dev/null 2>&1 ||
 	skip_all "mkfs.ext4 -d failed (e2fsprogs too old?)"
 
-# boot LOG ARGS...: runs isola until the guest ends (or WAIT seconds);
-# sets RC and SECS.
+# Full virtualization boots the bzImage as a PC firmware would; the PV
+# machine enters the same kernel's vmlinux at its PVH entry point.
+dk_vmlinux || skip_all "cannot extract vmlinux: $DK_ERROR"
+
+# boot LOG KERNEL ARGS...: runs isola until the guest ends (or WAIT
+# seconds); sets RC and SECS.
 boot() {
-	local log=$1 start
-	shift
+	local log=$1 kernel=$2 start
+	shift 2
 	start=$(date +%s%N)
-	timeout -k 10 "$WAIT" "$@" --kernel "$DK_VMLINUZ" --initrd "$T/initramfs.gz" --memory 256 \
+	timeout -k 10 "$WAIT" "$@" --kernel "$kernel" --initrd "$T/initramfs.gz" --memory 256 \
 		--console-log "$log" </dev/null >"$log.err" 2>&1
 	RC=$?
 	SECS=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -72,7 +76,7 @@ value() { sed -n "s/^ISOLA-LINUX $2 \(.*\)\r\?$/\1/p" "$1" | tr -d '\r' | head -
 seen() { grep -q "^ISOLA-LINUX $2" "$1"; }
 
 # --- full virtualization ---
-boot "$T/full.log" "$ISOLA" vm run --pv off --cpus 2 --disk "$T/disk.img,ro,bus=ide" \
+boot "$T/full.log" "$DK_VMLINUZ" "$ISOLA" vm run --pv off --cpus 2 --disk "$T/disk.img,ro,bus=ide" \
 	--cmdline "console=ttyS0 reboot=k isola.mode=full"
 diag "full virtualization: boot to the end of the script in ${SECS}s"
 check_eq "full: the guest reset through the i8042 (exit 3)" "$RC" 3
@@ -100,7 +104,7 @@ mkdir -p "$T/www"
 echo "hello over TCP $$" >"$T/www/hello.txt"
 ip netns exec "$NS" busybox httpd -f -p 10.198.0.1:8080 -h "$T/www" &
 PIDS+=($!)
-boot "$T/para.log" ip netns exec "$NS" "$ISOLA" vm run --pv on --disk "$T/disk.img,ro" \
+boot "$T/para.log" "$DK_VMLINUX" ip netns exec "$NS" "$ISOLA" vm run --pv on --disk "$T/disk.img,ro" \
 	--net "tap=$TAP,mac=52:54:00:12:34:56" --console virtio --rng \
 	--cmdline "console=ttyS0 console=hvc0 isola.mode=para"
 diag "paravirtualization: boot to the end of the script in ${SECS}s"

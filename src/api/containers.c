@@ -1,0 +1,419 @@
+/* /containers/...: each operation runs in a worker (api_work) over the
+ * engine, so the CLI and the service share one state. */
+#include "api/api_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum op_kind {
+        OP_LIST,
+        OP_CREATE,
+        OP_INSPECT,
+        OP_START,
+        OP_STOP,
+        OP_RESTART,
+        OP_KILL,
+        OP_DELETE,
+        OP_PAUSE,
+        OP_UNPAUSE,
+        OP_RENAME,
+        OP_TOP,
+        OP_STATS,
+        OP_STATE,
+};
+
+struct op {
+        enum op_kind kind;
+        const char *ref, *arg;
+        int timeout;
+        bool all, force, volumes;
+        const struct eng_config *cfg;
+};
+
+static int emit(FILE *out, json_object *o)
+{
+        fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), out);
+        json_object_put(o);
+        return 0;
+}
+
+static int list(struct eng_ctx *e, const struct op *op, FILE *out, struct isola_err *err)
+{
+        struct eng_container **l = NULL;
+        size_t n = 0;
+        json_object *a;
+
+        if (eng_list(e, &l, &n, err) < 0)
+                return -1;
+        a = json_object_new_array();
+        for (size_t i = 0; i < n; i++)
+                if (op->all || strcmp(l[i]->state, "running") == 0 ||
+                    strcmp(l[i]->state, "paused") == 0)
+                        json_object_array_add(a, api_ctr_summary(l[i]));
+        eng_container_list_free(l, n);
+        return emit(out, a);
+}
+
+static int one(struct eng_ctx *e, const struct op *op, FILE *out, struct isola_err *err)
+{
+        struct eng_container *ct = NULL;
+        int rc;
+
+        if (eng_get(e, op->ref, &ct, err) < 0)
+                return -1;
+        if (op->kind == OP_STATE) {
+                struct eng_config cfg = {0};
+                eng_container_config(ct, &cfg, err);
+                fprintf(out, "%s %s %d", ct->id, ct->state, cfg.tty ? 1 : 0);
+                eng_config_free(&cfg);
+                rc = 0;
+        } else {
+                rc = emit(out, api_ctr_inspect_json(ct));
+        }
+        eng_container_free(ct);
+        return rc;
+}
+
+static int stats(struct eng_ctx *e, const struct op *op, FILE *out, struct isola_err *err)
+{
+        struct eng_stats s;
+        json_object *o, *mem, *cpu, *usage, *pids;
+
+        if (eng_stats(e, op->ref, 500, &s, err) < 0)
+                return -1;
+        o = json_object_new_object();
+        mem = json_object_new_object();
+        cpu = json_object_new_object();
+        usage = json_object_new_object();
+        pids = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_string(s.id));
+        json_object_object_add(o, "name", json_object_new_string(s.name));
+        json_object_object_add(mem, "usage", json_object_new_int64((int64_t)s.mem_usage));
+        json_object_object_add(mem, "limit", json_object_new_int64((int64_t)s.mem_limit));
+        json_object_object_add(o, "memory_stats", mem);
+        json_object_object_add(pids, "current", json_object_new_int64((int64_t)s.pids));
+        json_object_object_add(o, "pids_stats", pids);
+        /* Docker clients compute a percentage from two samples; isola
+         * samples itself and gives the percentage as well. */
+        json_object_object_add(usage, "total_usage", json_object_new_int64(0));
+        json_object_object_add(cpu, "cpu_usage", usage);
+        json_object_object_add(cpu, "cpu_percent", json_object_new_double(s.cpu_percent));
+        json_object_object_add(o, "cpu_stats", cpu);
+        return emit(out, o);
+}
+
+static int op_work(struct eng_ctx *e, void *arg, FILE *out, struct isola_err *err)
+{
+        const struct op *op = arg;
+        char id[ENG_ID_LEN + 1];
+        _cleanup_free_ char *text = NULL;
+
+        switch (op->kind) {
+        case OP_LIST:
+                return list(e, op, out, err);
+        case OP_INSPECT:
+        case OP_STATE:
+                return one(e, op, out, err);
+        case OP_CREATE:
+                if (eng_create(e, op->cfg, id, err) < 0)
+                        return -1;
+                fputs(id, out);
+                return 0;
+        case OP_START:
+                return eng_start(e, op->ref, &(struct eng_start_opts){0}, err);
+        case OP_STOP:
+                return eng_stop(e, op->ref, op->timeout, err);
+        case OP_RESTART:
+                if (eng_stop(e, op->ref, op->timeout, err) < 0)
+                        return -1;
+                return eng_start(e, op->ref, &(struct eng_start_opts){0}, err);
+        case OP_KILL:
+                return eng_kill(e, op->ref, op->arg, err);
+        case OP_DELETE:
+                return eng_remove(e, op->ref, op->force, op->volumes, err);
+        case OP_PAUSE:
+        case OP_UNPAUSE:
+                return eng_pause(e, op->ref, op->kind == OP_PAUSE, err);
+        case OP_RENAME:
+                return eng_rename(e, op->ref, op->arg, err);
+        case OP_TOP:
+                if (eng_top(e, op->ref, &text, err) < 0)
+                        return -1;
+                fputs(text, out);
+                return 0;
+        case OP_STATS:
+                return stats(e, op, out, err);
+        }
+        return err_set(err, EINVAL, "unknown operation");
+}
+
+/* Runs op; on success replies `status` with the output as JSON (or empty). */
+static enum MHD_Result run(struct api_call *c, struct op *op, unsigned status, bool json)
+{
+        struct isola_err err = {0};
+        _cleanup_free_ char *out = NULL;
+        size_t len = 0;
+
+        if (c->m.n_params > 0)
+                op->ref = c->m.params[0];
+        if (api_work(c->srv, op_work, op, &out, &len, &err) < 0)
+                return api_reply_err(c, &err);
+        if (!json)
+                return api_reply_empty(c, status);
+        return api_reply_text(c, status, "application/json", out, len);
+}
+
+enum MHD_Result api_h_ctr_list(struct api_call *c)
+{
+        struct op op = {.kind = OP_LIST, .all = api_query_bool(c, "all")};
+        return run(c, &op, MHD_HTTP_OK, true);
+}
+
+enum MHD_Result api_h_ctr_inspect(struct api_call *c)
+{
+        return run(c, &(struct op){.kind = OP_INSPECT}, MHD_HTTP_OK, true);
+}
+
+static bool name_ok(const char *name)
+{
+        if (!name || !*name)
+                return true;
+        if (*name == '/') /* Docker accepts one leading slash */
+                name++;
+        for (const char *p = name; *p; p++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
+                            *p))
+                        return false;
+        return *name && strlen(name) < ENG_NAME_MAX &&
+               strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", *name);
+}
+
+enum MHD_Result api_h_ctr_create(struct api_call *c)
+{
+        struct eng_config cfg;
+        struct isola_err err = {0};
+        const char *name = api_query(c, "name");
+        _cleanup_free_ char *out = NULL;
+        size_t len;
+        struct op op = {.kind = OP_CREATE, .cfg = &cfg};
+
+        if (!name_ok(name))
+                return api_reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                       "Invalid container name, only [a-zA-Z0-9][a-zA-Z0-9_.-] "
+                                       "are allowed");
+        if (name && *name == '/')
+                name++;
+        if (api_parse_create(c->body, c->body_len, name, &cfg, &err) < 0)
+                return api_reply_err(c, &err);
+        /* the engine would remove an AutoRemove container before an attach
+         * stream has read its log; wait?condition=removed removes it */
+        cfg.auto_remove = false;
+        int rc = api_work(c->srv, op_work, &op, &out, &len, &err);
+        eng_config_free(&cfg);
+        if (rc < 0) {
+                /* Docker: 404 "No such image" sends the CLI to pull first */
+                if (err.errnum == ENOENT && strstr(err.msg, "image"))
+                        return api_reply_error(c, MHD_HTTP_NOT_FOUND, err.msg);
+                return api_reply_err(c, &err);
+        }
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "Id", json_object_new_string(out));
+        json_object_object_add(o, "Warnings", json_object_new_array());
+        return api_reply_json(c, MHD_HTTP_CREATED, o);
+}
+
+/* Docker answers 304 when the container already is in the wanted state. */
+static enum MHD_Result state_op(struct api_call *c, enum op_kind kind, const char *noop_state)
+{
+        struct isola_err err = {0};
+        _cleanup_free_ char *out = NULL;
+        size_t len;
+        struct op op = {.kind = OP_STATE, .ref = c->m.params[0], .timeout = 10};
+        const char *t = api_query(c, "t");
+
+        if (t)
+                op.timeout = atoi(t);
+        if (noop_state) {
+                if (api_work(c->srv, op_work, &op, &out, &len, &err) < 0)
+                        return api_reply_err(c, &err);
+                char id[ENG_ID_LEN + 1], st[16];
+                if (sscanf(out, "%64s %15s", id, st) != 2)
+                        return api_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "bad state");
+                if (strcmp(st, noop_state) == 0)
+                        return api_reply_empty(c, MHD_HTTP_NOT_MODIFIED);
+                if (kind == OP_STOP && strcmp(st, "created") == 0)
+                        return api_reply_empty(c, MHD_HTTP_NOT_MODIFIED);
+        }
+        op.kind = kind;
+        return run(c, &op, MHD_HTTP_NO_CONTENT, false);
+}
+
+int api_ctr_state(struct api_server *s, const char *ref, char id[ENG_ID_LEN + 1],
+                  char state[16], bool *tty, struct isola_err *err)
+{
+        _cleanup_free_ char *out = NULL;
+        size_t len;
+        struct op op = {.kind = OP_STATE, .ref = ref};
+        int t = 0;
+
+        if (api_work(s, op_work, &op, &out, &len, err) < 0)
+                return -1;
+        if (sscanf(out, "%64s %15s %d", id, state, &t) != 3)
+                return err_set(err, EIO, "bad state from the worker");
+        *tty = t != 0;
+        return 0;
+}
+
+enum MHD_Result api_h_ctr_start(struct api_call *c)
+{
+        return state_op(c, OP_START, "running");
+}
+
+enum MHD_Result api_h_ctr_stop(struct api_call *c)
+{
+        return state_op(c, OP_STOP, "exited");
+}
+
+enum MHD_Result api_h_ctr_restart(struct api_call *c)
+{
+        return state_op(c, OP_RESTART, NULL);
+}
+
+enum MHD_Result api_h_ctr_pause(struct api_call *c)
+{
+        return state_op(c, OP_PAUSE, NULL);
+}
+
+enum MHD_Result api_h_ctr_unpause(struct api_call *c)
+{
+        return state_op(c, OP_UNPAUSE, NULL);
+}
+
+enum MHD_Result api_h_ctr_kill(struct api_call *c)
+{
+        const char *sig = api_query(c, "signal");
+        struct op op = {.kind = OP_KILL, .arg = sig && *sig ? sig : "KILL"};
+        return run(c, &op, MHD_HTTP_NO_CONTENT, false);
+}
+
+enum MHD_Result api_h_ctr_delete(struct api_call *c)
+{
+        struct op op = {.kind = OP_DELETE,
+                        .force = api_query_bool(c, "force"),
+                        .volumes = api_query_bool(c, "v")};
+        return run(c, &op, MHD_HTTP_NO_CONTENT, false);
+}
+
+enum MHD_Result api_h_ctr_rename(struct api_call *c)
+{
+        const char *name = api_query(c, "name");
+        if (!name || !*name || !name_ok(name))
+                return api_reply_error(c, MHD_HTTP_BAD_REQUEST, "invalid container name");
+        return run(c, &(struct op){.kind = OP_RENAME, .arg = name}, MHD_HTTP_NO_CONTENT, false);
+}
+
+/* "PID USER TIME COMMAND" lines -> {"Titles": [...], "Processes": [[...]]} */
+enum MHD_Result api_h_ctr_top(struct api_call *c)
+{
+        struct isola_err err = {0};
+        _cleanup_free_ char *out = NULL;
+        size_t len;
+        struct op op = {.kind = OP_TOP, .ref = c->m.params[0]};
+        json_object *o, *titles, *procs;
+        char *save = NULL, *line;
+
+        if (api_work(c->srv, op_work, &op, &out, &len, &err) < 0)
+                return api_reply_err(c, &err);
+        o = json_object_new_object();
+        titles = json_object_new_array();
+        procs = json_object_new_array();
+        const char *names[] = {"PID", "USER", "TIME", "CMD"};
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+                json_object_array_add(titles, json_object_new_string(names[i]));
+        line = strtok_r(out, "\n", &save); /* the header */
+        while (line && (line = strtok_r(NULL, "\n", &save))) {
+                char pid[32], user[64], time[32];
+                int off = 0;
+                if (sscanf(line, "%31s %63s %31s %n", pid, user, time, &off) < 3)
+                        continue;
+                json_object *p = json_object_new_array();
+                json_object_array_add(p, json_object_new_string(pid));
+                json_object_array_add(p, json_object_new_string(user));
+                json_object_array_add(p, json_object_new_string(time));
+                json_object_array_add(p, json_object_new_string(line + off));
+                json_object_array_add(procs, p);
+        }
+        json_object_object_add(o, "Titles", titles);
+        json_object_object_add(o, "Processes", procs);
+        return api_reply_json(c, MHD_HTTP_OK, o);
+}
+
+/* One sample (stream=false semantics, also for stream=true: one object). */
+enum MHD_Result api_h_ctr_stats(struct api_call *c)
+{
+        return run(c, &(struct op){.kind = OP_STATS}, MHD_HTTP_OK, true);
+}
+
+enum MHD_Result api_h_ctr_resize(struct api_call *c)
+{
+        return api_reply_text(c, MHD_HTTP_OK, "text/plain", "", 0);
+}
+
+/* Wait. A created container is first waited for to start (the docker CLI
+ * asks for the wait before it starts the container); condition=removed
+ * also removes an AutoRemove container the engine kept for the logs. */
+struct wait_arg {
+        const char *ref;
+        bool removed;
+};
+
+static int wait_work(struct eng_ctx *e, void *arg, FILE *out, struct isola_err *err)
+{
+        const struct wait_arg *w = arg;
+        struct eng_container *ct = NULL;
+        int code = 0;
+
+        for (int i = 0;; i++) {
+                if (eng_get(e, w->ref, &ct, err) < 0)
+                        return -1;
+                bool created = strcmp(ct->state, "created") == 0;
+                eng_container_free(ct);
+                if (!created)
+                        break;
+                usleep(i < 100 ? 20000 : 200000);
+        }
+        if (eng_wait(e, w->ref, &code, err) < 0)
+                return -1;
+        fprintf(out, "%d", code);
+        return 0;
+}
+
+enum MHD_Result api_h_ctr_wait(struct api_call *c)
+{
+        struct isola_err err = {0};
+        _cleanup_free_ char *out = NULL;
+        size_t len;
+        const char *cond = api_query(c, "condition");
+        struct wait_arg w = {.ref = c->m.params[0], .removed = cond && !strcmp(cond, "removed")};
+        json_object *o;
+
+        if (api_work(c->srv, wait_work, &w, &out, &len, &err) < 0) {
+                if (w.removed && err.errnum == ENOENT) /* already gone: exited and removed */
+                        out = strdup("0");
+                else
+                        return api_reply_err(c, &err);
+        }
+        if (w.removed && out) {
+                for (int i = 0; i < 500 && api_attach_count(c->srv, c->m.params[0]) > 0; i++)
+                        usleep(20000);
+                struct op op = {.kind = OP_DELETE, .ref = c->m.params[0], .force = true};
+                _cleanup_free_ char *o2 = NULL;
+                if (api_work(c->srv, op_work, &op, &o2, &len, &err) < 0 && err.errnum != ENOENT)
+                        return api_reply_err(c, &err);
+        }
+        o = json_object_new_object();
+        json_object_object_add(o, "StatusCode", json_object_new_int(out ? atoi(out) : 0));
+        return api_reply_json(c, MHD_HTTP_OK, o);
+}

@@ -1,0 +1,275 @@
+/* /volumes and /networks in Docker's shapes. */
+#include "api/api_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/net.h"
+
+enum obj_kind { VOL_LIST, VOL_CREATE, VOL_GET, VOL_RM, NET_LIST, NET_GET, NET_CREATE, NET_RM };
+
+struct obj_op {
+        enum obj_kind kind;
+        const char *name;
+        bool force;
+        const char *subnet, *gateway;
+        bool internal;
+};
+
+static json_object *vol_json(const struct eng_volume *v)
+{
+        json_object *o = json_object_new_object();
+        char t[64];
+
+        api_time(v->created, t, sizeof(t));
+        json_object_object_add(o, "Name", json_object_new_string(v->name));
+        json_object_object_add(o, "Driver", json_object_new_string("local"));
+        json_object_object_add(o, "Mountpoint", json_object_new_string(v->mountpoint));
+        json_object_object_add(o, "CreatedAt", json_object_new_string(t));
+        json_object_object_add(o, "Scope", json_object_new_string("local"));
+        json_object_object_add(o, "Labels", json_object_new_object());
+        json_object_object_add(o, "Options", json_object_new_object());
+        return o;
+}
+
+/* isola's network JSON (netjson.c) -> Docker's */
+static json_object *net_docker(json_object *n)
+{
+        json_object *o = json_object_new_object(), *v, *ipam = json_object_new_object();
+        json_object *cfgs = json_object_new_array();
+        const char *name = "";
+
+        if (json_object_object_get_ex(n, "name", &v))
+                name = json_object_get_string(v);
+        json_object_object_add(o, "Name", json_object_new_string(
+                                              strcmp(name, "isola") == 0 ? "bridge" : name));
+        json_object_object_add(o, "Id", json_object_object_get_ex(n, "id", &v)
+                                            ? json_object_get(v)
+                                            : json_object_new_string(name));
+        json_object_object_add(o, "Driver", json_object_new_string("bridge"));
+        json_object_object_add(o, "Scope", json_object_new_string("local"));
+        json_object_object_add(o, "Internal", json_object_object_get_ex(n, "internal", &v)
+                                                  ? json_object_get(v)
+                                                  : json_object_new_boolean(false));
+        if (json_object_object_get_ex(n, "subnets", &v) && json_object_is_type(v, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        json_object *s = json_object_array_get_idx(v, i), *x, *c;
+                        c = json_object_new_object();
+                        if (json_object_object_get_ex(s, "subnet", &x))
+                                json_object_object_add(c, "Subnet", json_object_get(x));
+                        if (json_object_object_get_ex(s, "gateway", &x))
+                                json_object_object_add(c, "Gateway", json_object_get(x));
+                        json_object_array_add(cfgs, c);
+                }
+        json_object_object_add(ipam, "Driver", json_object_new_string("default"));
+        json_object_object_add(ipam, "Config", cfgs);
+        json_object_object_add(o, "IPAM", ipam);
+        json_object_object_add(o, "Containers", json_object_new_object());
+        json_object_object_add(o, "Options", json_object_new_object());
+        json_object_object_add(o, "Labels", json_object_new_object());
+        return o;
+}
+
+static int emit(FILE *out, json_object *o)
+{
+        fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), out);
+        json_object_put(o);
+        return 0;
+}
+
+static int vol_work(struct eng_ctx *e, const struct obj_op *op, FILE *out, struct isola_err *err)
+{
+        struct eng_volume v, *l = NULL;
+        size_t n = 0;
+
+        switch (op->kind) {
+        case VOL_LIST: {
+                json_object *o = json_object_new_object(), *a = json_object_new_array();
+                if (eng_volume_list(e, &l, &n, err) < 0) {
+                        json_object_put(o);
+                        json_object_put(a);
+                        return -1;
+                }
+                for (size_t i = 0; i < n; i++)
+                        json_object_array_add(a, vol_json(&l[i]));
+                free(l);
+                json_object_object_add(o, "Volumes", a);
+                json_object_object_add(o, "Warnings", json_object_new_array());
+                return emit(out, o);
+        }
+        case VOL_CREATE:
+                if (eng_volume_create(e, op->name, !op->name, &v, err) < 0)
+                        return -1;
+                return emit(out, vol_json(&v));
+        case VOL_GET:
+                if (eng_volume_get(e, op->name, &v, err) < 0)
+                        return -1;
+                return emit(out, vol_json(&v));
+        default:
+                return eng_volume_remove(e, op->name, op->force, err);
+        }
+}
+
+static int net_work(struct eng_ctx *e, const struct obj_op *op, FILE *out, struct isola_err *err)
+{
+        struct net_ctx nc = {.paths = e->paths, .db = e->db};
+        _cleanup_free_ char *text = NULL;
+        const char *name = op->name && strcmp(op->name, "bridge") == 0 ? "isola" : op->name;
+
+        switch (op->kind) {
+        case NET_CREATE: {
+                struct net_create_opts o = {.name = op->name,
+                                            .subnet = op->subnet,
+                                            .gateway = op->gateway,
+                                            .internal = op->internal};
+                if (net_network_create(&nc, &o, err) < 0)
+                        return -1;
+                text = NULL;
+                if (net_network_json(&nc, op->name, &text, err) < 0)
+                        return -1;
+                break;
+        }
+        case NET_RM:
+                return net_network_remove(&nc, name, err);
+        default:
+                if (net_network_json(&nc, op->kind == NET_GET ? name : NULL, &text, err) < 0)
+                        return -1;
+        }
+        json_object *a = json_tokener_parse(text), *r;
+        if (!a || !json_object_is_type(a, json_type_array)) {
+                json_object_put(a);
+                return err_set(err, EIO, "network JSON: not an array");
+        }
+        if (op->kind == NET_LIST) {
+                r = json_object_new_array();
+                for (size_t i = 0; i < json_object_array_length(a); i++)
+                        json_object_array_add(r, net_docker(json_object_array_get_idx(a, i)));
+        } else {
+                if (json_object_array_length(a) == 0) {
+                        json_object_put(a);
+                        return err_set(err, ENOENT, "network %s not found", op->name);
+                }
+                r = net_docker(json_object_array_get_idx(a, 0));
+                if (op->kind == NET_CREATE) {
+                        json_object *id = json_object_new_object(), *v;
+                        json_object_object_get_ex(r, "Id", &v);
+                        json_object_object_add(id, "Id", json_object_get(v));
+                        json_object_object_add(id, "Warning", json_object_new_string(""));
+                        json_object_put(r);
+                        r = id;
+                }
+        }
+        json_object_put(a);
+        return emit(out, r);
+}
+
+static int obj_work(struct eng_ctx *e, void *arg, FILE *out, struct isola_err *err)
+{
+        const struct obj_op *op = arg;
+        return op->kind < NET_LIST ? vol_work(e, op, out, err) : net_work(e, op, out, err);
+}
+
+static enum MHD_Result run(struct api_call *c, struct obj_op *op, unsigned status, bool body)
+{
+        struct isola_err err = {0};
+        _cleanup_free_ char *out = NULL;
+        size_t len;
+
+        if (api_work(c->srv, obj_work, op, &out, &len, &err) < 0)
+                return api_reply_err(c, &err);
+        if (!body)
+                return api_reply_empty(c, status);
+        return api_reply_text(c, status, "application/json", out, len);
+}
+
+enum MHD_Result api_h_vol_list(struct api_call *c)
+{
+        return run(c, &(struct obj_op){.kind = VOL_LIST}, MHD_HTTP_OK, true);
+}
+
+enum MHD_Result api_h_vol_inspect(struct api_call *c)
+{
+        return run(c, &(struct obj_op){.kind = VOL_GET, .name = c->m.params[0]}, MHD_HTTP_OK,
+                   true);
+}
+
+enum MHD_Result api_h_vol_delete(struct api_call *c)
+{
+        struct obj_op op = {.kind = VOL_RM, .name = c->m.params[0], .force = api_query_bool(c, "force")};
+        return run(c, &op, MHD_HTTP_NO_CONTENT, false);
+}
+
+static const char *body_str(json_object *o, const char *key, bool *bad)
+{
+        json_object *v;
+        if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+                return NULL;
+        if (!json_object_is_type(v, json_type_string)) {
+                *bad = true;
+                return NULL;
+        }
+        return json_object_get_string(v);
+}
+
+enum MHD_Result api_h_vol_create(struct api_call *c)
+{
+        enum MHD_Result r = MHD_NO;
+        json_object *o = api_body_json(c, &r);
+        bool bad = false;
+
+        if (!o)
+                return r;
+        struct obj_op op = {.kind = VOL_CREATE, .name = body_str(o, "Name", &bad)};
+        if (op.name && !*op.name)
+                op.name = NULL;
+        r = bad ? api_reply_error(c, MHD_HTTP_BAD_REQUEST, "Name: wrong type (want string)")
+                : run(c, &op, MHD_HTTP_CREATED, true);
+        json_object_put(o);
+        return r;
+}
+
+enum MHD_Result api_h_net_list(struct api_call *c)
+{
+        return run(c, &(struct obj_op){.kind = NET_LIST}, MHD_HTTP_OK, true);
+}
+
+enum MHD_Result api_h_net_inspect(struct api_call *c)
+{
+        return run(c, &(struct obj_op){.kind = NET_GET, .name = c->m.params[0]}, MHD_HTTP_OK, true);
+}
+
+enum MHD_Result api_h_net_delete(struct api_call *c)
+{
+        return run(c, &(struct obj_op){.kind = NET_RM, .name = c->m.params[0]}, MHD_HTTP_NO_CONTENT,
+                   false);
+}
+
+/* {"Name": ..., "Internal": bool, "IPAM": {"Config": [{"Subnet", "Gateway"}]}} */
+enum MHD_Result api_h_net_create(struct api_call *c)
+{
+        enum MHD_Result r = MHD_NO;
+        json_object *o = api_body_json(c, &r), *v, *ipam, *cfgs;
+        bool bad = false;
+
+        if (!o)
+                return r;
+        struct obj_op op = {.kind = NET_CREATE, .name = body_str(o, "Name", &bad)};
+        if (json_object_object_get_ex(o, "Internal", &v) && json_object_is_type(v, json_type_boolean))
+                op.internal = json_object_get_boolean(v);
+        if (json_object_object_get_ex(o, "IPAM", &ipam) &&
+            json_object_object_get_ex(ipam, "Config", &cfgs) &&
+            json_object_is_type(cfgs, json_type_array) && json_object_array_length(cfgs) > 0) {
+                json_object *c0 = json_object_array_get_idx(cfgs, 0);
+                if (json_object_is_type(c0, json_type_object)) {
+                        op.subnet = body_str(c0, "Subnet", &bad);
+                        op.gateway = body_str(c0, "Gateway", &bad);
+                }
+        }
+        if (bad || !op.name || !*op.name)
+                r = api_reply_error(c, MHD_HTTP_BAD_REQUEST, "network create: Name is required");
+        else
+                r = run(c, &op, MHD_HTTP_CREATED, true);
+        json_object_put(o);
+        return r;
+}

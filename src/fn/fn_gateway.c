@@ -1,0 +1,610 @@
+/* The gateway core: per-function instance pools, the queue, the autoscaler
+ * and metering. A request takes a slot on an instance with fewer than
+ * --concurrency requests in flight; without one it starts an instance
+ * (scale-up, up to --max) or waits in the function's bounded queue; past it,
+ * 429. The autoscaler thread removes instances idle for --idle seconds down
+ * to --min, keeps --min warm, replaces dead ones and flushes the invocation
+ * records to SQLite in batches. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fn/fn_gateway_internal.h"
+#include "image/image.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+static const struct fn_backend *const backend = &fn_backend_container;
+static const double bucket_le[GW_NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                              0.1,   0.25,   0.5,   1,    5,     30};
+
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void gw_event(struct fn_gateway *g, const char *fn, const char *fmt, ...)
+{
+        va_list ap;
+        if (!g->events)
+                return;
+        char msg[512];
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        fprintf(g->events, "%lld fn=%s %s\n", (long long)wall_ms(), fn, msg);
+        fflush(g->events);
+}
+
+static void strv_free(char **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* Loads a function's row and its image's layer dirs (once per gateway). */
+static struct gw_fn *fn_load(struct fn_gateway *g, const char *name, struct isola_err *err)
+{
+        struct gw_fn *f = calloc(1, sizeof(*f));
+        struct img_store st;
+        struct img_image *img = NULL;
+        char path[PATH_MAX + 64];
+
+        if (!f) {
+                err_set(err, ENOMEM, "out of memory");
+                return NULL;
+        }
+        if (fn_get(g->db, name, &f->cfg, err) < 0)
+                goto fail;
+        img_store_init(&st, &g->paths, g->db);
+        if (img_lookup(&st, f->cfg.image_id, &img, err) < 0) {
+                err_prefix(err, "function '%s'", name);
+                goto fail;
+        }
+        f->layers = calloc(img->n_layers + 1, sizeof(char *));
+        for (size_t i = 0; f->layers && i < img->n_layers; i++)
+                f->layers[i] = strdup(img->layer_dirs[i]);
+        if (!f->cfg.args) { /* the image's entrypoint + cmd */
+                size_t n = 0, k = 0;
+                for (char **v = img->config.entrypoint; v && *v; v++)
+                        n++;
+                for (char **v = img->config.cmd; v && *v; v++)
+                        n++;
+                f->cfg.args = calloc(n + 1, sizeof(char *));
+                for (char **v = img->config.entrypoint; f->cfg.args && v && *v; v++)
+                        f->cfg.args[k++] = strdup(*v);
+                for (char **v = img->config.cmd; f->cfg.args && v && *v; v++)
+                        f->cfg.args[k++] = strdup(*v);
+        }
+        img_image_free(img);
+        snprintf(path, sizeof(path), "%s/fn/%s", g->paths.runroot, name);
+        if (fs_mkdir_p(path, 0700, err) < 0)
+                goto fail;
+        snprintf(path, sizeof(path), "%s/fn/%s/log", g->paths.runroot, name);
+        if (fs_write_file(path, "", 0, O_CREAT | O_APPEND, 0600, err) < 0)
+                goto fail;
+        pthread_mutex_init(&f->mu, NULL);
+        pthread_cond_init(&f->cv, NULL);
+        return f;
+fail:
+        fn_config_free(&f->cfg);
+        strv_free(f->layers);
+        free(f);
+        return NULL;
+}
+
+static struct gw_fn *fn_find(struct fn_gateway *g, const char *name, struct isola_err *err)
+{
+        struct gw_fn *f;
+
+        pthread_mutex_lock(&g->mu);
+        for (f = g->fns; f; f = f->next)
+                if (!f->gone && !strcmp(f->cfg.name, name))
+                        break;
+        if (!f) {
+                f = fn_load(g, name, err);
+                if (f) {
+                        f->next = g->fns;
+                        g->fns = f;
+                }
+        }
+        pthread_mutex_unlock(&g->mu);
+        return f;
+}
+
+/* Creates, starts and waits for an instance (no locks held). */
+static struct gw_inst *inst_start(struct fn_gateway *g, struct gw_fn *f, struct isola_err *err)
+{
+        struct gw_inst *in = calloc(1, sizeof(*in));
+        int64_t t0 = fn_now_us();
+
+        if (!in) {
+                err_set(err, ENOMEM, "out of memory");
+                return NULL;
+        }
+        in->serial = atomic_fetch_add(&g->serial, 1);
+        if (backend->create(&g->paths, &f->cfg, (const char *const *)f->layers, g->shim,
+                            in->serial, &in->bi, err) < 0)
+                goto fail;
+        if (backend->start(in->bi, err) < 0 ||
+            backend->ready(in->bi, fn_now_ms() + f->cfg.timeout_s * 1000LL, err) < 0) {
+                backend->destroy(in->bi);
+                err_prefix(err, "function '%s': instance on port %d", f->cfg.name, f->cfg.port);
+                goto fail;
+        }
+        in->last_used_ms = fn_now_ms();
+        gw_event(g, f->cfg.name, "event=instance-start serial=%u start_us=%lld", in->serial,
+                 (long long)(fn_now_us() - t0));
+        return in;
+fail:
+        gw_event(g, f->cfg.name, "event=instance-failed error=\"%s\"", err->msg);
+        free(in);
+        return NULL;
+}
+
+static void inst_stop(struct fn_gateway *g, struct gw_fn *f, struct gw_inst *in, const char *why)
+{
+        backend->destroy(in->bi);
+        gw_event(g, f->cfg.name, "event=instance-stop serial=%u reason=%s", in->serial, why);
+        free(in);
+}
+
+static void unlink_inst(struct gw_fn *f, struct gw_inst *in)
+{
+        for (struct gw_inst **pp = &f->insts; *pp; pp = &(*pp)->next)
+                if (*pp == in) {
+                        *pp = in->next;
+                        f->n_insts--;
+                        f->n_stopped++;
+                        return;
+                }
+}
+
+/* A slot on an instance: 0 and *out, or an HTTP status (429, 502, 503, 504). */
+static int acquire(struct fn_gateway *g, struct gw_fn *f, int64_t deadline_ms,
+                   struct gw_inst **out, bool *cold, struct isola_err *err)
+{
+        pthread_mutex_lock(&f->mu);
+        for (;;) {
+                if (f->gone) {
+                        pthread_mutex_unlock(&f->mu);
+                        err_set(err, ENOENT, "function '%s': removed", f->cfg.name);
+                        return 404;
+                }
+                for (struct gw_inst *in = f->insts; in; in = in->next)
+                        if (!in->dead && in->inflight < f->cfg.concurrency) {
+                                in->inflight++;
+                                pthread_mutex_unlock(&f->mu);
+                                *out = in;
+                                return 0;
+                        }
+                /* a starting instance's first slot is its starter's; the queue
+                 * plus this request need more than the rest of them */
+                if (f->n_insts + f->starting < f->cfg.max &&
+                    f->waiting + 1 > f->starting * (f->cfg.concurrency - 1)) {
+                        f->starting++;
+                        gw_event(g, f->cfg.name, "event=scale-up instances=%d waiting=%d",
+                                 f->n_insts + f->starting, f->waiting);
+                        pthread_mutex_unlock(&f->mu);
+                        struct gw_inst *in = inst_start(g, f, err);
+                        pthread_mutex_lock(&f->mu);
+                        f->starting--;
+                        pthread_cond_broadcast(&f->cv);
+                        if (!in) {
+                                pthread_mutex_unlock(&f->mu);
+                                return 502;
+                        }
+                        in->inflight = 1;
+                        in->next = f->insts;
+                        f->insts = in;
+                        f->n_insts++;
+                        f->n_started++;
+                        f->n_cold++;
+                        pthread_mutex_unlock(&f->mu);
+                        *out = in;
+                        *cold = true;
+                        return 0;
+                }
+                if (f->waiting >= f->cfg.queue) {
+                        pthread_mutex_unlock(&f->mu);
+                        err_set(err, EBUSY, "function '%s': %d instances busy and %d queued",
+                                f->cfg.name, f->n_insts, f->waiting);
+                        return 429;
+                }
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                int64_t left = deadline_ms - fn_now_ms();
+                if (left <= 0) {
+                        pthread_mutex_unlock(&f->mu);
+                        err_set(err, ETIMEDOUT, "function '%s': timed out in the queue",
+                                f->cfg.name);
+                        return 504;
+                }
+                ts.tv_sec += left / 1000;
+                ts.tv_nsec += (left % 1000) * 1000000;
+                if (ts.tv_nsec >= 1000000000) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000;
+                }
+                f->waiting++;
+                pthread_cond_timedwait(&f->cv, &f->mu, &ts);
+                f->waiting--;
+        }
+}
+
+static void release(struct fn_gateway *g, struct gw_fn *f, struct gw_inst *in, bool kill)
+{
+        bool destroy = false;
+
+        pthread_mutex_lock(&f->mu);
+        in->inflight--;
+        in->last_used_ms = fn_now_ms();
+        if (kill)
+                in->dead = true;
+        if (in->dead && in->inflight == 0) {
+                unlink_inst(f, in);
+                destroy = true;
+        }
+        pthread_cond_broadcast(&f->cv);
+        pthread_mutex_unlock(&f->mu);
+        if (destroy)
+                inst_stop(g, f, in, kill ? "recycled" : "dead");
+}
+
+/* fn_http.c: one exchange with the instance. */
+int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t deadline_ms,
+                struct fn_response *rs, bool *recycle, struct isola_err *err);
+
+static void meter(struct fn_gateway *g, struct gw_fn *f, const struct fn_invocation *inv)
+{
+        double sec = (double)inv->wall_us / 1e6;
+
+        pthread_mutex_lock(&f->mu);
+        if (inv->status == 429)
+                f->n_429++;
+        else if (inv->status >= 500)
+                f->n_5xx++;
+        else if (inv->status >= 400)
+                f->n_4xx++;
+        else
+                f->n_ok++;
+        for (int b = 0; b < GW_NBUCKETS; b++)
+                if (sec <= bucket_le[b])
+                        f->buckets[b]++;
+        f->dur_sum += sec;
+        pthread_mutex_unlock(&f->mu);
+        pthread_mutex_lock(&g->mu);
+        if (g->n_recs == g->cap_recs) {
+                size_t nc = g->cap_recs ? g->cap_recs * 2 : 256;
+                struct fn_invocation *nr = nc <= 1u << 20 ? realloc(g->recs, nc * sizeof(*nr))
+                                                         : NULL;
+                if (nr) {
+                        g->recs = nr;
+                        g->cap_recs = nc;
+                }
+        }
+        if (g->n_recs < g->cap_recs)
+                g->recs[g->n_recs++] = *inv;
+        pthread_mutex_unlock(&g->mu);
+}
+
+/* Which instance answered and whether it was started for this request. */
+static void tag_response(struct fn_response *rs, unsigned serial, bool cold)
+{
+        char tag[96];
+        size_t old = rs->headers ? strlen(rs->headers) : 0;
+        int n = snprintf(tag, sizeof(tag), "X-Isola-Instance: %u\r\nX-Isola-Cold: %d\r\n", serial,
+                         cold);
+        char *h = realloc(rs->headers, old + (size_t)n + 1);
+        if (!h)
+                return;
+        memcpy(h + old, tag, (size_t)n + 1);
+        rs->headers = h;
+}
+
+int fn_gateway_invoke(struct fn_gateway *g, const char *name, const struct fn_request *rq,
+                      struct fn_response *rs, struct isola_err *err)
+{
+        struct gw_fn *f = fn_find(g, name, err);
+        struct fn_invocation inv = {.start_ms = wall_ms()};
+        struct fn_usage_sample u0 = {0}, u1 = {0};
+        struct gw_inst *in = NULL;
+        int64_t t0 = fn_now_us(), deadline;
+        bool recycle = false;
+        unsigned in_serial = 0;
+        int st;
+
+        memset(rs, 0, sizeof(*rs));
+        if (!f) {
+                rs->status = err->errnum == ENOENT ? 404 : 500;
+                return -1;
+        }
+        snprintf(inv.function, sizeof(inv.function), "%s", name);
+        inv.memory_mib = f->cfg.memory_mib;
+        deadline = fn_now_ms() + f->cfg.timeout_s * 1000LL;
+        st = acquire(g, f, deadline, &in, &inv.cold, err);
+        if (st == 0) {
+                backend->usage(in->bi, &u0);
+                int s = backend->connect(in->bi, err);
+                if (s < 0) {
+                        st = 502;
+                        recycle = true;
+                } else {
+                        st = gw_exchange(s, name, rq, deadline, rs, &recycle, err);
+                        close(s);
+                }
+                if (st == 502 && !backend->alive(in->bi))
+                        recycle = true;
+                backend->usage(in->bi, &u1);
+                in_serial = in->serial;
+                release(g, f, in, recycle);
+        }
+        if (st != 0)
+                rs->status = st;
+        else
+                tag_response(rs, in_serial, inv.cold);
+        inv.status = rs->status;
+        inv.wall_us = fn_now_us() - t0;
+        inv.billed_ms = (inv.wall_us + 999) / 1000;
+        inv.cpu_us = u1.cpu_us > u0.cpu_us ? u1.cpu_us - u0.cpu_us : 0;
+        inv.peak_bytes = u1.peak_bytes;
+        meter(g, f, &inv);
+        return st == 0 ? 0 : -1;
+}
+
+void fn_response_free(struct fn_response *rs)
+{
+        free(rs->headers);
+        free(rs->body);
+        memset(rs, 0, sizeof(*rs));
+}
+
+static void flush_records(struct fn_gateway *g)
+{
+        struct isola_err e = {0};
+
+        pthread_mutex_lock(&g->mu);
+        if (g->n_recs && db_begin(g->db, &e) == 0) {
+                for (size_t i = 0; i < g->n_recs; i++)
+                        fn_record(g->db, &g->recs[i], &e);
+                if (db_commit(g->db, &e) == 0)
+                        g->n_recs = 0;
+        }
+        pthread_mutex_unlock(&g->mu);
+}
+
+/* One autoscaler pass over a function. */
+static void scale_fn(struct fn_gateway *g, struct gw_fn *f, bool check_row)
+{
+        struct isola_err e = {0};
+        struct gw_inst *victims = NULL;
+        int64_t now = fn_now_ms();
+
+        if (check_row) {
+                struct fn_config c;
+                pthread_mutex_lock(&g->mu);
+                int r = fn_get(g->db, f->cfg.name, &c, &e);
+                pthread_mutex_unlock(&g->mu);
+                if (r == 0)
+                        fn_config_free(&c);
+                else if (e.errnum == ENOENT) {
+                        pthread_mutex_lock(&f->mu);
+                        f->gone = true;
+                        pthread_cond_broadcast(&f->cv);
+                        pthread_mutex_unlock(&f->mu);
+                }
+        }
+        pthread_mutex_lock(&f->mu);
+        for (struct gw_inst **pp = &f->insts; *pp;) {
+                struct gw_inst *in = *pp;
+                bool idle = in->inflight == 0 && now - in->last_used_ms >= f->cfg.idle_s * 1000LL &&
+                            f->n_insts > f->cfg.min;
+                if (in->inflight == 0 && !in->dead && !backend->alive(in->bi))
+                        in->dead = true;
+                if (in->inflight == 0 && (in->dead || idle || f->gone)) {
+                        *pp = in->next;
+                        f->n_insts--;
+                        f->n_stopped++;
+                        in->next = victims;
+                        victims = in;
+                        if (idle && !in->dead)
+                                gw_event(g, f->cfg.name, "event=scale-down instances=%d",
+                                         f->n_insts);
+                } else
+                        pp = &in->next;
+        }
+        bool grow = !f->gone && f->n_insts + f->starting < f->cfg.min;
+        if (grow)
+                f->starting++;
+        pthread_mutex_unlock(&f->mu);
+        while (victims) {
+                struct gw_inst *n = victims->next;
+                inst_stop(g, f, victims, victims->dead ? "dead" : f->gone ? "removed" : "idle");
+                victims = n;
+        }
+        if (grow) { /* one per pass keeps the scaler responsive */
+                struct gw_inst *in = inst_start(g, f, &e);
+                pthread_mutex_lock(&f->mu);
+                f->starting--;
+                if (in) {
+                        in->next = f->insts;
+                        f->insts = in;
+                        f->n_insts++;
+                        f->n_started++;
+                }
+                pthread_cond_broadcast(&f->cv);
+                pthread_mutex_unlock(&f->mu);
+        }
+}
+
+static void *scaler_loop(void *arg)
+{
+        struct fn_gateway *g = arg;
+        unsigned tick = 0;
+
+        while (!atomic_load(&g->stop)) {
+                struct timespec ts = {0, 100 * 1000000};
+                nanosleep(&ts, NULL);
+                flush_records(g);
+                pthread_mutex_lock(&g->mu);
+                struct gw_fn *list = g->fns;
+                pthread_mutex_unlock(&g->mu);
+                /* functions are never freed before destroy, so the list is stable */
+                for (struct gw_fn *f = list; f; f = f->next)
+                        scale_fn(g, f, tick % 5 == 0);
+                tick++;
+        }
+        return NULL;
+}
+
+/* Functions with --min > 0 start warm with the gateway. */
+static void load_all(struct fn_gateway *g)
+{
+        struct fn_config *l = NULL;
+        size_t n = 0;
+        struct isola_err e = {0};
+
+        if (fn_list(g->db, &l, &n, &e) < 0)
+                return;
+        for (size_t i = 0; i < n; i++)
+                if (l[i].min > 0)
+                        fn_find(g, l[i].name, &e);
+        fn_list_free(l, n);
+}
+
+int fn_gateway_create(const struct fn_gateway_opts *o, struct fn_gateway **out,
+                      struct isola_err *err)
+{
+        struct fn_gateway *g = calloc(1, sizeof(*g));
+        char self[PATH_MAX];
+        ssize_t n;
+
+        if (!g)
+                return err_set(err, ENOMEM, "out of memory");
+        g->paths = o->paths;
+        g->listen_fd = -1;
+        g->events = o->events;
+        pthread_mutex_init(&g->mu, NULL);
+        if (o->listen)
+                snprintf(g->listen_addr, sizeof(g->listen_addr), "%s", o->listen);
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0) {
+                free(g);
+                return err_sys(err, "readlink /proc/self/exe");
+        }
+        self[n] = 0;
+        *strrchr(self, '/') = 0;
+        snprintf(g->shim, sizeof(g->shim), "%s/isola-fn-shim", self);
+        if (access(g->shim, X_OK) < 0) {
+                free(g);
+                return err_sys(err, "%s", "isola-fn-shim next to the isola binary");
+        }
+        /* instance inits outlive the helper that made them and become ours */
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || db_open(&g->paths, &g->db, err) < 0) {
+                if (!err->errnum)
+                        err_sys(err, "prctl");
+                free(g);
+                return -1;
+        }
+        *out = g;
+        return 0;
+}
+
+int fn_gateway_start(struct fn_gateway *g, struct isola_err *err)
+{
+        if (g->listen_addr[0] && gw_listen(g, err) < 0)
+                return -1;
+        load_all(g);
+        if (pthread_create(&g->scaler, NULL, scaler_loop, g) != 0)
+                return err_set(err, EAGAIN, "cannot start the autoscaler thread");
+        g->have_scaler = true;
+        if (g->listen_fd >= 0) {
+                if (pthread_create(&g->listener, NULL, gw_accept_loop, g) != 0)
+                        return err_set(err, EAGAIN, "cannot start the listener thread");
+                g->have_listener = true;
+        }
+        return 0;
+}
+
+void fn_gateway_destroy(struct fn_gateway *g)
+{
+        if (!g)
+                return;
+        atomic_store(&g->stop, true);
+        if (g->listen_fd >= 0)
+                shutdown(g->listen_fd, SHUT_RDWR);
+        if (g->have_listener)
+                pthread_join(g->listener, NULL);
+        if (g->have_scaler)
+                pthread_join(g->scaler, NULL);
+        for (int i = 0; i < 300 && atomic_load(&g->conns) > 0; i++) {
+                struct timespec ts = {0, 10 * 1000000};
+                nanosleep(&ts, NULL);
+        }
+        flush_records(g);
+        for (struct gw_fn *f = g->fns, *nf; f; f = nf) {
+                nf = f->next;
+                for (struct gw_inst *in = f->insts, *ni; in; in = ni) {
+                        ni = in->next;
+                        inst_stop(g, f, in, "shutdown");
+                }
+                fn_config_free(&f->cfg);
+                strv_free(f->layers);
+                free(f);
+        }
+        if (g->listen_fd >= 0)
+                close(g->listen_fd);
+        free(g->recs);
+        db_close(g->db);
+        free(g);
+}
+
+void fn_metrics_write(struct fn_gateway *g, FILE *out)
+{
+        fprintf(out, "# TYPE isola_fn_invocations_total counter\n"
+                     "# TYPE isola_fn_cold_starts_total counter\n"
+                     "# TYPE isola_fn_instances gauge\n"
+                     "# TYPE isola_fn_instance_stops_total counter\n"
+                     "# TYPE isola_fn_duration_seconds histogram\n");
+        pthread_mutex_lock(&g->mu);
+        for (struct gw_fn *f = g->fns; f; f = f->next) {
+                const char *n = f->cfg.name;
+                pthread_mutex_lock(&f->mu);
+                fprintf(out,
+                        "isola_fn_invocations_total{function=\"%s\",code=\"2xx\"} %llu\n"
+                        "isola_fn_invocations_total{function=\"%s\",code=\"4xx\"} %llu\n"
+                        "isola_fn_invocations_total{function=\"%s\",code=\"429\"} %llu\n"
+                        "isola_fn_invocations_total{function=\"%s\",code=\"5xx\"} %llu\n"
+                        "isola_fn_cold_starts_total{function=\"%s\"} %llu\n"
+                        "isola_fn_instances{function=\"%s\"} %d\n"
+                        "isola_fn_instance_stops_total{function=\"%s\"} %llu\n",
+                        n, (unsigned long long)f->n_ok, n, (unsigned long long)f->n_4xx, n,
+                        (unsigned long long)f->n_429, n, (unsigned long long)f->n_5xx, n,
+                        (unsigned long long)f->n_cold, n, f->n_insts, n,
+                        (unsigned long long)f->n_stopped);
+                uint64_t total = f->n_ok + f->n_4xx + f->n_429 + f->n_5xx;
+                for (int b = 0; b < GW_NBUCKETS; b++)
+                        fprintf(out, "isola_fn_duration_seconds_bucket{function=\"%s\",le=\"%g\"} %llu\n",
+                                n, bucket_le[b], (unsigned long long)f->buckets[b]);
+                fprintf(out,
+                        "isola_fn_duration_seconds_bucket{function=\"%s\",le=\"+Inf\"} %llu\n"
+                        "isola_fn_duration_seconds_sum{function=\"%s\"} %.6f\n"
+                        "isola_fn_duration_seconds_count{function=\"%s\"} %llu\n",
+                        n, (unsigned long long)total, n, f->dur_sum, n,
+                        (unsigned long long)total);
+                pthread_mutex_unlock(&f->mu);
+        }
+        pthread_mutex_unlock(&g->mu);
+}

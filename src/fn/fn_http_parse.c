@@ -1,0 +1,230 @@
+/* HTTP/1.x request and response parsing for the gateway. Everything is
+ * bounded by the caller's buffer; lines are checked for control bytes. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fn/fn_http.h"
+
+static const char *find_crlf(const char *p, const char *end)
+{
+        for (; p + 1 < end; p++)
+                if (p[0] == '\r' && p[1] == '\n')
+                        return p;
+        return NULL;
+}
+
+static bool header_is(const char *line, size_t len, const char *name)
+{
+        size_t n = strlen(name);
+        return len > n && line[n] == ':' && !strncasecmp(line, name, n);
+}
+
+bool fn_http_hop_header(const char *line)
+{
+        static const char *const hop[] = {"Connection", "Keep-Alive", "Content-Length",
+                                          "Transfer-Encoding", "Proxy-Connection", "Upgrade",
+                                          "TE"};
+        size_t len = strlen(line);
+        for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+                if (header_is(line, len, hop[i]))
+                        return true;
+        return false;
+}
+
+static const char *value_of(const char *line, size_t len, size_t *vlen)
+{
+        const char *v = memchr(line, ':', len), *end = line + len;
+        for (v++; v < end && (*v == ' ' || *v == '\t'); v++)
+                ;
+        while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+        *vlen = (size_t)(end - v);
+        return v;
+}
+
+static int parse_length(const char *v, size_t n, size_t max, size_t *out)
+{
+        size_t x = 0;
+        if (n == 0)
+                return 400;
+        for (size_t i = 0; i < n; i++) {
+                if (!isdigit((unsigned char)v[i]))
+                        return 400;
+                if (x > max)
+                        return 413;
+                x = x * 10 + (size_t)(v[i] - '0');
+        }
+        if (x > max)
+                return 413;
+        *out = x;
+        return 0;
+}
+
+static void split_target(struct fn_http_req *r)
+{
+        static const char pfx[] = "/function/";
+        if (strncmp(r->target, pfx, sizeof(pfx) - 1))
+                return;
+        const char *n = r->target + sizeof(pfx) - 1;
+        size_t len = strcspn(n, "/?");
+        if (len == 0 || len >= sizeof(r->fn_name))
+                return;
+        memcpy(r->fn_name, n, len);
+        r->fn_name[len] = 0;
+        snprintf(r->fn_path, sizeof(r->fn_path), "%s", n + len);
+}
+
+static int request_line(struct fn_http_req *r, const char *p, size_t len)
+{
+        const char *sp1 = memchr(p, ' ', len), *sp2;
+        if (!sp1 || sp1 == p || (size_t)(sp1 - p) >= sizeof(r->method))
+                return 400;
+        sp2 = memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - p));
+        if (!sp2 || sp2 == sp1 + 1 || (size_t)(sp2 - sp1 - 1) >= sizeof(r->target))
+                return 400;
+        memcpy(r->method, p, (size_t)(sp1 - p));
+        for (char *m = r->method; *m; m++)
+                if (!isupper((unsigned char)*m))
+                        return 400;
+        memcpy(r->target, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+        if (r->target[0] != '/')
+                return 400;
+        size_t vlen = len - (size_t)(sp2 + 1 - p);
+        if (vlen == 8 && !memcmp(sp2 + 1, "HTTP/1.1", 8))
+                r->close = false;
+        else if (vlen == 8 && !memcmp(sp2 + 1, "HTTP/1.0", 8))
+                r->close = true;
+        else
+                return 400;
+        split_target(r);
+        return 0;
+}
+
+int fn_http_parse(const char *buf, size_t len, size_t max_body, struct fn_http_req *out)
+{
+        const char *end = buf + len, *p = buf, *eol;
+        size_t n = 0;
+        int st;
+
+        memset(out, 0, sizeof(*out));
+        /* complete headers first */
+        const char *blank = NULL;
+        for (const char *q = buf; q + 3 < end; q++)
+                if (!memcmp(q, "\r\n\r\n", 4)) {
+                        blank = q;
+                        break;
+                }
+        if (!blank)
+                return FN_HTTP_MORE;
+        out->header_len = (size_t)(blank + 4 - buf);
+        eol = find_crlf(p, end);
+        if ((st = request_line(out, p, (size_t)(eol - p))) != 0)
+                return st;
+        for (p = eol + 2; p < blank + 2; p = eol + 2) {
+                eol = find_crlf(p, end);
+                size_t l = (size_t)(eol - p);
+                if (l == 0)
+                        break;
+                for (size_t i = 0; i < l; i++)
+                        if ((unsigned char)p[i] < 0x20 && p[i] != '\t')
+                                goto bad;
+                const char *colon = memchr(p, ':', l);
+                if (!colon || colon == p || n >= 100)
+                        goto bad;
+                size_t vl;
+                const char *v = value_of(p, l, &vl);
+                if (header_is(p, l, "Content-Length")) {
+                        if ((st = parse_length(v, vl, max_body, &out->content_length)) != 0)
+                                goto fail;
+                } else if (header_is(p, l, "Transfer-Encoding")) {
+                        st = 411; /* chunked uploads are not taken */
+                        goto fail;
+                } else if (header_is(p, l, "Connection")) {
+                        if (vl == 5 && !strncasecmp(v, "close", 5))
+                                out->close = true;
+                        else if (vl == 10 && !strncasecmp(v, "keep-alive", 10))
+                                out->close = false;
+                }
+                char **nh = realloc(out->headers, (n + 2) * sizeof(char *));
+                if (!nh)
+                        goto bad;
+                out->headers = nh;
+                out->headers[n] = strndup(p, l);
+                out->headers[++n] = NULL;
+        }
+        return 0;
+bad:
+        st = 400;
+fail:
+        fn_http_req_free(out);
+        return st;
+}
+
+void fn_http_req_free(struct fn_http_req *r)
+{
+        for (size_t i = 0; r->headers && r->headers[i]; i++)
+                free(r->headers[i]);
+        free(r->headers);
+        r->headers = NULL;
+}
+
+int fn_http_parse_response(const char *buf, size_t len, struct fn_response *out)
+{
+        const char *end = buf + len, *eol, *p;
+        size_t clen = (size_t)-1, hl = 0;
+        char *h = NULL;
+
+        memset(out, 0, sizeof(*out));
+        if (len < 12 || memcmp(buf, "HTTP/1.", 7) || buf[8] != ' ')
+                return -1;
+        for (int i = 9; i < 12; i++)
+                if (!isdigit((unsigned char)buf[i]))
+                        return -1;
+        out->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+        if (out->status < 100 || out->status > 599 || !(eol = find_crlf(buf, end)))
+                return -1;
+        h = malloc(len + 1);
+        if (!h)
+                return -1;
+        for (p = eol + 2;; p = eol + 2) {
+                eol = find_crlf(p, end);
+                if (!eol) {
+                        free(h);
+                        return -1;
+                }
+                size_t l = (size_t)(eol - p);
+                if (l == 0)
+                        break;
+                if (header_is(p, l, "Content-Length")) {
+                        size_t vl, x;
+                        const char *v = value_of(p, l, &vl);
+                        if (parse_length(v, vl, len, &x) == 0)
+                                clen = x;
+                        continue;
+                }
+                char line[8192];
+                snprintf(line, sizeof(line), "%.*s", (int)(l < 8000 ? l : 8000), p);
+                if (fn_http_hop_header(line) || !memchr(p, ':', l))
+                        continue;
+                memcpy(h + hl, p, l);
+                memcpy(h + hl + l, "\r\n", 2);
+                hl += l + 2;
+        }
+        h[hl] = 0;
+        out->headers = h;
+        size_t blen = (size_t)(end - (eol + 2));
+        if (clen != (size_t)-1 && clen < blen)
+                blen = clen;
+        out->body = malloc(blen + 1);
+        if (!out->body) {
+                free(h);
+                out->headers = NULL;
+                return -1;
+        }
+        memcpy(out->body, eol + 2, blen);
+        out->body_len = blen;
+        return 0;
+}
