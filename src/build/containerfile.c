@@ -633,6 +633,10 @@ int bld_file_parse(const char *path, const char *buf, size_t len, struct bld_fil
         out->path = strdup(path);
         if (!out->path)
                 return err_set(err, ENOMEM, "out of memory");
+        if (!buf || !len) {
+                buf = "";
+                len = 0;
+        }
         if (len > BLD_FILE_MAX)
                 return err_set(err, EFBIG, "%s: larger than %u bytes", path, BLD_FILE_MAX);
         if (memchr(buf, '\0', len))

@@ -23,7 +23,7 @@ static inline void sb_putn(struct strbuf *b, const char *p, size_t n)
                 b->oom = true;
                 return;
         }
-        if (b->len + n + 1 > b->cap) {
+        if (!b->s || b->len + n + 1 > b->cap) {
                 size_t cap = b->cap ? b->cap : 64;
                 while (cap < b->len + n + 1)
                         cap *= 2;

@@ -188,7 +188,6 @@ struct create_state {
 static int prepare(struct eng_ctx *c, const struct eng_config *in, struct create_state *s,
                    struct isola_err *err)
 {
-        _cleanup_free_ char *text = NULL;
         json_object *j;
 
         if (!in->image == !in->rootfs)

@@ -354,6 +354,11 @@ int net_attach(struct net_ctx *c, const char *container_id, const char *name,
             ((bridge_new || p.n_ports) && net_nft_sync(c, err) < 0)) {
                 struct isola_err undo;
                 detach_locked(c, container_id, network, true, &undo);
+                /* A bridge this attach made goes too (the default network's
+                 * already went with its last container). */
+                if (bridge_new && strcmp(network, NET_DEFAULT_NAME) != 0 &&
+                    net_network_down(c, network, &undo) == 0)
+                        net_nft_sync(c, &undo);
                 goto out;
         }
         if (out) {

@@ -154,7 +154,10 @@ static int bind_udp(const struct net_addr *a, struct isola_err *err)
         if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
                 char s[NET_ADDR_STRLEN];
                 net_addr_fmt(a, s);
-                err_sys(err, "DNS responder: binding %s port 53", s);
+                err_sys(err,
+                        "DNS responder: binding %s port 53 (another DNS server on the "
+                        "host? create the network with --disable-dns)",
+                        s);
                 close(fd);
                 return -1;
         }

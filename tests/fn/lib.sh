@@ -67,3 +67,8 @@ gw_stop() {
 
 # fn_mounts NAME: mounts of NAME's instances
 fn_mounts() { grep -c " $FN_RUN/$1/" /proc/self/mountinfo; }
+
+# expect_match NAME REGEX TEXT
+expect_match() { check_match "$1" "$3" "$2"; }
+# q CMD...: runs CMD with its stdout discarded (for check)
+q() { "$@" >/dev/null; }
