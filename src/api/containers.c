@@ -390,30 +390,80 @@ static int wait_work(struct eng_ctx *e, void *arg, FILE *out, struct isola_err *
         return 0;
 }
 
-enum MHD_Result api_h_ctr_wait(struct api_call *c)
+struct wait_reader {
+        struct api_server *srv;
+        struct wait_arg w;
+        char ref[API_PARAM_MAX];
+        bool done;
+};
+
+/* The body is produced after the headers went out: the docker CLI waits
+ * for the headers of its wait request before it starts the container. */
+static ssize_t wait_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
+        struct wait_reader *r = cls;
         struct isola_err err = {0};
         _cleanup_free_ char *out = NULL;
         size_t len;
-        const char *cond = api_query(c, "condition");
-        struct wait_arg w = {.ref = c->m.params[0], .removed = cond && !strcmp(cond, "removed")};
-        json_object *o;
+        json_object *o = json_object_new_object();
+        (void)pos;
 
-        if (api_work(c->srv, wait_work, &w, &out, &len, &err) < 0) {
-                if (w.removed && err.errnum == ENOENT) /* already gone: exited and removed */
+        if (r->done) {
+                json_object_put(o);
+                return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        r->done = true;
+        if (api_work(r->srv, wait_work, &r->w, &out, &len, &err) < 0) {
+                if (r->w.removed && err.errnum == ENOENT) { /* already gone */
                         out = strdup("0");
-                else
-                        return api_reply_err(c, &err);
+                } else {
+                        json_object *e = json_object_new_object();
+                        json_object_object_add(e, "Message", json_object_new_string(err.msg));
+                        json_object_object_add(o, "Error", e);
+                }
         }
-        if (w.removed && out) {
-                for (int i = 0; i < 500 && api_attach_count(c->srv, c->m.params[0]) > 0; i++)
+        if (r->w.removed && out) {
+                for (int i = 0; i < 500 && api_attach_count(r->srv, r->ref) > 0; i++)
                         usleep(20000);
-                struct op op = {.kind = OP_DELETE, .ref = c->m.params[0], .force = true};
+                struct op op = {.kind = OP_DELETE, .ref = r->ref, .force = true};
                 _cleanup_free_ char *o2 = NULL;
-                if (api_work(c->srv, op_work, &op, &o2, &len, &err) < 0 && err.errnum != ENOENT)
-                        return api_reply_err(c, &err);
+                api_work(r->srv, op_work, &op, &o2, &len, &err);
         }
-        o = json_object_new_object();
         json_object_object_add(o, "StatusCode", json_object_new_int(out ? atoi(out) : 0));
-        return api_reply_json(c, MHD_HTTP_OK, o);
+        const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+        if (len + 1 > max)
+                len = max - 1;
+        memcpy(buf, s, len);
+        buf[len++] = '\n';
+        json_object_put(o);
+        return (ssize_t)len;
+}
+
+enum MHD_Result api_h_ctr_wait(struct api_call *c)
+{
+        struct isola_err err = {0};
+        const char *cond = api_query(c, "condition");
+        struct wait_reader *r;
+        struct MHD_Response *resp;
+        char id[ENG_ID_LEN + 1], state[16];
+        bool tty;
+        enum MHD_Result ret;
+
+        if (api_ctr_state(c->srv, c->m.params[0], id, state, &tty, &err) < 0)
+                return api_reply_err(c, &err);
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return MHD_NO;
+        r->srv = c->srv;
+        snprintf(r->ref, sizeof(r->ref), "%s", id);
+        r->w = (struct wait_arg){.ref = r->ref, .removed = cond && !strcmp(cond, "removed")};
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, wait_read, r, free);
+        if (!resp) {
+                free(r);
+                return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        ret = MHD_queue_response(c->conn, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return ret;
 }

@@ -43,9 +43,10 @@ static int ensure_images(struct compose_cli *c, const struct cmp_plan *pl, bool 
         return 0;
 }
 
-static int parse_scale(const char *arg, struct cmp_scale *out)
+/* SVC=N, split in place (arg is a writable argv string). */
+static int parse_scale(char *arg, struct cmp_scale *out)
 {
-        const char *eq = strchr(arg, '=');
+        char *eq = strchr(arg, '=');
         char *end;
         long n;
 
@@ -54,9 +55,10 @@ static int parse_scale(const char *arg, struct cmp_scale *out)
         n = strtol(eq + 1, &end, 10);
         if (*end || end == eq + 1 || n < 0 || n > 1000)
                 return -1;
-        out->service = strndup(arg, (size_t)(eq - arg));
+        *eq = '\0';
+        out->service = arg;
         out->replicas = (int)n;
-        return out->service ? 0 : -1;
+        return 0;
 }
 
 int compose_up(struct compose_cli *c, int argc, char **argv)
@@ -155,8 +157,6 @@ int compose_up(struct compose_cli *c, int argc, char **argv)
                 rc = compose_logs(c, 2, largv);
         }
 out:
-        for (size_t i = 0; i < uo.n_scales; i++)
-                free((char *)scales[i].service);
         cmp_plan_free(&pl);
         free(ex);
         return rc;

@@ -216,7 +216,10 @@ static int project_name(struct cmp_loader *l, const struct cmp_node *root)
         if (!norm)
                 return cmp_oom(l);
         for (const char *s = base; *s; s++) {
-                char ch = (*s >= 'A' && *s <= 'Z') ? (char)(*s - 'A' + 'a') : *s;
+                char ch = *s;
+
+                if (ch >= 'A' && ch <= 'Z')
+                        ch = (char)(ch - 'A' + 'a');
 
                 if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
                     ((ch == '-' || ch == '_') && o != norm))

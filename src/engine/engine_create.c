@@ -192,6 +192,8 @@ static int prepare(struct eng_ctx *c, const struct eng_config *in, struct create
 
         if (!in->image == !in->rootfs)
                 return err_set(err, EINVAL, "give either an image or --rootfs");
+        if (in->auto_remove && in->restart != ENG_RESTART_NO)
+                return err_set(err, EINVAL, "--rm and --restart cannot be combined");
         if (in->image &&
             eng_image_resolve(c, in->image, &s->image_id, &s->image_name, &s->img, err) < 0)
                 return -1;

@@ -39,6 +39,7 @@ expect_fail "command not found in the image" "nosuchcmd" is run --rm "${IMG[@]}"
 check "... leaves nothing" nothing_left
 expect_fail "bad --memory" "--memory 'lots'" is run --rm --memory lots "${IMG[@]}" true
 expect_fail "bad --restart" "--restart 'sometimes'" is run --restart sometimes "${IMG[@]}" true
+expect_fail "--rm with --restart" "--rm and --restart cannot be combined" is run --rm --restart always "${IMG[@]}" true
 expect_fail "unknown capability" "--cap-add 'CAP_FLY'" is run --rm --cap-add CAP_FLY "${IMG[@]}" true
 expect_fail "bad name" "name 'a/b'" is run --name a/b "${IMG[@]}" true
 expect_fail "bridge network not available" "network 'mynet'" is run --rm --network mynet "${IMG[@]}" true
