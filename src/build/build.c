@@ -72,7 +72,8 @@ static int setup(struct bld_ctx *c, struct isola_err *err)
         snprintf(c->ctr_root, sizeof(c->ctr_root), "%s/build-ctr", c->s->paths.runroot);
         if (fs_mkdir_p(tmpdir, 0700, err) < 0 || fs_mkdir_p(c->ctr_root, 0700, err) < 0)
                 return -1;
-        snprintf(c->tmp, sizeof(c->tmp), "%s/build-XXXXXX", tmpdir);
+        bld_reap(c, tmpdir);
+        snprintf(c->tmp, sizeof(c->tmp), "%s/build-%d-XXXXXX", tmpdir, (int)getpid());
         if (!mkdtemp(c->tmp)) {
                 int e = errno;
                 c->tmp[0] = '\0';

@@ -133,6 +133,10 @@ int bld_copy_run(struct bld_ctx *c, struct bld_state *st, struct bld_copy_plan *
                  struct bld_layer *out, struct isola_err *err);
 void bld_copy_free(struct bld_copy_plan *p);
 
+/* ---- reap.c ---- */
+/* Removes scratch dirs, mounts and RUN containers of killed builds. */
+void bld_reap(struct bld_ctx *c, const char *tmpdir);
+
 /* ---- exec.c ---- */
 /* Builds the needed stages and commits the target. */
 int bld_exec(struct bld_ctx *c, char id_out[IMG_DIGEST_MAX], struct isola_err *err);

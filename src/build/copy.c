@@ -277,6 +277,13 @@ int bld_copy_prepare(struct bld_ctx *c, struct bld_state *st, const struct bld_i
                 if (rc == 0)
                         rc = from_root(c, st, p, ref, err);
         }
+        static const char *const unsupported[] = {"parents", "exclude", "checksum", "keep-git-dir"};
+        for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(unsupported); i++) {
+                bool present = false;
+                bld_instr_flag(in, unsupported[i], &present);
+                if (present)
+                        rc = err_set(err, ENOTSUP, "--%s is not supported", unsupported[i]);
+        }
         p->chown = bld_instr_flag(in, "chown", NULL);
         const char *chmod = bld_instr_flag(in, "chmod", NULL);
         if (rc == 0 && chmod) {

@@ -140,8 +140,7 @@ static int probe(struct bld_ctx *c, const char *key, struct bld_cache_entry *e,
 }
 
 static int record(struct bld_ctx *c, struct bld_state *st, const char *key,
-                  const struct bld_layer *l, const char *created_by, int64_t created,
-                  struct isola_err *err)
+                  const struct bld_layer *l, int64_t created, struct isola_err *err)
 {
         struct bld_cache_entry e = {.created = created};
         snprintf(e.key, sizeof(e.key), "%s", key);
@@ -152,7 +151,6 @@ static int record(struct bld_ctx *c, struct bld_state *st, const char *key,
                 snprintf(e.media_type, sizeof(e.media_type), "%s", l->media_type);
                 e.blob_size = l->size;
         }
-        (void)created_by;
         return bld_cache_put(c->s->db, &e, err);
 }
 
@@ -224,7 +222,7 @@ static int step(struct bld_ctx *c, struct bld_state *st, const struct bld_instr 
         }
         bld_copy_free(plan);
         if (rc == 0 && !hit)
-                rc = record(c, st, key, layer ? &l : NULL, text, created, err);
+                rc = record(c, st, key, layer ? &l : NULL, created, err);
         if (rc == 0 && layer)
                 rc = bld_state_add_layer(st, &l, err);
         if (rc == 0)

@@ -126,6 +126,9 @@ static pid_t spawn_logs(const char *name, const struct eng_logs_opts *o, int *fd
                 struct eng_ctx eng;
                 struct isola_err err = {0};
 
+                /* an attached `up` catches these; its log readers must not */
+                signal(SIGINT, SIG_DFL);
+                signal(SIGTERM, SIG_DFL);
                 dup2(p[1], 1);
                 dup2(p[1], 2);
                 /* its own database connection: sqlite handles must not cross fork */

@@ -1,5 +1,6 @@
 /* isola compose up, down, start, stop, restart, pull, build. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,37 @@
 #include "cli/compose_cli.h"
 
 #define MAX_SCALES 64
+
+/* Set by SIGINT/SIGTERM during an attached `up` (signal handler state). */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+        (void)sig;
+        interrupted = 1;
+}
+
+/* Attached `up`: follow the logs; on Ctrl-C stop the project, as Compose. */
+static int attached(struct compose_cli *c, int stop_timeout)
+{
+        char *largv[] = {"logs", "-f", NULL};
+        char *sargv[] = {"stop", "-t", NULL, NULL};
+        char t[16];
+        struct sigaction sa = {.sa_handler = on_interrupt}, old_int, old_term;
+        int rc;
+
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        rc = compose_logs(c, 2, largv);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        if (!interrupted)
+                return rc;
+        fprintf(stderr, "Gracefully stopping... (press Ctrl+C again to force)\n");
+        snprintf(t, sizeof(t), "%d", stop_timeout >= 0 ? stop_timeout : 10);
+        sargv[2] = t;
+        return compose_start_stop(c, 3, sargv);
+}
 
 /* Images the selected services need: built (--build, or missing) or pulled
  * when missing (pull_policy never: must exist). */
@@ -150,12 +182,8 @@ int compose_up(struct compose_cli *c, int argc, char **argv)
                 goto out;
         }
         rc = 0;
-        if (!detach) {
-                /* attached: follow the logs until interrupted (as `up` without -d) */
-                char *largv[] = {"logs", "-f", NULL};
-
-                rc = compose_logs(c, 2, largv);
-        }
+        if (!detach)
+                rc = attached(c, ao.stop_timeout_s);
 out:
         cmp_plan_free(&pl);
         free(ex);

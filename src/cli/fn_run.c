@@ -206,6 +206,9 @@ int cli_fn_serve(int argc, char **argv)
                 fprintf(stderr, "isola fn serve: %s\n", err.msg);
                 return 1;
         }
+        snprintf(path, sizeof(path), "%s/fn", o.paths.runroot);
+        if (fs_mkdir_p(path, 0700, &err) < 0)
+                fprintf(stderr, "isola fn serve: %s\n", err.msg);
         addr_path(&o.paths, path, sizeof(path));
         snprintf(line, sizeof(line), "%d %s\n", (int)getpid(), o.listen);
         if (fs_write_file(path, line, strlen(line), O_CREAT | O_TRUNC, 0600, &err) < 0)

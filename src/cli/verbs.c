@@ -56,5 +56,7 @@ const struct cli_verb cli_verbs[] = {
     {"serve", cli_serve},
     /* fn verbs */
     {"fn", cli_fn},
+    /* disk verbs */
+    {"disk", cli_disk},
     {NULL, NULL},
 };

@@ -62,5 +62,7 @@ int cli_compose(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 /* fn verbs */
 int cli_fn(int argc, char **argv);
+/* disk verbs */
+int cli_disk(int argc, char **argv);
 
 #endif

@@ -200,9 +200,13 @@ int cmp_apply(const struct cmp_project *p, const struct cmp_plan *pl,
 
         for (size_t i = 0; i < pl->n; i++) {
                 const struct cmp_action *a = &pl->v[i];
+                int rc = one(&r, a, &started);
 
-                if (one(&r, a, &started) < 0)
+                if (rc < 0)
                         return err_prefix(err, "%s %s", verbs[a->kind], a->name);
+                /* an existing network or volume is not news */
+                if ((a->kind == CMP_ACT_NETWORK || a->kind == CMP_ACT_VOLUME) && rc == 0)
+                        continue;
                 if (o && o->progress && a->kind != CMP_ACT_CREATE)
                         fprintf(o->progress, " %s %s  %s\n", verbs[a->kind], a->name,
                                 done_words[a->kind]);

@@ -495,7 +495,7 @@ static int r_network_ensure(void *ctx, const struct cmp_project *p, const struct
                                "network %s declared as external, but could not be "
                                "found",
                                n->name);
-        return net_network_create(&r->net, &o, err);
+        return net_network_create(&r->net, &o, err) < 0 ? -1 : 1;
 }
 
 static int r_network_remove(void *ctx, const char *name, struct isola_err *err)
@@ -520,7 +520,7 @@ static int r_volume_ensure(void *ctx, const struct cmp_project *p, const struct 
         if (v->external)
                 return err_set(err, ENOENT,
                                "volume %s declared as external, but could not be found", v->name);
-        return eng_volume_create(&r->eng, v->name, false, &out, err);
+        return eng_volume_create(&r->eng, v->name, false, &out, err) < 0 ? -1 : 1;
 }
 
 static int r_volume_remove(void *ctx, const char *name, struct isola_err *err)

@@ -52,15 +52,34 @@ struct cmp_bctx {
         const struct cmp_node *env_file; /* applied after environment is known */
 };
 void *cmp_bctx_alloc(struct cmp_bctx *c, size_t n, size_t size); /* n + 1 zeroed entries */
-#define CMP_KEYS(X)                                                                                \
-        X(healthcheck)                                                                             \
-        X(restart) X(deploy) X(scale) X(mem_limit) X(cpus) X(pids_limit) X(user) X(working_dir)    \
-            X(hostname) X(container_name) X(labels) X(cap_add) X(cap_drop) X(read_only) X(init)    \
-                X(tty) X(stdin_open) X(privileged) X(stop_signal) X(stop_grace_period) X(profiles) \
-                    X(secrets) X(configs) X(dns) X(extra_hosts) X(pull_policy)
-#define CMP_KEY_DECL(k) int cmp_k_##k(struct cmp_bctx *c, const struct cmp_node *v);
-CMP_KEYS(CMP_KEY_DECL)
-#undef CMP_KEY_DECL
+/* Service keys of bind_service_keys.c, one handler per key. */
+int cmp_k_healthcheck(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_restart(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_deploy(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_scale(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_mem_limit(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_cpus(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_pids_limit(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_user(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_working_dir(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_hostname(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_container_name(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_labels(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_cap_add(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_cap_drop(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_read_only(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_init(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_tty(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_stdin_open(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_privileged(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_stop_signal(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_stop_grace_period(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_profiles(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_secrets(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_configs(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_dns(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_extra_hosts(struct cmp_bctx *c, const struct cmp_node *v);
+int cmp_k_pull_policy(struct cmp_bctx *c, const struct cmp_node *v);
 
 /* Typed readers for the binder; errors name the path. */
 int cmp_get_str(struct cmp_loader *l, const struct cmp_node *n, struct cmp_path *path,

@@ -40,7 +40,8 @@ struct cmp_engine_ops {
         int (*stop)(void *ctx, const char *name, int timeout_s, struct isola_err *err);
         int (*remove)(void *ctx, const char *name, bool volumes, struct isola_err *err);
         int (*inspect)(void *ctx, const char *name, struct cmp_ctr *out, struct isola_err *err);
-        /* Creates the network/volume unless it exists; external ones must exist. */
+        /* Creates the network/volume unless it exists (then 1; 0 when it
+         * existed); external ones must exist. */
         int (*network_ensure)(void *ctx, const struct cmp_project *p, const struct cmp_network *n,
                               struct isola_err *err);
         int (*network_remove)(void *ctx, const char *name, struct isola_err *err);

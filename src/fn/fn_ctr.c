@@ -390,7 +390,10 @@ static int ctr_start_inst(struct fn_inst *i, struct isola_err *err)
                 snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.peak", i->cg);
         }
         i->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-        return i->pid > 0 ? 0 : err_set(err, ESRCH, "start: no pid in the runtime state");
+        /* a container whose process already exited has no pid in its state */
+        return i->pid > 0 ? 0
+                          : err_set(err, ECHILD, "process exited before it listened on port %d",
+                                    i->port);
 }
 
 static int ctr_connect(struct fn_inst *i, struct isola_err *err)

@@ -364,13 +364,6 @@ int fn_gateway_invoke(struct fn_gateway *g, const char *name, const struct fn_re
         return st == 0 ? 0 : -1;
 }
 
-void fn_response_free(struct fn_response *rs)
-{
-        free(rs->headers);
-        free(rs->body);
-        memset(rs, 0, sizeof(*rs));
-}
-
 static void flush_records(struct fn_gateway *g)
 {
         struct isola_err e = {0};

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "fn/fn_gateway_internal.h"
@@ -196,6 +197,17 @@ static void *conn_thread(void *arg)
         setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         while (buf && !atomic_load(&g->stop) && serve_request(g, c, buf, &have))
                 ;
+        /* lingering close: unread request bytes would turn close() into a
+         * reset that can destroy an error reply before the client reads it */
+        struct timeval tv = {0, 200000};
+        shutdown(c, SHUT_WR);
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        for (size_t drained = 0; buf && drained < (1u << 20);) {
+                ssize_t n = recv(c, buf, GW_HDR_MAX, 0);
+                if (n <= 0)
+                        break;
+                drained += (size_t)n;
+        }
         free(buf);
         close(c);
         atomic_fetch_sub(&g->conns, 1);
@@ -300,6 +312,12 @@ int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t de
         }
         st = fn_http_parse_response(resp, got, rs);
         free(resp);
+        if (st == 0 && rs->body_len > FN_BODY_MAX) {
+                fn_response_free(rs);
+                return err_set(err, EFBIG, "function '%s': response over the limit (%u bytes)",
+                               name, FN_BODY_MAX),
+                       502;
+        }
         if (st < 0)
                 return err_set(err, EPROTO, "function '%s': instance gave no valid HTTP response",
                                name),

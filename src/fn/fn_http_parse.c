@@ -228,3 +228,10 @@ int fn_http_parse_response(const char *buf, size_t len, struct fn_response *out)
         out->body_len = blen;
         return 0;
 }
+
+void fn_response_free(struct fn_response *rs)
+{
+        free(rs->headers);
+        free(rs->body);
+        memset(rs, 0, sizeof(*rs));
+}

@@ -41,8 +41,10 @@ static void reply(int c, int status, const char *body, size_t len)
         int n = snprintf(h, sizeof(h),
                          "HTTP/1.0 %d %s\r\nContent-Type: application/octet-stream\r\n"
                          "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                         status, status == 200 ? "OK" : status == 500 ? "Handler Failed"
-                                                                       : "Bad Request",
+                         status, status == 200   ? "OK"
+                         : status == 500 ? "Handler Failed"
+                         : status == 502 ? "Output Too Large"
+                                         : "Bad Request",
                          len);
         write_all(c, h, (size_t)n);
         write_all(c, body, len);
@@ -146,6 +148,8 @@ static void serve_one(int c, char **argv)
                 ;
         if (pid < 0)
                 reply(c, 500, "shim: fork failed\n", 18);
+        else if (out_len > BODY_MAX)
+                reply(c, 502, "handler output over the limit\n", 30);
         else
                 reply(c, WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 200 : 500, out, out_len);
         free(out);

@@ -284,6 +284,25 @@ bad "failing RUN" 'exit code 3.*last output:.*last line' \
 bad "unknown --target" "target stage 'nope' not found" $'FROM isola-bld-bb AS a' --target nope
 bad "missing -f file" "none: No such file" "" -f "$B/none"
 
+# ---- a killed build: the next build removes what it left ------------------
+K=$T/kill
+mkdir -p "$K"
+printf 'FROM isola-bld-bb\nRUN sleep 47\n' >"$K/Containerfile"
+"$I" build --no-cache "$K" >"$T/kill.out" 2>&1 &
+kpid=$!
+for _ in $(seq 100); do
+	pgrep -f 'sleep 47' >/dev/null && break
+	sleep 0.1
+done
+kill -9 "$kpid"
+wait "$kpid" 2>/dev/null
+check "killed build left its mount, scratch dir and container" [ "$(leftovers)" -gt 0 ]
+printf 'FROM isola-bld-bb\nRUN true\n' >"$K/Containerfile"
+check "the next build succeeds" build "$K"
+sleep 0.5
+check_eq "and removed the killed build's leftovers and process" \
+	"$(leftovers) $(pgrep -f 'sleep 47' | wc -l)" "0 0"
+
 # ---- builder prune --------------------------------------------------------
 check "builder prune" bash -c "\"$I\" builder prune -f >/dev/null"
 build "$C" -t cache --build-arg LATE=l2 --build-arg EARLY=e2

@@ -137,7 +137,7 @@ static int f_net(void *ctx, const struct cmp_project *p, const struct cmp_networ
         (void)p;
         (void)err;
         logf_(ctx, "net", n->name);
-        return 0;
+        return 1;
 }
 
 static int f_vol(void *ctx, const struct cmp_project *p, const struct cmp_volume *v,
@@ -146,7 +146,7 @@ static int f_vol(void *ctx, const struct cmp_project *p, const struct cmp_volume
         (void)p;
         (void)err;
         logf_(ctx, "vol", v->name);
-        return 0;
+        return 1;
 }
 
 static int f_rm_named(void *ctx, const char *name, struct isola_err *err)

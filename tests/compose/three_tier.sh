@@ -49,6 +49,7 @@ if cmp_bridge_ok; then
 		test "${db_line:-99}" -lt "${worker_line:-0}"
 	check_eq "isola: what a user sees" "$(isola_sees)" "$want1"
 	check_match "isola: ps shows health" "$(ic ps)" 'cmp3-db-1 +db +running \(healthy\)'
+	check_match "isola: ps shows the published port" "$(ic ps front)" "0.0.0.0:$ISOLA_PORT->80/tcp"
 	ic down -t 2 >/dev/null 2>&1
 	ic up -d >/dev/null 2>&1
 	check_eq "isola: after down/up (volume kept)" "$(isola_sees)" "$want2"

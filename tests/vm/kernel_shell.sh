@@ -89,7 +89,7 @@ check_eq "full: the RTC's date is the host's" "$(value "$T/full.log" rtc-date)" 
 irqs=$(value "$T/full.log" serial-irq)
 check "full: the 8250 console took interrupts ($irqs)" test "${irqs:-0}" -gt 0
 check_eq "full: no hypervisor CPUID bit" "$(value "$T/full.log" hypervisor)" 0
-seen "$T/full.log" done || diag "$(tail -20 "$T/full.log")"
+seen "$T/full.log" "done" || diag "$(tail -20 "$T/full.log")"
 
 # --- paravirtualization: a TAP in a namespace of our own, 10.198.0.1 ---
 if ! ip netns add "$NS"; then
@@ -119,7 +119,7 @@ check_eq "para: /dev/hwrng reads" "$(value "$T/para.log" hwrng-bytes)" 16
 check_eq "para: virtio-net NIC with our MAC" "$(value "$T/para.log" mac)" "52:54:00:12:34:56"
 check_eq "para: the guest pings the host side of the TAP" "$(value "$T/para.log" ping)" ok
 check_eq "para: the guest fetches a file over TCP" "$(value "$T/para.log" fetch)" "hello over TCP $$"
-seen "$T/para.log" done || diag "$(tail -20 "$T/para.log")"
+seen "$T/para.log" "done" || diag "$(tail -20 "$T/para.log")"
 check "para: the TAP is still the namespace's (isola attached, did not delete it)" \
-	ip netns exec "$NS" ip link show "$TAP"
+	ip netns exec "$NS" ip link show "$TAP" >/dev/null
 done_testing

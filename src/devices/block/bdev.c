@@ -1,8 +1,8 @@
 /* The block-device front: format detection, the chain opener, argument
  * checks shared by every back end, and the raw (plain file) back end. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -3,7 +3,6 @@
  * Every number in the file is treated as hostile: offsets must be aligned
  * and inside the file, table sizes are bounded, metadata clusters may not
  * overlap, and the chain depth is bounded. */
-#define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -120,6 +119,15 @@ int qcow2_meta_add(struct qcow2 *q, uint64_t off, const char *path, const char *
         q->meta[pos] = off;
         q->n_meta++;
         return 0;
+}
+
+void qcow2_meta_del(struct qcow2 *q, uint64_t off)
+{
+        size_t pos;
+        if (!meta_find(q, off, &pos))
+                return;
+        memmove(q->meta + pos, q->meta + pos + 1, (q->n_meta - pos - 1) * sizeof(*q->meta));
+        q->n_meta--;
 }
 
 /* A table of `bytes` at `off` must be cluster aligned, inside the file, and
@@ -277,6 +285,7 @@ static int load_tables(struct qcow2 *q, const struct qcow2_hdr *hd, const char *
                                       err) < 0)
                 return -1;
         q->rt_entries = (uint64_t)hd->rt_clusters * q->cs / 8;
+        q->rt_clusters = hd->rt_clusters;
         if (check_table(q, q->rt_off, (uint64_t)hd->rt_clusters * q->cs, path,
                         "refcount table", err) < 0)
                 return -1;

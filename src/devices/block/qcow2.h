@@ -63,6 +63,7 @@ struct qcow2 {
         uint64_t *rt; /* host byte order */
         uint64_t rt_entries;
         uint64_t rt_off;
+        uint32_t rt_clusters;
         uint32_t rc_bytes;   /* width of one refcount (refcount_order 3..6) */
         uint64_t rb_entries; /* refcounts per refcount block */
 
@@ -88,6 +89,7 @@ struct qcow2 {
 int qcow2_meta_add(struct qcow2 *q, uint64_t off, const char *path, const char *what,
                    struct isola_err *err);
 int qcow2_is_meta(const struct qcow2 *q, uint64_t off);
+void qcow2_meta_del(struct qcow2 *q, uint64_t off);
 int qcow2_pread_full(struct qcow2 *q, void *buf, size_t len, uint64_t off, const char *path,
                      const char *what, struct isola_err *err);
 int qcow2_pwrite_full(struct qcow2 *q, const void *buf, size_t len, uint64_t off,

@@ -3,7 +3,6 @@
  * and exact refcounts. Metadata is written through (no dirty caches), in
  * the order refcount -> data -> L2 entry -> L1 entry, so a crash leaks
  * clusters at worst and never points a table at unwritten data. */
-#define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -83,12 +82,110 @@ static int alloc_cluster(struct qcow2 *q, uint64_t *off_out, const char *path,
                          struct isola_err *err);
 
 static int refcount_set(struct qcow2 *q, uint64_t cl, uint64_t val, const char *path,
+                        struct isola_err *err);
+
+/* First cluster index >= from that starts n free, non-metadata clusters. */
+static int find_free_run(struct qcow2 *q, uint64_t from, uint64_t n, uint64_t *out,
+                         const char *path, struct isola_err *err)
+{
+        uint64_t s = from, rc;
+        for (uint64_t k = 0, scanned = 0; k < n; k++) {
+                if (++scanned > ALLOC_SCAN_MAX)
+                        return err_set(err, ENOSPC, "%s: no free clusters found", path);
+                if (refcount_get(q, s + k, &rc, path, err) < 0)
+                        return -1;
+                if (rc || qcow2_is_meta(q, (s + k) << q->cluster_bits)) {
+                        s += k + 1;
+                        k = (uint64_t)-1; /* restart the run after the busy cluster */
+                }
+        }
+        *out = s;
+        return 0;
+}
+
+/* Moves the refcount table to a bigger place at the end: the new table and
+ * the refcount blocks covering it are laid out together, counted, written,
+ * and only then does the header switch to them (one 12-byte write); the old
+ * table's clusters are freed last. A crash in between leaks clusters. */
+static int rt_grow(struct qcow2 *q, uint64_t need_ri, const char *path, struct isola_err *err)
+{
+        uint64_t ncl = q->rt_clusters;
+        while (ncl * q->cs / 8 <= need_ri && ncl * q->cs <= QCOW2_MAX_RT_BYTES)
+                ncl *= 2;
+        if (ncl * q->cs > QCOW2_MAX_RT_BYTES)
+                return err_set(err, ENOSPC, "%s: refcount table would exceed %u bytes", path,
+                               QCOW2_MAX_RT_BYTES);
+        uint64_t start, nent = ncl * q->cs / 8;
+        if (find_free_run(q, q->next_alloc, ncl, &start, path, err) < 0)
+                return -1;
+        uint64_t *nrt = calloc(nent, 8);
+        if (!nrt)
+                return err_set(err, ENOMEM, "%s: out of memory", path);
+        memcpy(nrt, q->rt, q->rt_entries * 8);
+        /* new blocks go right after the table, and may need covering too */
+        uint64_t end = start + ncl;
+        for (uint64_t x = start; x < end; x++) {
+                uint64_t ri = x / q->rb_entries;
+                if (ri < nent && nrt[ri] == 0)
+                        nrt[ri] = (end++) << q->cluster_bits;
+        }
+        uint8_t *zero = calloc(1, q->cs);
+        int rc = zero ? 0 : err_set(err, ENOMEM, "%s: out of memory", path);
+        for (uint64_t b = start + ncl; rc == 0 && b < end; b++)
+                rc = qcow2_pwrite_full(q, zero, q->cs, b << q->cluster_bits, path,
+                                       "refcount block", err);
+        free(zero);
+        uint64_t *ort = q->rt, ooff = q->rt_off, oent = q->rt_entries;
+        uint32_t ocl = q->rt_clusters;
+        q->rt = nrt;
+        q->rt_entries = nent;
+        for (uint64_t x = start; rc == 0 && x < end; x++)
+                rc = refcount_set(q, x, 1, path, err);
+        for (uint64_t i = 0; i < nent; i++)
+                nrt[i] = htobe64(nrt[i]);
+        if (rc == 0)
+                rc = qcow2_pwrite_full(q, nrt, nent * 8, start << q->cluster_bits, path,
+                                       "refcount table", err);
+        for (uint64_t i = 0; i < nent; i++)
+                nrt[i] = be64toh(nrt[i]);
+        if (rc == 0 && fdatasync(q->fd) < 0)
+                rc = err_sys(err, "%s: flush", path);
+        uint8_t hdr[12];
+        uint64_t be_off = htobe64(start << q->cluster_bits);
+        uint32_t be_cl = htobe32((uint32_t)ncl);
+        memcpy(hdr, &be_off, 8);
+        memcpy(hdr + 8, &be_cl, 4);
+        if (rc == 0)
+                rc = qcow2_pwrite_full(q, hdr, sizeof(hdr), 48, path, "header", err);
+        if (rc < 0) {
+                q->rt = ort;
+                q->rt_entries = oent;
+                free(nrt);
+                return -1;
+        }
+        free(ort);
+        q->rt_off = start << q->cluster_bits;
+        q->rt_clusters = (uint32_t)ncl;
+        q->next_alloc = end;
+        for (uint64_t x = start; x < end; x++)
+                if (qcow2_meta_add(q, x << q->cluster_bits, path, "refcount table", err) < 0)
+                        return -1;
+        for (uint32_t c = 0; c < ocl; c++) {
+                uint64_t off = ooff + (uint64_t)c * q->cs;
+                qcow2_meta_del(q, off);
+                if (refcount_set(q, off >> q->cluster_bits, 0, path, err) < 0)
+                        return -1;
+        }
+        (void)oent;
+        return 0;
+}
+
+static int refcount_set(struct qcow2 *q, uint64_t cl, uint64_t val, const char *path,
                         struct isola_err *err)
 {
         uint64_t ri = cl / q->rb_entries;
-        if (ri >= q->rt_entries)
-                return err_set(err, ENOSPC,
-                               "%s: refcount table full (growing it is not supported)", path);
+        if (ri >= q->rt_entries && rt_grow(q, ri, path, err) < 0)
+                return -1;
         if (q->rt[ri] == 0) {
                 if (++q->alloc_depth > ALLOC_DEPTH_MAX) {
                         q->alloc_depth--;

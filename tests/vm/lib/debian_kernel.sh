@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Debian's standard kernel (linux-image-amd64) for the KVM sandbox and the
 # kernel suite: the package is fetched with `apt-get download` into a cache
 # under tests/fixtures/cache (gitignored), unpacked once, and depmod makes
@@ -64,7 +65,7 @@ dk_fetch() {
 		DK_DEB=$(ls -t "$DK_CACHE"/linux-image-[0-9]*-amd64_*.deb | head -1)
 	fi
 	DK_DIR=$DK_CACHE/$(basename "$DK_DEB" .deb)
-	if [ ! -s "$DK_DIR/lib/modules/"*/modules.dep ]; then
+	if ! compgen -G "$DK_DIR/lib/modules/*/modules.dep" >/dev/null; then
 		dk_unpack "$DK_DEB" "$DK_DIR" || { exec {dk_lock}>&-; return 1; }
 	fi
 	exec {dk_lock}>&-
