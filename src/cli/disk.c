@@ -32,12 +32,26 @@ static int parse_size(const char *s, uint64_t *out)
                 return -1;
         unsigned shift = 0;
         switch (*end) {
-        case 'T': case 't': shift = 40; break;
-        case 'G': case 'g': shift = 30; break;
-        case 'M': case 'm': shift = 20; break;
-        case 'K': case 'k': shift = 10; break;
-        case 0: break;
-        default: return -1;
+        case 'T':
+        case 't':
+                shift = 40;
+                break;
+        case 'G':
+        case 'g':
+                shift = 30;
+                break;
+        case 'M':
+        case 'm':
+                shift = 20;
+                break;
+        case 'K':
+        case 'k':
+                shift = 10;
+                break;
+        case 0:
+                break;
+        default:
+                return -1;
         }
         if (*end && end[1])
                 return -1;
@@ -66,11 +80,21 @@ static int disk_create(int argc, char **argv)
         optind = 1;
         while ((c = getopt(argc, argv, "+f:b:F:h")) != -1) {
                 switch (c) {
-                case 'f': fmt = optarg; break;
-                case 'b': backing = optarg; break;
-                case 'F': backing_fmt = optarg; break;
-                case 'h': usage(stdout); return 0;
-                default: usage(stderr); return EXIT_USAGE;
+                case 'f':
+                        fmt = optarg;
+                        break;
+                case 'b':
+                        backing = optarg;
+                        break;
+                case 'F':
+                        backing_fmt = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return EXIT_USAGE;
                 }
         }
         int rest = argc - optind;

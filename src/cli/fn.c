@@ -53,13 +53,20 @@ static int push(char ***v, const char *s)
 }
 
 static const struct option deploy_opts[] = {
-    {"image", required_argument, NULL, 'i'},     {"mode", required_argument, NULL, 'M'},
-    {"port", required_argument, NULL, 'p'},      {"memory", required_argument, NULL, 'm'},
-    {"cpus", required_argument, NULL, 'c'},      {"timeout", required_argument, NULL, 't'},
-    {"concurrency", required_argument, NULL, 'C'}, {"min", required_argument, NULL, 'n'},
-    {"max", required_argument, NULL, 'x'},       {"idle", required_argument, NULL, 'I'},
-    {"queue", required_argument, NULL, 'q'},     {"env", required_argument, NULL, 'e'},
-    {"isolation", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
+    {"image", required_argument, NULL, 'i'},
+    {"mode", required_argument, NULL, 'M'},
+    {"port", required_argument, NULL, 'p'},
+    {"memory", required_argument, NULL, 'm'},
+    {"cpus", required_argument, NULL, 'c'},
+    {"timeout", required_argument, NULL, 't'},
+    {"concurrency", required_argument, NULL, 'C'},
+    {"min", required_argument, NULL, 'n'},
+    {"max", required_argument, NULL, 'x'},
+    {"idle", required_argument, NULL, 'I'},
+    {"queue", required_argument, NULL, 'q'},
+    {"env", required_argument, NULL, 'e'},
+    {"isolation", required_argument, NULL, 'S'},
+    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
@@ -67,7 +74,9 @@ static int deploy_opt(struct fn_config *c, int opt, const char *a)
 {
         char *end;
         switch (opt) {
-        case 'i': snprintf(c->image, sizeof(c->image), "%s", a); return 0;
+        case 'i':
+                snprintf(c->image, sizeof(c->image), "%s", a);
+                return 0;
         case 'M':
                 if (!strcmp(a, "http") || !strcmp(a, "stdio")) {
                         c->mode = a[0] == 'h' ? FN_MODE_HTTP : FN_MODE_STDIO;
@@ -75,8 +84,10 @@ static int deploy_opt(struct fn_config *c, int opt, const char *a)
                 }
                 fprintf(stderr, "isola fn deploy: --mode '%s': use http or stdio\n", a);
                 return -1;
-        case 'p': return parse_int("--port", a, &c->port);
-        case 'm': return parse_int("--memory", a, &c->memory_mib);
+        case 'p':
+                return parse_int("--port", a, &c->port);
+        case 'm':
+                return parse_int("--memory", a, &c->memory_mib);
         case 'c':
                 c->cpus = strtod(a, &end);
                 if (*end || end == a) {
@@ -84,19 +95,27 @@ static int deploy_opt(struct fn_config *c, int opt, const char *a)
                         return -1;
                 }
                 return 0;
-        case 't': return parse_int("--timeout", a, &c->timeout_s);
-        case 'C': return parse_int("--concurrency", a, &c->concurrency);
-        case 'n': return parse_int("--min", a, &c->min);
-        case 'x': return parse_int("--max", a, &c->max);
-        case 'I': return parse_int("--idle", a, &c->idle_s);
-        case 'q': return parse_int("--queue", a, &c->queue);
-        case 'e': return push(&c->env, a);
+        case 't':
+                return parse_int("--timeout", a, &c->timeout_s);
+        case 'C':
+                return parse_int("--concurrency", a, &c->concurrency);
+        case 'n':
+                return parse_int("--min", a, &c->min);
+        case 'x':
+                return parse_int("--max", a, &c->max);
+        case 'I':
+                return parse_int("--idle", a, &c->idle_s);
+        case 'q':
+                return parse_int("--queue", a, &c->queue);
+        case 'e':
+                return push(&c->env, a);
         case 'S':
                 if (!strcmp(a, "container"))
                         return 0;
                 fprintf(stderr, "isola fn deploy: --isolation '%s': only 'container' exists\n", a);
                 return -1;
-        default: return -1;
+        default:
+                return -1;
         }
 }
 
@@ -250,8 +269,10 @@ static int fn_rm(int argc, char **argv)
                         nanosleep(&ts, NULL);
                 }
                 if (has_instances(dir)) {
-                        fprintf(stderr, "isola fn rm: function '%s': instances still mounted "
-                                        "under %s\n", argv[i], dir);
+                        fprintf(stderr,
+                                "isola fn rm: function '%s': instances still mounted "
+                                "under %s\n",
+                                argv[i], dir);
                         rc = 1;
                         continue;
                 }
@@ -269,9 +290,15 @@ static int fn_rm(int argc, char **argv)
 int cli_fn(int argc, char **argv)
 {
         static const struct cli_verb sub[] = {
-            {"deploy", fn_deploy_cmd}, {"ls", fn_ls},          {"list", fn_ls},
-            {"inspect", fn_inspect},   {"rm", fn_rm},          {"invoke", cli_fn_invoke},
-            {"serve", cli_fn_serve},   {"logs", cli_fn_logs},  {"usage", cli_fn_usage},
+            {"deploy", fn_deploy_cmd},
+            {"ls", fn_ls},
+            {"list", fn_ls},
+            {"inspect", fn_inspect},
+            {"rm", fn_rm},
+            {"invoke", cli_fn_invoke},
+            {"serve", cli_fn_serve},
+            {"logs", cli_fn_logs},
+            {"usage", cli_fn_usage},
             {NULL, NULL},
         };
         if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -104,8 +104,8 @@ static int via_gateway(const char *addr, const char *name, const char *path, con
         return ok ? 0 : 1;
 }
 
-static int one_shot(const struct db_paths *p, const char *name, const char *path,
-                    const char *data, size_t len)
+static int one_shot(const struct db_paths *p, const char *name, const char *path, const char *data,
+                    size_t len)
 {
         struct fn_gateway_opts o = {.paths = *p};
         struct fn_gateway *g;
@@ -266,12 +266,18 @@ static int64_t parse_since(const char *s)
                 return -1;
         int64_t now = (int64_t)time(NULL) * 1000;
         switch (*end) {
-        case 's': return now - v * 1000;
-        case 'm': return now - v * 60000;
-        case 'h': return now - v * 3600000;
-        case 'd': return now - v * 86400000;
-        case 0: return v * 1000; /* unix seconds */
-        default: return -1;
+        case 's':
+                return now - v * 1000;
+        case 'm':
+                return now - v * 60000;
+        case 'h':
+                return now - v * 3600000;
+        case 'd':
+                return now - v * 86400000;
+        case 0:
+                return v * 1000; /* unix seconds */
+        default:
+                return -1;
         }
 }
 
@@ -292,8 +298,10 @@ int cli_fn_usage(int argc, char **argv)
 
         while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 if (opt == 's' && (since = parse_since(optarg)) < 0) {
-                        fprintf(stderr, "isola fn usage: --since '%s': use 30m, 2h, 1d or unix "
-                                        "seconds\n", optarg);
+                        fprintf(stderr,
+                                "isola fn usage: --since '%s': use 30m, 2h, 1d or unix "
+                                "seconds\n",
+                                optarg);
                         return 2;
                 } else if (opt == 'f')
                         json = !strcmp(optarg, "json");
@@ -314,14 +322,14 @@ int cli_fn_usage(int argc, char **argv)
         if (json)
                 printf("[");
         else
-                printf("%-20s %8s %6s %5s %10s %12s %12s %10s %12s %12s\n", "FUNCTION",
-                       "INVOKED", "ERRORS", "COLD", "BILLED_MS", "GB_SECONDS", "COST_LAMBDA",
-                       "CPU_S", "USED_GB_S", "COST_USAGE");
+                printf("%-20s %8s %6s %5s %10s %12s %12s %10s %12s %12s\n", "FUNCTION", "INVOKED",
+                       "ERRORS", "COLD", "BILLED_MS", "GB_SECONDS", "COST_LAMBDA", "CPU_S",
+                       "USED_GB_S", "COST_USAGE");
         for (size_t i = 0; i < n; i++) {
                 double req = (double)u[i].invocations * pr.per_request;
                 double lam = req + u[i].billed_gb_s * pr.per_gb_second;
-                double use = req + u[i].cpu_s * pr.per_cpu_second +
-                             u[i].used_gb_s * pr.per_used_gb_second;
+                double use =
+                    req + u[i].cpu_s * pr.per_cpu_second + u[i].used_gb_s * pr.per_used_gb_second;
                 if (json)
                         printf("%s{\"function\":\"%s\",\"invocations\":%lld,\"errors\":%lld,"
                                "\"cold_starts\":%lld,\"billed_ms\":%lld,\"wall_us\":%lld,"
@@ -330,8 +338,8 @@ int cli_fn_usage(int argc, char **argv)
                                "\"cost_usage_usd\":%.9f}",
                                i ? "," : "", u[i].function, (long long)u[i].invocations,
                                (long long)u[i].errors, (long long)u[i].cold_starts,
-                               (long long)u[i].billed_ms, (long long)u[i].wall_us,
-                               u[i].billed_gb_s, lam, u[i].cpu_s, u[i].used_gb_s, use);
+                               (long long)u[i].billed_ms, (long long)u[i].wall_us, u[i].billed_gb_s,
+                               lam, u[i].cpu_s, u[i].used_gb_s, use);
                 else
                         printf("%-20s %8lld %6lld %5lld %10lld %12.6f %12.9f %10.4f %12.6f "
                                "%12.9f\n",

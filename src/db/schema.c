@@ -159,5 +159,8 @@ const char *const db_schema[] = {
 /* Columns added after a table first shipped: ALTER TABLE statements whose
  * "duplicate column" failure is ignored. */
 const char *const db_schema_upgrades[] = {
+        /* engine: databases made before these columns */
+        "ALTER TABLE containers ADD COLUMN monitor_start INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE volumes ADD COLUMN anonymous INTEGER NOT NULL DEFAULT 0",
         NULL,
 };

@@ -16,8 +16,8 @@
 #define FN_NAME_MAX   64
 #define FN_MAX_ENV    64
 #define FN_MAX_ARGS   64
-#define FN_BODY_MAX   (6u << 20) /* request and response bodies, like Lambda's 6 MB */
-#define FN_LIMIT_MAX  1000       /* --max, --min, --concurrency, queue */
+#define FN_BODY_MAX   (6u << 20)  /* request and response bodies, like Lambda's 6 MB */
+#define FN_LIMIT_MAX  1000        /* --max, --min, --concurrency, queue */
 #define FN_MEMORY_MAX (64u << 10) /* MiB */
 
 enum fn_mode { FN_MODE_HTTP, FN_MODE_STDIO };
@@ -70,9 +70,9 @@ struct fn_invocation {
 int fn_record(sqlite3 *db, const struct fn_invocation *inv, struct isola_err *err);
 
 struct fn_prices {
-        double per_request;      /* USD per invocation */
-        double per_gb_second;    /* USD per configured GB-second (Lambda model) */
-        double per_cpu_second;   /* USD per CPU-second used (usage model) */
+        double per_request;        /* USD per invocation */
+        double per_gb_second;      /* USD per configured GB-second (Lambda model) */
+        double per_cpu_second;     /* USD per CPU-second used (usage model) */
         double per_used_gb_second; /* USD per GB-second of peak memory used */
 };
 /* /etc/isola/prices.json (or ISOLA_PRICES) over the embedded defaults. */
@@ -106,7 +106,7 @@ void fn_gateway_destroy(struct fn_gateway *g);
 
 /* One request in-process (fn invoke without a gateway; the API adapter). */
 struct fn_request {
-        const char *method, *path; /* path: what follows /function/NAME ("" or "/x?y") */
+        const char *method, *path;  /* path: what follows /function/NAME ("" or "/x?y") */
         const char *const *headers; /* "Name: value", NULL-terminated or NULL */
         const char *body;
         size_t body_len;
@@ -120,6 +120,11 @@ struct fn_response {
 int fn_gateway_invoke(struct fn_gateway *g, const char *name, const struct fn_request *rq,
                       struct fn_response *rs, struct isola_err *err);
 void fn_response_free(struct fn_response *rs);
+/* The adapter for another HTTP server (isola serve's /function/ routes):
+ * target is the request target "/function/NAME[/path][?query]"; 404 in
+ * rs->status when it is not one. Error statuses carry err's message. */
+int fn_gateway_route(struct fn_gateway *g, const char *method, const char *target,
+                     const struct fn_request *rq, struct fn_response *rs, struct isola_err *err);
 
 /* Prometheus text for every function this gateway serves. */
 void fn_metrics_write(struct fn_gateway *g, FILE *f);

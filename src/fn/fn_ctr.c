@@ -31,10 +31,10 @@
 #include "util/fs.h"
 
 struct fn_inst {
-        char id[128];        /* runtime id, also the cgroup name */
-        char dir[PATH_MAX];  /* <runroot>/fn/<name>/<serial> */
+        char id[128];       /* runtime id, also the cgroup name */
+        char dir[PATH_MAX]; /* <runroot>/fn/<name>/<serial> */
         char ctr_root[PATH_MAX];
-        char cg[160];        /* absolute cgroupsPath */
+        char cg[160]; /* absolute cgroupsPath */
         int port;
         int netns_fd, host_netns_fd;
         int cpu_fd, mem_fd;
@@ -159,8 +159,7 @@ static json_object *mount_obj(const char *dst, const char *type, const char *src
         return m;
 }
 
-static json_object *process_obj(json_object *p, const struct fn_config *c,
-                                const char *const *cmd)
+static json_object *process_obj(json_object *p, const struct fn_config *c, const char *const *cmd)
 {
         json_object *args = json_object_new_array(), *env = json_object_new_array();
         char buf[64];
@@ -174,9 +173,9 @@ static json_object *process_obj(json_object *p, const struct fn_config *c,
         for (size_t k = 0; cmd && cmd[k]; k++)
                 json_object_array_add(args, json_object_new_string(cmd[k]));
         json_object_object_add(p, "args", args);
-        json_object_array_add(env, json_object_new_string(
-                                           "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-                                           "/usr/bin:/sbin:/bin"));
+        json_object_array_add(
+            env, json_object_new_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                                        "/usr/bin:/sbin:/bin"));
         snprintf(buf, sizeof(buf), "PORT=%d", c->port);
         json_object_array_add(env, json_object_new_string(buf));
         for (size_t k = 0; c->env && c->env[k]; k++)
@@ -190,8 +189,7 @@ static void resources_obj(json_object *lin, const struct fn_config *c)
 {
         json_object *r = json_object_new_object(), *mem = json_object_new_object();
 
-        json_object_object_add(mem, "limit",
-                               json_object_new_int64((int64_t)c->memory_mib << 20));
+        json_object_object_add(mem, "limit", json_object_new_int64((int64_t)c->memory_mib << 20));
         json_object_object_add(r, "memory", mem);
         if (c->cpus > 0) {
                 json_object *cpu = json_object_new_object();
@@ -391,14 +389,15 @@ static int ctr_start_inst(struct fn_inst *i, struct isola_err *err)
         }
         i->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
         /* a container whose process already exited has no pid in its state */
-        return i->pid > 0 ? 0
-                          : err_set(err, ECHILD, "process exited before it listened on port %d",
-                                    i->port);
+        return i->pid > 0
+                   ? 0
+                   : err_set(err, ECHILD, "process exited before it listened on port %d", i->port);
 }
 
 static int ctr_connect(struct fn_inst *i, struct isola_err *err)
 {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)i->port),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)i->port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         int s;
 
@@ -448,11 +447,10 @@ static int ctr_ready(struct fn_inst *i, int64_t deadline_ms, struct isola_err *e
                         return 0;
                 }
                 if (!ctr_alive(i))
-                        return err_set(err, ECHILD,
-                                       "process exited before it listened on port %d", i->port);
-                if (fn_now_ms() >= deadline_ms)
-                        return err_set(err, ETIMEDOUT, "port %d not open after waiting",
+                        return err_set(err, ECHILD, "process exited before it listened on port %d",
                                        i->port);
+                if (fn_now_ms() >= deadline_ms)
+                        return err_set(err, ETIMEDOUT, "port %d not open after waiting", i->port);
                 struct timespec ts = {0, 200000};
                 nanosleep(&ts, NULL);
         }
@@ -483,12 +481,12 @@ static int ctr_usage(struct fn_inst *i, struct fn_usage_sample *out)
 }
 
 const struct fn_backend fn_backend_container = {
-        .name = "container",
-        .create = ctr_create_inst,
-        .start = ctr_start_inst,
-        .ready = ctr_ready,
-        .connect = ctr_connect,
-        .alive = ctr_alive,
-        .usage = ctr_usage,
-        .destroy = ctr_destroy,
+    .name = "container",
+    .create = ctr_create_inst,
+    .start = ctr_start_inst,
+    .ready = ctr_ready,
+    .connect = ctr_connect,
+    .alive = ctr_alive,
+    .usage = ctr_usage,
+    .destroy = ctr_destroy,
 };

@@ -138,15 +138,26 @@ static struct gw_inst *inst_start(struct fn_gateway *g, struct gw_fn *f, struct 
         if (backend->create(&g->paths, &f->cfg, (const char *const *)f->layers, g->shim,
                             in->serial, &in->bi, err) < 0)
                 goto fail;
-        if (backend->start(in->bi, err) < 0 ||
-            backend->ready(in->bi, fn_now_ms() + f->cfg.timeout_s * 1000LL, err) < 0) {
+        int64_t t1 = fn_now_us();
+        if (backend->start(in->bi, err) < 0) {
                 backend->destroy(in->bi);
                 err_prefix(err, "function '%s': instance on port %d", f->cfg.name, f->cfg.port);
                 goto fail;
         }
+        int64_t t2 = fn_now_us();
+        if (backend->ready(in->bi, fn_now_ms() + f->cfg.timeout_s * 1000LL, err) < 0) {
+                backend->destroy(in->bi);
+                err_prefix(err, "function '%s': instance on port %d", f->cfg.name, f->cfg.port);
+                goto fail;
+        }
+        int64_t t3 = fn_now_us();
         in->last_used_ms = fn_now_ms();
-        gw_event(g, f->cfg.name, "event=instance-start serial=%u start_us=%lld", in->serial,
-                 (long long)(fn_now_us() - t0));
+        /* the cold start's steps, for docs/functions.md and bench/fn */
+        gw_event(g, f->cfg.name,
+                 "event=instance-start serial=%u start_us=%lld create_us=%lld run_us=%lld "
+                 "ready_us=%lld",
+                 in->serial, (long long)(t3 - t0), (long long)(t1 - t0), (long long)(t2 - t1),
+                 (long long)(t3 - t2));
         return in;
 fail:
         gw_event(g, f->cfg.name, "event=instance-failed error=\"%s\"", err->msg);
@@ -173,8 +184,8 @@ static void unlink_inst(struct gw_fn *f, struct gw_inst *in)
 }
 
 /* A slot on an instance: 0 and *out, or an HTTP status (429, 502, 503, 504). */
-static int acquire(struct fn_gateway *g, struct gw_fn *f, int64_t deadline_ms,
-                   struct gw_inst **out, bool *cold, struct isola_err *err)
+static int acquire(struct fn_gateway *g, struct gw_fn *f, int64_t deadline_ms, struct gw_inst **out,
+                   bool *cold, struct isola_err *err)
 {
         pthread_mutex_lock(&f->mu);
         for (;;) {
@@ -288,8 +299,8 @@ static void meter(struct fn_gateway *g, struct gw_fn *f, const struct fn_invocat
         pthread_mutex_lock(&g->mu);
         if (g->n_recs == g->cap_recs) {
                 size_t nc = g->cap_recs ? g->cap_recs * 2 : 256;
-                struct fn_invocation *nr = nc <= 1u << 20 ? realloc(g->recs, nc * sizeof(*nr))
-                                                         : NULL;
+                struct fn_invocation *nr =
+                    nc <= 1u << 20 ? realloc(g->recs, nc * sizeof(*nr)) : NULL;
                 if (nr) {
                         g->recs = nr;
                         g->cap_recs = nc;
@@ -362,6 +373,32 @@ int fn_gateway_invoke(struct fn_gateway *g, const char *name, const struct fn_re
         inv.peak_bytes = u1.peak_bytes;
         meter(g, f, &inv);
         return st == 0 ? 0 : -1;
+}
+
+int fn_gateway_route(struct fn_gateway *g, const char *method, const char *target,
+                     const struct fn_request *rq, struct fn_response *rs, struct isola_err *err)
+{
+        static const char pfx[] = "/function/";
+        char name[FN_NAME_MAX];
+        struct fn_request r = *rq;
+        size_t len;
+
+        memset(rs, 0, sizeof(*rs));
+        if (strncmp(target, pfx, sizeof(pfx) - 1)) {
+                rs->status = 404;
+                return err_set(err, ENOENT, "not found: use /function/NAME");
+        }
+        target += sizeof(pfx) - 1;
+        len = strcspn(target, "/?");
+        if (len == 0 || len >= sizeof(name)) {
+                rs->status = 404;
+                return err_set(err, ENOENT, "not found: use /function/NAME");
+        }
+        memcpy(name, target, len);
+        name[len] = 0;
+        r.method = method;
+        r.path = target + len;
+        return fn_gateway_invoke(g, name, &r, rs, err);
 }
 
 static void flush_records(struct fn_gateway *g)
@@ -589,14 +626,15 @@ void fn_metrics_write(struct fn_gateway *g, FILE *out)
                         (unsigned long long)f->n_stopped);
                 uint64_t total = f->n_ok + f->n_4xx + f->n_429 + f->n_5xx;
                 for (int b = 0; b < GW_NBUCKETS; b++)
-                        fprintf(out, "isola_fn_duration_seconds_bucket{function=\"%s\",le=\"%g\"} %llu\n",
-                                n, bucket_le[b], (unsigned long long)f->buckets[b]);
+                        fprintf(
+                            out,
+                            "isola_fn_duration_seconds_bucket{function=\"%s\",le=\"%g\"} %llu\n", n,
+                            bucket_le[b], (unsigned long long)f->buckets[b]);
                 fprintf(out,
                         "isola_fn_duration_seconds_bucket{function=\"%s\",le=\"+Inf\"} %llu\n"
                         "isola_fn_duration_seconds_sum{function=\"%s\"} %.6f\n"
                         "isola_fn_duration_seconds_count{function=\"%s\"} %llu\n",
-                        n, (unsigned long long)total, n, f->dur_sum, n,
-                        (unsigned long long)total);
+                        n, (unsigned long long)total, n, f->dur_sum, n, (unsigned long long)total);
                 pthread_mutex_unlock(&f->mu);
         }
         pthread_mutex_unlock(&g->mu);

@@ -61,6 +61,6 @@ int gw_listen(struct fn_gateway *g, struct isola_err *err);
 void *gw_accept_loop(void *arg);
 /* fn_gateway.c */
 void gw_event(struct fn_gateway *g, const char *fn, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

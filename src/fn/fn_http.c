@@ -21,7 +21,8 @@
 int gw_listen(struct fn_gateway *g, struct isola_err *err)
 {
         char host[128], *colon;
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+        struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                                 .ai_socktype = SOCK_STREAM,
                                  .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV},
                         *ai = NULL;
         int one = 1, s;
@@ -52,18 +53,30 @@ int gw_listen(struct fn_gateway *g, struct isola_err *err)
 static const char *reason(int st)
 {
         switch (st) {
-        case 200: return "OK";
-        case 400: return "Bad Request";
-        case 404: return "Not Found";
-        case 411: return "Length Required";
-        case 413: return "Payload Too Large";
-        case 429: return "Too Many Requests";
-        case 431: return "Request Header Fields Too Large";
-        case 500: return "Internal Server Error";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        default: return "Status";
+        case 200:
+                return "OK";
+        case 400:
+                return "Bad Request";
+        case 404:
+                return "Not Found";
+        case 411:
+                return "Length Required";
+        case 413:
+                return "Payload Too Large";
+        case 429:
+                return "Too Many Requests";
+        case 431:
+                return "Request Header Fields Too Large";
+        case 500:
+                return "Internal Server Error";
+        case 502:
+                return "Bad Gateway";
+        case 503:
+                return "Service Unavailable";
+        case 504:
+                return "Gateway Timeout";
+        default:
+                return "Status";
         }
 }
 
@@ -137,8 +150,8 @@ static bool serve_request(struct fn_gateway *g, int c, char *buf, size_t *have)
         }
         if (st > 0) {
                 char msg[128];
-                snprintf(msg, sizeof(msg), "%s", st == 413 ? "request body over the limit (6 MiB)"
-                                                           : "malformed request");
+                snprintf(msg, sizeof(msg), "%s",
+                         st == 413 ? "request body over the limit (6 MiB)" : "malformed request");
                 return error_reply(c, st, msg, true), false;
         }
         bool close_ = r.close;
@@ -170,14 +183,17 @@ static bool serve_request(struct fn_gateway *g, int c, char *buf, size_t *have)
         else if (!r.fn_name[0])
                 error_reply(c, 404, "not found: use /function/NAME", close_);
         else {
-                struct fn_request rq = {.method = r.method, .path = r.fn_path,
+                struct fn_request rq = {.method = r.method,
+                                        .path = r.fn_path,
                                         .headers = (const char *const *)r.headers,
-                                        .body = body, .body_len = r.content_length};
+                                        .body = body,
+                                        .body_len = r.content_length};
                 struct fn_response rs;
                 if (fn_gateway_invoke(g, r.fn_name, &rq, &rs, &err) < 0)
                         ok = error_reply(c, rs.status, err.msg, close_) == 0;
                 else
-                        ok = send_reply(c, rs.status, rs.headers, rs.body, rs.body_len, close_) == 0;
+                        ok =
+                            send_reply(c, rs.status, rs.headers, rs.body, rs.body_len, close_) == 0;
                 fn_response_free(&rs);
         }
         free(body);

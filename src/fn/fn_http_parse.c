@@ -24,9 +24,9 @@ static bool header_is(const char *line, size_t len, const char *name)
 
 bool fn_http_hop_header(const char *line)
 {
-        static const char *const hop[] = {"Connection", "Keep-Alive", "Content-Length",
-                                          "Transfer-Encoding", "Proxy-Connection", "Upgrade",
-                                          "TE"};
+        static const char *const hop[] = {
+            "Connection", "Keep-Alive", "Content-Length", "Transfer-Encoding", "Proxy-Connection",
+            "Upgrade",    "TE"};
         size_t len = strlen(line);
         for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
                 if (header_is(line, len, hop[i]))

@@ -43,7 +43,8 @@ static bool name_ok(const char *n)
 {
         size_t len = strlen(n);
 
-        if (len == 0 || len >= 40 || !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= '0' && n[0] <= '9')))
+        if (len == 0 || len >= 40 ||
+            !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= '0' && n[0] <= '9')))
                 return false;
         for (size_t i = 0; i < len; i++)
                 if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '-'))
@@ -122,7 +123,7 @@ char *fn_config_json(const struct fn_config *c)
 {
         json_object *o = config_obj(c);
         char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return s;
 }
@@ -302,8 +303,8 @@ int fn_delete(sqlite3 *db, const char *name, struct isola_err *err)
                 db_rollback(db);
                 return err_set(err, ENOENT, "function '%s': not found", name);
         }
-        if (sqlite3_prepare_v2(db, "DELETE FROM fn_invocations WHERE function = ?", -1, &s,
-                               NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(db, "DELETE FROM fn_invocations WHERE function = ?", -1, &s, NULL) !=
+            SQLITE_OK)
                 goto fail;
         sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(s) != SQLITE_DONE)
@@ -347,11 +348,11 @@ int fn_usage_query(sqlite3 *db, const char *name, int64_t since_ms, struct fn_us
 {
         /* GB = 1024 MiB as Lambda bills (128 MB = 0.125 GB) */
         static const char sql[] =
-                "SELECT function, COUNT(*), SUM(status >= 500 OR status = 429), SUM(cold),"
-                " SUM(memory_mib / 1024.0 * billed_ms / 1000.0), SUM(cpu_us) / 1e6,"
-                " SUM(peak_bytes / 1073741824.0 * billed_ms / 1000.0), SUM(billed_ms),"
-                " SUM(wall_us) FROM fn_invocations WHERE start_ms >= ?1 AND"
-                " (?2 IS NULL OR function = ?2) GROUP BY function ORDER BY function";
+            "SELECT function, COUNT(*), SUM(status >= 500 OR status = 429), SUM(cold),"
+            " SUM(memory_mib / 1024.0 * billed_ms / 1000.0), SUM(cpu_us) / 1e6,"
+            " SUM(peak_bytes / 1073741824.0 * billed_ms / 1000.0), SUM(billed_ms),"
+            " SUM(wall_us) FROM fn_invocations WHERE start_ms >= ?1 AND"
+            " (?2 IS NULL OR function = ?2) GROUP BY function ORDER BY function";
         sqlite3_stmt *s = NULL;
         struct fn_usage *u = NULL;
         size_t n = 0;

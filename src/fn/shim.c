@@ -41,7 +41,8 @@ static void reply(int c, int status, const char *body, size_t len)
         int n = snprintf(h, sizeof(h),
                          "HTTP/1.0 %d %s\r\nContent-Type: application/octet-stream\r\n"
                          "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                         status, status == 200   ? "OK"
+                         status,
+                         status == 200   ? "OK"
                          : status == 500 ? "Handler Failed"
                          : status == 502 ? "Output Too Large"
                                          : "Bad Request",
@@ -157,7 +158,8 @@ static void serve_one(int c, char **argv)
 
 static int serve(int port, char **argv)
 {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((unsigned short)port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         int one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
 

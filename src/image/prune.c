@@ -34,11 +34,17 @@ bool store_blob_referenced(struct img_store *s, const char *digest)
 {
         return row_exists(s,
                           "SELECT 1 FROM images WHERE id = ?1 OR manifest_digest = ?1 UNION ALL"
-                          " SELECT 1 FROM image_layers WHERE blob_digest = ?1 LIMIT 1",
+                          " SELECT 1 FROM image_layers WHERE blob_digest = ?1 UNION ALL"
+                          " SELECT 1 FROM build_cache WHERE blob_digest = ?1 LIMIT 1",
                           digest, 1);
 }
 
-/* Layers no image has: rows deleted in one transaction, directories after. */
+/* Layers neither an image nor the build cache has (the cache is pruned by
+ * `builder prune`, as Docker's is): rows deleted in one transaction,
+ * directories after. */
+#define UNUSED_LAYERS                                                                              \
+        "diff_id NOT IN (SELECT diff_id FROM image_layers) AND"                                    \
+        " diff_id NOT IN (SELECT diff_id FROM build_cache)"
 static int gc_layers(struct img_store *s, uint64_t *freed, struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
@@ -47,10 +53,8 @@ static int gc_layers(struct img_store *s, uint64_t *freed, struct isola_err *err
 
         if (db_begin(s->db, err) < 0)
                 return -1;
-        if (sqlite3_prepare_v2(s->db,
-                               "SELECT diff_id, size FROM layers WHERE diff_id NOT IN"
-                               " (SELECT diff_id FROM image_layers)",
-                               -1, &st, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(s->db, "SELECT diff_id, size FROM layers WHERE " UNUSED_LAYERS, -1,
+                               &st, NULL) != SQLITE_OK) {
                 db_fail(s->db, "layers", err);
                 db_rollback(s->db);
                 return -1;
@@ -61,9 +65,7 @@ static int gc_layers(struct img_store *s, uint64_t *freed, struct isola_err *err
                 *freed += (uint64_t)sqlite3_column_int64(st, 1);
         }
         sqlite3_finalize(st);
-        if (db_exec(s->db,
-                    "DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)",
-                    err) < 0 ||
+        if (db_exec(s->db, "DELETE FROM layers WHERE " UNUSED_LAYERS, err) < 0 ||
             db_commit(s->db, err) < 0) {
                 db_rollback(s->db);
                 img_strv_free(victims);

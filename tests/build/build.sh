@@ -303,7 +303,13 @@ sleep 0.5
 check_eq "and removed the killed build's leftovers and process" \
 	"$(leftovers) $(pgrep -f 'sleep 47' | wc -l)" "0 0"
 
-# ---- builder prune --------------------------------------------------------
+# ---- image prune keeps the build cache; builder prune drops it -------------
+build "$C" -t cache --build-arg LATE=l2 --build-arg EARLY=e2
+before=$(cached_steps)
+check "image prune" bash -c "\"$I\" image prune >/dev/null"
+build "$C" -t cache --build-arg LATE=l2 --build-arg EARLY=e2
+check "image prune kept the build cache ($before steps CACHED)" \
+	test "$before" -gt 0 -a "$(cached_steps)" -eq "$before"
 check "builder prune" bash -c "\"$I\" builder prune -f >/dev/null"
 build "$C" -t cache --build-arg LATE=l2 --build-arg EARLY=e2
 check_eq "after prune nothing is CACHED" "$(cached_steps)" 0

@@ -19,6 +19,12 @@ eng_cleanup() {
 	grep -o " $ENG_TMP[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null
 	done
+	# --rm directories are deleted by their monitors in the background
+	local i
+	for i in $(seq 50); do
+		compgen -G "$ISOLA_ROOT/tmp/rm-*" >/dev/null || break
+		sleep 0.1
+	done
 	rm -rf "$ENG_TMP"
 }
 trap eng_cleanup EXIT

@@ -20,8 +20,8 @@
 static void put(int c, const char *body, size_t len)
 {
         char h[128];
-        int n = snprintf(h, sizeof(h), "HTTP/1.0 200 OK\r\nContent-Length: %zu\r\nX-Fn: test\r\n\r\n",
-                         len);
+        int n = snprintf(h, sizeof(h),
+                         "HTTP/1.0 200 OK\r\nContent-Length: %zu\r\nX-Fn: test\r\n\r\n", len);
         if (write(c, h, (size_t)n) < 0 || write(c, body, len) < 0)
                 return;
 }
@@ -95,7 +95,8 @@ static void handle(int c)
 int main(void)
 {
         const char *p = getenv("PORT");
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(p ? p : "8080"))};
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((unsigned short)atoi(p ? p : "8080"))};
         int one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
 
         signal(SIGPIPE, SIG_IGN);

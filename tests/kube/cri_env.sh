@@ -137,30 +137,57 @@ CONF
 	return 1
 }
 
-# cri_env_stop: stops containerd (the shims and every task they run, then
-# the daemon), unmounts what it left under the work dir, deletes the
+# cri_env_stop: stops containerd, then its shims and every task they run,
+# unmounts what it left under the work dir, deletes the
 # network namespaces it made, the bridge and the registry.
 cri_env_stop() {
 	local pid m ns
 	[ -n "${CRI_WORK:-}" ] || return 0
-	# shims started for this containerd carry its socket on their command line
-	for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $CRI_SOCK" 2>/dev/null); do
-		pkill -KILL -P "$pid" 2>/dev/null
-		kill -KILL "$pid" 2>/dev/null
-	done
+	# containerd first, so that it starts no shim while we stop them
 	if [ -n "${CRI_PID:-}" ]; then
 		kill "$CRI_PID" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$CRI_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$CRI_PID" 2>/dev/null
 		wait "$CRI_PID" 2>/dev/null
 	fi
-	for m in $(awk -v w="$CRI_WORK" 'index($2, w) == 1 {print $2}' /proc/self/mounts | sort -r); do
-		umount -l "$m" 2>/dev/null
+	# shims started for this containerd carry its socket on their command
+	# line; the pods' processes are their children (the shim reaps them).
+	# The network namespaces of those processes are the pods' (CNI's
+	# cni-* names under /run/netns): remembered to delete them after.
+	local shims kids inodes=" " f
+	shims=$(pgrep -f "containerd-shim-runc-v2 .*-address $CRI_SOCK" 2>/dev/null)
+	for pid in $shims; do
+		kids=$(pgrep -P "$pid" 2>/dev/null)
+		for m in $kids; do
+			inodes+="$(readlink "/proc/$m/ns/net" 2>/dev/null | tr -dc 0-9) "
+		done
+		kill -KILL $kids "$pid" 2>/dev/null
 	done
-	for ns in $(cat "$CRI_WORK/netns.list" 2>/dev/null); do
+	for pid in $shims; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	done
+	for f in /run/netns/cni-*; do
+		[ -e "$f" ] || continue
+		[[ $inodes == *" $(stat -L -c %i "$f" 2>/dev/null) "* ]] && echo "${f##*/}" >>"$CRI_WORK/netns.list"
+	done
+	for _ in 1 2 3 4 5; do
+		grep -q " $CRI_WORK/" /proc/self/mounts || break
+		for m in $(awk -v w="$CRI_WORK/" 'index($2, w) == 1 {print $2}' /proc/self/mounts | sort -r); do
+			umount -l "$m" 2>/dev/null
+		done
+		sleep 0.1
+	done
+	for ns in $(sort -u "$CRI_WORK/netns.list" 2>/dev/null); do
 		ip netns delete "$ns" 2>/dev/null
 	done
 	ip link delete "$CRI_BRIDGE" 2>/dev/null
-	for m in /sys/fs/cgroup/*/"$CRI_CG_PREFIX"-*; do
-		[ -d "$m" ] && find "$m" -depth -type d -exec rmdir {} + 2>/dev/null
+	# (killed tasks may take a moment to leave their cgroups)
+	for _ in 1 2 3 4 5; do
+		ls -d /sys/fs/cgroup/*/"$CRI_CG_PREFIX"-* >/dev/null 2>&1 || break
+		for m in /sys/fs/cgroup/*/"$CRI_CG_PREFIX"-*; do
+			[ -d "$m" ] && find "$m" -depth -type d -exec rmdir {} + 2>/dev/null
+		done
+		sleep 0.2
 	done
 	registry_stop "${CRI_REGPID:-}"
 	rm -rf "$CRI_WORK"

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -91,8 +92,8 @@ static int check_range(struct bdev *bd, const struct iovec *iov, int iovcnt, uin
                 return err_set(err, EINVAL, "%s: bad iovec count %d", bd->path, iovcnt);
         uint64_t len = bdev_iov_len(iov, iovcnt);
         if (off > bd->size || len > bd->size - off)
-                return err_set(err, EINVAL, "%s: request at %llu+%llu beyond size %llu",
-                               bd->path, (unsigned long long)off, (unsigned long long)len,
+                return err_set(err, EINVAL, "%s: request at %llu+%llu beyond size %llu", bd->path,
+                               (unsigned long long)off, (unsigned long long)len,
                                (unsigned long long)bd->size);
         return 0;
 }
@@ -121,8 +122,7 @@ int bdev_pread(struct bdev *bd, void *buf, size_t len, uint64_t off, struct isol
         return bdev_preadv(bd, &iov, 1, off, err);
 }
 
-int bdev_pwrite(struct bdev *bd, const void *buf, size_t len, uint64_t off,
-                struct isola_err *err)
+int bdev_pwrite(struct bdev *bd, const void *buf, size_t len, uint64_t off, struct isola_err *err)
 {
         struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
         return bdev_pwritev(bd, &iov, 1, off, err);
@@ -175,8 +175,8 @@ static int raw_preadv(struct bdev *bd, const struct iovec *iov, int iovcnt, uint
                         /* a file shorter than its recorded size reads as zeros */
                         char zero[4096] = {0};
                         while (done < want) {
-                                size_t len = want - done < sizeof(zero) ? want - done
-                                                                        : sizeof(zero);
+                                size_t len =
+                                    want - done < sizeof(zero) ? want - done : sizeof(zero);
                                 bdev_iov_from_buf(iov, iovcnt, done, zero, len);
                                 done += len;
                         }
@@ -264,9 +264,31 @@ int bdev_raw_open(const char *path, int flags, struct bdev **out, struct isola_e
                 return err_set(err, ENOMEM, "%s: out of memory", path);
         }
         r->fd = steal_fd(&fd);
-        *bd = (struct bdev){.ops = &raw_ops, .fmt = BDEV_FMT_RAW, .size = size,
-                            .read_only = ro, .path = p, .priv = r};
+        *bd = (struct bdev){.ops = &raw_ops,
+                            .fmt = BDEV_FMT_RAW,
+                            .size = size,
+                            .read_only = ro,
+                            .path = p,
+                            .priv = r};
         *out = bd;
+        return 0;
+}
+
+int bdev_backing_path(const char *image, const char *name, char **out, struct isola_err *err)
+{
+        if (name[0] == '/') {
+                *out = strdup(name);
+                return *out ? 0 : err_set(err, ENOMEM, "%s: out of memory", image);
+        }
+        const char *slash = strrchr(image, '/');
+        int dlen = slash ? (int)(slash - image) : 1;
+        const char *dir = slash ? image : ".";
+        if (slash == image)
+                dlen = 0; /* "/x.qcow2": the root directory */
+        if (asprintf(out, "%.*s/%s", dlen, dir, name) < 0) {
+                *out = NULL;
+                return err_set(err, ENOMEM, "%s: out of memory", image);
+        }
         return 0;
 }
 
@@ -283,8 +305,8 @@ static int detect_format(const char *path, enum bdev_format *out, struct isola_e
         return 0;
 }
 
-int bdev_open_chain(const char *path, enum bdev_format fmt, int flags, int depth,
-                    struct bdev **out, struct isola_err *err)
+int bdev_open_chain(const char *path, enum bdev_format fmt, int flags, int depth, struct bdev **out,
+                    struct isola_err *err)
 {
         if (depth >= BDEV_MAX_CHAIN)
                 return err_set(err, ELOOP, "%s: backing chain deeper than %d (a loop?)", path,

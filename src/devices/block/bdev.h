@@ -54,8 +54,7 @@ int bdev_preadv(struct bdev *bd, const struct iovec *iov, int iovcnt, uint64_t o
 int bdev_pwritev(struct bdev *bd, const struct iovec *iov, int iovcnt, uint64_t off,
                  struct isola_err *err);
 int bdev_pread(struct bdev *bd, void *buf, size_t len, uint64_t off, struct isola_err *err);
-int bdev_pwrite(struct bdev *bd, const void *buf, size_t len, uint64_t off,
-                struct isola_err *err);
+int bdev_pwrite(struct bdev *bd, const void *buf, size_t len, uint64_t off, struct isola_err *err);
 int bdev_flush(struct bdev *bd, struct isola_err *err);
 
 const char *bdev_format_name(enum bdev_format fmt);
@@ -71,8 +70,12 @@ int bdev_qcow2_create(const char *path, uint64_t size, const char *backing_path,
 int bdev_raw_open(const char *path, int flags, struct bdev **out, struct isola_err *err);
 int bdev_qcow2_open(const char *path, int flags, int depth, struct bdev **out,
                     struct isola_err *err);
-int bdev_open_chain(const char *path, enum bdev_format fmt, int flags, int depth,
-                    struct bdev **out, struct isola_err *err);
+int bdev_open_chain(const char *path, enum bdev_format fmt, int flags, int depth, struct bdev **out,
+                    struct isola_err *err);
+
+/* The path of backing file `name` of image `image`: relative names are
+ * relative to the image's directory. The caller frees *out. */
+int bdev_backing_path(const char *image, const char *name, char **out, struct isola_err *err);
 
 /* iovec helpers shared by the back ends */
 size_t bdev_iov_len(const struct iovec *iov, int iovcnt);

@@ -6,7 +6,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +13,6 @@
 #include <unistd.h>
 
 #include "devices/block/qcow2.h"
-#include "util/cleanup.h"
 
 struct qcow2_hdr {
         uint64_t backing_off;
@@ -54,20 +52,21 @@ int qcow2_pread_full(struct qcow2 *q, void *buf, size_t len, uint64_t off, const
                         return err_sys(err, "%s: reading %s at %llu", path, what,
                                        (unsigned long long)off);
                 if (n == 0)
-                        return err_set(err, EINVAL, "%s: %s at %llu lies beyond the end of the file",
-                                       path, what, (unsigned long long)off);
+                        return err_set(err, EINVAL,
+                                       "%s: %s at %llu lies beyond the end of the file", path, what,
+                                       (unsigned long long)off);
                 done += (size_t)n;
         }
         return 0;
 }
 
-int qcow2_pwrite_full(struct qcow2 *q, const void *buf, size_t len, uint64_t off,
-                      const char *path, const char *what, struct isola_err *err)
+int qcow2_pwrite_full(struct qcow2 *q, const void *buf, size_t len, uint64_t off, const char *path,
+                      const char *what, struct isola_err *err)
 {
         size_t done = 0;
         while (done < len) {
-                ssize_t n = pwrite(q->fd, (const char *)buf + done, len - done,
-                                   (off_t)(off + done));
+                ssize_t n =
+                    pwrite(q->fd, (const char *)buf + done, len - done, (off_t)(off + done));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
@@ -136,19 +135,19 @@ static int check_table(struct qcow2 *q, uint64_t off, uint64_t bytes, const char
                        const char *what, struct isola_err *err)
 {
         if (off == 0 || off & (q->cs - 1))
-                return err_set(err, EINVAL, "%s: %s offset %llu is not cluster aligned", path,
-                               what, (unsigned long long)off);
+                return err_set(err, EINVAL, "%s: %s offset %llu is not cluster aligned", path, what,
+                               (unsigned long long)off);
         if (off > q->file_size || bytes > q->file_size - off)
-                return err_set(err, EINVAL, "%s: %s (%llu bytes at %llu) exceeds the file",
-                               path, what, (unsigned long long)bytes, (unsigned long long)off);
+                return err_set(err, EINVAL, "%s: %s (%llu bytes at %llu) exceeds the file", path,
+                               what, (unsigned long long)bytes, (unsigned long long)off);
         for (uint64_t c = 0; c < bytes; c += q->cs)
                 if (qcow2_meta_add(q, off + c, path, what, err) < 0)
                         return -1;
         return 0;
 }
 
-static int parse_header(struct qcow2 *q, const uint8_t *h, struct qcow2_hdr *hd,
-                        const char *path, struct isola_err *err)
+static int parse_header(struct qcow2 *q, const uint8_t *h, struct qcow2_hdr *hd, const char *path,
+                        struct isola_err *err)
 {
         if (get32(h) != QCOW2_MAGIC)
                 return err_set(err, EINVAL, "%s: header: not a qcow2 image (bad magic)", path);
@@ -176,8 +175,8 @@ static int parse_header(struct qcow2 *q, const uint8_t *h, struct qcow2_hdr *hd,
                 hd->header_len = get32(h + 100);
         }
         if (q->cluster_bits < QCOW2_MIN_CLUSTER_BITS || q->cluster_bits > QCOW2_MAX_CLUSTER_BITS)
-                return err_set(err, EINVAL, "%s: header: cluster_bits %u out of range 9..21",
-                               path, q->cluster_bits);
+                return err_set(err, EINVAL, "%s: header: cluster_bits %u out of range 9..21", path,
+                               q->cluster_bits);
         q->cs = 1ull << q->cluster_bits;
         q->l2_entries = q->cs / 8;
         if (hd->crypt != 0)
@@ -194,9 +193,8 @@ static int parse_header(struct qcow2 *q, const uint8_t *h, struct qcow2_hdr *hd,
                                "(external data file, compression type or extended L2)",
                                path, (unsigned long long)unknown);
         if (hd->refcount_order < 3 || hd->refcount_order > 6)
-                return err_set(err, ENOTSUP,
-                               "%s: header: refcount_order %u not supported (3..6)", path,
-                               hd->refcount_order);
+                return err_set(err, ENOTSUP, "%s: header: refcount_order %u not supported (3..6)",
+                               path, hd->refcount_order);
         q->rc_bytes = 1u << (hd->refcount_order - 3);
         q->rb_entries = q->cs / q->rc_bytes;
         if (hd->size > QCOW2_MAX_SIZE)
@@ -226,8 +224,8 @@ static int parse_extensions(struct qcow2 *q, const uint8_t *h, struct qcow2_hdr 
                 if (type == QCOW2_EXT_BACKING_FMT) {
                         if (len == 0 || len >= sizeof(hd->backing_fmt))
                                 return err_set(err, EINVAL,
-                                               "%s: backing format extension: bad length %u",
-                                               path, len);
+                                               "%s: backing format extension: bad length %u", path,
+                                               len);
                         memcpy(hd->backing_fmt, h + pos, len);
                         hd->backing_fmt[len] = 0;
                 } else if (type == QCOW2_EXT_DATA_FILE) {
@@ -281,28 +279,27 @@ static int load_tables(struct qcow2 *q, const struct qcow2_hdr *hd, const char *
         if ((uint64_t)hd->rt_clusters * q->cs > QCOW2_MAX_RT_BYTES || hd->rt_clusters == 0)
                 return err_set(err, EINVAL, "%s: refcount table: %u clusters invalid", path,
                                hd->rt_clusters);
-        if (q->l1_size && check_table(q, q->l1_off, (uint64_t)q->l1_size * 8, path, "L1 table",
-                                      err) < 0)
+        if (q->l1_size &&
+            check_table(q, q->l1_off, (uint64_t)q->l1_size * 8, path, "L1 table", err) < 0)
                 return -1;
         q->rt_entries = (uint64_t)hd->rt_clusters * q->cs / 8;
         q->rt_clusters = hd->rt_clusters;
-        if (check_table(q, q->rt_off, (uint64_t)hd->rt_clusters * q->cs, path,
-                        "refcount table", err) < 0)
+        if (check_table(q, q->rt_off, (uint64_t)hd->rt_clusters * q->cs, path, "refcount table",
+                        err) < 0)
                 return -1;
         if (q->nb_snapshots > QCOW2_MAX_SNAPSHOTS)
                 return err_set(err, EINVAL, "%s: header: %u snapshots is too many", path,
                                q->nb_snapshots);
-        if (q->nb_snapshots && check_table(q, hd->snap_off, 1, path,
-                                           "snapshot table", err) < 0)
+        if (q->nb_snapshots && check_table(q, hd->snap_off, 1, path, "snapshot table", err) < 0)
                 return -1;
         q->l1 = calloc(q->l1_size ? q->l1_size : 1, 8);
         q->rt = calloc(q->rt_entries, 8);
         if (!q->l1 || !q->rt)
                 return err_set(err, ENOMEM, "%s: out of memory", path);
-        if (qcow2_pread_full(q, q->l1, (size_t)q->l1_size * 8, q->l1_off, path, "L1 table",
-                             err) < 0 ||
-            qcow2_pread_full(q, q->rt, q->rt_entries * 8, q->rt_off, path, "refcount table",
-                             err) < 0)
+        if (qcow2_pread_full(q, q->l1, (size_t)q->l1_size * 8, q->l1_off, path, "L1 table", err) <
+                0 ||
+            qcow2_pread_full(q, q->rt, q->rt_entries * 8, q->rt_off, path, "refcount table", err) <
+                0)
                 return -1;
         for (uint32_t i = 0; i < q->l1_size; i++) {
                 q->l1[i] = be64toh(q->l1[i]);
@@ -333,19 +330,12 @@ static int open_backing(struct bdev *bd, const struct qcow2_hdr *hd, int depth,
         enum bdev_format fmt = BDEV_FMT_AUTO;
         if (hd->backing_fmt[0] && bdev_parse_format(hd->backing_fmt, &fmt, err) < 0)
                 return err_prefix(err, "%s: backing format", bd->path);
-        _cleanup_free_ char *full = NULL;
-        if (bd->backing_name[0] == '/') {
-                full = strdup(bd->backing_name);
-        } else {
-                _cleanup_free_ char *dup = strdup(bd->path);
-                if (dup && asprintf(&full, "%s/%s", dirname(dup), bd->backing_name) < 0)
-                        full = NULL;
-        }
-        if (!full)
-                return err_set(err, ENOMEM, "%s: out of memory", bd->path);
-        if (bdev_open_chain(full, fmt, BDEV_RDONLY, depth + 1, &bd->backing, err) < 0)
-                return err_prefix(err, "%s: backing file", bd->path);
-        return 0;
+        char *full;
+        if (bdev_backing_path(bd->path, bd->backing_name, &full, err) < 0)
+                return -1;
+        int rc = bdev_open_chain(full, fmt, BDEV_RDONLY, depth + 1, &bd->backing, err);
+        free(full);
+        return rc < 0 ? err_prefix(err, "%s: backing file", bd->path) : 0;
 }
 
 /* Clears autoclear bits (qemu's rule for writers that do not know them)
@@ -416,8 +406,11 @@ int bdev_qcow2_open(const char *path, int flags, int depth, struct bdev **out,
                 return err_set(err, ENOMEM, "%s: out of memory", path);
         }
         q->fd = -1;
-        *bd = (struct bdev){.ops = &qcow2_ops, .fmt = BDEV_FMT_QCOW2, .read_only = ro,
-                            .path = strdup(path), .priv = q};
+        *bd = (struct bdev){.ops = &qcow2_ops,
+                            .fmt = BDEV_FMT_QCOW2,
+                            .read_only = ro,
+                            .path = strdup(path),
+                            .priv = q};
         if (!bd->path) {
                 bdev_close(bd);
                 return err_set(err, ENOMEM, "%s: out of memory", path);

@@ -21,10 +21,10 @@
 #define QCOW2_MAX_BACKING_NAME 1023u
 #define QCOW2_MAX_SNAPSHOTS    65536u
 
-#define QCOW2_EXT_END          0x00000000u
-#define QCOW2_EXT_BACKING_FMT  0xe2792acau
-#define QCOW2_EXT_FEATURES     0x6803f857u
-#define QCOW2_EXT_DATA_FILE    0x44415441u
+#define QCOW2_EXT_END         0x00000000u
+#define QCOW2_EXT_BACKING_FMT 0xe2792acau
+#define QCOW2_EXT_FEATURES    0x6803f857u
+#define QCOW2_EXT_DATA_FILE   0x44415441u
 
 #define QCOW2_INCOMPAT_DIRTY   (1ull << 0)
 #define QCOW2_INCOMPAT_CORRUPT (1ull << 1)
@@ -34,9 +34,9 @@
 #define QCOW2_OFLAG_ZERO       (1ull << 0)
 #define QCOW2_OFFSET_MASK      0x00fffffffffffe00ull
 /* L1 entries: only the offset and COPIED may be set */
-#define QCOW2_L1_RESERVED      (~(QCOW2_OFFSET_MASK | QCOW2_OFLAG_COPIED))
+#define QCOW2_L1_RESERVED (~(QCOW2_OFFSET_MASK | QCOW2_OFLAG_COPIED))
 /* standard L2 entries: offset, COPIED, COMPRESSED (checked first), ZERO */
-#define QCOW2_L2_RESERVED      (~(QCOW2_OFFSET_MASK | QCOW2_OFLAG_COPIED | QCOW2_OFLAG_ZERO))
+#define QCOW2_L2_RESERVED (~(QCOW2_OFFSET_MASK | QCOW2_OFLAG_COPIED | QCOW2_OFLAG_ZERO))
 
 #define QCOW2_L2_CACHE 8
 
@@ -92,8 +92,8 @@ int qcow2_is_meta(const struct qcow2 *q, uint64_t off);
 void qcow2_meta_del(struct qcow2 *q, uint64_t off);
 int qcow2_pread_full(struct qcow2 *q, void *buf, size_t len, uint64_t off, const char *path,
                      const char *what, struct isola_err *err);
-int qcow2_pwrite_full(struct qcow2 *q, const void *buf, size_t len, uint64_t off,
-                      const char *path, const char *what, struct isola_err *err);
+int qcow2_pwrite_full(struct qcow2 *q, const void *buf, size_t len, uint64_t off, const char *path,
+                      const char *what, struct isola_err *err);
 
 /* qcow2_io.c */
 extern const struct bdev_ops qcow2_ops;

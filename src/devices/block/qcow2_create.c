@@ -4,14 +4,12 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "devices/block/qcow2.h"
-#include "util/cleanup.h"
 #include "util/fs.h"
 
 #define CREATE_CLUSTER_BITS 16u
@@ -36,18 +34,13 @@ static int probe_backing(const char *path, const char *backing, const char *fmt_
         enum bdev_format fmt = BDEV_FMT_AUTO;
         if (fmt_name && bdev_parse_format(fmt_name, &fmt, err) < 0)
                 return -1;
-        _cleanup_free_ char *full = NULL;
-        _cleanup_free_ char *dup = strdup(path);
-        if (!dup)
-                return err_set(err, ENOMEM, "out of memory");
-        if (backing[0] == '/')
-                full = strdup(backing);
-        else if (asprintf(&full, "%s/%s", dirname(dup), backing) < 0)
-                full = NULL;
-        if (!full)
-                return err_set(err, ENOMEM, "out of memory");
+        char *full;
+        if (bdev_backing_path(path, backing, &full, err) < 0)
+                return -1;
         struct bdev *bd;
-        if (bdev_open_chain(full, fmt, BDEV_RDONLY, 1, &bd, err) < 0)
+        int rc = bdev_open_chain(full, fmt, BDEV_RDONLY, 1, &bd, err);
+        free(full);
+        if (rc < 0)
                 return err_prefix(err, "%s: backing file", path);
         if (*size == 0)
                 *size = bd->size;
@@ -98,15 +91,19 @@ static int write_image(int fd, const char *path, uint64_t size, const char *back
                 l1_clusters = 1;
         uint64_t nclusters = 3 + l1_clusters;
         /* the first three clusters in memory; the L1 table is all zeros */
-        _cleanup_free_ uint8_t *img = calloc(3, cs);
+        uint8_t *img = calloc(3, cs);
         if (!img)
                 return err_set(err, ENOMEM, "%s: out of memory", path);
-        if (build_header(img, cs, size, (uint32_t)l1_size, backing, fmt) < 0)
+        if (build_header(img, cs, size, (uint32_t)l1_size, backing, fmt) < 0) {
+                free(img);
                 return err_set(err, ENAMETOOLONG, "%s: backing file name too long", path);
+        }
         put64(img + cs, 2 * cs); /* refcount table -> block at cluster 2 */
         for (uint64_t c = 0; c < nclusters; c++)
                 img[2 * cs + c * 2 + 1] = 1; /* 16-bit big-endian refcount 1 */
-        if (fs_write_all(fd, img, 3 * cs) < 0)
+        int wrc = fs_write_all(fd, img, 3 * cs);
+        free(img);
+        if (wrc < 0)
                 return err_sys(err, "%s: write", path);
         if (ftruncate(fd, (off_t)(nclusters * cs)) < 0)
                 return err_sys(err, "%s: truncate", path);
@@ -119,15 +116,14 @@ int bdev_qcow2_create(const char *path, uint64_t size, const char *backing_path,
                       const char *backing_fmt, struct isola_err *err)
 {
         const char *fmt = NULL;
-        if (backing_path &&
-            probe_backing(path, backing_path, backing_fmt, &size, &fmt, err) < 0)
+        if (backing_path && probe_backing(path, backing_path, backing_fmt, &size, &fmt, err) < 0)
                 return -1;
         if (!backing_path && backing_fmt)
                 return err_set(err, EINVAL, "%s: a backing format needs a backing file", path);
         /* 1 PiB keeps the L1 table within one refcount block's reach */
         if (size == 0 || size > (1ull << 50))
-                return err_set(err, EINVAL, "%s: size %llu out of range (1 byte .. 1 PiB)",
-                               path, (unsigned long long)size);
+                return err_set(err, EINVAL, "%s: size %llu out of range (1 byte .. 1 PiB)", path,
+                               (unsigned long long)size);
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0)
                 return err_sys(err, "%s: create", path);

@@ -132,8 +132,8 @@ static int rt_grow(struct qcow2 *q, uint64_t need_ri, const char *path, struct i
         uint8_t *zero = calloc(1, q->cs);
         int rc = zero ? 0 : err_set(err, ENOMEM, "%s: out of memory", path);
         for (uint64_t b = start + ncl; rc == 0 && b < end; b++)
-                rc = qcow2_pwrite_full(q, zero, q->cs, b << q->cluster_bits, path,
-                                       "refcount block", err);
+                rc = qcow2_pwrite_full(q, zero, q->cs, b << q->cluster_bits, path, "refcount block",
+                                       err);
         free(zero);
         uint64_t *ort = q->rt, ooff = q->rt_off, oent = q->rt_entries;
         uint32_t ocl = q->rt_clusters;
@@ -176,7 +176,6 @@ static int rt_grow(struct qcow2 *q, uint64_t need_ri, const char *path, struct i
                 if (refcount_set(q, off >> q->cluster_bits, 0, path, err) < 0)
                         return -1;
         }
-        (void)oent;
         return 0;
 }
 
@@ -184,13 +183,19 @@ static int refcount_set(struct qcow2 *q, uint64_t cl, uint64_t val, const char *
                         struct isola_err *err)
 {
         uint64_t ri = cl / q->rb_entries;
-        if (ri >= q->rt_entries && rt_grow(q, ri, path, err) < 0)
-                return -1;
+        if (ri >= q->rt_entries) {
+                if (q->alloc_depth >= ALLOC_DEPTH_MAX)
+                        return err_set(err, EINVAL, "%s: refcount table growth loops", path);
+                q->alloc_depth++;
+                int rc = rt_grow(q, ri, path, err);
+                q->alloc_depth--;
+                if (rc < 0)
+                        return -1;
+        }
         if (q->rt[ri] == 0) {
                 if (++q->alloc_depth > ALLOC_DEPTH_MAX) {
                         q->alloc_depth--;
-                        return err_set(err, EINVAL, "%s: refcount block allocation loops",
-                                       path);
+                        return err_set(err, EINVAL, "%s: refcount block allocation loops", path);
                 }
                 /* Take the next free cluster without counting it yet. */
                 uint64_t b = q->next_alloc, scanned = 0, rc = 1;
@@ -211,9 +216,9 @@ static int refcount_set(struct qcow2 *q, uint64_t cl, uint64_t val, const char *
                 /* not q->buf2: it may hold a cluster being written */
                 uint8_t *zero = calloc(1, q->cs);
                 uint64_t be = htobe64(boff);
-                int rc2 = zero ? qcow2_pwrite_full(q, zero, q->cs, boff, path, "refcount block",
-                                                   err)
-                               : err_set(err, ENOMEM, "%s: out of memory", path);
+                int rc2 = zero
+                              ? qcow2_pwrite_full(q, zero, q->cs, boff, path, "refcount block", err)
+                              : err_set(err, ENOMEM, "%s: out of memory", path);
                 free(zero);
                 if (rc2 == 0)
                         rc2 = qcow2_pwrite_full(q, &be, 8, q->rt_off + ri * 8, path,
@@ -316,8 +321,8 @@ enum cl_kind { CL_BACKING, CL_ZERO, CL_DATA };
 
 /* Classifies an L2 entry; CL_DATA sets *host. Hostile entries are refused
  * here, at use, naming the guest cluster. */
-static int classify(struct qcow2 *q, uint64_t vc, uint64_t e, enum cl_kind *kind,
-                    uint64_t *host, const char *path, struct isola_err *err)
+static int classify(struct qcow2 *q, uint64_t vc, uint64_t e, enum cl_kind *kind, uint64_t *host,
+                    const char *path, struct isola_err *err)
 {
         if (e & QCOW2_OFLAG_COMPRESSED)
                 return err_set(err, ENOTSUP,
@@ -327,13 +332,12 @@ static int classify(struct qcow2 *q, uint64_t vc, uint64_t e, enum cl_kind *kind
         bool zero = q->version >= 3 && (e & QCOW2_OFLAG_ZERO);
         uint64_t reserved = QCOW2_L2_RESERVED | (q->version < 3 ? QCOW2_OFLAG_ZERO : 0);
         if (e & reserved)
-                return err_set(err, EINVAL, "%s: L2 entry for cluster %llu has reserved bits",
-                               path, (unsigned long long)vc);
+                return err_set(err, EINVAL, "%s: L2 entry for cluster %llu has reserved bits", path,
+                               (unsigned long long)vc);
         *host = e & QCOW2_OFFSET_MASK;
         if (*host & (q->cs - 1))
-                return err_set(err, EINVAL,
-                               "%s: L2 entry for cluster %llu is not cluster aligned", path,
-                               (unsigned long long)vc);
+                return err_set(err, EINVAL, "%s: L2 entry for cluster %llu is not cluster aligned",
+                               path, (unsigned long long)vc);
         if (*host && qcow2_is_meta(q, *host))
                 return err_set(err, EINVAL,
                                "%s: L2 entry for cluster %llu points at metadata (%llu)", path,

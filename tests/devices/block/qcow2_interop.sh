@@ -53,6 +53,17 @@ qemu-img convert -O raw i.qcow2 conv.raw
 check "qemu-img convert -O raw equals the reference" cmp -s conv.raw ref.raw
 check "isola reads equal the reference" "$TOOL" compare i.qcow2 ref.raw
 
+# 3b. 512-byte clusters: the refcount table (one cluster, 8 MiB of host
+# clusters) has to grow and move while writing
+qemu-img create -q -f qcow2 -o cluster_size=512 small.qcow2 32M
+truncate -s 32M small.raw
+rt_before=$(od -An -tx1 -j48 -N8 small.qcow2 | tr -d ' ')
+check "random writes into a 512-byte-cluster image" "$TOOL" random small.qcow2 small.raw 3 200
+rt_after=$(od -An -tx1 -j48 -N8 small.qcow2 | tr -d ' ')
+check "the refcount table moved (grown)" test "$rt_before" != "$rt_after"
+check "qemu-img check clean after the growth" qemu-img check -q small.qcow2
+check "qemu-img compare equals the reference" qemu-img compare -q -F raw small.qcow2 small.raw
+
 # 4. a chain of three isola overlays over the random image
 "$ISOLA" disk create -f qcow2 -b i.qcow2 -F qcow2 c1.qcow2
 "$ISOLA" disk create -f qcow2 -b c1.qcow2 c2.qcow2

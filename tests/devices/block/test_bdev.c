@@ -88,8 +88,7 @@ static void test_rw_chain(void)
         tap_ok(bdev_pread(bd, buf, 30, 69990, &err) == 0 && all_eq(buf, 5, 0x11) &&
                    all_eq(buf + 5, 10, 0x33) && all_eq(buf + 15, 15, 0x22),
                "straddling write reads back over the chain");
-        tap_ok(bdev_pread(bd, buf, 10, (1 << 20) - 5, &err) < 0 &&
-                   strstr(err.msg, "beyond size"),
+        tap_ok(bdev_pread(bd, buf, 10, (1 << 20) - 5, &err) < 0 && strstr(err.msg, "beyond size"),
                "read past the end refused");
         bdev_close(bd);
         tap_ok(bdev_open(tpath("o2.qcow2"), BDEV_FMT_AUTO, BDEV_RDONLY, &bd, &err) == 0 &&
