@@ -29,6 +29,8 @@ struct fn_backend {
         int (*connect)(struct fn_inst *i, struct isola_err *err);
         bool (*alive)(struct fn_inst *i);
         int (*usage)(struct fn_inst *i, struct fn_usage_sample *out);
+        /* Removes what dead gateways left (instances of pids no longer alive). */
+        void (*gc)(const struct db_paths *p);
         /* Kills the processes, removes cgroup, mounts, netns and dirs; frees. */
         void (*destroy)(struct fn_inst *i);
 };

@@ -5,6 +5,7 @@
  * (setns, socket, setns back): the socket keeps its namespace, so connect()
  * and the whole exchange run from the gateway's own namespace. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <json-c/json.h>
@@ -292,7 +293,9 @@ static int ctr_create_inst(const struct db_paths *p, const struct fn_config *c,
         snprintf(i->id, sizeof(i->id), "fn-%s-%d-%u", c->name, (int)getpid(), serial);
         snprintf(i->cg, sizeof(i->cg), "/isola-%s", i->id);
         snprintf(i->ctr_root, sizeof(i->ctr_root), "%s/fn/ctr", p->runroot);
-        snprintf(i->dir, sizeof(i->dir), "%s/fn/%s/%u", p->runroot, c->name, serial);
+        /* the pid keeps a one-shot `fn invoke` and a gateway apart */
+        snprintf(i->dir, sizeof(i->dir), "%s/fn/%s/%d-%u", p->runroot, c->name, (int)getpid(),
+                 serial);
         snprintf(path, sizeof(path), "%s/upper", i->dir);
         if (fs_mkdir_p(path, 0700, err) < 0)
                 goto fail;
@@ -480,7 +483,63 @@ static int ctr_usage(struct fn_inst *i, struct fn_usage_sample *out)
         return 0;
 }
 
+static bool pid_dead(pid_t pid)
+{
+        return pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH);
+}
+
+/* Leftovers of a gateway (or one-shot invoke) that died without cleaning up:
+ * runtime state whose id names a dead pid (killed and deleted: processes,
+ * cgroup), then instance dirs <runroot>/fn/NAME/<pid>-N of dead pids. */
+static void ctr_gc(const struct db_paths *p)
+{
+        char root[PATH_MAX], path[PATH_MAX + 600];
+        struct ctr_opts o = {.root = root};
+        struct isola_err ignore = {0};
+        struct dirent *e;
+        DIR *d;
+
+        snprintf(root, sizeof(root), "%s/fn/ctr", p->runroot);
+        if ((d = opendir(root))) {
+                while ((e = readdir(d))) {
+                        const char *last = strrchr(e->d_name, '-'), *prev = NULL;
+                        for (const char *q = e->d_name; last && q < last; q++)
+                                if (*q == '-')
+                                        prev = q;
+                        if (strncmp(e->d_name, "fn-", 3) || !prev || !pid_dead(atoi(prev + 1)))
+                                continue;
+                        ctr_kill(&o, e->d_name, SIGKILL, true, &ignore);
+                        ctr_delete(&o, e->d_name, true, &ignore);
+                }
+                closedir(d);
+        }
+        snprintf(root, sizeof(root), "%s/fn", p->runroot);
+        if (!(d = opendir(root)))
+                return;
+        while ((e = readdir(d))) {
+                if (e->d_name[0] == '.' || !strcmp(e->d_name, "ctr"))
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", root, e->d_name);
+                DIR *fd = opendir(path);
+                struct dirent *ie;
+                while (fd && (ie = readdir(fd))) {
+                        if (ie->d_name[0] < '0' || ie->d_name[0] > '9' ||
+                            !pid_dead(atoi(ie->d_name)))
+                                continue;
+                        char inst[PATH_MAX + 900];
+                        snprintf(inst, sizeof(inst), "%s/%s/rootfs", path, ie->d_name);
+                        umount2(inst, MNT_DETACH);
+                        snprintf(inst, sizeof(inst), "%s/%s", path, ie->d_name);
+                        rm_tree(inst);
+                }
+                if (fd)
+                        closedir(fd);
+        }
+        closedir(d);
+}
+
 const struct fn_backend fn_backend_container = {
+    .gc = ctr_gc,
     .name = "container",
     .create = ctr_create_inst,
     .start = ctr_start_inst,

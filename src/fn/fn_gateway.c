@@ -135,8 +135,8 @@ static struct gw_inst *inst_start(struct fn_gateway *g, struct gw_fn *f, struct 
                 return NULL;
         }
         in->serial = atomic_fetch_add(&g->serial, 1);
-        if (backend->create(&g->paths, &f->cfg, (const char *const *)f->layers, g->shim,
-                            in->serial, &in->bi, err) < 0)
+        if (backend->create(&g->paths, &f->cfg, (const char *const *)f->layers, g->shim, in->serial,
+                            &in->bi, err) < 0)
                 goto fail;
         int64_t t1 = fn_now_us();
         if (backend->start(in->bi, err) < 0) {
@@ -556,6 +556,7 @@ int fn_gateway_start(struct fn_gateway *g, struct isola_err *err)
 {
         if (g->listen_addr[0] && gw_listen(g, err) < 0)
                 return -1;
+        backend->gc(&g->paths);
         load_all(g);
         if (pthread_create(&g->scaler, NULL, scaler_loop, g) != 0)
                 return err_set(err, EAGAIN, "cannot start the autoscaler thread");

@@ -53,6 +53,20 @@ expect_match "fn usage table has both price models" "COST_LAMBDA.*COST_USAGE" "$
 expect_match "records survive the gateway's restart" "fnt-web" "$("$ISOLA" fn usage)"
 expect_match "fn logs shows the instance's output" "handled" "$("$ISOLA" fn logs fnt-echo)"
 
+# a gateway killed with its instances running: the next one cleans up
+gw_start 18012 || not_ok "gateway starts"
+curl -s "$GW/function/fnt-web/hello" >/dev/null
+old=$GW_PID
+kill -9 "$GW_PID"
+wait "$GW_PID" 2>/dev/null
+GW_PID=
+check_eq "a killed gateway leaves its instance behind" 1 "$(fn_mounts fnt-web)"
+gw_start 18013 || not_ok "gateway restarts"
+check_eq "the next gateway removes the dead one's mounts" 0 "$(fn_mounts fnt-web)"
+check_eq "and its cgroups" 0 "$(find /sys/fs/cgroup -maxdepth 2 -name "isola-fn-fnt-web-$old-*" | wc -l)"
+check_eq "and its runtime state" 0 "$(find "$FN_RUN/ctr" -maxdepth 1 -name "fn-fnt-web-$old-*" | wc -l)"
+gw_stop
+
 # fn rm with a live instance
 gw_start 18011 || not_ok "gateway restarts"
 curl -s "$GW/function/fnt-web/hello" >/dev/null

@@ -141,7 +141,8 @@ CONF
 # unmounts what it left under the work dir, deletes the
 # network namespaces it made, the bridge and the registry.
 cri_env_stop() {
-	local pid m ns
+	# (a trap may run this inside `IFS= read`: split words as usual)
+	local IFS=$' \t\n' pid m ns
 	[ -n "${CRI_WORK:-}" ] || return 0
 	# containerd first, so that it starts no shim while we stop them
 	if [ -n "${CRI_PID:-}" ]; then
@@ -151,19 +152,22 @@ cri_env_stop() {
 		wait "$CRI_PID" 2>/dev/null
 	fi
 	# shims started for this containerd carry its socket on their command
-	# line; the pods' processes are their children (the shim reaps them).
-	# The network namespaces of those processes are the pods' (CNI's
-	# cni-* names under /run/netns): remembered to delete them after.
-	local shims kids inodes=" " f
+	# line; every process of the pods is in a cgroup under the test's
+	# cgroup parents, whoever its parent is by now. Their network
+	# namespaces are the pods' (CNI's cni-* names under /run/netns):
+	# remembered to delete them after.
+	local shims pods inodes=" " f
 	shims=$(pgrep -f "containerd-shim-runc-v2 .*-address $CRI_SOCK" 2>/dev/null)
-	for pid in $shims; do
-		kids=$(pgrep -P "$pid" 2>/dev/null)
-		for m in $kids; do
-			inodes+="$(readlink "/proc/$m/ns/net" 2>/dev/null | tr -dc 0-9) "
-		done
-		kill -KILL $kids "$pid" 2>/dev/null
+	# shellcheck disable=SC2086 # lists of pids
+	kill -KILL $shims 2>/dev/null
+	pods=$(cat /sys/fs/cgroup/*/"$CRI_CG_PREFIX"-*/*/cgroup.procs \
+		/sys/fs/cgroup/unified/"$CRI_CG_PREFIX"-*/*/cgroup.procs 2>/dev/null | sort -u)
+	for pid in $pods; do
+		inodes+="$(readlink "/proc/$pid/ns/net" 2>/dev/null | tr -dc 0-9) "
 	done
-	for pid in $shims; do
+	# shellcheck disable=SC2086
+	kill -KILL $pods 2>/dev/null
+	for pid in $shims $pods; do
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	done
 	for f in /run/netns/cni-*; do

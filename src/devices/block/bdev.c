@@ -239,7 +239,7 @@ static const struct bdev_ops raw_ops = {
 int bdev_raw_open(const char *path, int flags, struct bdev **out, struct isola_err *err)
 {
         bool ro = flags & BDEV_RDONLY;
-        _cleanup_close_ int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        _cleanup_close_ int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0)
                 return err_sys(err, "%s: open", path);
         struct stat st;
@@ -292,9 +292,11 @@ int bdev_backing_path(const char *image, const char *name, char **out, struct is
         return 0;
 }
 
+/* O_NONBLOCK on every open: a backing name from a hostile image may name a
+ * FIFO, which would otherwise block in open(); regular files ignore it. */
 static int detect_format(const char *path, enum bdev_format *out, struct isola_err *err)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0)
                 return err_sys(err, "%s: open", path);
         unsigned char magic[4] = {0};

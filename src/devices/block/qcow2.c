@@ -415,7 +415,7 @@ int bdev_qcow2_open(const char *path, int flags, int depth, struct bdev **out,
                 bdev_close(bd);
                 return err_set(err, ENOMEM, "%s: out of memory", path);
         }
-        q->fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        q->fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
         if (q->fd < 0) {
                 err_sys(err, "%s: open", path);
                 bdev_close(bd);

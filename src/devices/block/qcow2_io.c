@@ -358,19 +358,20 @@ static int read_piece(struct bdev *bd, uint64_t off, uint8_t *buf, size_t len,
                 return -1;
         memset(buf, 0, len);
         if (kind == CL_DATA) {
-                ssize_t n;
-                uint64_t at = host + (off & (q->cs - 1));
-                do
-                        n = pread(q->fd, buf, len, (off_t)at);
-                while (n < 0 && errno == EINTR);
                 /* data past the end of the file reads as zeros, like qemu */
-                if (n < 0)
-                        return err_sys(err, "%s: reading cluster at %llu", bd->path,
-                                       (unsigned long long)at);
-                if ((size_t)n < len && n > 0 &&
-                    qcow2_pread_full(q, buf + n, len - (size_t)n, at + (uint64_t)n, bd->path,
-                                     "data", err) < 0)
-                        err_clear(err);
+                uint64_t at = host + (off & (q->cs - 1));
+                size_t done = 0;
+                while (done < len) {
+                        ssize_t n = pread(q->fd, buf + done, len - done, (off_t)(at + done));
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0)
+                                return err_sys(err, "%s: reading cluster at %llu", bd->path,
+                                               (unsigned long long)at);
+                        if (n == 0)
+                                break;
+                        done += (size_t)n;
+                }
                 return 0;
         }
         if (kind == CL_BACKING && bd->backing && off < bd->backing->size) {
