@@ -258,10 +258,14 @@ int api_serve(const struct api_opts *o, struct isola_err *err)
                 if (fd < 0 || !(s->tcp_d = start_daemon(fd, &tl, err)))
                         goto out;
         }
-        rc = 0;
         for (int sig = 0; sig != SIGINT && sig != SIGTERM;)
                 if (sigwait(&stop_sigs, &sig) != 0)
                         break;
+        /* Streams (log follows, hijacked attach/exec) may block for as long
+         * as a container runs, and MHD_stop_daemon would wait for them: on
+         * a stop request the socket goes and the process exits with them. */
+        unlink(sock);
+        return 0;
 out:
         if (s->tcp_d)
                 MHD_stop_daemon(s->tcp_d);

@@ -511,7 +511,7 @@ static int r_volume_ensure(void *ctx, const struct cmp_project *p, const struct 
                            struct isola_err *err)
 {
         struct cmp_real *r = ctx;
-        struct eng_volume out;
+        struct eng_volume out = {0};
         struct isola_err probe = {0};
 
         (void)p;

@@ -42,6 +42,15 @@ check "qemu-io: isola's data and the base's" \
 check "qemu-img check clean (overlay on qcow2)" qemu-img check -q ovq.qcow2
 check_eq "base untouched by overlay writes" "$(qemu-img compare -q q.qcow2 ovq.qcow2; echo $?)" 1
 
+# 2b. version 2 (compat=0.10) overlay over a version 2 base
+qemu-img create -q -f qcow2 -o compat=0.10 v2b.qcow2 8M
+qemu-io -c 'write -P 0x61 0 8M' v2b.qcow2 >/dev/null
+qemu-img create -q -f qcow2 -o compat=0.10 -b v2b.qcow2 -F qcow2 v2o.qcow2
+qemu-img convert -O raw v2b.qcow2 v2.raw
+check "random writes into a v2 overlay" "$TOOL" random v2o.qcow2 v2.raw 5 60
+check "qemu-img check clean (v2)" qemu-img check -q v2o.qcow2
+check "qemu-img compare equals the reference (v2)" qemu-img compare -q -F raw v2o.qcow2 v2.raw
+
 # 3. isola-made image, deterministic random writes against a raw reference
 "$ISOLA" disk create -f qcow2 i.qcow2 64M
 check "isola disk create passes qemu-img check" qemu-img check -q i.qcow2
