@@ -506,7 +506,7 @@ static void ctr_gc(const struct db_paths *p)
                         for (const char *q = e->d_name; last && q < last; q++)
                                 if (*q == '-')
                                         prev = q;
-                        if (strncmp(e->d_name, "fn-", 3) || !prev || !pid_dead(atoi(prev + 1)))
+                        if (strncmp(e->d_name, "fn-", 3) != 0 || !prev || !pid_dead(atoi(prev + 1)))
                                 continue;
                         ctr_kill(&o, e->d_name, SIGKILL, true, &ignore);
                         ctr_delete(&o, e->d_name, true, &ignore);

@@ -384,7 +384,7 @@ int fn_gateway_route(struct fn_gateway *g, const char *method, const char *targe
         size_t len;
 
         memset(rs, 0, sizeof(*rs));
-        if (strncmp(target, pfx, sizeof(pfx) - 1)) {
+        if (strncmp(target, pfx, sizeof(pfx) - 1) != 0) {
                 rs->status = 404;
                 return err_set(err, ENOENT, "not found: use /function/NAME");
         }

@@ -334,9 +334,12 @@ int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t de
                                name, FN_BODY_MAX),
                        502;
         }
-        if (st < 0)
+        if (st < 0) {
+                /* it closed without an answer: crashed or broken, replace it */
+                *recycle = true;
                 return err_set(err, EPROTO, "function '%s': instance gave no valid HTTP response",
                                name),
                        502;
+        }
         return 0;
 }

@@ -66,7 +66,7 @@ static int parse_length(const char *v, size_t n, size_t max, size_t *out)
 static void split_target(struct fn_http_req *r)
 {
         static const char pfx[] = "/function/";
-        if (strncmp(r->target, pfx, sizeof(pfx) - 1))
+        if (strncmp(r->target, pfx, sizeof(pfx) - 1) != 0)
                 return;
         const char *n = r->target + sizeof(pfx) - 1;
         size_t len = strcspn(n, "/?");
@@ -178,7 +178,7 @@ int fn_http_parse_response(const char *buf, size_t len, struct fn_response *out)
         char *h = NULL;
 
         memset(out, 0, sizeof(*out));
-        if (len < 12 || memcmp(buf, "HTTP/1.", 7) || buf[8] != ' ')
+        if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ')
                 return -1;
         for (int i = 9; i < 12; i++)
                 if (!isdigit((unsigned char)buf[i]))

@@ -257,14 +257,13 @@ int fn_list(sqlite3 *db, struct fn_config **out, size_t *n_out, struct isola_err
         sqlite3_stmt *s = NULL;
         struct fn_config *l = NULL;
         size_t n = 0;
-        int rc;
 
         if (sqlite3_prepare_v2(db,
                                "SELECT name, image, image_id, config, created FROM functions "
                                "ORDER BY name",
                                -1, &s, NULL) != SQLITE_OK)
                 return db_fail(db, "function list", err);
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        while (sqlite3_step(s) == SQLITE_ROW) {
                 struct fn_config *nl = realloc(l, (n + 1) * sizeof(*l));
                 if (!nl)
                         break;
@@ -324,9 +323,11 @@ int fn_record(sqlite3 *db, const struct fn_invocation *inv, struct isola_err *er
         int rc;
 
         if (sqlite3_prepare_v2(db,
+                               /* none for a function removed meanwhile */
                                "INSERT INTO fn_invocations(function, start_ms, wall_us, "
                                "billed_ms, memory_mib, cpu_us, peak_bytes, status, cold) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS "
+                               "(SELECT 1 FROM functions WHERE name = ?1)",
                                -1, &s, NULL) != SQLITE_OK)
                 return db_fail(db, "invocation record", err);
         sqlite3_bind_text(s, 1, inv->function, -1, SQLITE_TRANSIENT);

@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 {
         int log;
 
-        if (argc < 5 || strcmp(argv[3], "--")) {
+        if (argc < 5 || strcmp(argv[3], "--") != 0) {
                 fprintf(stderr, "usage: isola-fn-shim http|stdio PORT -- COMMAND...\n");
                 return 2;
         }

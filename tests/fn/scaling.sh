@@ -52,7 +52,7 @@ q "$ISOLA" fn deploy fnt-crash --image "$HTTP" -- /httpd
 first=$(curl -s -D - -o /dev/null "$GW/function/fnt-crash/hello" | grep -i '^X-Isola-Instance' | tr -d '\r')
 check_eq "a crashing handler gives 502" 502 "$(curl -s -o /dev/null -w '%{http_code}' "$GW/function/fnt-crash/crash")"
 second=$(curl -s -D - -o /dev/null "$GW/function/fnt-crash/hello" | grep -i '^X-Isola-Instance' | tr -d '\r')
-check "the next request gets a new instance" [ -n "$second" ] && [ "$first" != "$second" ]
+check "the next request gets a new instance" test -n "$second" -a "$first" != "$second"
 check_match "the dead instance was stopped" "$(cat "$FN_TMP/events")" "fn=fnt-crash event=instance-stop serial=[0-9]+ reason=(dead|recycled)"
 
 # a timeout

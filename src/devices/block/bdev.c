@@ -307,21 +307,21 @@ static int detect_format(const char *path, enum bdev_format *out, struct isola_e
         return 0;
 }
 
-int bdev_open_chain(const char *path, enum bdev_format fmt, int flags, int depth, struct bdev **out,
-                    struct isola_err *err)
+int bdev_open_chain(const char *path, enum bdev_format fmt, int flags, const struct bdev_chain *up,
+                    struct bdev **out, struct isola_err *err)
 {
-        if (depth >= BDEV_MAX_CHAIN)
-                return err_set(err, ELOOP, "%s: backing chain deeper than %d (a loop?)", path,
+        if (up && up->depth + 1 >= BDEV_MAX_CHAIN)
+                return err_set(err, ELOOP, "%s: backing chain deeper than %d", path,
                                BDEV_MAX_CHAIN);
         if (fmt == BDEV_FMT_AUTO && detect_format(path, &fmt, err) < 0)
                 return -1;
         if (fmt == BDEV_FMT_QCOW2)
-                return bdev_qcow2_open(path, flags, depth, out, err);
+                return bdev_qcow2_open(path, flags, up, out, err);
         return bdev_raw_open(path, flags, out, err);
 }
 
 int bdev_open(const char *path, enum bdev_format fmt, int flags, struct bdev **out,
               struct isola_err *err)
 {
-        return bdev_open_chain(path, fmt, flags, 0, out, err);
+        return bdev_open_chain(path, fmt, flags, NULL, out, err);
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "util/err.h"
@@ -66,12 +67,21 @@ int bdev_parse_format(const char *name, enum bdev_format *out, struct isola_err 
 int bdev_qcow2_create(const char *path, uint64_t size, const char *backing_path,
                       const char *backing_fmt, struct isola_err *err);
 
-/* Back ends, used by bdev_open. depth counts the images above this one. */
+/* The images above one being opened as a backing file: a chain that comes
+ * back to one of them is a loop; depth bounds the chain. */
+struct bdev_chain {
+        dev_t dev;
+        ino_t ino;
+        int depth; /* 0 for the top image */
+        const struct bdev_chain *up;
+};
+
+/* Back ends, used by bdev_open; `up` is NULL for the top image. */
 int bdev_raw_open(const char *path, int flags, struct bdev **out, struct isola_err *err);
-int bdev_qcow2_open(const char *path, int flags, int depth, struct bdev **out,
+int bdev_qcow2_open(const char *path, int flags, const struct bdev_chain *up, struct bdev **out,
                     struct isola_err *err);
-int bdev_open_chain(const char *path, enum bdev_format fmt, int flags, int depth, struct bdev **out,
-                    struct isola_err *err);
+int bdev_open_chain(const char *path, enum bdev_format fmt, int flags, const struct bdev_chain *up,
+                    struct bdev **out, struct isola_err *err);
 
 /* The path of backing file `name` of image `image`: relative names are
  * relative to the image's directory. The caller frees *out. */

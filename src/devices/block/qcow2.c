@@ -322,7 +322,7 @@ static int load_tables(struct qcow2 *q, const struct qcow2_hdr *hd, const char *
         return 0;
 }
 
-static int open_backing(struct bdev *bd, const struct qcow2_hdr *hd, int depth,
+static int open_backing(struct bdev *bd, const struct qcow2_hdr *hd, const struct bdev_chain *self,
                         struct isola_err *err)
 {
         if (!bd->backing_name)
@@ -333,7 +333,7 @@ static int open_backing(struct bdev *bd, const struct qcow2_hdr *hd, int depth,
         char *full;
         if (bdev_backing_path(bd->path, bd->backing_name, &full, err) < 0)
                 return -1;
-        int rc = bdev_open_chain(full, fmt, BDEV_RDONLY, depth + 1, &bd->backing, err);
+        int rc = bdev_open_chain(full, fmt, BDEV_RDONLY, self, &bd->backing, err);
         free(full);
         return rc < 0 ? err_prefix(err, "%s: backing file", bd->path) : 0;
 }
@@ -349,13 +349,18 @@ static int clear_autoclear(struct qcow2 *q, const char *path, struct isola_err *
         return qcow2_pwrite_full(q, &zero, 8, 88, path, "header", err);
 }
 
-static int qcow2_setup(struct qcow2 *q, struct bdev *bd, int flags, int depth,
+static int qcow2_setup(struct qcow2 *q, struct bdev *bd, int flags, const struct bdev_chain *up,
                        struct isola_err *err)
 {
         struct stat st;
         if (fstat(q->fd, &st) < 0)
                 return err_sys(err, "%s: stat", bd->path);
         q->file_size = (uint64_t)st.st_size;
+        for (const struct bdev_chain *c = up; c; c = c->up)
+                if (c->dev == st.st_dev && c->ino == st.st_ino)
+                        return err_set(err, ELOOP, "%s: backing chain loops back to this image",
+                                       bd->path);
+        struct bdev_chain self = {st.st_dev, st.st_ino, up ? up->depth + 1 : 0, up};
         uint8_t first[QCOW2_V3_HEADER_LEN] = {0};
         if (q->file_size < QCOW2_V2_HEADER_LEN)
                 return err_set(err, EINVAL, "%s: header: file too short for qcow2", bd->path);
@@ -391,10 +396,10 @@ static int qcow2_setup(struct qcow2 *q, struct bdev *bd, int flags, int depth,
                         return -1;
         }
         q->next_alloc = (q->file_size + q->cs - 1) >> q->cluster_bits;
-        return open_backing(bd, &hd, depth, err);
+        return open_backing(bd, &hd, &self, err);
 }
 
-int bdev_qcow2_open(const char *path, int flags, int depth, struct bdev **out,
+int bdev_qcow2_open(const char *path, int flags, const struct bdev_chain *up, struct bdev **out,
                     struct isola_err *err)
 {
         bool ro = flags & BDEV_RDONLY;
@@ -421,7 +426,7 @@ int bdev_qcow2_open(const char *path, int flags, int depth, struct bdev **out,
                 bdev_close(bd);
                 return -1;
         }
-        if (qcow2_setup(q, bd, flags, depth, err) < 0) {
+        if (qcow2_setup(q, bd, flags, up, err) < 0) {
                 bdev_close(bd);
                 return -1;
         }

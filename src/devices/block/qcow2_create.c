@@ -38,7 +38,7 @@ static int probe_backing(const char *path, const char *backing, const char *fmt_
         if (bdev_backing_path(path, backing, &full, err) < 0)
                 return -1;
         struct bdev *bd;
-        int rc = bdev_open_chain(full, fmt, BDEV_RDONLY, 1, &bd, err);
+        int rc = bdev_open_chain(full, fmt, BDEV_RDONLY, NULL, &bd, err);
         free(full);
         if (rc < 0)
                 return err_prefix(err, "%s: backing file", path);
