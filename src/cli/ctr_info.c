@@ -1,6 +1,7 @@
 /* `isola ps|inspect|logs|top|stats`. */
 #include <getopt.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,21 +78,37 @@ static int parse_info(int argc, char **argv, struct info_args *a, int min_args)
         return 0;
 }
 
-static void command_of(const struct eng_container *ct, char *buf, size_t len)
+static void join_args(json_object *v, char *buf, size_t len, size_t *k)
+{
+        for (size_t i = 0; v && i < json_object_array_length(v) && *k < len; i++)
+                *k += (size_t)snprintf(buf + *k, len - *k, "%s%s", *k ? " " : "",
+                                       json_object_get_string(json_object_array_get_idx(v, i)));
+}
+
+/* The command as asked for (entrypoint + cmd); when both came from the
+ * image, the one the container runs, from its bundle's process.args. */
+static void command_of(const struct eng_ctx *c, const struct eng_container *ct, char *buf,
+                       size_t len)
 {
         json_object *o = json_tokener_parse(ct->config_json), *v;
         size_t k = 0;
 
         buf[0] = '\0';
         for (int pass = 0; pass < 2 && o; pass++) {
-                if (!json_object_object_get_ex(o, pass ? "cmd" : "entrypoint", &v))
-                        continue;
-                for (size_t i = 0; i < json_object_array_length(v) && k < len; i++)
-                        k += (size_t)snprintf(
-                            buf + k, len - k, "%s%s", k ? " " : "",
-                            json_object_get_string(json_object_array_get_idx(v, i)));
+                if (json_object_object_get_ex(o, pass ? "cmd" : "entrypoint", &v))
+                        join_args(v, buf, len, &k);
         }
         json_object_put(o);
+        if (k == 0) {
+                char path[PATH_MAX + 96];
+                json_object *proc;
+                snprintf(path, sizeof(path), "%s/containers/%s/config.json", c->paths.root, ct->id);
+                o = json_object_from_file(path);
+                if (o && json_object_object_get_ex(o, "process", &proc) &&
+                    json_object_object_get_ex(proc, "args", &v))
+                        join_args(v, buf, len, &k);
+                json_object_put(o);
+        }
 }
 
 static void status_of(const struct eng_container *ct, char *buf, size_t len)
@@ -112,7 +129,7 @@ static void status_of(const struct eng_container *ct, char *buf, size_t len)
         }
 }
 
-static void ps_json(struct eng_container **l, size_t n, bool all)
+static void ps_json(const struct eng_ctx *c, struct eng_container **l, size_t n, bool all)
 {
         json_object *a = json_object_new_array();
         char buf[512];
@@ -127,7 +144,7 @@ static void ps_json(struct eng_container **l, size_t n, bool all)
                 json_object_object_add(o, "Names", names);
                 json_object_object_add(
                     o, "Image", json_object_new_string(ct->image_name ? ct->image_name : ""));
-                command_of(ct, buf, sizeof(buf));
+                command_of(c, ct, buf, sizeof(buf));
                 json_object_object_add(o, "Command", json_object_new_string(buf));
                 json_object_object_add(o, "State", json_object_new_string(ct->state));
                 status_of(ct, buf, sizeof(buf));
@@ -162,10 +179,10 @@ int cli_ps(int argc, char **argv)
                 return cli_fail("ps", &err);
         }
         if (a.format && !strcmp(a.format, "json")) {
-                ps_json(l, n, a.all);
+                ps_json(&c, l, n, a.all);
         } else {
                 if (!a.quiet)
-                        printf("%-12s  %-24s  %-20s  %-16s  %-24s  %s\n", "CONTAINER ID", "IMAGE",
+                        printf("%-12s  %-32s  %-20s  %-16s  %-24s  %s\n", "CONTAINER ID", "IMAGE",
                                "COMMAND", "CREATED", "STATUS", "NAMES");
                 for (size_t i = 0; i < n; i++) {
                         if (!a.all && strcmp(l[i]->state, "running") != 0 &&
@@ -175,10 +192,10 @@ int cli_ps(int argc, char **argv)
                                 printf("%.*s\n", a.no_trunc ? 64 : 12, l[i]->id);
                                 continue;
                         }
-                        command_of(l[i], cmd, 21);
+                        command_of(&c, l[i], cmd, 21);
                         status_of(l[i], status, sizeof(status));
                         cli_ago(l[i]->created, created, sizeof(created));
-                        printf("%.12s  %-24.24s  %-20s  %-16s  %-24s  %s\n", l[i]->id,
+                        printf("%.12s  %-32.32s  %-20s  %-16s  %-24s  %s\n", l[i]->id,
                                l[i]->image_name && *l[i]->image_name ? l[i]->image_name : "-", cmd,
                                created, status, l[i]->name);
                 }
