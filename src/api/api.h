@@ -17,7 +17,8 @@ struct api_opts {
         const char *token_file; /* required with listen */
 };
 
-/* Runs until SIGINT or SIGTERM (blocked in every thread, taken by sigwait); -1 when a listener cannot be set up. */
+/* Runs until SIGINT or SIGTERM (blocked in every thread, taken by sigwait); -1 when a listener
+ * cannot be set up. */
 int api_serve(const struct api_opts *o, struct isola_err *err);
 
 #endif

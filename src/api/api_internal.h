@@ -97,8 +97,8 @@ json_object *api_ctr_summary(const struct eng_container *ct);
 json_object *api_ctr_inspect_json(const struct eng_container *ct);
 
 /* A container's id, state and whether it has a terminal. */
-int api_ctr_state(struct api_server *s, const char *ref, char id[ENG_ID_LEN + 1],
-                  char state[16], bool *tty, struct isola_err *err);
+int api_ctr_state(struct api_server *s, const char *ref, char id[ENG_ID_LEN + 1], char state[16],
+                  bool *tty, struct isola_err *err);
 /* Attach streams per container: AutoRemove waits for them before removing. */
 void api_attach_hold(struct api_server *s, const char *id, int delta);
 int api_attach_count(struct api_server *s, const char *id);

@@ -24,8 +24,7 @@ static int want(json_object *v, json_type t, const char *path, struct isola_err 
         return err_set(err, EINVAL, "%s: wrong type (want %s)", path, json_type_to_name(t));
 }
 
-static int str(json_object *o, const char *key, const char *path, char **out,
-               struct isola_err *err)
+static int str(json_object *o, const char *key, const char *path, char **out, struct isola_err *err)
 {
         json_object *v = get(o, key);
         if (!v)
@@ -171,8 +170,7 @@ static int restart_policy(json_object *hc, struct eng_config *cfg, struct isola_
 
 /* "default" keeps the CLI's default (no network); "bridge" is isola's
  * default bridge network. */
-static int network(json_object *hc, json_object *nc, struct eng_config *cfg,
-                   struct isola_err *err)
+static int network(json_object *hc, json_object *nc, struct eng_config *cfg, struct isola_err *err)
 {
         _cleanup_free_ char *mode = NULL;
         json_object *eps = get(nc, "EndpointsConfig");
@@ -206,8 +204,8 @@ static int host_config(json_object *hc, struct eng_config *cfg, struct isola_err
             integer(hc, "PidsLimit", "HostConfig.PidsLimit", &pids, err) < 0 ||
             boolean(hc, "ReadonlyRootfs", "HostConfig.ReadonlyRootfs", &cfg->read_only, err) < 0 ||
             boolean(hc, "Init", "HostConfig.Init", &cfg->init, err) < 0 ||
-            boolean(hc, "PublishAllPorts", "HostConfig.PublishAllPorts", &cfg->publish_all,
-                    err) < 0 ||
+            boolean(hc, "PublishAllPorts", "HostConfig.PublishAllPorts", &cfg->publish_all, err) <
+                0 ||
             strv(hc, "CapAdd", "HostConfig.CapAdd", &cfg->cap_add, err) < 0 ||
             strv(hc, "CapDrop", "HostConfig.CapDrop", &cfg->cap_drop, err) < 0 ||
             strv(hc, "Dns", "HostConfig.Dns", &cfg->dns, err) < 0 ||
@@ -237,7 +235,8 @@ int api_parse_create(const char *body, size_t len, const char *name, struct eng_
         }
         if (name && *name && !(out->name = strdup(name)))
                 goto oom;
-        if (str(o, "Image", "Image", &out->image, err) < 0 || strv(o, "Cmd", "Cmd", &out->cmd, err) < 0 ||
+        if (str(o, "Image", "Image", &out->image, err) < 0 ||
+            strv(o, "Cmd", "Cmd", &out->cmd, err) < 0 ||
             strv(o, "Entrypoint", "Entrypoint", &out->entrypoint, err) < 0 ||
             strv(o, "Env", "Env", &out->env, err) < 0 ||
             str(o, "WorkingDir", "WorkingDir", &out->workdir, err) < 0 ||

@@ -250,8 +250,8 @@ static enum MHD_Result state_op(struct api_call *c, enum op_kind kind, const cha
         return run(c, &op, MHD_HTTP_NO_CONTENT, false);
 }
 
-int api_ctr_state(struct api_server *s, const char *ref, char id[ENG_ID_LEN + 1],
-                  char state[16], bool *tty, struct isola_err *err)
+int api_ctr_state(struct api_server *s, const char *ref, char id[ENG_ID_LEN + 1], char state[16],
+                  bool *tty, struct isola_err *err)
 {
         _cleanup_free_ char *out = NULL;
         size_t len;

@@ -67,9 +67,10 @@ json_object *api_ctr_summary(const struct eng_container *ct)
         json_object_array_add(names, json_object_new_string(name));
         json_object_object_add(o, "Id", json_object_new_string(ct->id));
         json_object_object_add(o, "Names", names);
-        json_object_object_add(o, "Image", json_object_new_string(
-                                               ct->image_name ? ct->image_name : ""));
-        json_object_object_add(o, "ImageID", json_object_new_string(ct->image_id ? ct->image_id : ""));
+        json_object_object_add(o, "Image",
+                               json_object_new_string(ct->image_name ? ct->image_name : ""));
+        json_object_object_add(o, "ImageID",
+                               json_object_new_string(ct->image_id ? ct->image_id : ""));
         command_text(&cfg, text, sizeof(text));
         json_object_object_add(o, "Command", json_object_new_string(text));
         json_object_object_add(o, "Created", json_object_new_int64(ct->created / 1000000000));
@@ -112,7 +113,8 @@ static json_object *config_json(const struct eng_container *ct, const struct eng
 {
         json_object *o = json_object_new_object();
 
-        json_object_object_add(o, "Hostname", json_object_new_string(cfg->hostname ? cfg->hostname : ct->id));
+        json_object_object_add(o, "Hostname",
+                               json_object_new_string(cfg->hostname ? cfg->hostname : ct->id));
         json_object_object_add(o, "User", json_object_new_string(cfg->user ? cfg->user : ""));
         json_object_object_add(o, "Tty", json_object_new_boolean(cfg->tty));
         json_object_object_add(o, "OpenStdin", json_object_new_boolean(cfg->interactive));
@@ -121,9 +123,12 @@ static json_object *config_json(const struct eng_container *ct, const struct eng
         json_object_object_add(o, "AttachStderr", json_object_new_boolean(true));
         json_object_object_add(o, "Env", strv_json(cfg->env));
         json_object_object_add(o, "Cmd", cfg->cmd ? strv_json(cfg->cmd) : NULL);
-        json_object_object_add(o, "Entrypoint", cfg->entrypoint ? strv_json(cfg->entrypoint) : NULL);
-        json_object_object_add(o, "Image", json_object_new_string(ct->image_name ? ct->image_name : ""));
-        json_object_object_add(o, "WorkingDir", json_object_new_string(cfg->workdir ? cfg->workdir : ""));
+        json_object_object_add(o, "Entrypoint",
+                               cfg->entrypoint ? strv_json(cfg->entrypoint) : NULL);
+        json_object_object_add(o, "Image",
+                               json_object_new_string(ct->image_name ? ct->image_name : ""));
+        json_object_object_add(o, "WorkingDir",
+                               json_object_new_string(cfg->workdir ? cfg->workdir : ""));
         json_object_object_add(o, "StopSignal", str_or_null(cfg->stop_signal));
         json_object_object_add(o, "Labels", json_object_new_object());
         return o;
@@ -142,13 +147,15 @@ json_object *api_ctr_inspect_json(const struct eng_container *ct)
         json_object_object_add(o, "Name", json_object_new_string(name));
         api_time(ct->created, t, sizeof(t));
         json_object_object_add(o, "Created", json_object_new_string(t));
-        json_object_object_add(o, "Path", json_object_new_string(
-                                              cfg.entrypoint && cfg.entrypoint[0] ? cfg.entrypoint[0]
-                                              : cfg.cmd && cfg.cmd[0]             ? cfg.cmd[0]
-                                                                                  : ""));
+        json_object_object_add(o, "Path",
+                               json_object_new_string(cfg.entrypoint && cfg.entrypoint[0]
+                                                          ? cfg.entrypoint[0]
+                                                      : cfg.cmd && cfg.cmd[0] ? cfg.cmd[0]
+                                                                              : ""));
         json_object_object_add(o, "Args", strv_json(cfg.cmd));
         json_object_object_add(o, "State", state_json(ct));
-        json_object_object_add(o, "Image", json_object_new_string(ct->image_id ? ct->image_id : ""));
+        json_object_object_add(o, "Image",
+                               json_object_new_string(ct->image_id ? ct->image_id : ""));
         json_object_object_add(o, "RestartCount", json_object_new_int(ct->restart_count));
         json_object_object_add(o, "Driver", json_object_new_string("overlay"));
         json_object_object_add(o, "Config", config_json(ct, &cfg));

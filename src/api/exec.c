@@ -113,7 +113,8 @@ enum MHD_Result api_h_exec_create(struct api_call *c)
                 if ((v = field(o, "WorkingDir", json_type_string, &bad)) &&
                     json_object_get_string_len(v))
                         x->workdir = strdup(json_object_get_string(v));
-                x->tty = (v = field(o, "Tty", json_type_boolean, &bad)) && json_object_get_boolean(v);
+                x->tty =
+                    (v = field(o, "Tty", json_type_boolean, &bad)) && json_object_get_boolean(v);
                 x->attach_stdin = (v = field(o, "AttachStdin", json_type_boolean, &bad)) &&
                                   json_object_get_boolean(v);
                 snprintf(id, sizeof(id), "%s", x->id);
@@ -156,9 +157,8 @@ enum MHD_Result api_h_exec_inspect(struct api_call *c)
         json_object_object_add(o, "ID", json_object_new_string(x->id));
         json_object_object_add(o, "ContainerID", json_object_new_string(x->container));
         json_object_object_add(o, "Running", json_object_new_boolean(x->running));
-        json_object_object_add(o, "ExitCode", x->started && !x->running
-                                                  ? json_object_new_int(x->exit_code)
-                                                  : NULL);
+        json_object_object_add(
+            o, "ExitCode", x->started && !x->running ? json_object_new_int(x->exit_code) : NULL);
         json_object_object_add(o, "OpenStdin", json_object_new_boolean(x->attach_stdin));
         json_object_object_add(o, "Pid", json_object_new_int(0));
         json_object *pc = json_object_new_object();

@@ -38,7 +38,8 @@ static int list(struct img_store *st, FILE *out, struct isola_err *err)
                 json_object_object_add(o, "ParentId", json_object_new_string(""));
                 json_object_object_add(o, "RepoTags", strv_json(l[i]->names));
                 json_object_object_add(o, "RepoDigests", json_object_new_array());
-                json_object_object_add(o, "Created", json_object_new_int64(l[i]->created / 1000000000));
+                json_object_object_add(o, "Created",
+                                       json_object_new_int64(l[i]->created / 1000000000));
                 json_object_object_add(o, "Size", json_object_new_int64(l[i]->size));
                 json_object_object_add(o, "VirtualSize", json_object_new_int64(l[i]->size));
                 json_object_object_add(o, "SharedSize", json_object_new_int(-1));

@@ -137,16 +137,18 @@ static int metrics_work(struct eng_ctx *e, void *arg, FILE *out, struct isola_er
                         sample(l[i], &s[i]);
                         running++;
                 }
-        fprintf(out, "# HELP isola_containers Containers known to the engine.\n"
-                     "# TYPE isola_containers gauge\nisola_containers %zu\n"
-                     "# HELP isola_containers_running Containers running or paused.\n"
-                     "# TYPE isola_containers_running gauge\nisola_containers_running %zu\n",
+        fprintf(out,
+                "# HELP isola_containers Containers known to the engine.\n"
+                "# TYPE isola_containers gauge\nisola_containers %zu\n"
+                "# HELP isola_containers_running Containers running or paused.\n"
+                "# TYPE isola_containers_running gauge\nisola_containers_running %zu\n",
                 n, running);
         for (size_t f = 0; f < ARRAY_SIZE(fams); f++) {
                 fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", fams[f].name, fams[f].help,
                         fams[f].name, fams[f].type);
                 for (size_t i = 0; i < n; i++) {
-                        if (strcmp(l[i]->state, "running") != 0 && strcmp(l[i]->state, "paused") != 0)
+                        if (strcmp(l[i]->state, "running") != 0 &&
+                            strcmp(l[i]->state, "paused") != 0)
                                 continue;
                         /* names are [a-zA-Z0-9_.-] and ids hex: nothing to escape */
                         fprintf(out, "%s{id=\"%.12s\",name=\"%s\"} ", fams[f].name, l[i]->id,

@@ -42,16 +42,18 @@ static json_object *net_docker(json_object *n)
 
         if (json_object_object_get_ex(n, "name", &v))
                 name = json_object_get_string(v);
-        json_object_object_add(o, "Name", json_object_new_string(
-                                              strcmp(name, "isola") == 0 ? "bridge" : name));
-        json_object_object_add(o, "Id", json_object_object_get_ex(n, "id", &v)
-                                            ? json_object_get(v)
-                                            : json_object_new_string(name));
+        json_object_object_add(
+            o, "Name", json_object_new_string(strcmp(name, "isola") == 0 ? "bridge" : name));
+        json_object_object_add(o, "Id",
+                               json_object_object_get_ex(n, "id", &v)
+                                   ? json_object_get(v)
+                                   : json_object_new_string(name));
         json_object_object_add(o, "Driver", json_object_new_string("bridge"));
         json_object_object_add(o, "Scope", json_object_new_string("local"));
-        json_object_object_add(o, "Internal", json_object_object_get_ex(n, "internal", &v)
-                                                  ? json_object_get(v)
-                                                  : json_object_new_boolean(false));
+        json_object_object_add(o, "Internal",
+                               json_object_object_get_ex(n, "internal", &v)
+                                   ? json_object_get(v)
+                                   : json_object_new_boolean(false));
         if (json_object_object_get_ex(n, "subnets", &v) && json_object_is_type(v, json_type_array))
                 for (size_t i = 0; i < json_object_array_length(v); i++) {
                         json_object *s = json_object_array_get_idx(v, i), *x, *c;
@@ -190,13 +192,13 @@ enum MHD_Result api_h_vol_list(struct api_call *c)
 
 enum MHD_Result api_h_vol_inspect(struct api_call *c)
 {
-        return run(c, &(struct obj_op){.kind = VOL_GET, .name = c->m.params[0]}, MHD_HTTP_OK,
-                   true);
+        return run(c, &(struct obj_op){.kind = VOL_GET, .name = c->m.params[0]}, MHD_HTTP_OK, true);
 }
 
 enum MHD_Result api_h_vol_delete(struct api_call *c)
 {
-        struct obj_op op = {.kind = VOL_RM, .name = c->m.params[0], .force = api_query_bool(c, "force")};
+        struct obj_op op = {
+            .kind = VOL_RM, .name = c->m.params[0], .force = api_query_bool(c, "force")};
         return run(c, &op, MHD_HTTP_NO_CONTENT, false);
 }
 
@@ -255,7 +257,8 @@ enum MHD_Result api_h_net_create(struct api_call *c)
         if (!o)
                 return r;
         struct obj_op op = {.kind = NET_CREATE, .name = body_str(o, "Name", &bad)};
-        if (json_object_object_get_ex(o, "Internal", &v) && json_object_is_type(v, json_type_boolean))
+        if (json_object_object_get_ex(o, "Internal", &v) &&
+            json_object_is_type(v, json_type_boolean))
                 op.internal = json_object_get_boolean(v);
         if (json_object_object_get_ex(o, "IPAM", &ipam) &&
             json_object_object_get_ex(ipam, "Config", &cfgs) &&

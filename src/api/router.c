@@ -126,8 +126,8 @@ static bool match_one(const struct segs *pat, const struct segs *p, struct api_m
         return j == p->n;
 }
 
-void api_route_match(const struct api_route *table, size_t n, const char *method,
-                     const char *path, struct api_match *m)
+void api_route_match(const struct api_route *table, size_t n, const char *method, const char *path,
+                     struct api_match *m)
 {
         struct segs p, pat;
 

@@ -19,7 +19,7 @@ struct api_route {
 };
 
 struct api_match {
-        int route;     /* index into the table, -1 when none */
+        int route;       /* index into the table, -1 when none */
         bool bad_method; /* a pattern matched with another method (405) */
         size_t n_params;
         char params[API_PARAMS_MAX][API_PARAM_MAX];
@@ -29,7 +29,7 @@ struct api_match {
  * of path) or NULL when the path is not absolute or too long. */
 const char *api_strip_version(const char *path);
 
-void api_route_match(const struct api_route *table, size_t n, const char *method,
-                     const char *path, struct api_match *m);
+void api_route_match(const struct api_route *table, size_t n, const char *method, const char *path,
+                     struct api_match *m);
 
 #endif

@@ -75,8 +75,8 @@ static enum MHD_Result first_call(struct listener_cls *l, struct MHD_Connection 
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
         struct listener_cls *l = cls;
         struct req_state *st = *con_cls;
@@ -210,9 +210,8 @@ static struct MHD_Daemon *start_daemon(int fd, struct listener_cls *l, struct is
             MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                 MHD_ALLOW_UPGRADE | MHD_USE_ITC,
             0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_TIMEOUT_SEC,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)256, MHD_OPTION_END);
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_TIMEOUT_SEC, MHD_OPTION_NOTIFY_COMPLETED,
+            on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
         if (!d) {
                 close(fd);
                 err_set(err, EIO, "libmicrohttpd did not start");

@@ -280,8 +280,9 @@ static enum MHD_Result hijack(struct api_call *c, struct hijack *h)
                 return MHD_NO;
         }
         MHD_add_response_header(r, "Upgrade", "tcp");
-        MHD_add_response_header(r, "Content-Type", h->tty ? "application/vnd.docker.raw-stream"
-                                                          : "application/vnd.docker.multiplexed-stream");
+        MHD_add_response_header(r, "Content-Type",
+                                h->tty ? "application/vnd.docker.raw-stream"
+                                       : "application/vnd.docker.multiplexed-stream");
         ret = MHD_queue_response(c->conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
         MHD_destroy_response(r);
         return ret;

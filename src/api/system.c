@@ -11,8 +11,8 @@
 
 enum MHD_Result api_h_ping(struct api_call *c)
 {
-        struct MHD_Response *r = MHD_create_response_from_buffer(2, (void *)"OK",
-                                                                 MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(2, (void *)"OK", MHD_RESPMEM_PERSISTENT);
         enum MHD_Result ret;
 
         if (!r)
@@ -99,8 +99,8 @@ enum MHD_Result api_h_info(struct api_call *c)
 
         if (api_work(c->srv, count_work, NULL, &text, &len, &err) < 0)
                 return api_reply_err(c, &err);
-        if (sscanf(text, "%zu %zu %zu %zu %zu %4095s", &k.total, &k.running, &k.paused,
-                   &k.stopped, &k.images, root) < 5)
+        if (sscanf(text, "%zu %zu %zu %zu %zu %4095s", &k.total, &k.running, &k.paused, &k.stopped,
+                   &k.images, root) < 5)
                 return api_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "info: bad counts");
         uname(&u);
         gethostname(host, sizeof(host) - 1);
@@ -119,15 +119,15 @@ enum MHD_Result api_h_info(struct api_call *c)
         json_object_object_add(o, "OSType", json_object_new_string("linux"));
         json_object_object_add(o, "Architecture", json_object_new_string(u.machine));
         json_object_object_add(o, "NCPU", json_object_new_int(sysconf(_SC_NPROCESSORS_ONLN)));
-        json_object_object_add(o, "MemTotal", json_object_new_int64((int64_t)sysconf(_SC_PHYS_PAGES) *
-                                                                     sysconf(_SC_PAGESIZE)));
+        json_object_object_add(
+            o, "MemTotal",
+            json_object_new_int64((int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE)));
         json_object_object_add(o, "ServerVersion", json_object_new_string(ISOLA_VERSION));
         json_object_object_add(o, "CgroupDriver", json_object_new_string("cgroupfs"));
-        json_object_object_add(o, "CgroupVersion",
-                               json_object_new_string(access("/sys/fs/cgroup/cgroup.controllers",
-                                                             F_OK) == 0
-                                                          ? "2"
-                                                          : "1"));
+        json_object_object_add(
+            o, "CgroupVersion",
+            json_object_new_string(access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ? "2"
+                                                                                          : "1"));
         json_object_object_add(o, "DefaultRuntime", json_object_new_string("isola"));
         json_object_object_add(o, "SecurityOptions", json_object_new_array());
         return api_reply_json(c, MHD_HTTP_OK, o);

@@ -80,7 +80,9 @@ int api_work(struct api_server *s, api_work_fn fn, void *arg, char **out, size_t
                         dup2(devnull, 2);
                 }
                 /* other connections' sockets must not live on in the worker */
-                if (dup2(p[1], 3) < 0)
+                /* CLOEXEC again after dup2: a monitor the engine forks and
+                 * execs must not hold the result pipe open */
+                if (dup2(p[1], 3) < 0 || fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
                         _exit(1);
                 close_range(4, ~0U, 0);
                 child_run(s, fn, arg, 3);
@@ -170,8 +172,13 @@ int api_work_reap(struct api_stream *st)
 
 int api_mux_write(int fd, int stream, const void *buf, size_t len)
 {
-        unsigned char h[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(len >> 24),
-                              (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+        unsigned char h[8] = {(unsigned char)stream,
+                              0,
+                              0,
+                              0,
+                              (unsigned char)(len >> 24),
+                              (unsigned char)(len >> 16),
+                              (unsigned char)(len >> 8),
                               (unsigned char)len};
 
         if (fs_write_all(fd, h, sizeof(h)) < 0)

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The docker CLI (Debian's docker.io client) against `isola serve`.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/bundle.sh"
+. "$(dirname "$0")/lib.sh"
+D=/usr/bin/docker
+[ -x "$D" ] || skip_all "no docker client (apt-get install docker.io)"
+start_serve || { cat "$API_TMP/serve.log"; skip_all "isola serve did not start"; }
+export DOCKER_HOST=unix://$SOCK DOCKER_CONFIG=$API_TMP/docker-config
+dk() { timeout -s KILL 60 "$D" "$@"; }
+
+check_match "docker version names the server" "$(dk version --format '{{.Server.APIVersion}}' 2>&1)" '^1\.41$'
+check_match "docker info counts the image" "$(dk info --format '{{.Images}}' 2>&1)" '^1$'
+check_match "docker images lists it" "$(dk images --format '{{.Repository}}:{{.Tag}}' 2>&1)" 'localhost/apitest-busybox:latest'
+check_eq "docker run --rm (attached) prints the output" "$(dk run --rm "$IMG" echo hi 2>&1)" "hi"
+dk run --rm "$IMG" sh -c 'exit 3' >/dev/null 2>&1
+check_eq "docker run --rm returns the exit code" "$?" "3"
+check_eq "--rm removed the containers" "$(dk ps -aq | wc -l)" "0"
+dk run -d --name apit-web "$IMG" sh -c 'echo started; while true; do sleep 1; done' >/dev/null 2>&1
+check_match "docker run -d + ps" "$(dk ps --format '{{.Names}} {{.Status}}')" '^apit-web Up'
+check_match "the CLI sees the container the service made" "$("$ISOLA" ps 2>&1)" 'apit-web' 
+check_eq "docker logs" "$(dk logs apit-web 2>&1)" "started"
+check_eq "docker exec" "$(dk exec apit-web echo fromexec 2>&1)" "fromexec"
+dk exec apit-web sh -c 'exit 4'
+check_eq "docker exec exit code" "$?" "4"
+out=$(timeout -s KILL 30 script -qec "$D exec -it apit-web sh -c 'tty; echo in-pty'" /dev/null 2>&1 </dev/null)
+check_match "docker exec -it runs in a pty" "$out" 'in-pty'
+check_match "docker top" "$(dk top apit-web 2>&1)" 'sleep|sh'
+check_match "docker inspect state" "$(dk inspect -f '{{.State.Running}}' apit-web 2>&1)" '^true$'
+dk stop -t 2 apit-web >/dev/null 2>&1
+check_match "docker stop" "$(dk ps -a --format '{{.Names}} {{.Status}}')" '^apit-web Exited'
+check_eq "docker rm" "$(dk rm apit-web 2>&1)" "apit-web"
+check_match "docker rm of an unknown container: 404 message" "$(dk rm nosuch 2>&1)" 'No such container|not found|not known'
+check_eq "docker volume create" "$(dk volume create apit-vol 2>&1)" "apit-vol"
+check_match "docker volume ls" "$(dk volume ls -q 2>&1)" 'apit-vol'
+check_eq "docker volume rm" "$(dk volume rm apit-vol 2>&1)" "apit-vol"
+check_match "docker network ls" "$(dk network ls --format '{{.Name}}' 2>&1)" 'bridge'
+done_testing
