@@ -144,17 +144,22 @@ static int ports(json_object *hc, struct eng_config *cfg, struct isola_err *err)
 static int restart_policy(json_object *hc, struct eng_config *cfg, struct isola_err *err)
 {
         json_object *rp = get(hc, "RestartPolicy");
-        _cleanup_free_ char *name = NULL;
+        char name[32] = "";
+        json_object *v;
         int64_t max = 0;
 
         if (!rp)
                 return 0;
         if (want(rp, json_type_object, "HostConfig.RestartPolicy", err) < 0 ||
-            str(rp, "Name", "HostConfig.RestartPolicy.Name", &name, err) < 0 ||
             integer(rp, "MaximumRetryCount", "HostConfig.RestartPolicy.MaximumRetryCount", &max,
                     err) < 0)
                 return -1;
-        if (!name || strcmp(name, "no") == 0)
+        if ((v = get(rp, "Name"))) {
+                if (want(v, json_type_string, "HostConfig.RestartPolicy.Name", err) < 0)
+                        return -1;
+                snprintf(name, sizeof(name), "%s", json_object_get_string(v));
+        }
+        if (!name[0] || strcmp(name, "no") == 0)
                 cfg->restart = ENG_RESTART_NO;
         else if (strcmp(name, "always") == 0 || strcmp(name, "unless-stopped") == 0)
                 cfg->restart = ENG_RESTART_ALWAYS;
@@ -172,12 +177,12 @@ static int restart_policy(json_object *hc, struct eng_config *cfg, struct isola_
  * default bridge network. */
 static int network(json_object *hc, json_object *nc, struct eng_config *cfg, struct isola_err *err)
 {
-        _cleanup_free_ char *mode = NULL;
-        json_object *eps = get(nc, "EndpointsConfig");
+        json_object *eps = get(nc, "EndpointsConfig"), *m = get(hc, "NetworkMode");
 
-        if (str(hc, "NetworkMode", "HostConfig.NetworkMode", &mode, err) < 0)
+        if (m && want(m, json_type_string, "HostConfig.NetworkMode", err) < 0)
                 return -1;
-        if (mode && strcmp(mode, "default") != 0)
+        const char *mode = m ? json_object_get_string(m) : NULL;
+        if (mode && *mode && strcmp(mode, "default") != 0)
                 cfg->network = strdup(strcmp(mode, "bridge") == 0 ? "isola" : mode);
         if (!eps || !cfg->network)
                 return 0;

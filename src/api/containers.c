@@ -403,7 +403,7 @@ static ssize_t wait_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
         struct wait_reader *r = cls;
         struct isola_err err = {0};
-        _cleanup_free_ char *out = NULL;
+        char *out = NULL;
         size_t len;
         json_object *o = json_object_new_object();
         (void)pos;
@@ -430,6 +430,7 @@ static ssize_t wait_read(void *cls, uint64_t pos, char *buf, size_t max)
                 api_work(r->srv, op_work, &op, &o2, &len, &err);
         }
         json_object_object_add(o, "StatusCode", json_object_new_int(out ? atoi(out) : 0));
+        free(out);
         const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
         if (len + 1 > max)
                 len = max - 1;

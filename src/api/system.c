@@ -118,7 +118,7 @@ enum MHD_Result api_h_info(struct api_call *c)
         json_object_object_add(o, "OperatingSystem", json_object_new_string("isola"));
         json_object_object_add(o, "OSType", json_object_new_string("linux"));
         json_object_object_add(o, "Architecture", json_object_new_string(u.machine));
-        json_object_object_add(o, "NCPU", json_object_new_int(sysconf(_SC_NPROCESSORS_ONLN)));
+        json_object_object_add(o, "NCPU", json_object_new_int((int)sysconf(_SC_NPROCESSORS_ONLN)));
         json_object_object_add(
             o, "MemTotal",
             json_object_new_int64((int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE)));

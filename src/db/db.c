@@ -112,8 +112,9 @@ int db_open(const struct db_paths *paths, sqlite3 **out, struct isola_err *err)
         sqlite3 *db = NULL;
 
         snprintf(path, sizeof(path), "%s/isola.db", paths->root);
-        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                           SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+        if (sqlite3_open_v2(path, &db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                                SQLITE_OPEN_EXRESCODE,
                             NULL) != SQLITE_OK) {
                 err_set(err, EIO, "database '%s': %s", path, db ? sqlite3_errmsg(db) : "no memory");
                 sqlite3_close(db);
@@ -121,8 +122,9 @@ int db_open(const struct db_paths *paths, sqlite3 **out, struct isola_err *err)
         }
         chmod(path, 0600);
         sqlite3_busy_timeout(db, DB_BUSY_MS);
-        if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                        " PRAGMA foreign_keys=ON",
+        if (db_exec(db,
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                    " PRAGMA foreign_keys=ON",
                     err) < 0 ||
             apply_schema(db, err) < 0) {
                 err_prefix(err, "database '%s'", path);

@@ -6,161 +6,161 @@
 #include <stddef.h>
 
 const char *const db_schema[] = {
-        /* image: images by config digest, names (repo:tag) pointing at them,
-         * their layers in order, and unpacked layers by diff id. */
-        "CREATE TABLE IF NOT EXISTS images ("
-        " id TEXT PRIMARY KEY,"              /* sha256:<config digest hex> */
-        " manifest_digest TEXT NOT NULL,"    /* the manifest the image came from */
-        " manifest_media_type TEXT NOT NULL,"
-        " created INTEGER NOT NULL,"         /* unix seconds, from the config */
-        " added INTEGER NOT NULL,"           /* unix seconds, when stored */
-        " size INTEGER NOT NULL DEFAULT 0)", /* sum of unpacked layer sizes */
-        "CREATE TABLE IF NOT EXISTS image_names ("
-        " name TEXT PRIMARY KEY," /* normalised: registry/repo:tag */
-        " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE)",
-        "CREATE TABLE IF NOT EXISTS image_layers ("
-        " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
-        " idx INTEGER NOT NULL,"      /* 0 = bottom layer */
-        " diff_id TEXT NOT NULL,"     /* sha256 of the uncompressed tar */
-        " blob_digest TEXT NOT NULL," /* sha256 of the blob as stored */
-        " media_type TEXT NOT NULL,"
-        " blob_size INTEGER NOT NULL,"
-        " PRIMARY KEY (image_id, idx))",
-        "CREATE TABLE IF NOT EXISTS layers ("
-        " diff_id TEXT PRIMARY KEY," /* directory layers/<hex> is complete */
-        " size INTEGER NOT NULL,"    /* bytes unpacked */
-        " added INTEGER NOT NULL)",
-        /* engine: containers and volumes */
-        "CREATE TABLE IF NOT EXISTS containers ("
-        " id TEXT PRIMARY KEY," /* 64 hex */
-        " name TEXT NOT NULL UNIQUE,"
-        " image_id TEXT REFERENCES images(id)," /* NULL for rootfs containers */
-        " image_name TEXT NOT NULL DEFAULT '',"
-        " config TEXT NOT NULL," /* JSON: what create was asked for */
-        " state TEXT NOT NULL,"  /* created|running|paused|exited|removing */
-        " pid INTEGER NOT NULL DEFAULT 0,"
-        " monitor_pid INTEGER NOT NULL DEFAULT 0,"
-        " exit_code INTEGER NOT NULL DEFAULT 0,"
-        " created INTEGER NOT NULL,"
-        " started INTEGER NOT NULL DEFAULT 0,"
-        " finished INTEGER NOT NULL DEFAULT 0,"
-        " restart_count INTEGER NOT NULL DEFAULT 0,"
-        " monitor_start INTEGER NOT NULL DEFAULT 0)", /* /proc stat starttime: pid reuse */
-        "CREATE TABLE IF NOT EXISTS volumes ("
-        " name TEXT PRIMARY KEY,"
-        " created INTEGER NOT NULL,"
-        " labels TEXT NOT NULL DEFAULT '{}',"
-        " anonymous INTEGER NOT NULL DEFAULT 0)", /* made for one container (-v DST) */
-        "CREATE TABLE IF NOT EXISTS container_volumes ("
-        " container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,"
-        " volume TEXT NOT NULL REFERENCES volumes(name),"
-        " PRIMARY KEY (container_id, volume))",
-        /* net: networks, per-container attachments and address leases */
-        "CREATE TABLE IF NOT EXISTS networks ("
-        " name TEXT PRIMARY KEY,"
-        " id TEXT NOT NULL UNIQUE," /* 64 hex */
-        " driver TEXT NOT NULL DEFAULT 'bridge',"
-        " bridge TEXT NOT NULL UNIQUE," /* isola0 is the default network's */
-        " subnet TEXT NOT NULL,"        /* IPv4 CIDR */
-        " gateway TEXT NOT NULL,"
-        " subnet6 TEXT NOT NULL DEFAULT ''," /* IPv6 CIDR or '' */
-        " gateway6 TEXT NOT NULL DEFAULT '',"
-        " internal INTEGER NOT NULL DEFAULT 0,"
-        " dns INTEGER NOT NULL DEFAULT 1,"
-        " mtu INTEGER NOT NULL DEFAULT 1500,"
-        " last_off INTEGER NOT NULL DEFAULT 0,"  /* IPAM cursor: offset last handed out */
-        " last_off6 INTEGER NOT NULL DEFAULT 0,"
-        " up INTEGER NOT NULL DEFAULT 0,"  /* bridge, rules and responder exist */
-        " created INTEGER NOT NULL,"
-        " labels TEXT NOT NULL DEFAULT '{}',"
-        " anonymous INTEGER NOT NULL DEFAULT 0)", /* made for one container (-v DST) */
-        "CREATE TABLE IF NOT EXISTS net_attachments ("
-        " container_id TEXT NOT NULL,"
-        " network TEXT NOT NULL REFERENCES networks(name),"
-        " name TEXT NOT NULL,"               /* container name (DNS) */
-        " ifname TEXT NOT NULL,"             /* eth0.. inside the container */
-        " host_ifname TEXT NOT NULL UNIQUE," /* the veth end on the bridge */
-        " mac TEXT NOT NULL,"
-        " ip TEXT NOT NULL DEFAULT '',"  /* address/prefix */
-        " ip6 TEXT NOT NULL DEFAULT '',"
-        " created INTEGER NOT NULL,"
-        " PRIMARY KEY (container_id, network))",
-        "CREATE TABLE IF NOT EXISTS net_leases ("
-        " network TEXT NOT NULL REFERENCES networks(name),"
-        " ip TEXT NOT NULL," /* bare address: one holder at a time */
-        " container_id TEXT NOT NULL,"
-        " PRIMARY KEY (network, ip))",
-        "CREATE TABLE IF NOT EXISTS net_dns_names ("
-        " network TEXT NOT NULL,"
-        " name TEXT NOT NULL COLLATE NOCASE," /* container name or alias */
-        " container_id TEXT NOT NULL,"
-        " PRIMARY KEY (network, name, container_id))",
-        "CREATE TABLE IF NOT EXISTS net_ports ("
-        " container_id TEXT NOT NULL,"
-        " network TEXT NOT NULL,"
-        " proto TEXT NOT NULL," /* tcp|udp */
-        " host_ip TEXT NOT NULL DEFAULT ''," /* '' = every host address */
-        " host_port INTEGER NOT NULL,"
-        " ctr_ip TEXT NOT NULL,"
-        " ctr_port INTEGER NOT NULL,"
-        " PRIMARY KEY (proto, host_ip, host_port))",
-        /* build: the layer cache of `isola build`, one row per built step,
-         * keyed by the step's cache key (parent step, instruction, visible
-         * build args, copied content). diff_id/blob_digest ('' for steps
-         * without a layer) keep their layer alive for img_prune until
-         * `isola builder prune` deletes the rows. */
-        "CREATE TABLE IF NOT EXISTS build_cache ("
-        " key TEXT PRIMARY KEY,"           /* 64 hex */
-        " parent TEXT NOT NULL,"           /* key of the step before, '' at FROM */
-        " diff_id TEXT NOT NULL DEFAULT '',"
-        " blob_digest TEXT NOT NULL DEFAULT '',"
-        " media_type TEXT NOT NULL DEFAULT '',"
-        " blob_size INTEGER NOT NULL DEFAULT 0,"
-        " created INTEGER NOT NULL,"       /* unix seconds the step was built */
-        " last_used INTEGER NOT NULL)",
-        /* compose: which containers a compose project made (the row goes
-         * with the container), the service's config hash that makes `up`
-         * idempotent, and the health its healthcheck last measured. */
-        "CREATE TABLE IF NOT EXISTS compose_containers ("
-        " container_id TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,"
-        " project TEXT NOT NULL,"
-        " service TEXT NOT NULL,"
-        " number INTEGER NOT NULL,"      /* replica, from 1 */
-        " config_hash TEXT NOT NULL,"    /* sha256 hex of the service's canonical form */
-        " health TEXT NOT NULL DEFAULT '',"  /* ''|starting|healthy|unhealthy */
-        " failures INTEGER NOT NULL DEFAULT 0," /* consecutive failed checks */
-        " last_check INTEGER NOT NULL DEFAULT 0," /* unix ms */
-        " last_output TEXT NOT NULL DEFAULT '',"
-        " UNIQUE (project, service, number))",
-        "CREATE INDEX IF NOT EXISTS compose_containers_project ON compose_containers(project)",
-        /* fn: deployed functions (settings as JSON, see fn/fn.h) and one row
-         * per metered invocation, kept until the function is removed. */
-        "CREATE TABLE IF NOT EXISTS functions ("
-        " name TEXT PRIMARY KEY,"
-        " image TEXT NOT NULL,"
-        " image_id TEXT NOT NULL,"
-        " config TEXT NOT NULL," /* JSON: mode, port, limits, env, args */
-        " created INTEGER NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS fn_invocations ("
-        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-        " function TEXT NOT NULL,"
-        " start_ms INTEGER NOT NULL," /* unix ms */
-        " wall_us INTEGER NOT NULL,"
-        " billed_ms INTEGER NOT NULL," /* ceil(wall, 1 ms) */
-        " memory_mib INTEGER NOT NULL," /* configured */
-        " cpu_us INTEGER NOT NULL,"     /* from the instance's cgroup */
-        " peak_bytes INTEGER NOT NULL,"
-        " status INTEGER NOT NULL,"
-        " cold INTEGER NOT NULL DEFAULT 0)",
-        "CREATE INDEX IF NOT EXISTS fn_invocations_fn ON fn_invocations(function, start_ms)",
-        NULL,
+    /* image: images by config digest, names (repo:tag) pointing at them,
+     * their layers in order, and unpacked layers by diff id. */
+    "CREATE TABLE IF NOT EXISTS images ("
+    " id TEXT PRIMARY KEY,"           /* sha256:<config digest hex> */
+    " manifest_digest TEXT NOT NULL," /* the manifest the image came from */
+    " manifest_media_type TEXT NOT NULL,"
+    " created INTEGER NOT NULL,"         /* unix seconds, from the config */
+    " added INTEGER NOT NULL,"           /* unix seconds, when stored */
+    " size INTEGER NOT NULL DEFAULT 0)", /* sum of unpacked layer sizes */
+    "CREATE TABLE IF NOT EXISTS image_names ("
+    " name TEXT PRIMARY KEY," /* normalised: registry/repo:tag */
+    " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE)",
+    "CREATE TABLE IF NOT EXISTS image_layers ("
+    " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    " idx INTEGER NOT NULL,"      /* 0 = bottom layer */
+    " diff_id TEXT NOT NULL,"     /* sha256 of the uncompressed tar */
+    " blob_digest TEXT NOT NULL," /* sha256 of the blob as stored */
+    " media_type TEXT NOT NULL,"
+    " blob_size INTEGER NOT NULL,"
+    " PRIMARY KEY (image_id, idx))",
+    "CREATE TABLE IF NOT EXISTS layers ("
+    " diff_id TEXT PRIMARY KEY," /* directory layers/<hex> is complete */
+    " size INTEGER NOT NULL,"    /* bytes unpacked */
+    " added INTEGER NOT NULL)",
+    /* engine: containers and volumes */
+    "CREATE TABLE IF NOT EXISTS containers ("
+    " id TEXT PRIMARY KEY," /* 64 hex */
+    " name TEXT NOT NULL UNIQUE,"
+    " image_id TEXT REFERENCES images(id)," /* NULL for rootfs containers */
+    " image_name TEXT NOT NULL DEFAULT '',"
+    " config TEXT NOT NULL," /* JSON: what create was asked for */
+    " state TEXT NOT NULL,"  /* created|running|paused|exited|removing */
+    " pid INTEGER NOT NULL DEFAULT 0,"
+    " monitor_pid INTEGER NOT NULL DEFAULT 0,"
+    " exit_code INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL,"
+    " started INTEGER NOT NULL DEFAULT 0,"
+    " finished INTEGER NOT NULL DEFAULT 0,"
+    " restart_count INTEGER NOT NULL DEFAULT 0,"
+    " monitor_start INTEGER NOT NULL DEFAULT 0)", /* /proc stat starttime: pid reuse */
+    "CREATE TABLE IF NOT EXISTS volumes ("
+    " name TEXT PRIMARY KEY,"
+    " created INTEGER NOT NULL,"
+    " labels TEXT NOT NULL DEFAULT '{}',"
+    " anonymous INTEGER NOT NULL DEFAULT 0)", /* made for one container (-v DST) */
+    "CREATE TABLE IF NOT EXISTS container_volumes ("
+    " container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,"
+    " volume TEXT NOT NULL REFERENCES volumes(name),"
+    " PRIMARY KEY (container_id, volume))",
+    /* net: networks, per-container attachments and address leases */
+    "CREATE TABLE IF NOT EXISTS networks ("
+    " name TEXT PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE," /* 64 hex */
+    " driver TEXT NOT NULL DEFAULT 'bridge',"
+    " bridge TEXT NOT NULL UNIQUE," /* isola0 is the default network's */
+    " subnet TEXT NOT NULL,"        /* IPv4 CIDR */
+    " gateway TEXT NOT NULL,"
+    " subnet6 TEXT NOT NULL DEFAULT ''," /* IPv6 CIDR or '' */
+    " gateway6 TEXT NOT NULL DEFAULT '',"
+    " internal INTEGER NOT NULL DEFAULT 0,"
+    " dns INTEGER NOT NULL DEFAULT 1,"
+    " mtu INTEGER NOT NULL DEFAULT 1500,"
+    " last_off INTEGER NOT NULL DEFAULT 0," /* IPAM cursor: offset last handed out */
+    " last_off6 INTEGER NOT NULL DEFAULT 0,"
+    " up INTEGER NOT NULL DEFAULT 0," /* bridge, rules and responder exist */
+    " created INTEGER NOT NULL,"
+    " labels TEXT NOT NULL DEFAULT '{}',"
+    " anonymous INTEGER NOT NULL DEFAULT 0)", /* made for one container (-v DST) */
+    "CREATE TABLE IF NOT EXISTS net_attachments ("
+    " container_id TEXT NOT NULL,"
+    " network TEXT NOT NULL REFERENCES networks(name),"
+    " name TEXT NOT NULL,"               /* container name (DNS) */
+    " ifname TEXT NOT NULL,"             /* eth0.. inside the container */
+    " host_ifname TEXT NOT NULL UNIQUE," /* the veth end on the bridge */
+    " mac TEXT NOT NULL,"
+    " ip TEXT NOT NULL DEFAULT ''," /* address/prefix */
+    " ip6 TEXT NOT NULL DEFAULT '',"
+    " created INTEGER NOT NULL,"
+    " PRIMARY KEY (container_id, network))",
+    "CREATE TABLE IF NOT EXISTS net_leases ("
+    " network TEXT NOT NULL REFERENCES networks(name),"
+    " ip TEXT NOT NULL," /* bare address: one holder at a time */
+    " container_id TEXT NOT NULL,"
+    " PRIMARY KEY (network, ip))",
+    "CREATE TABLE IF NOT EXISTS net_dns_names ("
+    " network TEXT NOT NULL,"
+    " name TEXT NOT NULL COLLATE NOCASE," /* container name or alias */
+    " container_id TEXT NOT NULL,"
+    " PRIMARY KEY (network, name, container_id))",
+    "CREATE TABLE IF NOT EXISTS net_ports ("
+    " container_id TEXT NOT NULL,"
+    " network TEXT NOT NULL,"
+    " proto TEXT NOT NULL,"              /* tcp|udp */
+    " host_ip TEXT NOT NULL DEFAULT ''," /* '' = every host address */
+    " host_port INTEGER NOT NULL,"
+    " ctr_ip TEXT NOT NULL,"
+    " ctr_port INTEGER NOT NULL,"
+    " PRIMARY KEY (proto, host_ip, host_port))",
+    /* build: the layer cache of `isola build`, one row per built step,
+     * keyed by the step's cache key (parent step, instruction, visible
+     * build args, copied content). diff_id/blob_digest ('' for steps
+     * without a layer) keep their layer alive for img_prune until
+     * `isola builder prune` deletes the rows. */
+    "CREATE TABLE IF NOT EXISTS build_cache ("
+    " key TEXT PRIMARY KEY," /* 64 hex */
+    " parent TEXT NOT NULL," /* key of the step before, '' at FROM */
+    " diff_id TEXT NOT NULL DEFAULT '',"
+    " blob_digest TEXT NOT NULL DEFAULT '',"
+    " media_type TEXT NOT NULL DEFAULT '',"
+    " blob_size INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL," /* unix seconds the step was built */
+    " last_used INTEGER NOT NULL)",
+    /* compose: which containers a compose project made (the row goes
+     * with the container), the service's config hash that makes `up`
+     * idempotent, and the health its healthcheck last measured. */
+    "CREATE TABLE IF NOT EXISTS compose_containers ("
+    " container_id TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,"
+    " project TEXT NOT NULL,"
+    " service TEXT NOT NULL,"
+    " number INTEGER NOT NULL,"               /* replica, from 1 */
+    " config_hash TEXT NOT NULL,"             /* sha256 hex of the service's canonical form */
+    " health TEXT NOT NULL DEFAULT '',"       /* ''|starting|healthy|unhealthy */
+    " failures INTEGER NOT NULL DEFAULT 0,"   /* consecutive failed checks */
+    " last_check INTEGER NOT NULL DEFAULT 0," /* unix ms */
+    " last_output TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (project, service, number))",
+    "CREATE INDEX IF NOT EXISTS compose_containers_project ON compose_containers(project)",
+    /* fn: deployed functions (settings as JSON, see fn/fn.h) and one row
+     * per metered invocation, kept until the function is removed. */
+    "CREATE TABLE IF NOT EXISTS functions ("
+    " name TEXT PRIMARY KEY,"
+    " image TEXT NOT NULL,"
+    " image_id TEXT NOT NULL,"
+    " config TEXT NOT NULL," /* JSON: mode, port, limits, env, args */
+    " created INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS fn_invocations ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " function TEXT NOT NULL,"
+    " start_ms INTEGER NOT NULL," /* unix ms */
+    " wall_us INTEGER NOT NULL,"
+    " billed_ms INTEGER NOT NULL,"  /* ceil(wall, 1 ms) */
+    " memory_mib INTEGER NOT NULL," /* configured */
+    " cpu_us INTEGER NOT NULL,"     /* from the instance's cgroup */
+    " peak_bytes INTEGER NOT NULL,"
+    " status INTEGER NOT NULL,"
+    " cold INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS fn_invocations_fn ON fn_invocations(function, start_ms)",
+    NULL,
 };
 
 /* Columns added after a table first shipped: ALTER TABLE statements whose
  * "duplicate column" failure is ignored. */
 const char *const db_schema_upgrades[] = {
-        /* engine: databases made before these columns */
-        "ALTER TABLE containers ADD COLUMN monitor_start INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE volumes ADD COLUMN anonymous INTEGER NOT NULL DEFAULT 0",
-        NULL,
+    /* engine: databases made before these columns */
+    "ALTER TABLE containers ADD COLUMN monitor_start INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE volumes ADD COLUMN anonymous INTEGER NOT NULL DEFAULT 0",
+    NULL,
 };

@@ -12,6 +12,7 @@ SERVE_PID=
 api_cleanup() {
 	local id
 	[ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
+	[ -n "${REGISTRY_PID:-}" ] && kill "$REGISTRY_PID" 2>/dev/null && wait "$REGISTRY_PID" 2>/dev/null
 	for id in $("$ISOLA" ps -aq 2>/dev/null); do
 		"$ISOLA" rm -f "$id" >/dev/null 2>&1
 	done
