@@ -106,6 +106,9 @@ if command -v podman >/dev/null; then
 	check_eq "isola load of podman's oci-archive" "$("$I" load -i "$W/p-oci.tar" 2>&1)" \
 		"Loaded image: localhost/from/podman:1"
 	check_eq "podman's images reuse the layers" "$(ls "$ISOLA_ROOT/layers" | wc -l)" 2
+	check_eq "isola run of podman's image" \
+		"$(timeout 60 "$I" run --rm localhost/from/podman:1 /bin/sh -c 'echo hi; test -e /etc/victim || echo no-victim' 2>&1)" \
+		$'hi\nno-victim'
 else
 	skip "podman missing"
 fi
