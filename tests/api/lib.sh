@@ -11,7 +11,12 @@ SERVE_PID=
 
 api_cleanup() {
 	local id
-	[ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
+	if [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null; then
+		# a sanitizer build may linger in its exit-time leak check
+		for _ in $(seq 50); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$SERVE_PID" 2>/dev/null
+		wait "$SERVE_PID" 2>/dev/null
+	fi
 	[ -n "${REGISTRY_PID:-}" ] && kill "$REGISTRY_PID" 2>/dev/null && wait "$REGISTRY_PID" 2>/dev/null
 	for id in $("$ISOLA" ps -aq 2>/dev/null); do
 		"$ISOLA" rm -f "$id" >/dev/null 2>&1
