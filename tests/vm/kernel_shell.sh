@@ -120,6 +120,6 @@ check_eq "para: virtio-net NIC with our MAC" "$(value "$T/para.log" mac)" "52:54
 check_eq "para: the guest pings the host side of the TAP" "$(value "$T/para.log" ping)" ok
 check_eq "para: the guest fetches a file over TCP" "$(value "$T/para.log" fetch)" "hello over TCP $$"
 seen "$T/para.log" "done" || diag "$(tail -20 "$T/para.log")"
-check "para: the TAP is still the namespace's (isola attached, did not delete it)" \
-	ip netns exec "$NS" ip link show "$TAP" >/dev/null
+tap_kept() { ip netns exec "$NS" ip link show "$TAP" >/dev/null; }
+check "para: the TAP is still the namespace's (isola attached, did not delete it)" tap_kept
 done_testing

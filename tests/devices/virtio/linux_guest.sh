@@ -3,14 +3,14 @@
 # (virtio_pci modern, virtio_blk, virtio_console, virtio-rng): the guest
 # reads and writes a disk image, reads entropy and reports over the virtio
 # console. The kernel and its modules come from a Debian linux-image .deb:
-# $ISOLA_KERNEL_DEB, or the one tests/vm/lib/debian_kernel.sh fetched into
-# tests/fixtures/cache/debian-kernel (the kernel suite's shared cache).
+# $ISOLA_KERNEL_DEB, or the first one in $ISOLA_BUILD/kernel-cache or
+# build-vmm/kernel-cache.
 source "$(dirname "$0")/../../lib/tap.sh"
 
 ISOLA=${ISOLA_BUILD:?}/isola
 src_root=$(cd "$(dirname "$0")/../../.." && pwd)
 deb=${ISOLA_KERNEL_DEB:-}
-for d in "${ISOLA_KERNEL_CACHE:-$src_root/tests/fixtures/cache/debian-kernel}" "$ISOLA_BUILD/kernel-cache"; do
+for d in "$ISOLA_BUILD/kernel-cache" "$src_root/build-vmm/kernel-cache"; do
         [ -n "$deb" ] && break
         deb=$(ls "$d"/linux-image-*.deb 2>/dev/null | head -n1)
 done
