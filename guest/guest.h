@@ -218,6 +218,7 @@ void test_rtc(void);
 void test_cpuid(void);
 void test_exits(void);
 void test_sleep(void);
+void test_count(void);
 void test_pci(void);
 void test_ide(void);
 void test_ide_irq(void);

@@ -152,3 +152,22 @@ void test_sleep(void)
         line_add(&d, "ms=%lu", ms);
         report("sleep", PASS, &d);
 }
+
+/* A counter kept in guest memory and printed on COM1 every count_ms: the
+ * snapshot tests check that it continues across snapshot and restore with
+ * no line lost or repeated. count_n=0 counts until the host stops the VM. */
+void test_count(void)
+{
+        static volatile unsigned long counter;
+        struct line d = {.len = 0};
+        unsigned long n = opt_num("count_n", 0), ms = opt_num("count_ms", 50);
+
+        for (counter = 0; n == 0 || counter < n; counter++) {
+                uint64_t t0 = rdtsc();
+                print("ISOLA-COUNT %lu\n", counter);
+                while (within(t0, ms))
+                        __asm__ volatile("pause");
+        }
+        line_add(&d, "n=%lu", n);
+        report("count", PASS, &d);
+}

@@ -4,7 +4,7 @@
  *
  * Command line: tests=a,b,c (default: all but the I/O benchmarks) plus
  * options read by the tests: sectors=N, io_mib=N, vnet_echo=1, vnet_wait=MS,
- * exits=N, sleep_ms=MS, pci_reassign=1, irq_msix=1. An empty tests= runs
+ * exits=N, sleep_ms=MS, count_n=N, count_ms=MS, pci_reassign=1, irq_msix=1. An empty tests= runs
  * nothing. */
 #include "guest.h"
 
@@ -29,7 +29,7 @@ static const struct {
     {"vnet", test_vnet, true},        {"vcon", test_vcon, true},
     {"vrng", test_vrng, true},        {"exits", test_exits, false},
     {"sleep", test_sleep, false},     {"io_ide", test_io_ide, false},
-    {"io_vblk", test_io_vblk, false},
+    {"io_vblk", test_io_vblk, false}, {"count", test_count, false},
 };
 #define N_TESTS (sizeof(tests) / sizeof(tests[0]))
 

@@ -16,9 +16,10 @@
 #include "engine/engine.h"
 #include "util/cleanup.h"
 
-#define API_BODY_MAX    (1u << 20) /* JSON request bodies */
-#define API_EXEC_MAX    64         /* exec instances remembered */
-#define API_TIMEOUT_SEC 60         /* idle connections (slow clients) */
+#define API_BODY_MAX    (1u << 20)   /* JSON request bodies */
+#define API_EXEC_MAX    64           /* exec instances remembered */
+#define API_TIMEOUT_SEC 60           /* idle connections (slow clients) */
+#define API_UPLOAD_MAX  (4ull << 30) /* tar bodies (archive, load, build): spooled to a file */
 
 struct api_exec {
         bool used, running, started;
@@ -36,6 +37,10 @@ struct api_server {
         size_t token_len;
         int64_t started_ns;
         pthread_mutex_t mu; /* guards execs */
+        /* container creates one at a time: concurrent creates on one
+         * network (docker-compose up) hit "database is locked" in the
+         * network's lease update */
+        pthread_mutex_t create_mu;
         struct api_exec execs[API_EXEC_MAX];
         struct {
                 char id[ENG_ID_LEN + 1];
@@ -51,6 +56,7 @@ struct api_call {
         struct api_match m;
         const char *body;
         size_t body_len;
+        int body_fd; /* upload routes (api_route_upload): the spooled body, else -1 */
 };
 
 /* Responses; each returns MHD_queue_response's result. */
@@ -106,6 +112,11 @@ int api_attach_count(struct api_server *s, const char *id);
 /* Starts exec slot i over a hijacked connection (streams.c). */
 enum MHD_Result api_exec_hijack(struct api_call *c, int slot, bool tty);
 
+/* apid (upload.c): routes whose tar body is spooled to an unlinked file
+ * under the isola root's tmp/ instead of memory. */
+bool api_route_upload(const char *method, const char *url);
+int api_spool_open(struct api_server *s, struct isola_err *err);
+
 /* Handlers (route table in routes.c). */
 typedef enum MHD_Result (*api_handler)(struct api_call *c);
 enum MHD_Result api_dispatch(struct api_call *c, const char *path);
@@ -149,6 +160,16 @@ enum MHD_Result api_h_net_list(struct api_call *c);
 enum MHD_Result api_h_net_inspect(struct api_call *c);
 enum MHD_Result api_h_net_create(struct api_call *c);
 enum MHD_Result api_h_net_delete(struct api_call *c);
+
+/* apid, session 2: archive (cp), images get/load, build, network connect */
+enum MHD_Result api_h_ctr_archive_get(struct api_call *c); /* GET and HEAD */
+enum MHD_Result api_h_ctr_archive_put(struct api_call *c);
+enum MHD_Result api_h_img_get(struct api_call *c);
+enum MHD_Result api_h_img_get_one(struct api_call *c);
+enum MHD_Result api_h_img_load(struct api_call *c);
+enum MHD_Result api_h_build(struct api_call *c);
+enum MHD_Result api_h_net_connect(struct api_call *c);
+enum MHD_Result api_h_net_disconnect(struct api_call *c);
 
 /* RFC 3339 with nanoseconds from unix ns ("0001-01-01T00:00:00Z" for 0). */
 void api_time(int64_t ns, char *buf, size_t len);

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/labels.h"
+#include "engine/engine_internal.h"
+
 enum op_kind {
         OP_LIST,
         OP_CREATE,
@@ -30,6 +33,8 @@ struct op {
         int timeout;
         bool all, force, volumes;
         const struct eng_config *cfg;
+        const char *labels_json; /* create: Docker's Labels as JSON, or NULL */
+        json_object *filters;    /* list: parsed filters, or NULL */
 };
 
 static int emit(FILE *out, json_object *o)
@@ -48,12 +53,47 @@ static int list(struct eng_ctx *e, const struct op *op, FILE *out, struct isola_
         if (eng_list(e, &l, &n, err) < 0)
                 return -1;
         a = json_object_new_array();
-        for (size_t i = 0; i < n; i++)
-                if (op->all || strcmp(l[i]->state, "running") == 0 ||
-                    strcmp(l[i]->state, "paused") == 0)
-                        json_object_array_add(a, api_ctr_summary(l[i]));
+        for (size_t i = 0; i < n; i++) {
+                if (!op->all && strcmp(l[i]->state, "running") != 0 &&
+                    strcmp(l[i]->state, "paused") != 0)
+                        continue;
+                json_object *labels = api_labels_get(e->db, l[i]->id);
+                if (api_ctr_filter_match(op->filters, l[i]->id, l[i]->name, l[i]->state, labels)) {
+                        json_object *s = api_ctr_summary(l[i]);
+                        json_object_object_add(s, "Labels", json_object_get(labels));
+                        json_object_array_add(a, s);
+                }
+                json_object_put(labels);
+        }
         eng_container_list_free(l, n);
         return emit(out, a);
+}
+
+/* The API's inspect plus what lives beside the row: labels and networks
+ * (each with the short id among its aliases, as Docker has it; compose
+ * checks that before it reconnects a container). */
+static json_object *inspect_json(struct eng_ctx *e, const struct eng_container *ct)
+{
+        json_object *o = api_ctr_inspect_json(ct), *cfg, *ns, *nets;
+        char short_id[13];
+
+        snprintf(short_id, sizeof(short_id), "%.12s", ct->id);
+        if (json_object_object_get_ex(o, "Config", &cfg) &&
+            json_object_is_type(cfg, json_type_object))
+                json_object_object_add(cfg, "Labels", api_labels_get(e->db, ct->id));
+        ns = eng_net_settings_json(e, ct->id);
+        if (ns && json_object_object_get_ex(ns, "Networks", &nets)) {
+                json_object_object_foreach(nets, name, n)
+                {
+                        (void)name;
+                        json_object *al = json_object_new_array();
+                        json_object_array_add(al, json_object_new_string(short_id));
+                        json_object_object_add(n, "Aliases", al);
+                }
+        }
+        if (ns)
+                json_object_object_add(o, "NetworkSettings", ns);
+        return o;
 }
 
 static int one(struct eng_ctx *e, const struct op *op, FILE *out, struct isola_err *err)
@@ -70,7 +110,7 @@ static int one(struct eng_ctx *e, const struct op *op, FILE *out, struct isola_e
                 eng_config_free(&cfg);
                 rc = 0;
         } else {
-                rc = emit(out, api_ctr_inspect_json(ct));
+                rc = emit(out, inspect_json(e, ct));
         }
         eng_container_free(ct);
         return rc;
@@ -119,6 +159,11 @@ static int op_work(struct eng_ctx *e, void *arg, FILE *out, struct isola_err *er
         case OP_CREATE:
                 if (eng_create(e, op->cfg, id, err) < 0)
                         return -1;
+                if (op->labels_json && api_labels_set(e->db, id, op->labels_json, err) < 0) {
+                        struct isola_err ignore = {0};
+                        eng_remove(e, id, true, true, &ignore);
+                        return -1;
+                }
                 fputs(id, out);
                 return 0;
         case OP_START:
@@ -168,7 +213,46 @@ static enum MHD_Result run(struct api_call *c, struct op *op, unsigned status, b
 enum MHD_Result api_h_ctr_list(struct api_call *c)
 {
         struct op op = {.kind = OP_LIST, .all = api_query_bool(c, "all")};
-        return run(c, &op, MHD_HTTP_OK, true);
+        struct isola_err err = {0};
+
+        if (api_ctr_filter_parse(api_query(c, "filters"), &op.filters, &err) < 0)
+                return api_reply_err(c, &err);
+        enum MHD_Result r = run(c, &op, MHD_HTTP_OK, true);
+        json_object_put(op.filters);
+        return r;
+}
+
+/* What api_parse_create leaves: Labels, and whether a client will attach
+ * (then AutoRemove waits for wait?condition=removed, see below). */
+static int create_extras(struct api_call *c, char **labels_json, bool *attach,
+                         struct isola_err *err)
+{
+        json_object *o = json_tokener_parse(c->body_len ? c->body : "{}"), *v = NULL;
+        int rc = -1;
+
+        *labels_json = NULL;
+        *attach = false;
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return err_set(err, EINVAL, "config: not a JSON object");
+        }
+        if (!json_object_object_get_ex(o, "Labels", &v))
+                v = NULL;
+        if (api_labels_check(v, err) < 0)
+                goto out;
+        if (v && json_object_is_type(v, json_type_object) && json_object_object_length(v) > 0 &&
+            !(*labels_json = strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)))) {
+                err_set(err, ENOMEM, "out of memory");
+                goto out;
+        }
+        static const char *const keys[] = {"AttachStdin", "AttachStdout", "AttachStderr"};
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+                if (json_object_object_get_ex(o, keys[i], &v) && json_object_get_boolean(v))
+                        *attach = true;
+        rc = 0;
+out:
+        json_object_put(o);
+        return rc;
 }
 
 enum MHD_Result api_h_ctr_inspect(struct api_call *c)
@@ -207,10 +291,21 @@ enum MHD_Result api_h_ctr_create(struct api_call *c)
                 name++;
         if (api_parse_create(c->body, c->body_len, name, &cfg, &err) < 0)
                 return api_reply_err(c, &err);
+        _cleanup_free_ char *labels = NULL;
+        bool attach;
+        if (create_extras(c, &labels, &attach, &err) < 0) {
+                eng_config_free(&cfg);
+                return api_reply_err(c, &err);
+        }
+        op.labels_json = labels;
         /* the engine would remove an AutoRemove container before an attach
-         * stream has read its log; wait?condition=removed removes it */
-        cfg.auto_remove = false;
+         * stream has read its log; wait?condition=removed removes it then.
+         * Detached (docker run --rm -d), the engine removes it on exit. */
+        if (attach)
+                cfg.auto_remove = false;
+        pthread_mutex_lock(&c->srv->create_mu);
         int rc = api_work(c->srv, op_work, &op, &out, &len, &err);
+        pthread_mutex_unlock(&c->srv->create_mu);
         eng_config_free(&cfg);
         if (rc < 0) {
                 /* Docker: 404 "No such image" sends the CLI to pull first */

@@ -163,6 +163,12 @@ json_object *api_ctr_inspect_json(const struct eng_container *ct)
         json_object_object_add(hc, "NetworkMode", json_object_new_string(net_mode(&cfg)));
         json_object_object_add(hc, "Memory", json_object_new_int64(cfg.memory));
         json_object_object_add(hc, "Binds", strv_json(cfg.volumes));
+        /* the monitor's log file is what json-file means to clients:
+         * docker-compose shows logs only of containers with a driver */
+        json_object *lc = json_object_new_object();
+        json_object_object_add(lc, "Type", json_object_new_string("json-file"));
+        json_object_object_add(lc, "Config", json_object_new_object());
+        json_object_object_add(hc, "LogConfig", lc);
         json_object_object_add(o, "HostConfig", hc);
         json_object *ns = json_object_new_object();
         json_object_object_add(ns, "Networks", json_object_new_object());

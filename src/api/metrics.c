@@ -2,6 +2,7 @@
  * memory, pids (cgroup v2 or v1 under isola/<id>), block I/O (io.stat)
  * and network bytes (/proc/<init pid>/net/dev, the container's netns). */
 #include "api/api_internal.h"
+#include "api/v1.h" /* apiv1: v1_metrics_vms */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -162,7 +163,7 @@ static int metrics_work(struct eng_ctx *e, void *arg, FILE *out, struct isola_er
         }
         free(s);
         eng_container_list_free(l, n);
-        return 0;
+        return v1_metrics_vms(e, out, err); /* apiv1: the VM families */
 }
 
 enum MHD_Result api_h_metrics(struct api_call *c)

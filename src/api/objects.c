@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/events.h"
 #include "net/net.h"
 
 enum obj_kind { VOL_LIST, VOL_CREATE, VOL_GET, VOL_RM, NET_LIST, NET_GET, NET_CREATE, NET_RM };
@@ -127,13 +128,18 @@ static int net_work(struct eng_ctx *e, const struct obj_op *op, FILE *out, struc
                                             .internal = op->internal};
                 if (net_network_create(&nc, &o, err) < 0)
                         return -1;
+                /* until src/net records its own (events-api.md) */
+                eng_event(e->db, "network", "create", op->name, "name", op->name, "type", "bridge");
                 text = NULL;
                 if (net_network_json(&nc, op->name, &text, err) < 0)
                         return -1;
                 break;
         }
         case NET_RM:
-                return net_network_remove(&nc, name, err);
+                if (net_network_remove(&nc, name, err) < 0)
+                        return -1;
+                eng_event(e->db, "network", "destroy", name, "name", name, "type", "bridge");
+                return 0;
         default:
                 if (net_network_json(&nc, op->kind == NET_GET ? name : NULL, &text, err) < 0)
                         return -1;

@@ -1,5 +1,7 @@
 /* The route table: every path with and without the /v1.xx prefix. */
 #include "api/api_internal.h"
+#include "api/v1.h" /* apiv1 */
+#include "api/fn_mount.h" /* fn */
 
 #include <string.h>
 
@@ -50,6 +52,29 @@ static const struct route_entry routes[] = {
     {{"POST", "/networks/create"}, api_h_net_create},
     {{"GET", "/networks/{id}"}, api_h_net_inspect},
     {{"DELETE", "/networks/{id}"}, api_h_net_delete},
+    /* apid, session 2 */
+    {{"GET", "/containers/{id}/archive"}, api_h_ctr_archive_get},
+    {{"HEAD", "/containers/{id}/archive"}, api_h_ctr_archive_get},
+    {{"PUT", "/containers/{id}/archive"}, api_h_ctr_archive_put},
+    {{"GET", "/images/get"}, api_h_img_get},
+    {{"GET", "/images/{name*}/get"}, api_h_img_get_one},
+    {{"POST", "/images/load"}, api_h_img_load},
+    {{"POST", "/build"}, api_h_build},
+    {{"POST", "/networks/{id}/connect"}, api_h_net_connect},
+    {{"POST", "/networks/{id}/disconnect"}, api_h_net_disconnect},
+    /* apiv1: isola's own API (v1_routes.c has its table) and the dashboard */
+    {{"GET", "/isola/v1/{rest*}"}, api_v1_dispatch},
+    {{"POST", "/isola/v1/{rest*}"}, api_v1_dispatch},
+    {{"DELETE", "/isola/v1/{rest*}"}, api_v1_dispatch},
+    {{"GET", "/"}, api_dash_page},
+    {{"GET", "/dashboard"}, api_dash_page},
+    /* fn: the function gateway (fn_mount.c) */
+    {{"GET", "/function/{rest*}"}, api_fn_mount},
+    {{"POST", "/function/{rest*}"}, api_fn_mount},
+    {{"PUT", "/function/{rest*}"}, api_fn_mount},
+    {{"DELETE", "/function/{rest*}"}, api_fn_mount},
+    {{"PATCH", "/function/{rest*}"}, api_fn_mount},
+    {{"HEAD", "/function/{rest*}"}, api_fn_mount},
 };
 
 enum MHD_Result api_dispatch(struct api_call *c, const char *path)

@@ -6,6 +6,7 @@
  * stalling other clients. Bodies are bounded before they are read, idle
  * connections time out, and a TCP client must present the bearer token. */
 #include "api/api_internal.h"
+#include "api/v1.h" /* apiv1: api_dash_public */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@ struct req_state {
         char *body;
         size_t len;
         bool rejected; /* a response is already queued */
+        int fd;        /* upload routes: the body spooled to an unlinked file, else -1 */
 };
 
 static bool token_ok(struct api_server *s, struct MHD_Connection *conn)
@@ -54,23 +56,54 @@ static enum MHD_Result reject(struct MHD_Connection *conn, unsigned status, cons
 }
 
 static enum MHD_Result first_call(struct listener_cls *l, struct MHD_Connection *conn,
-                                  void **con_cls)
+                                  const char *method, const char *url, void **con_cls)
 {
         struct req_state *st = calloc(1, sizeof(*st));
         const char *cl;
+        uint64_t max = API_BODY_MAX;
 
         if (!st)
                 return MHD_NO;
+        st->fd = -1;
         *con_cls = st;
-        if (l->need_token && !token_ok(l->srv, conn)) {
+        /* apiv1: the dashboard page holds no data; its API calls carry the token */
+        if (l->need_token && !api_dash_public(method, url) && !token_ok(l->srv, conn)) {
                 st->rejected = true;
                 return reject(conn, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
         }
+        if (api_route_upload(method, url)) {
+                struct isola_err err = {0};
+                max = API_UPLOAD_MAX;
+                st->fd = api_spool_open(l->srv, &err);
+                if (st->fd < 0) {
+                        st->rejected = true;
+                        return reject(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
+                }
+        }
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX) {
+        if (cl && strtoull(cl, NULL, 10) > max) {
                 st->rejected = true;
                 return reject(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
         }
+        return MHD_YES;
+}
+
+/* An upload's chunk goes to its spool file (bounded by API_UPLOAD_MAX). */
+static enum MHD_Result spool(struct MHD_Connection *conn, struct req_state *st, const char *data,
+                             size_t *size)
+{
+        if (st->len + *size > API_UPLOAD_MAX) {
+                st->rejected = true;
+                *size = 0;
+                return reject(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+        }
+        if (fs_write_all(st->fd, data, *size) < 0) {
+                st->rejected = true;
+                *size = 0;
+                return reject(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "spooling the body failed");
+        }
+        st->len += *size;
+        *size = 0;
         return MHD_YES;
 }
 
@@ -83,11 +116,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         (void)version;
 
         if (!st)
-                return first_call(l, conn, con_cls);
+                return first_call(l, conn, method, url, con_cls);
         if (st->rejected) {
                 *upload_size = 0; /* discard the rest of a rejected body */
                 return MHD_YES;
         }
+        if (*upload_size > 0 && st->fd >= 0)
+                return spool(conn, st, upload_data, upload_size);
         if (*upload_size > 0) {
                 if (st->len + *upload_size > API_BODY_MAX) {
                         st->rejected = true;
@@ -108,7 +143,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                              .conn = conn,
                              .method = method,
                              .body = st->body ? st->body : "",
-                             .body_len = st->len};
+                             .body_len = st->len,
+                             .body_fd = st->fd};
+        if (st->fd >= 0 && lseek(st->fd, 0, SEEK_SET) < 0)
+                return reject(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "spooled body: seek failed");
         st->rejected = true; /* one response per request */
         return api_dispatch(&c, url);
 }
@@ -121,6 +159,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
         if (st) {
                 free(st->body);
+                if (st->fd >= 0)
+                        close(st->fd);
                 free(st);
         }
         *con_cls = NULL;
@@ -238,6 +278,7 @@ int api_serve(const struct api_opts *o, struct isola_err *err)
         pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
         signal(SIGPIPE, SIG_IGN); /* hijacked sockets: EPIPE instead */
         pthread_mutex_init(&s->mu, NULL);
+        pthread_mutex_init(&s->create_mu, NULL);
         clock_gettime(CLOCK_REALTIME, &now);
         s->started_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
         snprintf(s->root, sizeof(s->root), "%s", o->root ? o->root : "");
@@ -273,6 +314,7 @@ out:
                 unlink(sock);
         }
         pthread_mutex_destroy(&s->mu);
+        pthread_mutex_destroy(&s->create_mu);
         free(s);
         return rc;
 }

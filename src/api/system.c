@@ -1,4 +1,4 @@
-/* _ping, version, info, events. */
+/* _ping, version, info (events: events.c). */
 #include "api/api_internal.h"
 
 #include <errno.h>
@@ -131,30 +131,4 @@ enum MHD_Result api_h_info(struct api_call *c)
         json_object_object_add(o, "DefaultRuntime", json_object_new_string("isola"));
         json_object_object_add(o, "SecurityOptions", json_object_new_array());
         return api_reply_json(c, MHD_HTTP_OK, o);
-}
-
-/* Events: an open stream of nothing but keep-alive silence until the
- * client goes away (Docker sends events only as they happen). A real
- * event feed from the state database is still to come. */
-static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-        (void)cls, (void)pos, (void)buf, (void)max;
-        sleep(1);
-        return 0;
-}
-
-enum MHD_Result api_h_events(struct api_call *c)
-{
-        struct MHD_Response *r;
-        enum MHD_Result ret;
-
-        if (api_query(c, "until"))
-                return api_reply_text(c, MHD_HTTP_OK, "application/json", "", 0);
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, events_read, NULL, NULL);
-        if (!r)
-                return MHD_NO;
-        MHD_add_response_header(r, "Content-Type", "application/json");
-        ret = MHD_queue_response(c->conn, MHD_HTTP_OK, r);
-        MHD_destroy_response(r);
-        return ret;
 }

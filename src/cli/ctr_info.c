@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/ctr_common.h"
+#include "cli/healthcheck.h"
 #include "cli/verbs.h"
 
 enum { OPT_ROOT = 256, OPT_FORMAT, OPT_TAIL, OPT_NO_STREAM, OPT_NO_TRUNC };
@@ -129,7 +130,7 @@ static void status_of(const struct eng_container *ct, char *buf, size_t len)
         }
 }
 
-static void ps_json(const struct eng_ctx *c, struct eng_container **l, size_t n, bool all)
+static void ps_json(struct eng_ctx *c, struct eng_container **l, size_t n, bool all)
 {
         json_object *a = json_object_new_array();
         char buf[512];
@@ -148,6 +149,7 @@ static void ps_json(const struct eng_ctx *c, struct eng_container **l, size_t n,
                 json_object_object_add(o, "Command", json_object_new_string(buf));
                 json_object_object_add(o, "State", json_object_new_string(ct->state));
                 status_of(ct, buf, sizeof(buf));
+                cli_health_suffix(c, ct, buf + strlen(buf), sizeof(buf) - strlen(buf));
                 json_object_object_add(o, "Status", json_object_new_string(buf));
                 json_object_object_add(o, "Created",
                                        json_object_new_int64(ct->created / 1000000000));
@@ -194,6 +196,8 @@ int cli_ps(int argc, char **argv)
                         }
                         command_of(&c, l[i], cmd, 21);
                         status_of(l[i], status, sizeof(status));
+                        cli_health_suffix(&c, l[i], status + strlen(status),
+                                          sizeof(status) - strlen(status));
                         cli_ago(l[i]->created, created, sizeof(created));
                         printf("%.12s  %-32.32s  %-20s  %-16s  %-24s  %s\n", l[i]->id,
                                l[i]->image_name && *l[i]->image_name ? l[i]->image_name : "-", cmd,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/ctr_common.h"
+#include "cli/healthcheck.h"
 #include "cli/verbs.h"
 #include "util/fs.h"
 
@@ -37,10 +38,19 @@ enum {
         OPT_DNS,
         OPT_ADD_HOST,
         OPT_ALIAS,
+        OPT_IP,
         OPT_ROOTFS,
         OPT_ROOT,
         OPT_STOP_SIGNAL,
         OPT_STOP_TIMEOUT,
+        /* health: in the order of cli_health_flag's kinds (healthcheck.h) */
+        OPT_HEALTH_CMD,
+        OPT_HEALTH_INTERVAL,
+        OPT_HEALTH_TIMEOUT,
+        OPT_HEALTH_RETRIES,
+        OPT_HEALTH_START_PERIOD,
+        OPT_HEALTH_START_INTERVAL,
+        OPT_NO_HEALTHCHECK,
 };
 
 static const struct option run_opts[] = {
@@ -74,10 +84,18 @@ static const struct option run_opts[] = {
     {"dns", required_argument, NULL, OPT_DNS},
     {"add-host", required_argument, NULL, OPT_ADD_HOST},
     {"network-alias", required_argument, NULL, OPT_ALIAS},
+    {"ip", required_argument, NULL, OPT_IP},
     {"rootfs", no_argument, NULL, OPT_ROOTFS},
     {"root", required_argument, NULL, OPT_ROOT},
     {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
     {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+    {"health-cmd", required_argument, NULL, OPT_HEALTH_CMD},
+    {"health-interval", required_argument, NULL, OPT_HEALTH_INTERVAL},
+    {"health-timeout", required_argument, NULL, OPT_HEALTH_TIMEOUT},
+    {"health-retries", required_argument, NULL, OPT_HEALTH_RETRIES},
+    {"health-start-period", required_argument, NULL, OPT_HEALTH_START_PERIOD},
+    {"health-start-interval", required_argument, NULL, OPT_HEALTH_START_INTERVAL},
+    {"no-healthcheck", no_argument, NULL, OPT_NO_HEALTHCHECK},
     {NULL, 0, NULL, 0},
 };
 
@@ -230,9 +248,15 @@ static int parse_one(struct run_args *r, int opt, const char *arg, struct isola_
                 break;
         case OPT_RESTART:
                 return restart_policy(cfg, arg, err);
-        case OPT_NETWORK:
-                free(cfg->network);
-                cfg->network = strdup(arg);
+        case OPT_NETWORK: /* the first is the primary; more join further networks */
+                if (cfg->network)
+                        cli_strv_add(&cfg->networks, arg);
+                else
+                        cfg->network = strdup(arg);
+                break;
+        case OPT_IP:
+                free(cfg->ip);
+                cfg->ip = strdup(arg);
                 break;
         case OPT_INIT:
                 cfg->init = true;
@@ -265,6 +289,14 @@ static int parse_one(struct run_args *r, int opt, const char *arg, struct isola_
         case OPT_STOP_TIMEOUT:
                 cfg->stop_timeout = atoi(arg);
                 break;
+        case OPT_HEALTH_CMD:
+        case OPT_HEALTH_INTERVAL:
+        case OPT_HEALTH_TIMEOUT:
+        case OPT_HEALTH_RETRIES:
+        case OPT_HEALTH_START_PERIOD:
+        case OPT_HEALTH_START_INTERVAL:
+        case OPT_NO_HEALTHCHECK:
+                return cli_health_flag(cfg, opt - OPT_HEALTH_CMD, arg, err);
         default:
                 return err_set(err, EINVAL, "unknown option (see 'isola run --help')");
         }

@@ -178,18 +178,29 @@ int cli_fn_invoke(int argc, char **argv)
 int cli_fn_serve(int argc, char **argv)
 {
         static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                             {"pool", required_argument, NULL, 'p'},
                                              {NULL, 0, NULL, 0}};
-        struct fn_gateway_opts o = {.listen = "127.0.0.1:8090", .events = stdout};
+        struct fn_gateway_opts o = {.listen = "127.0.0.1:8090", .events = stdout, .pool = 1};
         struct fn_gateway *g;
         struct isola_err err = {0};
         char path[PATH_MAX + 16], line[256];
         sigset_t set;
         int opt, sig;
 
-        while ((opt = getopt_long(argc, argv, "l:", opts, NULL)) != -1) {
-                if (opt != 'l')
+        while ((opt = getopt_long(argc, argv, "l:p:", opts, NULL)) != -1) {
+                char *end;
+                if (opt == 'l')
+                        o.listen = optarg;
+                else if (opt == 'p') {
+                        long v = strtol(optarg, &end, 10);
+                        if (*end || end == optarg || v < 0 || v > 16) {
+                                fprintf(stderr, "isola fn serve: --pool '%s': expected 0..16\n",
+                                        optarg);
+                                return 2;
+                        }
+                        o.pool = (int)v;
+                } else
                         return 2;
-                o.listen = optarg;
         }
         if (db_paths_resolve(NULL, &o.paths, &err) < 0) {
                 fprintf(stderr, "isola fn serve: %s\n", err.msg);

@@ -21,6 +21,9 @@ int cli_net_open(struct net_ctx *c, struct isola_err *err)
         memset(c, 0, sizeof(*c));
         if (db_paths_resolve(NULL, &c->paths, err) < 0 || db_open(&c->paths, &c->db, err) < 0)
                 return -1;
+        /* a crashed engine's leftovers go before we look (best effort) */
+        struct isola_err ignore = {0};
+        net_gc_if_stale(c, &ignore);
         return 0;
 }
 

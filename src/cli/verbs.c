@@ -45,6 +45,9 @@ const struct cli_verb cli_verbs[] = {
     {"container-inspect", cli_inspect_container},
     {"_cleanup", cli_internal_cleanup},
     {"_restart", cli_internal_restart},
+    /* health verbs */
+    {"healthcheck", cli_healthcheck},
+    {"_health", cli_internal_health},
     /* build verbs */
     {"build", cli_build},
     {"builder", cli_builder},
@@ -54,9 +57,12 @@ const struct cli_verb cli_verbs[] = {
     {"compose", cli_compose},
     /* api verbs */
     {"serve", cli_serve},
+    {"events", cli_events},
     /* fn verbs */
     {"fn", cli_fn},
     /* disk verbs */
     {"disk", cli_disk},
+    /* kube verbs */
+    {"kube", cli_kube},
     {NULL, NULL},
 };

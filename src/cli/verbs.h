@@ -51,6 +51,9 @@ int cli_inspect(int argc, char **argv);
 int cli_container(int argc, char **argv);
 int cli_internal_cleanup(int argc, char **argv);
 int cli_internal_restart(int argc, char **argv);
+/* health verbs (healthcheck.c) */
+int cli_healthcheck(int argc, char **argv);
+int cli_internal_health(int argc, char **argv);
 /* build verbs */
 int cli_build(int argc, char **argv);
 int cli_builder(int argc, char **argv);
@@ -60,9 +63,12 @@ int cli_network(int argc, char **argv);
 int cli_compose(int argc, char **argv);
 /* api verbs */
 int cli_serve(int argc, char **argv);
+int cli_events(int argc, char **argv);
 /* fn verbs */
 int cli_fn(int argc, char **argv);
 /* disk verbs */
 int cli_disk(int argc, char **argv);
+/* kube verbs */
+int cli_kube(int argc, char **argv);
 
 #endif

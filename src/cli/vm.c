@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/verbs.h"
+#include "cli/vm_cli.h"
 #include "vmm/machine.h"
 
 #define EXIT_USAGE 2
@@ -20,14 +21,20 @@
 static void usage(FILE *out)
 {
         fprintf(out,
-                "usage: isola vm run --kernel FILE [options]\n"
+                "usage: isola vm run --kernel FILE [options]       (one-shot, foreground)\n"
+                "       isola vm create NAME --kernel FILE [options]  (a managed VM)\n"
+                "       isola vm start|stop|kill|pause|resume|console|logs|inspect|rm NAME\n"
+                "       isola vm ls [--format json]\n"
+                "       isola vm snapshot create|ls|rm NAME [SNAP...]  (docs/snapshots.md)\n"
+                "       isola vm restore NAME SNAP [--name NEW] | revert NAME SNAP\n"
+                "       isola vm compare --kernel BZIMAGE --initrd INITRAMFS [options]\n"
                 "\n"
                 "  --kernel FILE          bzImage, PVH ELF (vmlinux) or ELF64 kernel\n"
                 "  --initrd FILE          initial ramdisk\n"
                 "  --cmdline STR          kernel command line (default \"console=ttyS0\")\n"
                 "  --cpus N               vCPUs (1-%d, default 1)\n"
                 "  --memory MIB           guest RAM in MiB (default 128)\n"
-                "  --disk PATH[,ro][,bus=virtio|ide]   a raw disk image (repeatable)\n"
+                "  --disk PATH[,ro][,bus=virtio|ide]   a raw or qcow2 image (repeatable)\n"
                 "  --net tap=NAME[,mac=M] a virtio-net NIC on a TAP interface\n"
                 "  --console serial|virtio  console device (default serial, COM1)\n"
                 "  --console-log FILE     write console output to FILE instead of stdout\n"
@@ -78,6 +85,7 @@ static const struct option options[] = {
 
 struct run_opts {
         struct machine_config cfg;
+        bool managed; /* vm create: no --stats */
         bool stats;
         const char *stats_path;
         bool cli_disks, cli_nets;
@@ -220,6 +228,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct isola_er
                                        argv[optind - 1]);
                 if (c == OPT_HELP || c == 'h')
                         return 1;
+                if (c == OPT_STATS && o->managed)
+                        return err_set(err, EINVAL,
+                                       "--stats: only `vm run` takes it (see "
+                                       "`isola vm inspect` for a managed VM)");
                 if (c == OPT_STATS) {
                         o->stats = true;
                         o->stats_path = optarg;
@@ -233,6 +245,16 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct isola_er
         if (optind < argc)
                 return err_set(err, EINVAL, "unexpected argument '%s'", argv[optind]);
         return machine_config_validate(&o->cfg, err);
+}
+
+int vm_cli_parse_machine(int argc, char **argv, struct machine_config *cfg, struct isola_err *err)
+{
+        struct run_opts o = {.managed = true};
+
+        o.cfg = *cfg;
+        int rc = parse_args(argc, argv, &o, err);
+        *cfg = o.cfg;
+        return rc;
 }
 
 struct console {
@@ -390,6 +412,11 @@ int cli_vm(int argc, char **argv)
         }
         if (!strcmp(argv[1], "run"))
                 return vm_run(argc - 1, argv + 1);
+        int rc = cli_vm_managed(argc - 1, argv + 1);
+        if (rc < 0)
+                rc = cli_vm_snap(argc - 1, argv + 1); /* snap: snapshot, restore, revert */
+        if (rc >= 0)
+                return rc;
         fprintf(stderr, "isola vm: unknown command '%s' (try 'isola vm --help')\n", argv[1]);
         return EXIT_USAGE;
 }

@@ -30,6 +30,7 @@ struct run {
         void *ctx;
         const struct cmp_apply_opts *o;
         struct isola_err *err;
+        bool wait_all; /* --wait: a container without a healthcheck is ready running */
 };
 
 static int timeout_ms(const struct run *r)
@@ -50,6 +51,17 @@ static int dep_ready(struct run *r, const struct cmp_service *d, enum cmp_condit
                 *ready = c.state == CMP_CTR_RUNNING || c.state == CMP_CTR_EXITED;
                 return 0;
         case CMP_COND_HEALTHY:
+                /* the engine says whether it has one (the image's counts) */
+                if (c.state == CMP_CTR_RUNNING && c.health == CMP_HEALTH_NONE) {
+                        if (r->wait_all) {
+                                *ready = true;
+                                return 0;
+                        }
+                        return err_set(r->err, EINVAL,
+                                       "dependency %s (%s) is to be healthy, but has no "
+                                       "healthcheck",
+                                       d->name, name);
+                }
                 if (c.health == CMP_HEALTH_UNHEALTHY)
                         return err_set(r->err, EIO, "dependency %s (%s) is unhealthy", d->name,
                                        name);
@@ -74,7 +86,7 @@ static int wait_one(struct run *r, const struct cmp_service *d, enum cmp_conditi
 {
         static const char *const what[] = {"started", "healthy", "completed"};
 
-        if (cond == CMP_COND_HEALTHY && (!d->healthcheck.present || d->healthcheck.disable))
+        if (cond == CMP_COND_HEALTHY && d->healthcheck.disable && !r->wait_all)
                 return err_set(r->err, EINVAL,
                                "service %s waits for %s to be healthy, but %s has no "
                                "healthcheck",
@@ -175,9 +187,10 @@ static int one(struct run *r, const struct cmp_action *a, const struct cmp_servi
 /* --wait: every service's containers running, healthy where declared. */
 static int wait_all(struct run *r)
 {
+        r->wait_all = true;
         for (size_t i = 0; i < r->p->n_services; i++) {
                 const struct cmp_service *s = &r->p->services[i];
-                bool hc = s->healthcheck.present && !s->healthcheck.disable;
+                bool hc = !s->healthcheck.disable;
 
                 for (size_t k = 0; k < r->pl->n; k++) {
                         const struct cmp_action *a = &r->pl->v[k];

@@ -41,15 +41,6 @@ static enum cmp_ctr_state state_of(const char *s)
         return !strcmp(s, "created") ? CMP_CTR_CREATED : CMP_CTR_EXITED;
 }
 
-static enum cmp_health health_of(const char *s)
-{
-        if (!strcmp(s, "healthy"))
-                return CMP_HEALTH_HEALTHY;
-        if (!strcmp(s, "unhealthy"))
-                return CMP_HEALTH_UNHEALTHY;
-        return *s ? CMP_HEALTH_STARTING : CMP_HEALTH_NONE;
-}
-
 static int r_list(void *ctx, const char *project, struct cmp_ctr **out, size_t *n_out,
                   struct isola_err *err)
 {
@@ -60,7 +51,7 @@ static int r_list(void *ctx, const char *project, struct cmp_ctr **out, size_t *
         int rc;
 
         if (sqlite3_prepare_v2(r->eng.db,
-                               "SELECT container_id, service, number, config_hash, health FROM "
+                               "SELECT container_id, service, number, config_hash FROM "
                                "compose_containers WHERE project = ?1 ORDER BY service, number",
                                -1, &st, NULL) != SQLITE_OK)
                 return db_fail(r->eng.db, "compose containers", err);
@@ -91,7 +82,8 @@ static int r_list(void *ctx, const char *project, struct cmp_ctr **out, size_t *
                 snprintf(c->hash, sizeof(c->hash), "%s", sqlite3_column_text(st, 3));
                 c->state = state_of(ct->state);
                 c->exit_code = ct->exit_code;
-                c->health = health_of((const char *)sqlite3_column_text(st, 4));
+                if (c->state == CMP_CTR_RUNNING)
+                        cmp_health_update(r, ct->id, &c->health, &ignore);
                 eng_container_free(ct);
         }
         sqlite3_finalize(st);
@@ -238,6 +230,33 @@ fail:
         return -1;
 }
 
+/* The service's second and later networks in the engine's form
+ * "NAME:alias=SERVICE,alias=A,ip=IP" (the service name resolves on each,
+ * as Compose). */
+static char **further_networks(struct cmp_real *r, const struct cmp_service *s)
+{
+        struct vec nets = {0};
+
+        for (size_t k = 1; k < s->n_networks; k++) {
+                const struct cmp_svc_net *sn = &s->networks[k];
+                const struct cmp_network *n = cmp_network_find(r->p, sn->name);
+                char *e = fmt("%s:alias=%s", n ? n->name : sn->name, s->name);
+
+                for (size_t i = 0; e && i < sn->aliases.n; i++) {
+                        char *t = fmt("%s,alias=%s", e, sn->aliases.v[i]);
+                        free(e);
+                        e = t;
+                }
+                if (e && sn->ipv4_address) {
+                        char *t = fmt("%s,ip=%s", e, sn->ipv4_address);
+                        free(e);
+                        e = t;
+                }
+                vec_add(&nets, e);
+        }
+        return nets.v;
+}
+
 static void networking(struct cmp_real *r, const struct cmp_service *s, struct eng_config *cfg)
 {
         struct vec ports = {0}, aliases = {0}, hosts = {0};
@@ -251,6 +270,9 @@ static void networking(struct cmp_real *r, const struct cmp_service *s, struct e
                 vec_add(&aliases, strdup(s->name));
                 for (size_t i = 0; i < s->networks[0].aliases.n; i++)
                         vec_add(&aliases, strdup(s->networks[0].aliases.v[i]));
+                if (s->networks[0].ipv4_address)
+                        cfg->ip = strdup(s->networks[0].ipv4_address);
+                cfg->networks = further_networks(r, s);
         }
         for (size_t i = 0; i < s->n_ports; i++) {
                 const struct cmp_port *p = &s->ports[i];
@@ -325,6 +347,7 @@ static int build_config(struct cmp_real *r, const struct cmp_service *s, const c
         cfg->stop_timeout =
             s->stop_grace_period_ms >= 0 ? (int)((s->stop_grace_period_ms + 999) / 1000) : 10;
         restart_policy(s, cfg);
+        cmp_health_config(&s->healthcheck, cfg);
         networking(r, s, cfg);
         if (!cfg->name || !cfg->image)
                 return err_set(err, ENOMEM, "out of memory");
@@ -460,7 +483,6 @@ static int r_inspect(void *ctx, const char *name, struct cmp_ctr *out, struct is
         struct cmp_real *r = ctx;
         struct eng_container *ct = NULL;
         char svc[CMP_CTR_NAME_MAX];
-        const struct cmp_service *s;
         int rc = 0;
 
         if (eng_get(&r->eng, name, &ct, err) < 0)
@@ -469,9 +491,8 @@ static int r_inspect(void *ctx, const char *name, struct cmp_ctr *out, struct is
         snprintf(out->name, sizeof(out->name), "%s", ct->name);
         out->state = state_of(ct->state);
         out->exit_code = ct->exit_code;
-        s = service_of(r, ct->id, svc, sizeof(svc)) ? cmp_service_find(r->p, svc) : NULL;
-        if (s && out->state == CMP_CTR_RUNNING && s->healthcheck.present && !s->healthcheck.disable)
-                rc = cmp_health_update(r, s, ct->id, ct->started, &out->health, err);
+        if (service_of(r, ct->id, svc, sizeof(svc)) && out->state == CMP_CTR_RUNNING)
+                rc = cmp_health_update(r, ct->id, &out->health, err);
         eng_container_free(ct);
         return rc;
 }

@@ -22,10 +22,12 @@ void cmp_real_close(struct cmp_real *r);
 
 extern const struct cmp_engine_ops cmp_real_ops;
 
-/* Runs a due healthcheck of a running container and records the result
- * (health.c); health is measured when compose looks (up, --wait, ps). */
-int cmp_health_update(struct cmp_real *r, const struct cmp_service *s, const char *id,
-                      int64_t started_ns, enum cmp_health *out, struct isola_err *err);
+/* The container's health as the engine recorded it (health.c; the
+ * engine runs the checks). */
+int cmp_health_update(struct cmp_real *r, const char *id, enum cmp_health *out,
+                      struct isola_err *err);
+/* The service's healthcheck key into the container's config. */
+void cmp_health_config(const struct cmp_healthcheck *h, struct eng_config *cfg);
 
 /* A one-off container of a service (`compose run`): the service's
  * configuration with cmd (NULL: the service's) and extra KEY=VALUE env,

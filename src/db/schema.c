@@ -133,6 +133,22 @@ const char *const db_schema[] = {
     " last_output TEXT NOT NULL DEFAULT '',"
     " UNIQUE (project, service, number))",
     "CREATE INDEX IF NOT EXISTS compose_containers_project ON compose_containers(project)",
+    /* health: the engine's healthchecks (src/engine/health*.c). One row
+     * per container with its status for the start it belongs to (a row of
+     * an earlier start reads as 'starting'), and its last results. */
+    "CREATE TABLE IF NOT EXISTS container_health ("
+    " container_id TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,"
+    " started INTEGER NOT NULL," /* containers.started it was measured in */
+    " status TEXT NOT NULL,"     /* starting|healthy|unhealthy */
+    " failing_streak INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS container_health_log ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,"
+    " start INTEGER NOT NULL," /* unix ns */
+    " end INTEGER NOT NULL,"
+    " exit_code INTEGER NOT NULL,"
+    " output TEXT NOT NULL DEFAULT '')", /* at most 4 KiB */
+    "CREATE INDEX IF NOT EXISTS container_health_log_ctr ON container_health_log(container_id, id)",
     /* fn: deployed functions (settings as JSON, see fn/fn.h) and one row
      * per metered invocation, kept until the function is removed. */
     "CREATE TABLE IF NOT EXISTS functions ("
@@ -153,6 +169,39 @@ const char *const db_schema[] = {
     " status INTEGER NOT NULL,"
     " cold INTEGER NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS fn_invocations_fn ON fn_invocations(function, start_ms)",
+    /* vm: managed VMs (vmm/mgr.h). config is the machine JSON `vm run
+     * --config` reads; a running VM has a monitor (pid + /proc start time
+     * against pid reuse) and a VMM process. */
+    "CREATE TABLE IF NOT EXISTS vms ("
+    " id TEXT PRIMARY KEY," /* 64 hex */
+    " name TEXT NOT NULL UNIQUE,"
+    " config TEXT NOT NULL,"
+    " state TEXT NOT NULL," /* created|running|stopped */
+    " vmm_pid INTEGER NOT NULL DEFAULT 0,"
+    " monitor_pid INTEGER NOT NULL DEFAULT 0,"
+    " monitor_start INTEGER NOT NULL DEFAULT 0,"
+    " exit_code INTEGER NOT NULL DEFAULT 0,"
+    " exit_reason TEXT NOT NULL DEFAULT ''," /* poweroff|reset|...|stopped|killed */
+    " created INTEGER NOT NULL,"            /* unix seconds */
+    " started INTEGER NOT NULL DEFAULT 0,"
+    " finished INTEGER NOT NULL DEFAULT 0)",
+    /* api (events): what happened to containers, images, networks and
+     * volumes, for `isola events` and Docker's /events. Ids only grow
+     * (AUTOINCREMENT), so a live reader can ask for "id > last seen";
+     * eng_event_emit keeps the newest ENG_EVENTS_KEEP rows. */
+    "CREATE TABLE IF NOT EXISTS events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " time_ns INTEGER NOT NULL,"          /* unix ns */
+    " type TEXT NOT NULL,"                /* container|image|network|volume */
+    " action TEXT NOT NULL,"              /* create, start, die, pull, connect, ... */
+    " actor TEXT NOT NULL,"               /* container/network id, image or volume name */
+    " attrs TEXT NOT NULL DEFAULT '{}')", /* JSON object of strings */
+    "CREATE INDEX IF NOT EXISTS events_time ON events(time_ns)",
+    /* api: Docker labels of containers made through the API (compose
+     * finds its containers by them); the row goes with the container. */
+    "CREATE TABLE IF NOT EXISTS api_ctr_labels ("
+    " container_id TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,"
+    " labels TEXT NOT NULL DEFAULT '{}')", /* JSON object of strings */
     NULL,
 };
 

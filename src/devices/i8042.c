@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/dev_state.h"
 #include "vmm/layout.h"
 #include "vmm/vm.h"
 
@@ -424,4 +425,57 @@ void i8042_destroy(struct i8042 *k)
         io_bus_unregister(k->vm->pio_bus, LAYOUT_PORT_I8042_CMD);
         pthread_mutex_destroy(&k->lock);
         free(k);
+}
+
+/* ---- snapshot state (devices/dev_state.h) ---- */
+
+void i8042_save(struct i8042 *k, struct dstate_w *w)
+{
+        pthread_mutex_lock(&k->lock);
+        uint8_t regs[] = {k->ctr,      k->outport, k->status_cmd,  k->kbd_cmd,     k->aux_cmd,
+                          k->aux_rate, k->aux_res, k->aux_scaling, k->scancode_set};
+        dstate_w_bytes(w, regs, sizeof(regs));
+        dstate_w_u32(w, (uint32_t)k->pending);
+        dstate_w_bool(w, k->aux_stream);
+        for (unsigned i = 0; i < KBC_QUEUE; i++) {
+                dstate_w_u8(w, k->q[i].byte);
+                dstate_w_u8(w, k->q[i].aux ? 1 : 0);
+        }
+        dstate_w_u32(w, k->q_head);
+        dstate_w_u32(w, k->q_count);
+        pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_load(struct i8042 *k, struct dstate_r *r, struct isola_err *err)
+{
+        uint8_t regs[9], q[KBC_QUEUE][2];
+
+        dstate_r_bytes(r, regs, sizeof(regs));
+        uint32_t pending = dstate_r_max(r, PW_AUX_DEV);
+        bool stream = dstate_r_bool(r);
+        dstate_r_bytes(r, q, sizeof(q));
+        uint32_t head = dstate_r_max(r, KBC_QUEUE - 1), count = dstate_r_max(r, KBC_QUEUE);
+        if (dstate_r_end(r, err) < 0)
+                return -1;
+        pthread_mutex_lock(&k->lock);
+        k->ctr = regs[0];
+        k->outport = regs[1];
+        k->status_cmd = regs[2];
+        k->kbd_cmd = regs[3];
+        k->aux_cmd = regs[4];
+        k->aux_rate = regs[5];
+        k->aux_res = regs[6];
+        k->aux_scaling = regs[7];
+        k->scancode_set = regs[8];
+        k->pending = (enum pending_write)pending;
+        k->aux_stream = stream;
+        for (unsigned i = 0; i < KBC_QUEUE; i++) {
+                k->q[i].byte = q[i][0];
+                k->q[i].aux = q[i][1] != 0;
+        }
+        k->q_head = head;
+        k->q_count = count;
+        update_irq(k);
+        pthread_mutex_unlock(&k->lock);
+        return 0;
 }

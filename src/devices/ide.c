@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devices/dev_state.h"
 #include "devices/ide_internal.h"
 #include "vmm/layout.h"
 #include "vmm/vm.h"
@@ -244,21 +245,13 @@ static int open_image(struct ide *ide, const char *path, bool readonly, struct i
 {
         struct stat st;
 
-        ide->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-        if (ide->fd < 0)
-                return err_sys(err, "IDE disk image '%s'", path);
-        if (fstat(ide->fd, &st) < 0)
-                return err_sys(err, "IDE disk image '%s': fstat", path);
-        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-                return err_set(err, EINVAL, "IDE disk image '%s': not a file or block device",
-                               path);
-        if (S_ISREG(st.st_mode)) {
-                ide->nsectors = (uint64_t)st.st_size / IDE_SECTOR;
-        } else {
-                off_t end = lseek(ide->fd, 0, SEEK_END);
-                if (end > 0)
-                        ide->nsectors = (uint64_t)end / IDE_SECTOR;
-        }
+        /* The format is probed (qcow2 magic, else raw); bdev_open checks
+         * the file type and the qcow2 image and its backing chain. */
+        if (bdev_open(path, BDEV_FMT_AUTO, readonly ? BDEV_RDONLY : 0, &ide->bd, err) < 0)
+                return err_prefix(err, "IDE disk image");
+        if (stat(path, &st) < 0)
+                return err_sys(err, "IDE disk image '%s': stat", path);
+        ide->nsectors = ide->bd->size / IDE_SECTOR;
         if (ide->nsectors == 0)
                 return err_set(err, EINVAL, "IDE disk image '%s': smaller than one sector", path);
         snprintf(ide->serial, sizeof(ide->serial), "ISOLA%015llx",
@@ -269,8 +262,7 @@ static int open_image(struct ide *ide, const char *path, bool readonly, struct i
 
 static void ide_free(struct ide *ide)
 {
-        if (ide->fd >= 0)
-                close(ide->fd);
+        bdev_close(ide->bd);
         pthread_mutex_destroy(&ide->lock);
         free(ide);
 }
@@ -283,7 +275,6 @@ int ide_create(struct vm *vm, struct pci_bus *bus, const char *path, bool readon
         if (!ide)
                 return err_set(err, ENOMEM, "IDE: out of memory");
         ide->vm = vm;
-        ide->fd = -1;
         ide->readonly = readonly;
         pthread_mutex_init(&ide->lock, NULL);
         if (open_image(ide, path, readonly, err) < 0)
@@ -338,4 +329,120 @@ void ide_get_stats(struct ide *ide, struct ide_stats *out)
         pthread_mutex_lock(&ide->lock);
         *out = ide->stats;
         pthread_mutex_unlock(&ide->lock);
+}
+
+/* ---- snapshot state (devices/dev_state.h) ---- */
+
+/* Commands complete synchronously, so the in-flight part of a PIO transfer
+ * is the DRQ buffer and its position; a DMA command waits for the bus
+ * master's start bit with xfer and the PRD table address saved. */
+void ide_save(struct ide *ide, struct dstate_w *w)
+{
+        pthread_mutex_lock(&ide->lock);
+        const struct ide_regs *r = &ide->r;
+        uint8_t regs[] = {r->feature,  r->nsect,       r->lbal,         r->lbam,
+                          r->lbah,     r->hob_feature, r->hob_nsect,    r->hob_lbal,
+                          r->hob_lbam, r->hob_lbah,    r->device,       r->status,
+                          r->error,    r->devctl,      ide->cmd,        ide->mult_sectors,
+                          ide->bm_cmd, ide->bm_status, ide->mwdma_mode, ide->udma_mode};
+        dstate_w_bytes(w, regs, sizeof(regs));
+        dstate_w_bool(w, ide->irq_pending);
+        dstate_w_u16(w, ide->cyls);
+        dstate_w_u16(w, ide->heads);
+        dstate_w_u16(w, ide->spt);
+        dstate_w_u32(w, (uint32_t)ide->xfer);
+        dstate_w_u64(w, ide->lba);
+        dstate_w_u32(w, ide->remaining);
+        dstate_w_u32(w, ide->block);
+        dstate_w_u32(w, ide->pos);
+        dstate_w_u32(w, ide->len);
+        dstate_w_bytes(w, ide->buf, sizeof(ide->buf));
+        dstate_w_u32(w, ide->bm_prdt);
+        dstate_w_u64(w, ide->nsectors);
+        pthread_mutex_unlock(&ide->lock);
+}
+
+int ide_load(struct ide *ide, struct dstate_r *rd, struct isola_err *err)
+{
+        uint8_t regs[20];
+        struct ide tmp;
+
+        dstate_r_bytes(rd, regs, sizeof(regs));
+        tmp.irq_pending = dstate_r_bool(rd);
+        tmp.cyls = dstate_r_u16(rd);
+        tmp.heads = dstate_r_u16(rd);
+        tmp.spt = dstate_r_u16(rd);
+        tmp.xfer = (enum ide_xfer)dstate_r_max(rd, IDE_XFER_DMA_OUT);
+        tmp.lba = dstate_r_u64(rd);
+        tmp.remaining = dstate_r_u32(rd);
+        tmp.block = dstate_r_max(rd, IDE_MAX_MULTIPLE);
+        tmp.len = 0;
+        tmp.pos = dstate_r_max(rd, sizeof(ide->buf));
+        tmp.len = dstate_r_max(rd, sizeof(ide->buf));
+        dstate_r_bytes(rd, tmp.buf, sizeof(tmp.buf));
+        tmp.bm_prdt = dstate_r_u32(rd);
+        uint64_t nsectors = dstate_r_u64(rd);
+        if (tmp.pos > tmp.len || regs[15] > IDE_MAX_MULTIPLE)
+                rd->bad = true;
+        if (dstate_r_end(rd, err) < 0)
+                return -1;
+        /* The disk must be the one the guest saw (its size is in IDENTIFY). */
+        if (nsectors != ide->nsectors)
+                return err_set(err, EINVAL,
+                               "snapshot section '%s': the disk had %llu sectors, it has %llu now",
+                               rd->name, (unsigned long long)nsectors,
+                               (unsigned long long)ide->nsectors);
+        /* A transfer must stay on the disk: setup_range checked it once. */
+        if (tmp.xfer != IDE_XFER_NONE &&
+            (tmp.lba > ide->nsectors || tmp.remaining > ide->nsectors - tmp.lba))
+                return err_set(err, EINVAL, "snapshot section '%s': transfer beyond the disk",
+                               rd->name);
+        pthread_mutex_lock(&ide->lock);
+        ide->r =
+            (struct ide_regs){regs[0], regs[1], regs[2], regs[3],  regs[4],  regs[5],  regs[6],
+                              regs[7], regs[8], regs[9], regs[10], regs[11], regs[12], regs[13]};
+        ide->cmd = regs[14];
+        ide->mult_sectors = regs[15];
+        ide->bm_cmd = regs[16];
+        ide->bm_status = regs[17];
+        ide->mwdma_mode = regs[18];
+        ide->udma_mode = regs[19];
+        ide->irq_pending = tmp.irq_pending;
+        ide->cyls = tmp.cyls;
+        ide->heads = tmp.heads;
+        ide->spt = tmp.spt;
+        ide->xfer = tmp.xfer;
+        ide->lba = tmp.lba;
+        ide->remaining = tmp.remaining;
+        ide->block = tmp.block;
+        ide->pos = tmp.pos;
+        ide->len = tmp.len;
+        memcpy(ide->buf, tmp.buf, sizeof(ide->buf));
+        ide->bm_prdt = tmp.bm_prdt;
+        pthread_mutex_unlock(&ide->lock);
+        return 0;
+}
+
+int ide_flush_disk(struct ide *ide, struct isola_err *err)
+{
+        pthread_mutex_lock(&ide->lock);
+        int rc = ide->readonly ? 0 : bdev_flush(ide->bd, err);
+        pthread_mutex_unlock(&ide->lock);
+        return rc;
+}
+
+int ide_reopen_disk(struct ide *ide, const char *path, struct isola_err *err)
+{
+        struct bdev *bd, *old;
+
+        if (bdev_open(path, BDEV_FMT_AUTO, ide->readonly ? BDEV_RDONLY : 0, &bd, err) < 0)
+                return -1;
+        pthread_mutex_lock(&ide->lock);
+        bool same = bd->size / IDE_SECTOR == ide->nsectors;
+        old = same ? ide->bd : bd;
+        if (same)
+                ide->bd = bd;
+        pthread_mutex_unlock(&ide->lock);
+        bdev_close(old);
+        return same ? 0 : err_set(err, EINVAL, "'%s': not the size of the disk it replaces", path);
 }

@@ -138,38 +138,21 @@ void ide_ata_signature(struct ide *ide)
 
 static int read_sectors(struct ide *ide, uint64_t lba, uint32_t count)
 {
-        size_t want = (size_t)count * IDE_SECTOR, done = 0;
+        struct isola_err err = {0};
 
-        while (done < want) {
-                ssize_t n =
-                    pread(ide->fd, ide->buf + done, want - done, (off_t)(lba * IDE_SECTOR + done));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -1;
-                if (n == 0) { /* the image shrank under us: zeros */
-                        memset(ide->buf + done, 0, want - done);
-                        break;
-                }
-                done += (size_t)n;
-        }
+        /* A raw image that shrank under us reads as zeros (bdev). */
+        if (bdev_pread(ide->bd, ide->buf, (size_t)count * IDE_SECTOR, lba * IDE_SECTOR, &err) < 0)
+                return -1;
         ide->stats.sectors_read += count;
         return 0;
 }
 
 static int write_sectors(struct ide *ide, uint64_t lba, uint32_t count)
 {
-        size_t want = (size_t)count * IDE_SECTOR, done = 0;
+        struct isola_err err = {0};
 
-        while (done < want) {
-                ssize_t n =
-                    pwrite(ide->fd, ide->buf + done, want - done, (off_t)(lba * IDE_SECTOR + done));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return -1;
-                done += (size_t)n;
-        }
+        if (bdev_pwrite(ide->bd, ide->buf, (size_t)count * IDE_SECTOR, lba * IDE_SECTOR, &err) < 0)
+                return -1;
         ide->stats.sectors_written += count;
         return 0;
 }
@@ -394,7 +377,9 @@ static void cmd_set_multiple(struct ide *ide)
 
 static void cmd_flush(struct ide *ide)
 {
-        if (!ide->readonly && fdatasync(ide->fd) < 0 && errno != EINVAL) {
+        struct isola_err err = {0};
+
+        if (!ide->readonly && bdev_flush(ide->bd, &err) < 0 && err.errnum != EINVAL) {
                 ide_abort(ide, ATA_ABRT);
                 return;
         }

@@ -29,23 +29,11 @@ enum prd_result {
 
 static int disk_io(struct ide *ide, void *p, size_t len, uint64_t off, bool to_mem)
 {
-        size_t done = 0;
+        struct isola_err err = {0};
 
-        while (done < len) {
-                ssize_t n =
-                    to_mem ? pread(ide->fd, (char *)p + done, len - done, (off_t)(off + done))
-                           : pwrite(ide->fd, (char *)p + done, len - done, (off_t)(off + done));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 || (n == 0 && !to_mem))
-                        return -1;
-                if (n == 0) { /* image shrank: zeros past its end */
-                        memset((char *)p + done, 0, len - done);
-                        break;
-                }
-                done += (size_t)n;
-        }
-        return 0;
+        /* bdev reads past the end of a shrunk raw image as zeros. */
+        return to_mem ? bdev_pread(ide->bd, p, len, off, &err)
+                      : bdev_pwrite(ide->bd, p, len, off, &err);
 }
 
 static enum prd_result prd_transfer(struct ide *ide, bool to_mem)

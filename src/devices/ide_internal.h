@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/block/bdev.h"
 #include "devices/ide.h"
 #include "devices/pci.h"
 
@@ -64,7 +65,7 @@ struct ide {
         struct vm *vm;
         struct pci_dev pci;
         bool pci_added;
-        int fd;
+        struct bdev *bd; /* raw or qcow2 (devices/block) */
         bool readonly;
         uint64_t nsectors;
         char serial[21];

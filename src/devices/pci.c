@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/dev_state.h"
 #include "vmm/layout.h"
 #include "vmm/vm.h"
 
@@ -543,4 +544,79 @@ unsigned pci_bus_slots(const struct pci_bus *bus, struct pci_dev **devs, unsigne
                 if (bus->slots[s] && n < max)
                         devs[n++] = bus->slots[s];
         return n;
+}
+
+/* ---- snapshot state (devices/dev_state.h) ---- */
+
+/* Per occupied slot: its number, then the 256 bytes of config space. The
+ * BAR registrations, decode and the devices' reactions (MSI-X enable,
+ * ioeventfds at the BAR) follow from the restored bytes. */
+void pci_bus_save(struct pci_bus *bus, struct dstate_w *w)
+{
+        pthread_mutex_lock(&bus->lock);
+        dstate_w_u32(w, bus->address);
+        dstate_w_u8(w, bus->rcr);
+        uint32_t n = 0;
+        for (unsigned s = 0; s < PCI_MAX_SLOTS; s++)
+                n += bus->slots[s] != NULL;
+        dstate_w_u32(w, n);
+        for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
+                struct pci_dev *dev = bus->slots[s];
+                if (!dev)
+                        continue;
+                dstate_w_u32(w, s);
+                pthread_mutex_lock(&dev->lock);
+                dstate_w_bytes(w, dev->cfg, PCI_CFG_SIZE);
+                pthread_mutex_unlock(&dev->lock);
+        }
+        pthread_mutex_unlock(&bus->lock);
+}
+
+static int slot_load(struct pci_bus *bus, struct dstate_r *r, struct isola_err *err)
+{
+        uint32_t s = dstate_r_max(r, PCI_MAX_SLOTS - 1);
+        uint8_t cfg[PCI_CFG_SIZE];
+        dstate_r_bytes(r, cfg, sizeof(cfg));
+        if (r->bad)
+                return dstate_r_end(r, err);
+        struct pci_dev *dev = bus->slots[s];
+        /* Same machine, same functions: vendor, device and class must match. */
+        if (!dev || memcmp(dev->cfg, cfg, 4) != 0 || memcmp(&dev->cfg[0x09], &cfg[0x09], 3) != 0)
+                return err_set(err, EINVAL,
+                               "snapshot section '%s': slot %u holds a different PCI function "
+                               "than this machine's",
+                               r->name, s);
+        pthread_mutex_lock(&dev->lock);
+        /* Read-only bytes (ids, capability layout) must be the device's own. */
+        for (unsigned o = 0; o < PCI_CFG_SIZE; o++)
+                dev->cfg[o] = (uint8_t)((dev->cfg[o] & ~(dev->wmask[o] | dev->w1cmask[o])) |
+                                        (cfg[o] & (dev->wmask[o] | dev->w1cmask[o])));
+        bars_update(bus, dev);
+        if (dev->ops && dev->ops->cfg_written)
+                dev->ops->cfg_written(dev, 0, PCI_CFG_SIZE);
+        pthread_mutex_unlock(&dev->lock);
+        return 0;
+}
+
+int pci_bus_load(struct pci_bus *bus, struct dstate_r *r, struct isola_err *err)
+{
+        uint32_t address = dstate_r_u32(r);
+        uint8_t rcr = dstate_r_u8(r);
+        uint32_t n = dstate_r_max(r, PCI_MAX_SLOTS);
+        unsigned live = 0;
+
+        for (unsigned s = 0; s < PCI_MAX_SLOTS; s++)
+                live += bus->slots[s] != NULL;
+        if (!r->bad && n != live)
+                return err_set(err, EINVAL,
+                               "snapshot section '%s': %u PCI functions saved, this machine has %u",
+                               r->name, n, live);
+        pthread_mutex_lock(&bus->lock);
+        bus->address = address;
+        bus->rcr = rcr & RCR_WMASK;
+        pthread_mutex_unlock(&bus->lock);
+        for (uint32_t i = 0; i < n && !r->bad; i++)
+                if (slot_load(bus, r, err) < 0)
+                        return -1;
+        return dstate_r_end(r, err);
 }

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/dev_state.h"
 #include "vmm/layout.h"
 #include "vmm/vm.h"
 
@@ -480,4 +481,60 @@ void rtc_destroy(struct rtc *r)
         timer_free(r);
         pthread_mutex_destroy(&r->lock);
         free(r);
+}
+
+/* ---- snapshot state (devices/dev_state.h) ---- */
+
+/* The clock keeps its offset to host time, so a restored guest's wall clock
+ * has moved on by the time the snapshot lay on disk, as after a suspend. */
+void rtc_save(struct rtc *r, struct dstate_w *w)
+{
+        pthread_mutex_lock(&r->lock);
+        dstate_w_u8(w, r->index);
+        dstate_w_bytes(w, r->cmos, CMOS_SIZE);
+        dstate_w_u64(w, (uint64_t)r->offset);
+        dstate_w_bool(w, r->nmi_masked);
+        dstate_w_bool(w, r->frozen);
+        int tm[] = {r->set_tm.tm_sec, r->set_tm.tm_min,  r->set_tm.tm_hour, r->set_tm.tm_mday,
+                    r->set_tm.tm_mon, r->set_tm.tm_year, r->set_tm.tm_wday, r->set_tm.tm_yday};
+        for (unsigned i = 0; i < sizeof(tm) / sizeof(tm[0]); i++)
+                dstate_w_u32(w, (uint32_t)tm[i]);
+        dstate_w_u64(w, (uint64_t)r->last_tick_sec);
+        pthread_mutex_unlock(&r->lock);
+}
+
+int rtc_load(struct rtc *r, struct dstate_r *rd, struct isola_err *err)
+{
+        uint8_t index = dstate_r_u8(rd), cmos[CMOS_SIZE];
+        dstate_r_bytes(rd, cmos, sizeof(cmos));
+        int64_t offset = (int64_t)dstate_r_u64(rd);
+        bool nmi = dstate_r_bool(rd), frozen = dstate_r_bool(rd);
+        /* struct tm ranges, as guest writes could leave them (bounded). */
+        static const uint32_t max[] = {99, 99, 99, 99, 99, 10000, 9, 400};
+        int tm[8];
+        for (unsigned i = 0; i < 8; i++)
+                tm[i] = (int)dstate_r_max(rd, max[i]);
+        int64_t last = (int64_t)dstate_r_u64(rd);
+        if (index >= CMOS_SIZE)
+                rd->bad = true;
+        if (dstate_r_end(rd, err) < 0)
+                return -1;
+        pthread_mutex_lock(&r->lock);
+        r->index = index;
+        memcpy(r->cmos, cmos, CMOS_SIZE);
+        r->offset = offset;
+        r->nmi_masked = nmi;
+        r->frozen = frozen;
+        r->set_tm = (struct tm){.tm_sec = tm[0],
+                                .tm_min = tm[1],
+                                .tm_hour = tm[2],
+                                .tm_mday = tm[3],
+                                .tm_mon = tm[4],
+                                .tm_year = tm[5],
+                                .tm_wday = tm[6],
+                                .tm_yday = tm[7]};
+        r->last_tick_sec = last;
+        rearm_timer(r);
+        pthread_mutex_unlock(&r->lock);
+        return 0;
 }

@@ -61,6 +61,7 @@ int eng_open(const char *cli_root, struct eng_ctx *out, struct isola_err *err)
          * fsync twice on exit. sqlite's automatic checkpoints (WAL over 1000
          * pages) still keep the WAL bounded. */
         sqlite3_db_config(out->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        eng_net_startup(out);
         return 0;
 }
 

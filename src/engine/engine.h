@@ -48,6 +48,15 @@ void eng_close(struct eng_ctx *c);
  * NULL-terminated (or NULL). */
 enum eng_restart { ENG_RESTART_NO, ENG_RESTART_ON_FAILURE, ENG_RESTART_ALWAYS };
 
+/* A healthcheck (Docker's config.Healthcheck; see health.h). test NULL:
+ * the image's; ["NONE"]: disabled. Durations in ns, 0 = the image's or
+ * Docker's default. */
+struct eng_healthcheck {
+        char **test; /* ["CMD", arg...] | ["CMD-SHELL", "cmd"] | ["NONE"] */
+        int64_t interval, timeout, start_period, start_interval;
+        int retries;
+};
+
 struct eng_config {
         char *name;          /* NULL: generated */
         char *image;         /* as given; NULL with rootfs */
@@ -68,12 +77,18 @@ struct eng_config {
         char **ulimits; /* name=soft[:hard] */
         enum eng_restart restart;
         int restart_max; /* on-failure:N, 0 = unlimited */
-        char *network;   /* none | host | NAME; NULL = none */
+        /* none | host | container:REF | pasta | slirp4netns | NAME[:alias=A,ip=IP]; NULL: the
+         * default bridge network "isola" (settled by create) */
+        char *network;
+        char **networks; /* further bridge networks, NAME[:alias=A,...,ip=IP] */
+        char *ip;        /* --ip on the first network */
         char **ports;    /* -p [IP:]HOST:CTR[/proto] */
         bool publish_all;
-        char **dns, **add_hosts, **aliases;
-        char *stop_signal; /* NULL = the image's, else SIGTERM */
-        int stop_timeout;  /* seconds, default 10 */
+        char **dns, **add_hosts, **aliases; /* aliases: on the first network */
+        char *stop_signal;                  /* NULL = the image's, else SIGTERM */
+        int stop_timeout;                   /* seconds, default 10 */
+        /* healthcheck: settled with the image's by create (health.h) */
+        struct eng_healthcheck health;
 };
 void eng_config_free(struct eng_config *cfg);
 

@@ -1,6 +1,7 @@
 /* struct eng_config <-> the JSON kept in the container row: what `create`
  * was asked for, re-read by start, inspect, port, restart. */
 #include "engine/engine_internal.h"
+#include "engine/health.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -56,6 +57,8 @@ json_object *eng_config_to_json(const struct eng_config *cfg)
         json_object_object_add(o, "restart", json_object_new_string(restart_names[cfg->restart]));
         json_object_object_add(o, "restart_max", json_object_new_int(cfg->restart_max));
         add_str(o, "network", cfg->network);
+        add_strv(o, "networks", cfg->networks);
+        add_str(o, "ip", cfg->ip);
         add_strv(o, "ports", cfg->ports);
         json_object_object_add(o, "publish_all", json_object_new_boolean(cfg->publish_all));
         add_strv(o, "dns", cfg->dns);
@@ -63,6 +66,9 @@ json_object *eng_config_to_json(const struct eng_config *cfg)
         add_strv(o, "aliases", cfg->aliases);
         add_str(o, "stop_signal", cfg->stop_signal);
         json_object_object_add(o, "stop_timeout", json_object_new_int(cfg->stop_timeout));
+        json_object *hc = eng_healthcheck_to_json(&cfg->health);
+        if (hc)
+                json_object_object_add(o, "healthcheck", hc);
         return o;
 }
 
@@ -141,6 +147,8 @@ int eng_config_from_json(const char *text, struct eng_config *out, struct isola_
         }
         out->restart_max = (int)get_int(o, "restart_max");
         out->network = get_str(o, "network");
+        out->networks = get_strv(o, "networks");
+        out->ip = get_str(o, "ip");
         out->ports = get_strv(o, "ports");
         out->publish_all = get_bool(o, "publish_all");
         out->dns = get_strv(o, "dns");
@@ -148,6 +156,8 @@ int eng_config_from_json(const char *text, struct eng_config *out, struct isola_
         out->aliases = get_strv(o, "aliases");
         out->stop_signal = get_str(o, "stop_signal");
         out->stop_timeout = (int)get_int(o, "stop_timeout");
+        if (json_object_object_get_ex(o, "healthcheck", &v))
+                eng_healthcheck_from_json(v, &out->health);
         json_object_put(o);
         return 0;
 }
@@ -183,10 +193,13 @@ void eng_config_free(struct eng_config *cfg)
         free(cfg->seccomp);
         strv_free(cfg->ulimits);
         free(cfg->network);
+        strv_free(cfg->networks);
+        free(cfg->ip);
         strv_free(cfg->ports);
         strv_free(cfg->dns);
         strv_free(cfg->add_hosts);
         strv_free(cfg->aliases);
         free(cfg->stop_signal);
+        eng_healthcheck_free(&cfg->health);
         memset(cfg, 0, sizeof(*cfg));
 }

@@ -4,6 +4,8 @@
  * at nothing (a leftover directory without a row is removed by
  * `system prune`). */
 #include "engine/engine_internal.h"
+#include "engine/events.h"
+#include "engine/health.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -218,10 +220,13 @@ static int prepare(struct eng_ctx *c, const struct eng_config *in, struct create
                 free(s->cfg.rootfs);
                 s->cfg.rootfs = strdup(real);
         }
+        if (!s->cfg.network)
+                s->cfg.network = strdup(eng_net_default());
         if (!s->cfg.stop_signal)
                 s->cfg.stop_signal = strdup(s->img.stop_signal ? s->img.stop_signal : "SIGTERM");
         if (!s->cfg.stop_timeout)
                 s->cfg.stop_timeout = 10;
+        eng_healthcheck_settle(&s->cfg.health, &s->img.health);
         return 0;
 }
 
@@ -268,12 +273,14 @@ int eng_create(struct eng_ctx *c, const struct eng_config *cfg, char id_out[ENG_
                 goto undo;
         char host[16];
         snprintf(host, sizeof(host), "%.12s", s.id);
-        if (eng_net_attach(c, s.id, &s.cfg, s.cfg.hostname ? s.cfg.hostname : host, err) < 0) {
+        if (eng_net_attach(c, s.id, &s.cfg, s.cfg.hostname ? s.cfg.hostname : host, s.img.exposed,
+                           err) < 0) {
                 struct isola_err ignore = {0};
                 eng_destroy(c, s.id, true, &ignore);
                 goto out;
         }
         snprintf(id_out, ENG_ID_LEN + 1, "%s", s.id);
+        eng_event_container(c->db, s.id, "create");
         rc = 0;
         goto out;
 undo:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ctr/container.h"
+#include "engine/events.h"
 
 int eng_exec(struct eng_ctx *c, const char *ref, const struct eng_exec_opts *o, int *code_out,
              struct isola_err *err)
@@ -39,7 +40,21 @@ int eng_exec(struct eng_ctx *c, const char *ref, const struct eng_exec_opts *o, 
                 snprintf(user, sizeof(user), "%u:%u", (unsigned)uid, (unsigned)gid);
                 a.user = user;
         }
+        char what[256] = "";
+        for (size_t i = 0; o->args[i] && strlen(what) < 200; i++)
+                snprintf(what + strlen(what), sizeof(what) - strlen(what), "%s%s", i ? " " : "",
+                         o->args[i]);
+        char action[300];
+        snprintf(action, sizeof(action), "exec_create: %s", what);
+        eng_event_container(c->db, ct->id, action);
+        snprintf(action, sizeof(action), "exec_start: %s", what);
+        eng_event_container(c->db, ct->id, action);
         rc = ctr_exec(&opts, ct->id, &a, code_out, err);
+        if (rc == 0 && !o->detach) {
+                char code_s[16];
+                snprintf(code_s, sizeof(code_s), "%d", *code_out);
+                eng_event_container(c->db, ct->id, "exec_die", "exitCode", code_s);
+        }
         if (rc < 0)
                 err_prefix(err, "exec in '%s'", ref);
 out:

@@ -3,6 +3,7 @@
  * image/image.h; without the store's sources (ENGINE_HAVE_IMAGE unset) only
  * --rootfs containers exist. */
 #include "engine/engine_internal.h"
+#include "engine/health.h"
 
 #include "engine_build.h"
 
@@ -47,9 +48,11 @@ int eng_image_resolve(struct eng_ctx *c, const char *name, char **image_id, char
         info->entrypoint = strv_dup(img->config.entrypoint);
         info->cmd = strv_dup(img->config.cmd);
         info->volumes = strv_dup(img->config.volumes);
+        info->exposed = strv_dup(img->config.exposed_ports);
         info->working_dir = str_dup(img->config.working_dir);
         info->user = str_dup(img->config.user);
         info->stop_signal = str_dup(img->config.stop_signal);
+        eng_healthcheck_from_image(img->config.raw, &info->health);
         info->layer_dirs = strv_dup(img->layer_dirs);
         info->n_layers = img->n_layers;
         img_image_free(img);
@@ -106,9 +109,11 @@ void eng_image_info_free(struct eng_image_info *i)
         strv_free(i->entrypoint);
         strv_free(i->cmd);
         strv_free(i->volumes);
+        strv_free(i->exposed);
         strv_free(i->layer_dirs);
         free(i->working_dir);
         free(i->user);
         free(i->stop_signal);
+        eng_healthcheck_free(&i->health);
         memset(i, 0, sizeof(*i));
 }

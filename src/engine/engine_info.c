@@ -1,6 +1,7 @@
 /* Read-only views of a container: inspect (JSON), port, top (processes)
  * and stats (CPU, memory and pids from its cgroup). */
 #include "engine/engine_internal.h"
+#include "engine/health.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -100,7 +101,9 @@ int eng_inspect(struct eng_ctx *c, const char *ref, char **json_out, struct isol
                 json_object_object_add(o, "Path", json_object_get(json_object_array_get_idx(v, 0)));
                 json_object_object_add(o, "Args", json_object_get(v));
         }
-        json_object_object_add(o, "State", state_json(ct));
+        json_object *state = state_json(ct);
+        eng_health_state_add(c, ct, state);
+        json_object_object_add(o, "State", state);
         json_object_object_add(o, "Image",
                                json_object_new_string(ct->image_id ? ct->image_id : ""));
         json_object_object_add(o, "ImageName",
@@ -110,6 +113,7 @@ int eng_inspect(struct eng_ctx *c, const char *ref, char **json_out, struct isol
         json_object_object_add(o, "LogPath", json_object_new_string(path));
         json_object_object_add(o, "Config", cfg);
         json_object_object_add(o, "GraphDriver", graph_json(c, ct));
+        json_object_object_add(o, "NetworkSettings", eng_net_settings_json(c, ct->id));
         if (spec && json_object_object_get_ex(spec, "mounts", &v))
                 json_object_object_add(o, "Mounts", json_object_get(v));
         json_object_put(spec);
@@ -120,46 +124,17 @@ int eng_inspect(struct eng_ctx *c, const char *ref, char **json_out, struct isol
         return *json_out ? 0 : err_set(err, ENOMEM, "out of memory");
 }
 
+/* The published ports as the network component resolved them (random host
+ * ports of -P and HOST-less -p included). */
 int eng_port(struct eng_ctx *c, const char *ref, char **text_out, struct isola_err *err)
 {
         struct eng_container *ct = NULL;
-        struct eng_config cfg;
-        size_t len = 0, cap = 1;
-        char *out = calloc(1, 1);
 
-        if (eng_get(c, ref, &ct, err) < 0 || eng_container_config(ct, &cfg, err) < 0) {
-                free(out);
-                eng_container_free(ct);
+        if (eng_get(c, ref, &ct, err) < 0)
                 return -1;
-        }
-        for (char **p = cfg.ports; out && p && *p; p++) {
-                char line[256], ip[64] = "0.0.0.0", proto[8] = "tcp";
-                unsigned host = 0, ctr = 0;
-                const char *spec = *p, *slash = strchr(spec, '/');
-                int colons = 0;
-                for (const char *q = spec; *q; q++)
-                        colons += *q == ':';
-                if (slash)
-                        snprintf(proto, sizeof(proto), "%s", slash + 1);
-                if (colons == 2)
-                        sscanf(spec, "%63[^:]:%u:%u", ip, &host, &ctr);
-                else if (colons == 1)
-                        sscanf(spec, "%u:%u", &host, &ctr);
-                else
-                        sscanf(spec, "%u", &ctr);
-                int n = snprintf(line, sizeof(line), "%u/%s -> %s:%u\n", ctr, proto, ip, host);
-                char *t = realloc(out, cap + (size_t)n);
-                if (!t)
-                        break;
-                out = t;
-                memcpy(out + len, line, (size_t)n + 1);
-                len += (size_t)n;
-                cap += (size_t)n;
-        }
-        eng_config_free(&cfg);
+        int rc = eng_net_ports_text(c, ct->id, text_out, err);
         eng_container_free(ct);
-        *text_out = out;
-        return out ? 0 : err_set(err, ENOMEM, "out of memory");
+        return rc;
 }
 
 static void proc_line(pid_t pid, char *buf, size_t len)

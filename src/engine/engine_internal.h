@@ -44,9 +44,11 @@ int eng_rootfs_lowers(struct eng_ctx *c, const struct eng_container *ct, char **
 /* OCI config.json in the container dir from image config + run flags. */
 struct eng_image_info {
         char **env, **entrypoint, **cmd, **volumes;
+        char **exposed; /* ExposedPorts, "80/tcp" (for -P) */
         char *working_dir, *user, *stop_signal;
         char **layer_dirs; /* bottom first */
         size_t n_layers;
+        struct eng_healthcheck health; /* config.Healthcheck (health_config.c) */
 };
 int eng_spec_write(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
                    const struct eng_image_info *img, char **anon_volumes, struct isola_err *err);
@@ -84,8 +86,16 @@ int eng_net_prepare(struct eng_ctx *c, const char *id, const struct eng_config *
 /* After the row exists (the network component keeps its own rows): netns,
  * veth, lease, ports, and resolv.conf/hosts from the network. */
 int eng_net_attach(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
-                   const char *hostname, struct isola_err *err);
+                   const char *hostname, char **exposed, struct isola_err *err);
 int eng_net_release(struct eng_ctx *c, const char *id, struct isola_err *err);
+/* The network create settles: NULL becomes the default bridge network. */
+const char *eng_net_default(void);
+/* At eng_open: runs the network component's clean-up when a row says a
+ * crash left something behind (cheap when nothing is stale). */
+void eng_net_startup(struct eng_ctx *c);
+/* inspect/port: NetworkSettings JSON (Networks, Ports) and the port lines. */
+json_object *eng_net_settings_json(struct eng_ctx *c, const char *id);
+int eng_net_ports_text(struct eng_ctx *c, const char *id, char **text_out, struct isola_err *err);
 /* Writes hosts, hostname and resolv.conf into the container dir. */
 int eng_net_files(struct eng_ctx *c, const char *id, const struct eng_config *cfg,
                   const char *hostname, struct isola_err *err);

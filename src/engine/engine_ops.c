@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ctr/container.h"
+#include "engine/events.h"
 #include "util/cleanup.h"
 
 static bool is_running(const struct eng_container *ct)
@@ -100,6 +101,7 @@ int eng_destroy(struct eng_ctx *c, const char *id, bool volumes, struct isola_er
         eng_net_release(c, id, &ignore);
         if (db_begin(c->db, err) < 0)
                 return -1;
+        eng_event_container(c->db, id, "destroy");
         if (eng_volume_release(c, id, volumes, err) < 0 ||
             sqlite3_prepare_v2(c->db, "DELETE FROM containers WHERE id = ?1", -1, &st, NULL) !=
                 SQLITE_OK) {
@@ -148,6 +150,9 @@ int eng_cleanup(struct eng_ctx *c, const char *id, int code, int64_t finished,
         }
         ctr_opts_of(c, &o);
         ctr_delete(&o, id, true, &ignore);
+        char code_s[16];
+        snprintf(code_s, sizeof(code_s), "%d", code);
+        eng_event_container(c->db, id, "die", "exitCode", code_s);
         /* the network stays attached until rm: a restart keeps its address */
         if (cfg.auto_remove) {
                 rc = eng_destroy(c, id, true, err);
@@ -186,6 +191,7 @@ int eng_restart_in_monitor(struct eng_ctx *c, const char *id, int report_fd, str
                 sqlite3_step(st);
                 sqlite3_finalize(st);
         }
+        eng_event_container(c->db, id, "restart");
         int n = snprintf(msg, sizeof(msg), "P %d", pid);
         if (write(report_fd, msg, (size_t)n) != n)
                 return err_sys(err, "report");
@@ -241,7 +247,12 @@ int eng_stop(struct eng_ctx *c, const char *ref, int timeout, struct isola_err *
                 goto out;
         if (cfg.stop_signal && parse_signal(cfg.stop_signal, &sig, err) < 0)
                 goto out;
+        char sig_s[16];
+        snprintf(sig_s, sizeof(sig_s), "%d", sig);
+        eng_event_container(c->db, ct->id, "kill", "signal", sig_s);
         rc = stop_running(c, ct, sig, timeout >= 0 ? timeout : cfg.stop_timeout, err);
+        if (rc == 0)
+                eng_event_container(c->db, ct->id, "stop");
 out:
         eng_config_free(&cfg);
         eng_container_free(ct);
@@ -262,6 +273,11 @@ int eng_kill(struct eng_ctx *c, const char *ref, const char *signal, struct isol
                 goto out;
         }
         rc = signal_ctr(c, ct->id, sig, false, err);
+        if (rc == 0) {
+                char sig_s[16];
+                snprintf(sig_s, sizeof(sig_s), "%d", sig);
+                eng_event_container(c->db, ct->id, "kill", "signal", sig_s);
+        }
 out:
         eng_container_free(ct);
         return rc;
@@ -351,6 +367,8 @@ int eng_pause(struct eng_ctx *c, const char *ref, bool pause, struct isola_err *
                         pause ? "running" : "paused");
         } else if ((pause ? ctr_pause(&o, ct->id, err) : ctr_resume(&o, ct->id, err)) == 0) {
                 rc = eng_row_set_state(c, ct->id, pause ? "paused" : "running", err);
+                if (rc == 0)
+                        eng_event_container(c->db, ct->id, pause ? "pause" : "unpause");
         }
         eng_container_free(ct);
         return rc;
@@ -373,6 +391,15 @@ int eng_rename(struct eng_ctx *c, const char *ref, const char *new_name, struct 
         if (eng_resolve(c, new_name, other, err) == 0 && !strcmp(other, id))
                 return 0;
         err_clear(err);
+        char old[ENG_NAME_MAX] = "";
+        if (sqlite3_prepare_v2(c->db, "SELECT name FROM containers WHERE id = ?1", -1, &st, NULL) ==
+            SQLITE_OK) {
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+                if (sqlite3_step(st) == SQLITE_ROW)
+                        snprintf(old, sizeof(old), "%s", (const char *)sqlite3_column_text(st, 0));
+                sqlite3_finalize(st);
+                st = NULL;
+        }
         if (sqlite3_prepare_v2(c->db, "UPDATE containers SET name = ?2 WHERE id = ?1", -1, &st,
                                NULL) != SQLITE_OK)
                 return db_fail(c->db, "rename", err);
@@ -385,5 +412,6 @@ int eng_rename(struct eng_ctx *c, const char *ref, const char *new_name, struct 
                         return err_set(err, EEXIST, "name '%s' is already in use", new_name);
                 return db_fail(c->db, "rename", err);
         }
+        eng_event_container(c->db, id, "rename", "oldName", old);
         return 0;
 }

@@ -11,6 +11,7 @@
  * cleanup (which marks the row exited) can never be overwritten by a late
  * 'running'. With attach, M keeps our stdio for the monitor to relay. */
 #include "engine/engine_internal.h"
+#include "engine/health.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 #include "ctr/container.h"
 #include "ctr/state.h"
 #include "ctr/terminal.h"
+#include "engine/events.h"
 #include "util/cleanup.h"
 
 struct launch {
@@ -123,7 +125,7 @@ static const char *const restart_names[] = {"no", "on-failure", "always"};
 /* In M, after the container runs: becomes isola-monitor. */
 static void exec_monitor(struct launch *l, pid_t pid, int pty, int listen_fd)
 {
-        char a[27][PATH_MAX + 16], mon[PATH_MAX], *argv[29];
+        char a[28][PATH_MAX + 16], mon[PATH_MAX], *argv[29];
         int n = 0, devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         const struct eng_config *cfg = l->cfg;
 
@@ -153,6 +155,7 @@ static void exec_monitor(struct launch *l, pid_t pid, int pty, int listen_fd)
         snprintf(a[n++], sizeof(a[0]), "max=%d", cfg->restart_max);
         snprintf(a[n++], sizeof(a[0]), "count=%d", l->restart_count);
         snprintf(a[n++], sizeof(a[0]), "logmax=%u", ENG_LOG_MAX_SIZE);
+        eng_health_monitor_arg(cfg, a[n++], sizeof(a[0]));
         for (int i = 0; i < n; i++)
                 argv[i] = a[i];
         argv[n] = NULL;
@@ -421,6 +424,8 @@ int eng_start(struct eng_ctx *c, const char *ref, const struct eng_start_opts *o
         }
         if (rc == 0 && o && o->pid_out)
                 *o->pid_out = pid;
+        if (rc == 0)
+                eng_event_container(c->db, ct->id, "start");
         close_pipes(&l);
         if (rc < 0)
                 err_prefix(err, "start container '%s'", ref);

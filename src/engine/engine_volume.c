@@ -4,6 +4,7 @@
  * container. container_volumes rows record who uses what, so an in-use
  * volume is never removed. */
 #include "engine/engine_internal.h"
+#include "engine/events.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -88,6 +89,7 @@ int eng_volume_create(struct eng_ctx *c, const char *name, bool anonymous, struc
         }
         if (valid_name(name, err) < 0 || insert_volume(c, name, anonymous, false, err) < 0)
                 return -1;
+        eng_event(c->db, "volume", "create", name, "driver", "local");
         return out ? eng_volume_get(c, name, out, err) : 0;
 }
 
@@ -185,6 +187,7 @@ static int delete_volume(struct eng_ctx *c, const char *name, struct isola_err *
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         if (step_done(c, st, "remove volume", err) < 0)
                 return -1;
+        eng_event(c->db, "volume", "destroy", name, "driver", "local");
         vol_path(c, name, false, path, sizeof(path));
         return eng_rmtree(path, err);
 }

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/health_mon.h"
 #include "engine/monitor_proto.h"
 
 #define MAX_CLIENTS  16
@@ -52,6 +53,7 @@ struct mon {
         int clients[MAX_CLIENTS];
         int stopping;
         int code;
+        struct hmon health;               /* healthcheck schedule (health_mon.c) */
         char rec[LINE_MAX_LEN * 6 + 128]; /* one escaped log record */
         char rbuf[8192];                  /* one read of a stream */
 };
@@ -276,8 +278,10 @@ static int reap(struct mon *m)
         pid_t p;
 
         while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
-                if (p != m->pid)
+                if (p != m->pid) {
+                        hmon_reaped(&m->health, p, status);
                         continue;
+                }
                 m->code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
                 return 1;
         }
@@ -303,7 +307,9 @@ static void loop(struct mon *m)
                 if (m->listen_fd >= 0)
                         pf[i_lis = n++] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
                 pf[i_sig = n++] = (struct pollfd){.fd = m->sig_fd, .events = POLLIN};
-                if (poll(pf, (nfds_t)n, -1) < 0)
+                int prc = poll(pf, (nfds_t)n, hmon_timeout(&m->health));
+                hmon_tick(&m->health);
+                if (prc <= 0)
                         continue;
                 /* a pty master fails with EIO once the last slave closes */
                 if (i_out >= 0 && pf[i_out].revents && !stream_read(m, &m->out))
@@ -506,6 +512,7 @@ static void setup(struct mon *m, int argc, char **argv)
         prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         m->log_fd = -1;
         m->listen_fd = listen_sock(m, arg_int(argc, argv, "listen"));
+        hmon_init(&m->health, arg(argc, argv, "health"), m->exe, m->id);
 }
 
 int main(int argc, char **argv)
@@ -518,7 +525,9 @@ int main(int argc, char **argv)
                 return 2;
         }
         for (;;) {
+                hmon_start(&m.health);
                 loop(&m);
+                hmon_stop(&m.health);
                 drain(&m, &m.out);
                 drain(&m, &m.err);
                 if (!want_restart(&m))

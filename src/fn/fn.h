@@ -96,6 +96,12 @@ struct fn_gateway_opts {
         struct db_paths paths;
         const char *listen; /* "ADDR:PORT"; NULL = no listener (fn_gateway_invoke only) */
         FILE *events;       /* scaling events, one line each; NULL = none */
+        int pool;           /* prepared shells kept per function (0..16); 0 = none */
+        bool no_subreaper;  /* inside a server that forks its own workers (isola serve) */
+        /* scaling decisions, instance starts/stops and per-batch invocation
+         * counts, from the autoscaler thread (never concurrently); NULL = none */
+        void (*on_event)(void *arg, const char *fn, const char *action, const char *detail);
+        void *event_arg;
 };
 int fn_gateway_create(const struct fn_gateway_opts *o, struct fn_gateway **out,
                       struct isola_err *err);
@@ -125,6 +131,15 @@ void fn_response_free(struct fn_response *rs);
  * rs->status when it is not one. Error statuses carry err's message. */
 int fn_gateway_route(struct fn_gateway *g, const char *method, const char *target,
                      const struct fn_request *rq, struct fn_response *rs, struct isola_err *err);
+
+/* Live state of one function in this gateway; -1 (ENOENT) when the gateway
+ * has not loaded it (no request yet): then everything is zero. */
+struct fn_live {
+        int instances, pooled, inflight, waiting;
+        uint64_t invocations, cold_starts;
+};
+int fn_gateway_live(struct fn_gateway *g, const char *name, struct fn_live *out,
+                    struct isola_err *err);
 
 /* Prometheus text for every function this gateway serves. */
 void fn_metrics_write(struct fn_gateway *g, FILE *f);

@@ -22,6 +22,10 @@ struct fn_backend {
         int (*create)(const struct db_paths *p, const struct fn_config *c,
                       const char *const *layers, const char *shim, unsigned serial,
                       struct fn_inst **out, struct isola_err *err);
+        /* Everything up to the handler's exec (the container is made, its
+         * init parked): what a pool of prepared shells keeps ready. */
+        int (*prepare)(struct fn_inst *i, struct isola_err *err);
+        /* Runs the handler (prepares first if that was not done). */
         int (*start)(struct fn_inst *i, struct isola_err *err);
         /* Waits (bounded by deadline_ms, CLOCK_MONOTONIC) until the port accepts. */
         int (*ready)(struct fn_inst *i, int64_t deadline_ms, struct isola_err *err);

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,8 +41,9 @@ struct fn_inst {
         int port;
         int netns_fd, host_netns_fd;
         int cpu_fd, mem_fd;
-        bool mounted, started, v2;
+        bool mounted, started, prepared, v2;
         pid_t pid;
+        int pidfd;
 };
 
 int64_t fn_now_ms(void)
@@ -255,6 +258,8 @@ static void inst_free(struct fn_inst *i)
                 close(i->cpu_fd);
         if (i->mem_fd >= 0)
                 close(i->mem_fd);
+        if (i->pidfd >= 0)
+                close(i->pidfd);
         free(i);
 }
 
@@ -266,9 +271,12 @@ static void ctr_destroy(struct fn_inst *i)
 
         if (i->started) {
                 ctr_kill(&o, i->id, SIGKILL, true, &ignore);
-                if (i->pid > 0)
-                        while (waitpid(i->pid, NULL, 0) < 0 && errno == EINTR)
+                if (i->pid > 0 && i->pidfd >= 0) { /* not ours to reap without subreaper */
+                        struct pollfd p = {.fd = i->pidfd, .events = POLLIN};
+                        while (poll(&p, 1, 1000) < 0 && errno == EINTR)
                                 ;
+                        waitpid(i->pid, NULL, WNOHANG);
+                }
                 ctr_delete(&o, i->id, true, &ignore);
         }
         snprintf(path, sizeof(path), "%s/rootfs", i->dir);
@@ -288,7 +296,7 @@ static int ctr_create_inst(const struct db_paths *p, const struct fn_config *c,
 
         if (!i)
                 return err_set(err, ENOMEM, "out of memory");
-        i->netns_fd = i->host_netns_fd = i->cpu_fd = i->mem_fd = -1;
+        i->netns_fd = i->host_netns_fd = i->cpu_fd = i->mem_fd = i->pidfd = -1;
         i->port = c->port;
         snprintf(i->id, sizeof(i->id), "fn-%s-%d-%u", c->name, (int)getpid(), serial);
         snprintf(i->cg, sizeof(i->cg), "/isola-%s", i->id);
@@ -326,11 +334,32 @@ fail:
         return err_prefix(err, "function '%s': instance %u", c->name, serial);
 }
 
+static bool ctr_alive(struct fn_inst *i)
+{
+        struct pollfd p = {.fd = i->pidfd, .events = POLLIN};
+        int st;
+
+        if (i->pid <= 0)
+                return false;
+        /* the pidfd turns readable when the init exits, child of ours or not */
+        bool gone = i->pidfd >= 0 ? poll(&p, 1, 0) > 0 : kill(i->pid, 0) < 0 && errno == ESRCH;
+        pid_t r = waitpid(i->pid, &st, WNOHANG);
+        if (gone || r == i->pid) {
+                if (r == 0)
+                        waitpid(i->pid, &st, WNOHANG);
+                i->pid = -1;
+                return false;
+        }
+        return true;
+}
+
 /* The runtime library clones the container's init; in a multi-threaded
  * gateway that must happen in a single-threaded process (no locks held by
- * other threads), so a fork()ed helper calls ctr_run and exits. The gateway is
- * a child subreaper: the init becomes its child. */
-static int ctr_start_inst(struct fn_inst *i, struct isola_err *err)
+ * other threads), so a fork()ed helper calls ctr_create and exits. The init
+ * stays parked on its exec fifo (a prepared shell) until ctr_start releases
+ * it. The gateway follows the init with a pidfd: it is the gateway's child
+ * when the gateway is a subreaper, else init(1)'s. */
+static int ctr_prepare_inst(struct fn_inst *i, struct isola_err *err)
 {
         struct ctr_opts o = {.root = i->ctr_root};
         int pfd[2];
@@ -339,7 +368,10 @@ static int ctr_start_inst(struct fn_inst *i, struct isola_err *err)
         char msg[ISOLA_ERR_MSG_MAX] = "";
         ssize_t n;
 
-        if (pipe2(pfd, O_CLOEXEC) < 0)
+        if (i->prepared)
+                return 0;
+        /* non-blocking read end: the parked init holds the write end until it execs */
+        if (pipe2(pfd, O_CLOEXEC) < 0 || fcntl(pfd[0], F_SETFL, O_NONBLOCK) < 0)
                 return err_sys(err, "pipe");
         h = fork();
         if (h < 0) {
@@ -348,28 +380,32 @@ static int ctr_start_inst(struct fn_inst *i, struct isola_err *err)
                 return err_sys(err, "fork");
         }
         if (h == 0) {
-                struct ctr_create_args a = {.bundle = i->dir, .detach = true};
+                struct ctr_create_args a = {.bundle = i->dir};
                 struct isola_err e = {0};
-                int st, dn = open("/dev/null", O_RDWR);
+                int dn = open("/dev/null", O_RDWR);
                 if (dn >= 0) {
                         dup2(dn, 0);
                         dup2(dn, 1);
                         dup2(dn, 2);
                 }
-                if (ctr_run(&o, i->id, &a, &st, &e) < 0) {
+                /* a parked init must not keep the gateway's sockets open */
+                if (pfd[1] > 3)
+                        syscall(SYS_close_range, 3u, (unsigned)pfd[1] - 1, 0u);
+                syscall(SYS_close_range, (unsigned)pfd[1] + 1, ~0u, 0u);
+                if (ctr_create(&o, i->id, &a, &e) < 0) {
                         fs_write_all(pfd[1], e.msg, strlen(e.msg));
                         _exit(1);
                 }
                 _exit(0);
         }
         close(pfd[1]);
-        n = read(pfd[0], msg, sizeof(msg) - 1);
-        close(pfd[0]);
         while (waitpid(h, &status, 0) < 0 && errno == EINTR)
                 ;
-        i->started = true;
+        n = read(pfd[0], msg, sizeof(msg) - 1);
+        close(pfd[0]);
+        i->started = true; /* runtime state to delete from here on */
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return err_set(err, EIO, "start: %s", n > 0 ? msg : "runtime helper failed");
+                return err_set(err, EIO, "create: %s", n > 0 ? msg : "runtime helper failed");
         _cleanup_free_ char *state = NULL;
         if (ctr_state(&o, i->id, &state, err) < 0)
                 return -1;
@@ -377,6 +413,9 @@ static int ctr_start_inst(struct fn_inst *i, struct isola_err *err)
         if (js && json_object_object_get_ex(js, "pid", &pid))
                 i->pid = json_object_get_int(pid);
         json_object_put(js);
+        if (i->pid <= 0)
+                return err_set(err, ECHILD, "container init exited while being created");
+        i->pidfd = (int)syscall(SYS_pidfd_open, i->pid, 0);
         /* counters for metering, opened once */
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "/sys/fs/cgroup/cpuacct%s/cpuacct.usage", i->cg);
@@ -391,8 +430,24 @@ static int ctr_start_inst(struct fn_inst *i, struct isola_err *err)
                 snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.peak", i->cg);
         }
         i->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-        /* a container whose process already exited has no pid in its state */
-        return i->pid > 0
+        i->prepared = true;
+        return 0;
+}
+
+/* Releases the parked init: it execs the shim, which execs the handler. */
+static int ctr_start_inst(struct fn_inst *i, struct isola_err *err)
+{
+        struct ctr_opts o = {.root = i->ctr_root};
+
+        if (ctr_prepare_inst(i, err) < 0)
+                return -1;
+        if (ctr_start(&o, i->id, err) < 0)
+                return -1;
+        /* marks a started instance apart from a prepared shell (for readers of the dirs) */
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s/running", i->dir);
+        close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+        return ctr_alive(i)
                    ? 0
                    : err_set(err, ECHILD, "process exited before it listened on port %d", i->port);
 }
@@ -424,19 +479,6 @@ static int ctr_connect(struct fn_inst *i, struct isola_err *err)
                 return -1;
         }
         return s;
-}
-
-static bool ctr_alive(struct fn_inst *i)
-{
-        int st;
-        if (i->pid <= 0)
-                return false;
-        pid_t r = waitpid(i->pid, &st, WNOHANG);
-        if (r == i->pid || (r < 0 && errno == ECHILD && kill(i->pid, 0) < 0)) {
-                i->pid = -1;
-                return false;
-        }
-        return true;
 }
 
 static int ctr_ready(struct fn_inst *i, int64_t deadline_ms, struct isola_err *err)
@@ -542,6 +584,7 @@ const struct fn_backend fn_backend_container = {
     .gc = ctr_gc,
     .name = "container",
     .create = ctr_create_inst,
+    .prepare = ctr_prepare_inst,
     .start = ctr_start_inst,
     .ready = ctr_ready,
     .connect = ctr_connect,

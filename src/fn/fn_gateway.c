@@ -24,27 +24,11 @@
 #include "util/fs.h"
 
 static const struct fn_backend *const backend = &fn_backend_container;
-static const double bucket_le[GW_NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                              0.1,   0.25,   0.5,   1,    5,     30};
-
-static int64_t wall_ms(void)
+int64_t gw_wall_ms(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void gw_event(struct fn_gateway *g, const char *fn, const char *fmt, ...)
-{
-        va_list ap;
-        if (!g->events)
-                return;
-        char msg[512];
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        fprintf(g->events, "%lld fn=%s %s\n", (long long)wall_ms(), fn, msg);
-        fflush(g->events);
 }
 
 static void strv_free(char **v)
@@ -124,8 +108,8 @@ static struct gw_fn *fn_find(struct fn_gateway *g, const char *name, struct isol
         return f;
 }
 
-/* Creates, starts and waits for an instance (no locks held). */
-static struct gw_inst *inst_start(struct fn_gateway *g, struct gw_fn *f, struct isola_err *err)
+/* A prepared shell: everything but the handler's process (no locks held). */
+static struct gw_inst *shell_make(struct fn_gateway *g, struct gw_fn *f, struct isola_err *err)
 {
         struct gw_inst *in = calloc(1, sizeof(*in));
         int64_t t0 = fn_now_us();
@@ -136,9 +120,38 @@ static struct gw_inst *inst_start(struct fn_gateway *g, struct gw_fn *f, struct 
         }
         in->serial = atomic_fetch_add(&g->serial, 1);
         if (backend->create(&g->paths, &f->cfg, (const char *const *)f->layers, g->shim, in->serial,
-                            &in->bi, err) < 0)
-                goto fail;
+                            &in->bi, err) < 0) {
+                free(in);
+                return NULL;
+        }
         int64_t t1 = fn_now_us();
+        if (backend->prepare(in->bi, err) < 0) {
+                backend->destroy(in->bi);
+                err_prefix(err, "function '%s': instance %u", f->cfg.name, in->serial);
+                free(in);
+                return NULL;
+        }
+        gw_event(g, f->cfg.name, "event=shell-ready serial=%u create_us=%lld prepare_us=%lld",
+                 in->serial, (long long)(t1 - t0), (long long)(fn_now_us() - t1));
+        return in;
+}
+
+/* Starts an instance, on a prepared shell when the pool has one, and waits
+ * until its port accepts (no locks held). */
+static struct gw_inst *inst_start(struct fn_gateway *g, struct gw_fn *f, struct isola_err *err)
+{
+        struct gw_inst *in = NULL;
+        int64_t t0 = fn_now_us(), t1;
+        bool pooled;
+
+        pthread_mutex_lock(&f->mu);
+        if (f->n_pool > 0)
+                in = f->pool[--f->n_pool];
+        pthread_mutex_unlock(&f->mu);
+        pooled = in != NULL;
+        if (!in && !(in = shell_make(g, f, err)))
+                goto fail;
+        t1 = fn_now_us();
         if (backend->start(in->bi, err) < 0) {
                 backend->destroy(in->bi);
                 err_prefix(err, "function '%s': instance on port %d", f->cfg.name, f->cfg.port);
@@ -152,12 +165,14 @@ static struct gw_inst *inst_start(struct fn_gateway *g, struct gw_fn *f, struct 
         }
         int64_t t3 = fn_now_us();
         in->last_used_ms = fn_now_ms();
-        /* the cold start's steps, for docs/functions.md and bench/fn */
+        /* the cold start's steps, for docs/functions.md and bench/fn:
+         * create = shell (overlay, netns, cgroup, container init parked),
+         * run = release the init (exec shim, exec handler), ready = port open */
         gw_event(g, f->cfg.name,
-                 "event=instance-start serial=%u start_us=%lld create_us=%lld run_us=%lld "
-                 "ready_us=%lld",
-                 in->serial, (long long)(t3 - t0), (long long)(t1 - t0), (long long)(t2 - t1),
-                 (long long)(t3 - t2));
+                 "event=instance-start serial=%u pooled=%d start_us=%lld create_us=%lld "
+                 "run_us=%lld ready_us=%lld",
+                 in->serial, pooled, (long long)(t3 - t0), (long long)(t1 - t0),
+                 (long long)(t2 - t1), (long long)(t3 - t2));
         return in;
 fail:
         gw_event(g, f->cfg.name, "event=instance-failed error=\"%s\"", err->msg);
@@ -167,9 +182,36 @@ fail:
 
 static void inst_stop(struct fn_gateway *g, struct gw_fn *f, struct gw_inst *in, const char *why)
 {
+        for (int k = 0; k < in->n_keep; k++)
+                close(in->keep[k]);
         backend->destroy(in->bi);
         gw_event(g, f->cfg.name, "event=instance-stop serial=%u reason=%s", in->serial, why);
         free(in);
+}
+
+/* A connection to the instance: an idle keep-alive one, else a new one. */
+static int conn_get(struct gw_fn *f, struct gw_inst *in, bool *reused, struct isola_err *err)
+{
+        int s = -1;
+
+        pthread_mutex_lock(&f->mu);
+        if (in->n_keep > 0)
+                s = in->keep[--in->n_keep];
+        pthread_mutex_unlock(&f->mu);
+        *reused = s >= 0;
+        return s >= 0 ? s : backend->connect(in->bi, err);
+}
+
+static void conn_put(struct gw_fn *f, struct gw_inst *in, int s)
+{
+        pthread_mutex_lock(&f->mu);
+        if (!in->dead && in->n_keep < GW_KEEP_MAX) {
+                in->keep[in->n_keep++] = s;
+                s = -1;
+        }
+        pthread_mutex_unlock(&f->mu);
+        if (s >= 0)
+                close(s);
 }
 
 static void unlink_inst(struct gw_fn *f, struct gw_inst *in)
@@ -276,7 +318,8 @@ static void release(struct fn_gateway *g, struct gw_fn *f, struct gw_inst *in, b
 
 /* fn_http.c: one exchange with the instance. */
 int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t deadline_ms,
-                struct fn_response *rs, bool *recycle, struct isola_err *err);
+                struct fn_response *rs, bool *recycle, bool *keep, bool *stale,
+                struct isola_err *err);
 
 static void meter(struct fn_gateway *g, struct gw_fn *f, const struct fn_invocation *inv)
 {
@@ -292,7 +335,7 @@ static void meter(struct fn_gateway *g, struct gw_fn *f, const struct fn_invocat
         else
                 f->n_ok++;
         for (int b = 0; b < GW_NBUCKETS; b++)
-                if (sec <= bucket_le[b])
+                if (sec <= gw_bucket_le[b])
                         f->buckets[b]++;
         f->dur_sum += sec;
         pthread_mutex_unlock(&f->mu);
@@ -329,7 +372,7 @@ int fn_gateway_invoke(struct fn_gateway *g, const char *name, const struct fn_re
                       struct fn_response *rs, struct isola_err *err)
 {
         struct gw_fn *f = fn_find(g, name, err);
-        struct fn_invocation inv = {.start_ms = wall_ms()};
+        struct fn_invocation inv = {.start_ms = gw_wall_ms()};
         struct fn_usage_sample u0 = {0}, u1 = {0};
         struct gw_inst *in = NULL;
         int64_t t0 = fn_now_us(), deadline;
@@ -347,14 +390,24 @@ int fn_gateway_invoke(struct fn_gateway *g, const char *name, const struct fn_re
         deadline = fn_now_ms() + f->cfg.timeout_s * 1000LL;
         st = acquire(g, f, deadline, &in, &inv.cold, err);
         if (st == 0) {
+                bool reused = false, keep = false, stale = false;
                 backend->usage(in->bi, &u0);
-                int s = backend->connect(in->bi, err);
-                if (s < 0) {
-                        st = 502;
-                        recycle = true;
-                } else {
-                        st = gw_exchange(s, name, rq, deadline, rs, &recycle, err);
-                        close(s);
+                for (int attempt = 0; attempt < 2; attempt++) {
+                        int s = conn_get(f, in, &reused, err);
+                        if (s < 0) {
+                                st = 502;
+                                recycle = true;
+                                break;
+                        }
+                        st = gw_exchange(s, name, rq, deadline, rs, &recycle, &keep, &stale, err);
+                        if (st == 0 && keep)
+                                conn_put(f, in, s);
+                        else
+                                close(s);
+                        /* an idle connection the instance closed meanwhile: once more, fresh */
+                        if (!(stale && reused))
+                                break;
+                        recycle = false;
                 }
                 if (st == 502 && !backend->alive(in->bi))
                         recycle = true;
@@ -406,6 +459,8 @@ static void flush_records(struct fn_gateway *g)
         struct isola_err e = {0};
 
         pthread_mutex_lock(&g->mu);
+        if (g->n_recs)
+                gw_invocation_events(g, g->recs, g->n_recs);
         if (g->n_recs && db_begin(g->db, &e) == 0) {
                 for (size_t i = 0; i < g->n_recs; i++)
                         fn_record(g->db, &g->recs[i], &e);
@@ -413,6 +468,25 @@ static void flush_records(struct fn_gateway *g)
                         g->n_recs = 0;
         }
         pthread_mutex_unlock(&g->mu);
+}
+
+/* One more prepared shell for f (f->preparing was counted by the caller). */
+static void pool_refill(struct fn_gateway *g, struct gw_fn *f)
+{
+        struct isola_err e = {0};
+        struct gw_inst *in = shell_make(g, f, &e);
+
+        pthread_mutex_lock(&f->mu);
+        f->preparing--;
+        if (in && !f->gone && f->n_pool < GW_POOL_MAX) {
+                f->pool[f->n_pool++] = in;
+                in = NULL;
+        }
+        pthread_mutex_unlock(&f->mu);
+        if (in)
+                inst_stop(g, f, in, "removed");
+        else if (e.errnum)
+                gw_event(g, f->cfg.name, "event=shell-failed error=\"%s\"", e.msg);
 }
 
 /* One autoscaler pass over a function. */
@@ -458,6 +532,15 @@ static void scale_fn(struct fn_gateway *g, struct gw_fn *f, bool check_row)
         bool grow = !f->gone && f->n_insts + f->starting < f->cfg.min;
         if (grow)
                 f->starting++;
+        while (f->gone && f->n_pool > 0) { /* shells of a removed function */
+                struct gw_inst *in = f->pool[--f->n_pool];
+                in->dead = true;
+                in->next = victims;
+                victims = in;
+        }
+        bool refill = !grow && !f->gone && f->n_pool + f->preparing < g->pool;
+        if (refill)
+                f->preparing++;
         pthread_mutex_unlock(&f->mu);
         while (victims) {
                 struct gw_inst *n = victims->next;
@@ -477,6 +560,27 @@ static void scale_fn(struct fn_gateway *g, struct gw_fn *f, bool check_row)
                 pthread_cond_broadcast(&f->cv);
                 pthread_mutex_unlock(&f->mu);
         }
+        if (refill)
+                pool_refill(g, f);
+}
+
+/* Functions with --min > 0 start warm with the gateway; with a pool, every
+ * function is loaded so that its shells are ready before its first request. */
+static void load_all(struct fn_gateway *g)
+{
+        struct fn_config *l = NULL;
+        size_t n = 0;
+        struct isola_err e = {0};
+
+        pthread_mutex_lock(&g->mu);
+        int rc = fn_list(g->db, &l, &n, &e);
+        pthread_mutex_unlock(&g->mu);
+        if (rc < 0)
+                return;
+        for (size_t i = 0; i < n && i < 256; i++)
+                if (l[i].min > 0 || g->pool > 0)
+                        fn_find(g, l[i].name, &e);
+        fn_list_free(l, n);
 }
 
 static void *scaler_loop(void *arg)
@@ -488,30 +592,18 @@ static void *scaler_loop(void *arg)
                 struct timespec ts = {0, 100 * 1000000};
                 nanosleep(&ts, NULL);
                 flush_records(g);
+                gw_events_flush(g);
                 pthread_mutex_lock(&g->mu);
                 struct gw_fn *list = g->fns;
                 pthread_mutex_unlock(&g->mu);
                 /* functions are never freed before destroy, so the list is stable */
                 for (struct gw_fn *f = list; f; f = f->next)
                         scale_fn(g, f, tick % 5 == 0);
+                if (g->pool > 0 && tick % 10 == 9) /* shells for newly deployed functions */
+                        load_all(g);
                 tick++;
         }
         return NULL;
-}
-
-/* Functions with --min > 0 start warm with the gateway. */
-static void load_all(struct fn_gateway *g)
-{
-        struct fn_config *l = NULL;
-        size_t n = 0;
-        struct isola_err e = {0};
-
-        if (fn_list(g->db, &l, &n, &e) < 0)
-                return;
-        for (size_t i = 0; i < n; i++)
-                if (l[i].min > 0)
-                        fn_find(g, l[i].name, &e);
-        fn_list_free(l, n);
 }
 
 int fn_gateway_create(const struct fn_gateway_opts *o, struct fn_gateway **out,
@@ -526,6 +618,10 @@ int fn_gateway_create(const struct fn_gateway_opts *o, struct fn_gateway **out,
         g->paths = o->paths;
         g->listen_fd = -1;
         g->events = o->events;
+        g->on_event = o->on_event;
+        g->event_arg = o->event_arg;
+        pthread_mutex_init(&g->evmu, NULL);
+        g->pool = o->pool < 0 ? 0 : o->pool > GW_POOL_MAX ? GW_POOL_MAX : o->pool;
         pthread_mutex_init(&g->mu, NULL);
         if (o->listen)
                 snprintf(g->listen_addr, sizeof(g->listen_addr), "%s", o->listen);
@@ -542,7 +638,8 @@ int fn_gateway_create(const struct fn_gateway_opts *o, struct fn_gateway **out,
                 return err_sys(err, "%s", "isola-fn-shim next to the isola binary");
         }
         /* instance inits outlive the helper that made them and become ours */
-        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || db_open(&g->paths, &g->db, err) < 0) {
+        if ((!o->no_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) ||
+            db_open(&g->paths, &g->db, err) < 0) {
                 if (!err->errnum)
                         err_sys(err, "prctl");
                 free(g);
@@ -591,52 +688,17 @@ void fn_gateway_destroy(struct fn_gateway *g)
                         ni = in->next;
                         inst_stop(g, f, in, "shutdown");
                 }
+                while (f->n_pool > 0)
+                        inst_stop(g, f, f->pool[--f->n_pool], "shutdown");
                 fn_config_free(&f->cfg);
                 strv_free(f->layers);
                 free(f);
         }
         if (g->listen_fd >= 0)
                 close(g->listen_fd);
+        gw_events_flush(g);
         free(g->recs);
         db_close(g->db);
+        pthread_mutex_destroy(&g->evmu);
         free(g);
-}
-
-void fn_metrics_write(struct fn_gateway *g, FILE *out)
-{
-        fprintf(out, "# TYPE isola_fn_invocations_total counter\n"
-                     "# TYPE isola_fn_cold_starts_total counter\n"
-                     "# TYPE isola_fn_instances gauge\n"
-                     "# TYPE isola_fn_instance_stops_total counter\n"
-                     "# TYPE isola_fn_duration_seconds histogram\n");
-        pthread_mutex_lock(&g->mu);
-        for (struct gw_fn *f = g->fns; f; f = f->next) {
-                const char *n = f->cfg.name;
-                pthread_mutex_lock(&f->mu);
-                fprintf(out,
-                        "isola_fn_invocations_total{function=\"%s\",code=\"2xx\"} %llu\n"
-                        "isola_fn_invocations_total{function=\"%s\",code=\"4xx\"} %llu\n"
-                        "isola_fn_invocations_total{function=\"%s\",code=\"429\"} %llu\n"
-                        "isola_fn_invocations_total{function=\"%s\",code=\"5xx\"} %llu\n"
-                        "isola_fn_cold_starts_total{function=\"%s\"} %llu\n"
-                        "isola_fn_instances{function=\"%s\"} %d\n"
-                        "isola_fn_instance_stops_total{function=\"%s\"} %llu\n",
-                        n, (unsigned long long)f->n_ok, n, (unsigned long long)f->n_4xx, n,
-                        (unsigned long long)f->n_429, n, (unsigned long long)f->n_5xx, n,
-                        (unsigned long long)f->n_cold, n, f->n_insts, n,
-                        (unsigned long long)f->n_stopped);
-                uint64_t total = f->n_ok + f->n_4xx + f->n_429 + f->n_5xx;
-                for (int b = 0; b < GW_NBUCKETS; b++)
-                        fprintf(
-                            out,
-                            "isola_fn_duration_seconds_bucket{function=\"%s\",le=\"%g\"} %llu\n", n,
-                            bucket_le[b], (unsigned long long)f->buckets[b]);
-                fprintf(out,
-                        "isola_fn_duration_seconds_bucket{function=\"%s\",le=\"+Inf\"} %llu\n"
-                        "isola_fn_duration_seconds_sum{function=\"%s\"} %.6f\n"
-                        "isola_fn_duration_seconds_count{function=\"%s\"} %llu\n",
-                        n, (unsigned long long)total, n, f->dur_sum, n, (unsigned long long)total);
-                pthread_mutex_unlock(&f->mu);
-        }
-        pthread_mutex_unlock(&g->mu);
 }

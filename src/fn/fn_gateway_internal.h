@@ -13,6 +13,13 @@
 #define GW_MAX_HDRS  100
 #define GW_MAX_CONNS 1024
 #define GW_NBUCKETS  12
+#define GW_POOL_MAX  16  /* prepared shells per function */
+#define GW_KEEP_MAX  64  /* idle keep-alive connections per instance */
+#define GW_EVQ_MAX   256 /* events waiting for the on_event callback */
+
+struct gw_evq {
+        char fn[FN_NAME_MAX], action[32], detail[224];
+};
 
 struct gw_inst {
         struct fn_inst *bi;
@@ -20,6 +27,8 @@ struct gw_inst {
         int inflight;
         int64_t last_used_ms;
         bool dead;
+        int keep[GW_KEEP_MAX]; /* idle keep-alive connections (f->mu) */
+        int n_keep;
         struct gw_inst *next;
 };
 
@@ -30,6 +39,8 @@ struct gw_fn {
         pthread_cond_t cv;
         struct gw_inst *insts;
         int n_insts, starting, waiting;
+        struct gw_inst *pool[GW_POOL_MAX]; /* prepared shells: made, init parked */
+        int n_pool, preparing;
         bool gone;
         /* metrics */
         uint64_t n_ok, n_4xx, n_5xx, n_429, n_cold, n_started, n_stopped;
@@ -49,6 +60,12 @@ struct fn_gateway {
         char listen_addr[128];
         int listen_fd;
         FILE *events;
+        int pool; /* shells kept prepared per function */
+        void (*on_event)(void *arg, const char *fn, const char *action, const char *detail);
+        void *event_arg;
+        pthread_mutex_t evmu; /* the queue below (taken under f->mu: never the reverse) */
+        struct gw_evq evq[GW_EVQ_MAX];
+        int n_evq;
         atomic_bool stop;
         atomic_int conns;
         atomic_uint serial;
@@ -59,8 +76,15 @@ struct fn_gateway {
 /* fn_http.c */
 int gw_listen(struct fn_gateway *g, struct isola_err *err);
 void *gw_accept_loop(void *arg);
-/* fn_gateway.c */
+/* fn_events.c: events (the text stream and the on_event callback), metrics */
+extern const double gw_bucket_le[GW_NBUCKETS];
 void gw_event(struct fn_gateway *g, const char *fn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Per function in recs: one "invoke" event with the counts (g->mu held). */
+void gw_invocation_events(struct fn_gateway *g, const struct fn_invocation *recs, size_t n);
+/* Hands queued events to on_event (the scaler thread, no locks held). */
+void gw_events_flush(struct fn_gateway *g);
+/* fn_gateway.c */
+int64_t gw_wall_ms(void);
 
 #endif

@@ -1,6 +1,7 @@
 /* The gateway's HTTP side: a plain socket listener (one thread per client
  * connection, keep-alive), a bounded HTTP/1.1 request parser, and the
- * exchange with an instance (HTTP/1.0, one connection per request). */
+ * exchange with an instance (HTTP/1.0 with keep-alive when the instance
+ * offers it). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -267,42 +268,90 @@ void *gw_accept_loop(void *arg)
         return NULL;
 }
 
-/* Forwards the request (HTTP/1.0, Connection: close) and reads the whole
- * response, bounded by the body limit and the deadline. */
-int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t deadline_ms,
-                struct fn_response *rs, bool *recycle, struct isola_err *err)
+/* Where the response's head ends and how long its body is ((size_t)-1 =
+ * until the instance closes); whether the instance keeps the connection. */
+static bool response_frame(const char *buf, size_t got, size_t *head, size_t *clen, bool *keep)
 {
-        char *req = NULL, *resp = NULL;
-        size_t rlen = 0, cap = 65536, got = 0;
-        FILE *f = open_memstream(&req, &rlen);
+        const char *end = memmem(buf, got, "\r\n\r\n", 4);
+
+        if (!end)
+                return false;
+        *head = (size_t)(end - buf) + 4;
+        *clen = (size_t)-1;
+        *keep = false;
+        for (const char *p = memchr(buf, '\n', *head); p && p + 1 < end;
+             p = memchr(p + 1, '\n', (size_t)(end - p))) {
+                const char *l = p + 1;
+                if (!strncasecmp(l, "Content-Length:", 15)) {
+                        char *e;
+                        unsigned long long v = strtoull(l + 15, &e, 10);
+                        if (e != l + 15 && v <= FN_BODY_MAX + 1ull)
+                                *clen = (size_t)v;
+                } else if (!strncasecmp(l, "Connection:", 11)) {
+                        const char *v = l + 11;
+                        while (*v == ' ' || *v == '\t')
+                                v++;
+                        *keep = !strncasecmp(v, "keep-alive", 10);
+                }
+        }
+        /* only a response whose end is known can leave the connection reusable */
+        if (*clen == (size_t)-1)
+                *keep = false;
+        return true;
+}
+
+/* Forwards the request (HTTP/1.0 asking for keep-alive, so no chunked
+ * responses) and reads the whole response, bounded by the body limit and the
+ * deadline. *keep: the connection can carry the next request. *stale:
+ * nothing at all came back (an idle kept connection the instance closed). */
+int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t deadline_ms,
+                struct fn_response *rs, bool *recycle, bool *keep, bool *stale,
+                struct isola_err *err)
+{
+        char head[GW_HDR_MAX + 256], *resp = NULL;
+        size_t hl = 0, cap = 16384, got = 0, rhead = 0, clen = (size_t)-1;
+        bool framed = false;
         int st;
 
-        if (!f)
-                return err_set(err, ENOMEM, "out of memory"), 500;
-        fprintf(f, "%s %s%s HTTP/1.0\r\n", rq->method, rq->path[0] == '/' ? "" : "/", rq->path);
-        for (size_t i = 0; rq->headers && rq->headers[i]; i++)
+        *keep = *stale = false;
+        hl = (size_t)snprintf(head, sizeof(head), "%s %s%s HTTP/1.0\r\n", rq->method,
+                              rq->path[0] == '/' ? "" : "/", rq->path);
+        for (size_t i = 0; rq->headers && rq->headers[i] && hl < sizeof(head); i++)
                 if (!fn_http_hop_header(rq->headers[i]))
-                        fprintf(f, "%s\r\n", rq->headers[i]);
-        fprintf(f, "Content-Length: %zu\r\nConnection: close\r\n\r\n", rq->body_len);
-        fclose(f);
+                        hl += (size_t)snprintf(head + hl, sizeof(head) - hl, "%s\r\n",
+                                               rq->headers[i]);
+        if (hl < sizeof(head))
+                hl += (size_t)snprintf(head + hl, sizeof(head) - hl,
+                                       "Content-Length: %zu\r\nConnection: keep-alive\r\n\r\n",
+                                       rq->body_len);
+        if (hl >= sizeof(head))
+                return err_set(err, E2BIG, "function '%s': request headers too large", name), 431;
         struct pollfd p = {.fd = s};
-        int rc = fs_write_all(s, req, rlen) == 0 && fs_write_all(s, rq->body, rq->body_len) == 0;
-        free(req);
-        if (!rc) {
+        struct iovec iov[2] = {{head, hl}, {(void *)rq->body, rq->body_len}};
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = rq->body_len ? 2 : 1};
+        ssize_t w = sendmsg(s, &m, MSG_NOSIGNAL);
+        if (w >= 0 && (size_t)w < hl + rq->body_len) {
+                size_t off = (size_t)w;
+                if ((off < hl && fs_write_all(s, head + off, hl - off) < 0) ||
+                    fs_write_all(s, rq->body + (off > hl ? off - hl : 0),
+                                 rq->body_len - (off > hl ? off - hl : 0)) < 0)
+                        w = -1;
+        }
+        if (w < 0) {
+                *stale = true;
                 err_set(err, EPIPE, "function '%s': instance closed the connection", name);
                 return 502;
         }
         resp = malloc(cap);
-        for (;;) {
+        while (resp) {
                 int64_t left = deadline_ms - fn_now_ms();
                 if (left <= 0) {
                         free(resp);
                         *recycle = true;
                         return err_set(err, ETIMEDOUT, "function '%s': timed out", name), 504;
                 }
-                p.events = POLLIN;
-                if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) <= 0)
-                        continue;
+                if (framed && clen != (size_t)-1 && got >= rhead + clen)
+                        break;
                 if (got == cap) {
                         if (cap >= FN_BODY_MAX + GW_HDR_MAX) {
                                 free(resp);
@@ -319,17 +368,31 @@ int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t de
                                 break;
                         resp = n;
                 }
-                ssize_t n = recv(s, resp + got, cap - got, 0);
+                ssize_t n = recv(s, resp + got, cap - got, MSG_DONTWAIT);
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (n < 0 && errno == EAGAIN) {
+                        p.events = POLLIN;
+                        poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+                        continue;
+                }
                 if (n <= 0)
                         break;
                 got += (size_t)n;
+                if (!framed)
+                        framed = response_frame(resp, got, &rhead, &clen, keep);
         }
+        if (!resp)
+                return err_set(err, ENOMEM, "out of memory"), 500;
+        if (got == 0)
+                *stale = true;
+        if (!framed || clen == (size_t)-1 || got != rhead + clen)
+                *keep = false; /* truncated, or more than announced: do not reuse */
         st = fn_http_parse_response(resp, got, rs);
         free(resp);
         if (st == 0 && rs->body_len > FN_BODY_MAX) {
                 fn_response_free(rs);
+                *keep = false;
                 return err_set(err, EFBIG, "function '%s': response over the limit (%u bytes)",
                                name, FN_BODY_MAX),
                        502;
@@ -337,6 +400,7 @@ int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t de
         if (st < 0) {
                 /* it closed without an answer: crashed or broken, replace it */
                 *recycle = true;
+                *keep = false;
                 return err_set(err, EPROTO, "function '%s': instance gave no valid HTTP response",
                                name),
                        502;

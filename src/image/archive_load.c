@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/events.h"
 #include "image/store_internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -588,6 +589,8 @@ int img_load(struct img_store *s, const char *path, char ***names_out, struct is
 out:
         loader_free(ld, rc < 0);
         img_store_unlock(s);
+        for (size_t i = 0; rc == 0 && ld->names && ld->names[i]; i++)
+                eng_event(s->db, "image", "load", ld->names[i], "name", ld->names[i]);
         if (rc == 0 && names_out)
                 *names_out = steal_ptr(&ld->names);
         img_strv_free(ld->names);

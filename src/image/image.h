@@ -141,6 +141,15 @@ int img_blob_read(struct img_store *s, const char *digest, size_t max, char **bu
  * and nothing is left behind. */
 int img_layer_unpack(struct img_store *s, const char *blob_digest, const char *diff_id,
                      struct isola_err *err);
+/* Takes dir (on the store's file system; a build step's upper dir holding
+ * exactly the tree of the layer whose uncompressed digest is diff_id) as
+ * the layer directory instead of unpacking the blob: times are set to epoch
+ * and overlayfs bookkeeping dropped as the unpacker would. *adopted is false
+ * (and dir untouched but for times and xattrs) when dir has something the
+ * unpacker treats differently; the caller then unpacks the blob. On success
+ * dir is gone (moved or discarded). */
+int img_layer_adopt(struct img_store *s, const char *dir, const char *diff_id, int64_t epoch,
+                    bool *adopted, struct isola_err *err);
 /* Unpacks a layer from an open archive fd into a directory (the primitive the
  * above uses; the fuzz target drives it). *diff_id_out gets the sha256 of the
  * uncompressed stream, *size_out the bytes written. */

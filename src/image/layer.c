@@ -64,8 +64,8 @@ const char *layer_media_type_of(struct img_store *s, const char *blob_digest)
 
 /* Moves the finished tmp dir into place and adds the row, atomically with
  * respect to other isola processes (the write transaction serialises them). */
-static int layer_commit(struct img_store *s, const char *tmp, const char *diff_id, uint64_t size,
-                        struct isola_err *err)
+int store_layer_commit(struct img_store *s, const char *tmp, const char *diff_id, uint64_t size,
+                       struct isola_err *err)
 {
         char dir[PATH_MAX];
         sqlite3_stmt *st = NULL;
@@ -165,7 +165,7 @@ int layer_unpack_blob(struct img_store *s, const char *blob_digest, const char *
                 err_sys(err, "layer %s: syncfs", blob_digest);
                 goto fail;
         }
-        if (layer_commit(s, tmp, diff, size, err) < 0)
+        if (store_layer_commit(s, tmp, diff, size, err) < 0)
                 return -1;
         if (diff_id_out)
                 snprintf(diff_id_out, IMG_DIGEST_MAX, "%s", diff);

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "engine/events.h"
 #include "image/registry_internal.h"
 #include "util/cleanup.h"
 
@@ -511,6 +512,8 @@ int reg_pull(struct img_store *s, const char *name, const struct reg_opts *o,
         if (rc == 0) {
                 rc = pull_locked(&p, &ref, full, id_out, err);
                 img_store_unlock(s);
+                if (rc == 0)
+                        eng_event(s->db, "image", "pull", full, "name", full);
         }
         reg_session_close(&sess);
         return rc;

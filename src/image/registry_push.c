@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/events.h"
 #include "image/registry_internal.h"
 #include "util/cleanup.h"
 
@@ -358,8 +359,12 @@ int reg_push(struct img_store *s, const char *src, const char *dest, const struc
                 snprintf(p.scope, sizeof(p.scope), "repository:%s:pull,push", ref.repo);
         }
         rc = push_image(&p, img, &ref, err);
-        if (rc == 0)
+        if (rc == 0) {
+                char full[600];
+                img_ref_format(&ref, full, sizeof(full));
                 snprintf(digest_out, IMG_DIGEST_MAX, "%s", img->manifest_digest);
+                eng_event(s->db, "image", "push", full, "name", full);
+        }
         reg_session_close(&sess);
 out:
         img_image_free(img);

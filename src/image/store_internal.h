@@ -75,6 +75,11 @@ int64_t store_now(void);
 int store_gc(struct img_store *s, uint64_t *freed, struct isola_err *err);
 /* Whether any row references the blob (image manifest, config, layer). */
 bool store_blob_referenced(struct img_store *s, const char *digest);
+/* Renames a finished layer dir (tmp, on the store's file system) to
+ * layers/<diff id> and adds its row in one write transaction; tmp is
+ * discarded when the layer is already there or on failure. */
+int store_layer_commit(struct img_store *s, const char *tmp, const char *diff_id, uint64_t size,
+                       struct isola_err *err);
 /* Commits a staged file (already hashed to digest) into blobs/. */
 int store_blob_adopt(struct img_store *s, const char *tmp_path, const char *digest, bool *added_out,
                      struct isola_err *err);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine/events.h"
 #include "image/store_internal.h"
 
 int img_tag(struct img_store *s, const char *src, const char *new_name, struct isola_err *err)
@@ -31,6 +32,7 @@ int img_tag(struct img_store *s, const char *src, const char *new_name, struct i
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
                 return db_fail(s->db, "image names", err);
+        eng_event(s->db, "image", "tag", id, "name", norm);
         return 0;
 }
 
@@ -105,6 +107,7 @@ static int remove_locked(struct img_store *s, const char *name_or_id, bool force
                 /* another name keeps the image: untag only */
                 if (exec1(s, "DELETE FROM image_names WHERE name = ?", name, err) < 0)
                         goto fail;
+                eng_event(s->db, "image", "untag", id, "name", name);
                 return db_commit(s->db, err);
         }
         if (!name[0] && names > 1 && !force) {
@@ -122,10 +125,14 @@ static int remove_locked(struct img_store *s, const char *name_or_id, bool force
                  * layers) without names; prune removes it once unused. */
                 if (exec1(s, "DELETE FROM image_names WHERE image_id = ?", id, err) < 0)
                         goto fail;
+                eng_event(s->db, "image", "untag", id, "name", name);
                 return db_commit(s->db, err);
         }
         if (exec1(s, "DELETE FROM images WHERE id = ?", id, err) < 0)
                 goto fail;
+        if (name[0])
+                eng_event(s->db, "image", "untag", id, "name", name);
+        eng_event(s->db, "image", "delete", id, "name", name);
         if (db_commit(s->db, err) < 0)
                 return -1;
         return store_gc(s, &freed, err);

@@ -570,6 +570,10 @@ int net_ports_get(struct net_ctx *c, const char *container_id, struct net_port *
                 n++;
         }
         sqlite3_finalize(st);
+        if (!n) { /* a rootless container's ports have no rows */
+                free(v);
+                return net_rootless_ports(c, container_id, out, n_out);
+        }
         *out = v;
         *n_out = n;
         return 0;

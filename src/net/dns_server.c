@@ -164,9 +164,12 @@ static int bind_udp(const struct net_addr *a, struct isola_err *err)
         return fd;
 }
 
-/* Addresses of name on the network (name or name.dns.isola). */
-static size_t lookup(struct dns_srv *s, const char *qname, struct net_addr *out, size_t cap,
-                     bool *ours)
+/* Addresses of name (or name.dns.isola) for the asker at address `asker`:
+ * a name of this network, else (as Docker's resolver) a name of any other
+ * network the asking container is also on, so a container on several
+ * networks resolves all of its peers through its first nameserver. */
+static size_t lookup(struct dns_srv *s, const char *qname, const char *asker, struct net_addr *out,
+                     size_t cap, bool *ours)
 {
         char name[NET_DNS_NAME_MAX + 1];
         size_t n = 0, ql = strlen(qname), dl = strlen(NET_DNS_DOMAIN);
@@ -177,15 +180,27 @@ static size_t lookup(struct dns_srv *s, const char *qname, struct net_addr *out,
                 *ours = true; /* the search domain: NXDOMAIN, never forwarded */
         }
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(s->db,
-                               "SELECT a.ip, a.ip6 FROM net_dns_names d JOIN net_attachments a ON"
-                               " a.container_id = d.container_id AND a.network = d.network"
-                               " WHERE d.network = ? AND d.name = ?",
-                               -1, &st, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(
+                s->db,
+                "SELECT a.ip, a.ip6, d.network = ?1 FROM net_dns_names d JOIN net_attachments a"
+                " ON a.container_id = d.container_id AND a.network = d.network"
+                " WHERE d.name = ?2 AND (d.network = ?1 OR d.network IN"
+                " (SELECT o.network FROM net_attachments o JOIN net_attachments me"
+                " ON o.container_id = me.container_id WHERE me.network = ?1 AND"
+                " (substr(me.ip, 1, instr(me.ip, '/') - 1) = ?3 OR"
+                " substr(me.ip6, 1, instr(me.ip6, '/') - 1) = ?3)))"
+                " ORDER BY d.network != ?1, d.network",
+                -1, &st, NULL) != SQLITE_OK)
                 return 0;
         sqlite3_bind_text(st, 1, s->network, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, asker, -1, SQLITE_STATIC);
+        int first_here = -1;
         while (sqlite3_step(st) == SQLITE_ROW) {
+                int here = sqlite3_column_int(st, 2);
+                if (first_here >= 0 && here != first_here)
+                        break; /* names of this network win over the others' */
+                first_here = here;
                 *ours = true;
                 for (int col = 0; col < 2 && n < cap; col++) {
                         char ip[NET_CIDR_STRLEN];
@@ -224,7 +239,8 @@ static size_t forward(struct dns_srv *s, const uint8_t *q, size_t qlen, uint8_t 
 /* Only the network's own containers are answered: the gateway address is a
  * host address, so a container of another network (or a neighbour host)
  * could otherwise list this network's names. */
-static bool from_network(const struct dns_srv *s, const struct sockaddr_storage *from)
+static bool from_network(const struct dns_srv *s, const struct sockaddr_storage *from,
+                         char asker[NET_ADDR_STRLEN])
 {
         struct net_addr a = {.family = from->ss_family};
         if (from->ss_family == AF_INET)
@@ -233,6 +249,7 @@ static bool from_network(const struct dns_srv *s, const struct sockaddr_storage 
                 memcpy(a.b, &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
         else
                 return false;
+        net_addr_fmt(&a, asker);
         return net_cidr_contains(&s->net->subnet, &a) ||
                (s->net->has_v6 && net_cidr_contains(&s->net->subnet6, &a));
 }
@@ -242,8 +259,9 @@ static void serve_one(struct dns_srv *s, int fd)
         uint8_t in[4096], out[4096];
         struct sockaddr_storage from = {0};
         socklen_t flen = sizeof(from);
+        char asker[NET_ADDR_STRLEN];
         ssize_t len = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *)&from, &flen);
-        if (len <= 0 || !from_network(s, &from))
+        if (len <= 0 || !from_network(s, &from, asker))
                 return;
         struct net_dns_question q;
         size_t olen = 0;
@@ -252,9 +270,10 @@ static void serve_one(struct dns_srv *s, int fd)
         } else {
                 struct net_addr addrs[16];
                 bool ours = false;
-                size_t n = q.qclass == NET_DNS_CLASS_IN
-                               ? lookup(s, q.name, addrs, sizeof(addrs) / sizeof(addrs[0]), &ours)
-                               : 0;
+                size_t n =
+                    q.qclass == NET_DNS_CLASS_IN
+                        ? lookup(s, q.name, asker, addrs, sizeof(addrs) / sizeof(addrs[0]), &ours)
+                        : 0;
                 if (ours)
                         olen = net_dns_build_reply(in, &q, n ? NET_DNS_NOERROR : NET_DNS_NXDOMAIN,
                                                    addrs, n, DNS_TTL, out, 512);

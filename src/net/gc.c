@@ -146,3 +146,29 @@ out:
         net_unlock(lk);
         return rc < 0 ? err_prefix(err, "network clean-up") : 0;
 }
+
+/* One SELECT and a stat per attached container: an attachment whose
+ * namespace file is gone (a container that died without its clean-up, a
+ * reboot) is the one case net_gc has work that nothing else does. */
+static bool something_stale(struct net_ctx *c)
+{
+        sqlite3_stmt *st = NULL;
+        bool stale = false;
+        if (sqlite3_prepare_v2(c->db, "SELECT DISTINCT container_id FROM net_attachments", -1, &st,
+                               NULL) != SQLITE_OK)
+                return false;
+        while (!stale && sqlite3_step(st) == SQLITE_ROW) {
+                char path[PATH_MAX];
+                struct stat sb;
+                int n = snprintf(path, sizeof(path), "%s/netns/%s", c->paths.runroot,
+                                 (const char *)sqlite3_column_text(st, 0));
+                stale = n > 0 && (size_t)n < sizeof(path) && stat(path, &sb) < 0 && errno == ENOENT;
+        }
+        sqlite3_finalize(st);
+        return stale;
+}
+
+int net_gc_if_stale(struct net_ctx *c, struct isola_err *err)
+{
+        return something_stale(c) ? net_gc(c, err) : 0;
+}

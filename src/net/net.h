@@ -76,6 +76,9 @@ int net_hosts(struct net_ctx *c, const char *container_id, const char *hostname,
 
 /* Removes what no container or network row explains (after a crash). */
 int net_gc(struct net_ctx *c, struct isola_err *err);
+/* net_gc only when an attachment's namespace file is gone: cheap enough
+ * (one SELECT, a stat per attached container) for every command's start. */
+int net_gc_if_stale(struct net_ctx *c, struct isola_err *err);
 
 /* ---- additions beyond the first contract (network verbs, engine helpers) ---- */
 
@@ -110,14 +113,23 @@ int net_network_prune(struct net_ctx *c, void (*fn)(const char *name, void *arg)
  * each with its containers. Returned as a heap string. */
 int net_network_json(struct net_ctx *c, const char *name, char **out, struct isola_err *err);
 /* Rootless containers (a user's own user + network namespaces, no host
- * bridge): slirp4netns gives the namespace tap0 10.0.2.100/24 with outbound
- * NAT in user space, DNS at 10.0.2.3, and forwards the ports from host
- * sockets it holds. userns_path may be NULL (a namespace of the caller's user
- * namespace). net_rootless_detach stops it (also idempotent). */
+ * bridge): pasta or slirp4netns (see net_rootless_attach_backend); slirp4netns gives the namespace
+ * tap0 10.0.2.100/24 with outbound NAT in user space, DNS at 10.0.2.3, and forwards the ports from
+ * host sockets it holds. userns_path may be NULL (a namespace of the caller's user namespace).
+ * net_rootless_detach stops it (also idempotent). */
 int net_rootless_attach(struct net_ctx *c, const char *container_id, const char *netns_path,
                         const char *userns_path, const struct net_port *ports, size_t n_ports,
                         struct net_attachment *out, struct isola_err *err);
+/* The same with the back end named: "pasta" (Debian's passt package: the
+ * host's address and routes copied in, DNS at 169.254.1.1), "slirp4netns",
+ * or NULL = pasta when installed, else slirp4netns. */
+int net_rootless_attach_backend(struct net_ctx *c, const char *backend, const char *container_id,
+                                const char *netns_path, const char *userns_path,
+                                const struct net_port *ports, size_t n_ports,
+                                struct net_attachment *out, struct isola_err *err);
 int net_rootless_detach(struct net_ctx *c, const char *container_id, struct isola_err *err);
+/* "pasta" when it is installed, else "slirp4netns". */
+const char *net_rootless_default(void);
 bool net_rootless_active(struct net_ctx *c, const char *container_id);
 
 /* The nftables table (family inet) of this state root: "isola" for the

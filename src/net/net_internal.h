@@ -105,6 +105,24 @@ void net_mac_from_ip(const struct net_addr *ip, uint8_t mac[6]);
 void net_mac_fmt(const uint8_t mac[6], char out[18]);
 /* Binds a socket briefly to see whether proto host_ip:port is taken on the host. */
 int net_port_free(const char *proto, const char *host_ip, uint16_t port, struct isola_err *err);
+
+/* rootless.c / pasta.c: the user-space back ends. Files under <runroot>/net/
+ * are BACKEND-<id>.EXT. */
+#define NET_ROOTLESS_MAX_PORTS 64
+#define NET_PASTA_DNS          "169.254.1.1"
+int net_rootless_file(struct net_ctx *c, const char *backend, const char *id, const char *ext,
+                      char out[PATH_MAX], struct isola_err *err);
+void net_rootless_last_log_line(const char *log, char *out, size_t len);
+/* Rewrites a pid file holding "pid" as "pid starttime"; -1 if it is gone. */
+int net_rootless_pidfile_fix(const char *pidfile);
+bool net_pasta_available(void);
+int net_pasta_spawn(struct net_ctx *c, const char *id, const char *netns_path,
+                    const char *userns_path, const struct net_port *ports, size_t n,
+                    struct isola_err *err);
+/* The rootless ports file (empty when none); *out is heap. */
+int net_rootless_ports(struct net_ctx *c, const char *id, struct net_port **out, size_t *n_out);
+/* The DNS address a rootless back end serves the container, NULL if none. */
+const char *net_rootless_dns(struct net_ctx *c, const char *container_id);
 int net_port_random(const char *proto, const char *host_ip, uint16_t *out, struct isola_err *err);
 
 #endif

@@ -9,8 +9,6 @@
 #include "net/net_internal.h"
 #include "util/cleanup.h"
 
-#define NET_DEFAULT_SUBNET "10.88.0.0/16"
-
 static int valid_name(const char *name, struct isola_err *err)
 {
         size_t len = strlen(name);
@@ -350,6 +348,48 @@ out:
         return rc;
 }
 
+/* Another state root than the system's (tests, a user's own root) must not
+ * take isola0 and 10.88.0.0/16 from it or from each other: its default
+ * network gets the bridge isola<hash of the root> and a /24 picked from the
+ * same hash (10.90-99.x.0/24), so concurrent roots rarely even probe the same
+ * subnet. */
+static int default_subnet(struct net_ctx *c, struct new_net *nn, char s[32], struct isola_err *err)
+{
+        char t[32], what[200];
+        net_nft_table(c, t);
+        bool system_root = !strcmp(t, "isola");
+        unsigned long h = system_root ? 0 : strtoul(t + strlen("isola_"), NULL, 16);
+
+        for (int k = 0; k < (system_root ? 12 : 256); k++) {
+                if (system_root && k == 1) /* 10.89 is where user networks go */
+                        continue;
+                if (system_root) {
+                        snprintf(s, 32, "10.%d.0.0/16", 88 + k);
+                } else {
+                        unsigned long v = h + (unsigned long)k * 2654435761UL;
+                        snprintf(s, 32, "10.%lu.%lu.0/24", 90 + v % 10, (v / 10) % 256);
+                }
+                if (net_cidr_parse(s, &nn->sub, err) < 0)
+                        return -1;
+                int taken = subnet_taken(c, &nn->sub, what, sizeof(what), err);
+                if (taken < 0)
+                        return -1;
+                if (taken)
+                        continue;
+                net_cidr_nth(&nn->sub, 1, &nn->gw);
+                /* isolaN names are picked per database: two roots would pick
+                 * the same free one while both are down, then delete each
+                 * other's. The root's own hash in decimal cannot collide. */
+                if (system_root)
+                        snprintf(nn->bridge, sizeof(nn->bridge), NET_DEFAULT_BRIDGE);
+                else
+                        snprintf(nn->bridge, sizeof(nn->bridge), NET_BRIDGE_PREFIX "%lu",
+                                 1000000000UL + h % 1000000000UL);
+                return 0;
+        }
+        return err_set(err, ENOSPC, "no free subnet for the default network (10.88-99.0.0/16)");
+}
+
 int net_default_ensure(struct net_ctx *c, struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
@@ -363,28 +403,15 @@ int net_default_ensure(struct net_ctx *c, struct isola_err *err)
                 return 0;
         /* 10.88.0.0/16 as podman's, unless the host already uses it: then
          * the first free of 10.90..10.99. */
-        struct net_create_opts o = {.name = NET_DEFAULT_NAME, .subnet = NET_DEFAULT_SUBNET};
+        struct net_create_opts o = {.name = NET_DEFAULT_NAME};
         struct new_net nn = {0};
-        char what[200], s[32];
-        snprintf(nn.bridge, sizeof(nn.bridge), NET_DEFAULT_BRIDGE);
-        if (net_random_hex(nn.id, 64, err) < 0)
+        char s[32];
+        if (net_random_hex(nn.id, 64, err) < 0 || default_subnet(c, &nn, s, err) < 0)
                 return -1;
-        for (int b = 88; b < 100; b++) {
-                snprintf(s, sizeof(s), "10.%d.0.0/16", b);
-                if (b == 89 || net_cidr_parse(s, &nn.sub, err) < 0)
-                        continue;
-                int t = subnet_taken(c, &nn.sub, what, sizeof(what), err);
-                if (t < 0)
-                        return -1;
-                if (t)
-                        continue;
-                o.subnet = s;
-                net_cidr_nth(&nn.sub, 1, &nn.gw);
-                int ins = insert_network(c, &o, &nn, err);
-                /* Another process made it first: fine. */
-                return ins < 0 && err->errnum == EEXIST ? 0 : ins;
-        }
-        return err_set(err, ENOSPC, "no free subnet for the default network (10.88-99.0.0/16)");
+        o.subnet = s;
+        int ins = insert_network(c, &o, &nn, err);
+        /* Another process made it first: fine. */
+        return ins < 0 && err->errnum == EEXIST ? 0 : ins;
 }
 
 int net_network_set_up(struct net_ctx *c, const char *name, bool up, struct isola_err *err)

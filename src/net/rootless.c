@@ -30,17 +30,30 @@
 #define SLIRP_GATEWAY  "10.0.2.2"
 #define SLIRP_READY_MS 5000
 
-static int slirp_path(struct net_ctx *c, const char *id, const char *ext, char out[PATH_MAX],
-                      struct isola_err *err)
+int net_rootless_file(struct net_ctx *c, const char *backend, const char *id, const char *ext,
+                      char out[PATH_MAX], struct isola_err *err)
 {
         char name[200];
-        if (snprintf(name, sizeof(name), "slirp-%.128s.%s", id, ext) >= (int)sizeof(name))
+        if (snprintf(name, sizeof(name), "%s-%.128s.%s", backend, id, ext) >= (int)sizeof(name))
                 return err_set(err, ENAMETOOLONG, "container id too long");
         return net_run_path(c, "net", name, out, err);
 }
 
-/* The last line slirp4netns wrote, for an error message. */
-static void last_log_line(const char *log, char *out, size_t len)
+static int slirp_path(struct net_ctx *c, const char *id, const char *ext, char out[PATH_MAX],
+                      struct isola_err *err)
+{
+        /* a unix socket path has 108 bytes: 16 hex digits of the id are
+         * enough to tell containers apart */
+        char shortid[17];
+        if (!strcmp(ext, "sock")) {
+                snprintf(shortid, sizeof(shortid), "%s", id);
+                id = shortid;
+        }
+        return net_rootless_file(c, "slirp", id, ext, out, err);
+}
+
+/* The last line the helper wrote, for an error message. */
+void net_rootless_last_log_line(const char *log, char *out, size_t len)
 {
         char *buf = NULL;
         size_t n;
@@ -78,6 +91,23 @@ static unsigned long long start_time(pid_t pid)
                 t = strtoull(p, NULL, 10);
         free(buf);
         return t;
+}
+
+int net_rootless_pidfile_fix(const char *pidfile)
+{
+        char *buf = NULL, line[64];
+        size_t len;
+        int pid = 0;
+        struct isola_err e;
+        if (fs_read_file(pidfile, &buf, &len, &e) < 0)
+                return -1;
+        int ok = sscanf(buf, "%d", &pid) == 1 && pid > 1;
+        free(buf);
+        unsigned long long t = ok ? start_time(pid) : 0;
+        if (!t)
+                return -1;
+        snprintf(line, sizeof(line), "%d %llu\n", pid, t);
+        return fs_write_file(pidfile, line, strlen(line), O_CREAT | O_WRONLY | O_TRUNC, 0600, &e);
 }
 
 /* In the grandchild: stdio to the log, the ready pipe as fd 3, exec. */
@@ -159,7 +189,7 @@ static int spawn(struct net_ctx *c, const char *id, const char *netns_path, cons
         if (r == 1)
                 return 0;
         char why[256];
-        last_log_line(log, why, sizeof(why));
+        net_rootless_last_log_line(log, why, sizeof(why));
         return err_set(err, EIO, SLIRP_BIN " did not start%s%s", why[0] ? ": " : "", why);
 }
 
@@ -215,36 +245,102 @@ static int forward_port(const char *sock, const struct net_port *p, struct isola
         return rc < 0 ? err_prefix(err, "port %u/%s", p->host_port, p->proto) : 0;
 }
 
-int net_rootless_attach(struct net_ctx *c, const char *container_id, const char *netns_path,
-                        const char *userns_path, const struct net_port *ports, size_t n_ports,
-                        struct net_attachment *out, struct isola_err *err)
+/* The resolved ports, one "proto host_ip host_port ctr_port" line each, for
+ * net_ports_get (rootless ports have no rows: no rules are made for them). */
+static int save_ports(struct net_ctx *c, const char *id, const struct net_port *p, size_t n,
+                      struct isola_err *err)
+{
+        char path[PATH_MAX], buf[NET_ROOTLESS_MAX_PORTS * 96];
+        size_t len = 0;
+        if (net_rootless_file(c, "rl", id, "ports", path, err) < 0)
+                return -1;
+        for (size_t i = 0; i < n && len < sizeof(buf); i++)
+                len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s %s %u %u\n", p[i].proto,
+                                        p[i].host_ip[0] ? p[i].host_ip : "-", p[i].host_port,
+                                        p[i].ctr_port);
+        return fs_write_file(path, buf, len, O_CREAT | O_WRONLY | O_TRUNC, 0600, err);
+}
+
+int net_rootless_ports(struct net_ctx *c, const char *id, struct net_port **out, size_t *n_out)
+{
+        char path[PATH_MAX], *buf = NULL, *save = NULL;
+        size_t len, n = 0;
+        struct isola_err e;
+        struct net_port *v = NULL;
+        *out = NULL;
+        *n_out = 0;
+        if (net_rootless_file(c, "rl", id, "ports", path, &e) < 0 ||
+            fs_read_file(path, &buf, &len, &e) < 0)
+                return 0;
+        v = calloc(NET_ROOTLESS_MAX_PORTS, sizeof(*v));
+        for (char *l = v ? strtok_r(buf, "\n", &save) : NULL; l && n < NET_ROOTLESS_MAX_PORTS;
+             l = strtok_r(NULL, "\n", &save)) {
+                unsigned hp, cp;
+                if (sscanf(l, "%3s %63s %u %u", v[n].proto, v[n].host_ip, &hp, &cp) != 4 ||
+                    hp > 65535 || cp > 65535)
+                        continue;
+                if (!strcmp(v[n].host_ip, "-"))
+                        v[n].host_ip[0] = 0;
+                v[n].host_port = (uint16_t)hp;
+                v[n].ctr_port = (uint16_t)cp;
+                n++;
+        }
+        free(buf);
+        *out = v;
+        *n_out = v ? n : 0;
+        return 0;
+}
+
+static int slirp_forward_all(struct net_ctx *c, const char *id, const struct net_port *ports,
+                             size_t n, struct isola_err *err)
 {
         char sock[PATH_MAX];
-        struct net_port p;
-        if (!container_id[0] || strchr(container_id, '/'))
-                return err_set(err, EINVAL, "container id '%s' is not valid", container_id);
-        /* Ports first: a clear refusal before anything runs. */
-        for (size_t i = 0; i < n_ports; i++) {
-                if (ports[i].host_port &&
-                    net_port_free(ports[i].proto, ports[i].host_ip, ports[i].host_port, err) < 0)
+        if (slirp_path(c, id, "sock", sock, err) < 0)
+                return -1;
+        for (size_t i = 0; i < n; i++) {
+                if (forward_port(sock, &ports[i], err) < 0)
                         return -1;
         }
-        if (spawn(c, container_id, netns_path, userns_path, err) < 0 ||
-            slirp_path(c, container_id, "sock", sock, err) < 0)
-                goto fail;
+        return 0;
+}
+
+int net_rootless_attach_backend(struct net_ctx *c, const char *backend, const char *container_id,
+                                const char *netns_path, const char *userns_path,
+                                const struct net_port *ports, size_t n_ports,
+                                struct net_attachment *out, struct isola_err *err)
+{
+        struct net_port p[NET_ROOTLESS_MAX_PORTS];
+        if (!container_id[0] || strchr(container_id, '/'))
+                return err_set(err, EINVAL, "container id '%s' is not valid", container_id);
+        if (!backend)
+                backend = net_rootless_default();
+        bool pasta = !strcmp(backend, "pasta");
+        if (!pasta && strcmp(backend, "slirp4netns") != 0)
+                return err_set(err, EINVAL, "rootless network '%s': pasta or slirp4netns", backend);
+        if (n_ports > NET_ROOTLESS_MAX_PORTS)
+                return err_set(err, E2BIG, "at most %d published ports", NET_ROOTLESS_MAX_PORTS);
+        /* Ports first: a clear refusal before anything runs; random ones
+         * picked here so both back ends get fixed numbers. */
         for (size_t i = 0; i < n_ports; i++) {
-                p = ports[i];
-                if (!p.host_port && net_port_random(p.proto, p.host_ip, &p.host_port, err) < 0)
-                        goto fail;
-                if (forward_port(sock, &p, err) < 0)
-                        goto fail;
+                p[i] = ports[i];
+                if (p[i].host_port
+                        ? net_port_free(p[i].proto, p[i].host_ip, p[i].host_port, err) < 0
+                        : net_port_random(p[i].proto, p[i].host_ip, &p[i].host_port, err) < 0)
+                        return -1;
         }
+        int rc = pasta ? net_pasta_spawn(c, container_id, netns_path, userns_path, p, n_ports, err)
+                       : spawn(c, container_id, netns_path, userns_path, err);
+        if (rc < 0 || (!pasta && slirp_forward_all(c, container_id, p, n_ports, err) < 0) ||
+            save_ports(c, container_id, p, n_ports, err) < 0)
+                goto fail;
         if (out) {
                 memset(out, 0, sizeof(*out));
-                snprintf(out->network, sizeof(out->network), "slirp4netns");
-                snprintf(out->ifname, sizeof(out->ifname), SLIRP_IFNAME);
-                snprintf(out->ip, sizeof(out->ip), SLIRP_IP);
-                snprintf(out->gateway, sizeof(out->gateway), SLIRP_GATEWAY);
+                snprintf(out->network, sizeof(out->network), "%s", backend);
+                if (!pasta) {
+                        snprintf(out->ifname, sizeof(out->ifname), SLIRP_IFNAME);
+                        snprintf(out->ip, sizeof(out->ip), SLIRP_IP);
+                        snprintf(out->gateway, sizeof(out->gateway), SLIRP_GATEWAY);
+                }
         }
         return 0;
 fail : {
@@ -254,15 +350,27 @@ fail : {
 }
 }
 
-int net_rootless_detach(struct net_ctx *c, const char *container_id, struct isola_err *err)
+const char *net_rootless_default(void)
 {
-        char pidfile[PATH_MAX], path[PATH_MAX], *buf = NULL;
+        return net_pasta_available() ? "pasta" : "slirp4netns";
+}
+
+int net_rootless_attach(struct net_ctx *c, const char *container_id, const char *netns_path,
+                        const char *userns_path, const struct net_port *ports, size_t n_ports,
+                        struct net_attachment *out, struct isola_err *err)
+{
+        return net_rootless_attach_backend(c, NULL, container_id, netns_path, userns_path, ports,
+                                           n_ports, out, err);
+}
+
+/* SIGTERM to the pid of "pid starttime" when it is still that process. */
+static void stop_pidfile(const char *pidfile)
+{
+        char *buf = NULL;
         size_t len;
         struct isola_err e;
         int pid = 0;
         unsigned long long start = 0;
-        if (slirp_path(c, container_id, "pid", pidfile, err) < 0)
-                return -1;
         if (fs_read_file(pidfile, &buf, &len, &e) == 0 &&
             sscanf(buf, "%d %llu", &pid, &start) == 2 && pid > 1 && start &&
             start_time(pid) == start) {
@@ -276,16 +384,41 @@ int net_rootless_detach(struct net_ctx *c, const char *container_id, struct isol
         }
         free(buf);
         unlink(pidfile);
-        if (slirp_path(c, container_id, "sock", path, &e) == 0)
-                unlink(path);
-        if (slirp_path(c, container_id, "log", path, &e) == 0)
-                unlink(path);
+}
+
+int net_rootless_detach(struct net_ctx *c, const char *container_id, struct isola_err *err)
+{
+        static const char *const files[][2] = {{"slirp", "pid"}, {"slirp", "sock"},
+                                               {"slirp", "log"}, {"pasta", "pid"},
+                                               {"pasta", "log"}, {"rl", "ports"}};
+        char path[PATH_MAX];
+        struct isola_err e;
+        if (net_rootless_file(c, "slirp", container_id, "pid", path, err) < 0)
+                return -1;
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+                if (net_rootless_file(c, files[i][0], container_id, files[i][1], path, &e) < 0)
+                        continue;
+                if (!strcmp(files[i][1], "pid"))
+                        stop_pidfile(path);
+                else
+                        unlink(path);
+        }
         return 0;
+}
+
+const char *net_rootless_dns(struct net_ctx *c, const char *container_id)
+{
+        char path[PATH_MAX];
+        struct isola_err e;
+        if (net_rootless_file(c, "pasta", container_id, "pid", path, &e) == 0 &&
+            access(path, F_OK) == 0)
+                return NET_PASTA_DNS;
+        if (slirp_path(c, container_id, "pid", path, &e) == 0 && access(path, F_OK) == 0)
+                return "10.0.2.3"; /* slirp4netns's DNS forwarder */
+        return NULL;
 }
 
 bool net_rootless_active(struct net_ctx *c, const char *container_id)
 {
-        char pidfile[PATH_MAX];
-        struct isola_err e;
-        return slirp_path(c, container_id, "pid", pidfile, &e) == 0 && access(pidfile, F_OK) == 0;
+        return net_rootless_dns(c, container_id) != NULL;
 }

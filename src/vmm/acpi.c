@@ -197,8 +197,9 @@ static uint64_t write_fadt(struct acpi_writer *w, uint64_t dsdt, uint64_t facs)
         put16(t + 96, 101);  /* P_LVL2_LAT > 100: C2 not supported */
         put16(t + 98, 1001); /* P_LVL3_LAT > 1000: C3 not supported */
         put16(t + 109, 0x3); /* IAPC_BOOT_ARCH: legacy devices, 8042 */
-        /* WBINVD | PWR_BUTTON, SLP_BUTTON as control methods | RESET_REG_SUP */
-        put32(t + 112, (1u << 0) | (1u << 4) | (1u << 5) | (1u << 10));
+        /* WBINVD | fixed power button (PWR_BUTTON clear: PM1 PWRBTN_STS/EN),
+         * no sleep button (SLP_BUTTON) | RESET_REG_SUP */
+        put32(t + 112, (1u << 0) | (1u << 5) | (1u << 10));
         gas_io(t + 116, 8, 1, LAYOUT_PORT_RESET);
         t[128] = 0x06; /* RESET_VALUE: full CPU reset through 0xcf9 */
         t[131] = 0;    /* FADT minor version */

@@ -186,5 +186,10 @@ void evloop_stop(struct evloop *loop)
                 /* The counter cannot overflow with one write; nothing to do. */
         }
         pthread_join(loop->thread, NULL);
+        /* Consume the stop signal so the loop can be started again (a
+         * snapshot stops it while it saves the devices). */
+        if (read(loop->stop_fd, &one, sizeof(one)) < 0) {
+                /* already zero: nothing to consume */
+        }
         loop->running = false;
 }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -25,6 +26,7 @@
 #include "vmm/loader.h"
 #include "vmm/machine.h"
 #include "vmm/power.h"
+#include "vmm/snapshot.h"
 #include "vmm/tables.h"
 #include "vmm/vm_internal.h"
 
@@ -47,6 +49,9 @@ struct machine {
          * them failed: kstats_error says why). */
         struct kvm_stats *kstats;
         char kstats_error[ISOLA_ERR_MSG_MAX];
+        /* The control socket's thread reads the counters while the VM runs. */
+        pthread_mutex_t stats_lock;
+        bool running;
 };
 
 static int create_disks(struct machine *m, const struct machine_config *cfg, struct isola_err *err)
@@ -102,7 +107,7 @@ static int create_devices(struct machine *m, const struct machine_config *cfg, i
         return 0;
 }
 
-static int setup_vcpus(struct machine *m, struct isola_err *err)
+static int setup_vcpus(struct machine *m, bool restore, struct isola_err *err)
 {
         struct vm_priv *p = vm_priv(m->vm);
 
@@ -110,6 +115,8 @@ static int setup_vcpus(struct machine *m, struct isola_err *err)
                 if (vcpu_create(m->vm, i, err) < 0 || cpuid_setup(m->vm, &p->vcpus[i], err) < 0)
                         return -1;
         }
+        if (restore)
+                return 0; /* snap: the registers come from the snapshot */
         /* Only the BSP starts at the kernel entry; the APs wait for INIT/SIPI
          * in the in-kernel LAPIC. */
         return boot_regs_setup(p->vcpus[0].fd, &m->vm->mem, &m->boot, err);
@@ -140,6 +147,22 @@ static int check_disks(const struct machine_config *cfg, struct isola_err *err)
         return 0;
 }
 
+int machine_check(const struct machine_config *cfg, struct isola_err *err)
+{
+        struct machine m = {0};
+        int rc = -1;
+
+        /* The first half of machine_create: RAM is reserved, not touched
+         * beyond the kernel, and KVM is not opened. */
+        if (machine_config_validate(cfg, err) < 0 ||
+            vm_create(cfg->cpus, cfg->memory_mib << 20, &m.vm, err) < 0)
+                return -1;
+        if (load_kernel(&m, cfg, err) == 0 && check_disks(cfg, err) == 0)
+                rc = 0;
+        vm_destroy(m.vm);
+        return rc;
+}
+
 int machine_create(const struct machine_config *cfg, int console_in, int console_out,
                    struct machine **out, struct isola_err *err)
 {
@@ -147,6 +170,7 @@ int machine_create(const struct machine_config *cfg, int console_in, int console
 
         if (!m)
                 return err_set(err, ENOMEM, "out of memory");
+        pthread_mutex_init(&m->stats_lock, NULL);
         clock_gettime(CLOCK_MONOTONIC, &m->t_start);
         if (machine_config_validate(cfg, err) < 0 ||
             vm_create(cfg->cpus, cfg->memory_mib << 20, &m->vm, err) < 0)
@@ -157,10 +181,13 @@ int machine_create(const struct machine_config *cfg, int console_in, int console
          * then is /dev/kvm opened, so a typo is reported as such on a host
          * without KVM too. No TAP exists before the kernel loaded; the
          * tables come last, as they list the PCI devices. */
-        if (load_kernel(m, cfg, err) < 0 || check_disks(cfg, err) < 0 ||
+        bool restore = cfg->restore_dir != NULL;
+        if ((!restore && load_kernel(m, cfg, err) < 0) || check_disks(cfg, err) < 0 ||
             vm_open_kvm(m->vm, err) < 0 || vcpu_install_kick_handler(err) < 0 ||
             create_devices(m, cfg, console_in, console_out, err) < 0 ||
-            mptable_write(m->vm, err) < 0 || acpi_write(m->vm, err) < 0 || setup_vcpus(m, err) < 0)
+            mptable_write(m->vm, err) < 0 || acpi_write(m->vm, err) < 0 ||
+            setup_vcpus(m, restore, err) < 0 ||
+            (restore && snapshot_restore(m, cfg->restore_dir, err) < 0))
                 goto fail;
         *out = m;
         return 0;
@@ -210,19 +237,24 @@ static void kvm_stats_start(struct machine *m)
                 return;
         for (unsigned i = 0; i < m->vm->n_cpus; i++)
                 fds[i] = p->vcpus[i].fd;
+        pthread_mutex_lock(&m->stats_lock);
         if (kvm_stats_open(fds, m->vm->n_cpus, &m->kstats, &err) < 0)
                 snprintf(m->kstats_error, sizeof(m->kstats_error), "%s", err.msg);
+        pthread_mutex_unlock(&m->stats_lock);
 }
 
 static void kvm_stats_end(struct machine *m)
 {
         struct isola_err err = {0};
 
+        pthread_mutex_lock(&m->stats_lock);
         if (m->kstats && kvm_stats_sample(m->kstats, &err) < 0) {
                 snprintf(m->kstats_error, sizeof(m->kstats_error), "%s", err.msg);
                 kvm_stats_free(m->kstats);
                 m->kstats = NULL;
         }
+        m->running = false;
+        pthread_mutex_unlock(&m->stats_lock);
 }
 
 enum vm_exit_reason machine_run(struct machine *m, const sigset_t *sigs, int *signo_out,
@@ -233,6 +265,7 @@ enum vm_exit_reason machine_run(struct machine *m, const sigset_t *sigs, int *si
         *signo_out = 0;
         kvm_stats_start(m);
         clock_gettime(CLOCK_MONOTONIC, &m->t_run);
+        __atomic_store_n(&m->running, true, __ATOMIC_SEQ_CST);
         if (evloop_start(m->vm->loop, err) < 0)
                 return VM_EXIT_VMM_ERROR;
         for (unsigned i = 0; i < m->vm->n_cpus; i++) {
@@ -245,7 +278,9 @@ enum vm_exit_reason machine_run(struct machine *m, const sigset_t *sigs, int *si
         }
         wait_stop(m, sigs, signo_out);
         join_all(m);
+        pthread_mutex_lock(&m->stats_lock);
         clock_gettime(CLOCK_MONOTONIC, &m->t_end);
+        pthread_mutex_unlock(&m->stats_lock);
         kvm_stats_end(m);
         m->reason = (enum vm_exit_reason)vm_stop_reason(m->vm);
         if (m->reason == VM_EXIT_VMM_ERROR)
@@ -363,21 +398,32 @@ static struct json_object *devices_json(struct machine *m)
 
 /* User-space exit counters (what isola handles), KVM's own counters (all
  * exits, including those KVM handles in the kernel) and the devices'. */
-void machine_write_stats(struct machine *m, FILE *out)
+struct json_object *machine_stats_json(struct machine *m)
 {
         struct vm *vm = m->vm;
         struct json_object *o = json_object_new_object();
+        struct timespec now;
 
-        if (!o) {
-                fprintf(out, "{\"error\": \"out of memory\"}\n");
-                return;
+        if (!o)
+                return NULL;
+        pthread_mutex_lock(&m->stats_lock);
+        bool running = m->running;
+        if (running) {
+                /* Live: the counters so far; KVM's are sampled now. */
+                struct isola_err err = {0};
+                if (m->kstats && kvm_stats_sample(m->kstats, &err) < 0)
+                        snprintf(m->kstats_error, sizeof(m->kstats_error), "%s", err.msg);
+                clock_gettime(CLOCK_MONOTONIC, &now);
+        } else {
+                now = m->t_end;
         }
-        json_object_object_add(o, "exit_reason", json_object_new_string(reason_name(m->reason)));
+        json_object_object_add(
+            o, "exit_reason", json_object_new_string(running ? "running" : reason_name(m->reason)));
         add_u64(o, "exits_total", __atomic_load_n(&vm->exits_total, __ATOMIC_RELAXED));
         add_u64(o, "exits_pio", __atomic_load_n(&vm->exits_pio, __ATOMIC_RELAXED));
         add_u64(o, "exits_mmio", __atomic_load_n(&vm->exits_mmio, __ATOMIC_RELAXED));
         add_ms(o, "setup_ms", ms_between(&m->t_start, &m->t_run));
-        add_ms(o, "run_ms", ms_between(&m->t_run, &m->t_end));
+        add_ms(o, "run_ms", ms_between(&m->t_run, &now));
         add_u64(o, "cpus", vm->n_cpus);
         add_u64(o, "memory_mib", vm->mem.ram_size >> 20);
         if (m->kstats) {
@@ -388,7 +434,19 @@ void machine_write_stats(struct machine *m, FILE *out)
                         json_object_object_add(o, "kvm_stats_error",
                                                json_object_new_string(m->kstats_error));
         }
+        pthread_mutex_unlock(&m->stats_lock);
         json_object_object_add(o, "devices", devices_json(m));
+        return o;
+}
+
+void machine_write_stats(struct machine *m, FILE *out)
+{
+        struct json_object *o = machine_stats_json(m);
+
+        if (!o) {
+                fprintf(out, "{\"error\": \"out of memory\"}\n");
+                return;
+        }
         fprintf(out, "%s\n",
                 json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED |
                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -432,5 +490,55 @@ void machine_destroy(struct machine *m)
                 vm_destroy(m->vm);
         }
         kvm_stats_free(m->kstats);
+        pthread_mutex_destroy(&m->stats_lock);
         free(m);
+}
+
+int machine_pause(struct machine *m, struct isola_err *err)
+{
+        if (vm_stop_reason(m->vm) >= 0)
+                return err_set(err, ESRCH, "the VM is stopping");
+        vcpus_pause(m->vm);
+        if (vm_stop_reason(m->vm) >= 0) {
+                vcpus_resume(m->vm);
+                return err_set(err, ESRCH, "the VM stopped while pausing");
+        }
+        return 0;
+}
+
+void machine_resume(struct machine *m)
+{
+        vcpus_resume(m->vm);
+}
+
+bool machine_paused(struct machine *m)
+{
+        return vcpus_paused(m->vm);
+}
+
+void machine_power_button(struct machine *m)
+{
+        power_button(m->power);
+}
+
+struct vm *machine_vm(struct machine *m)
+{
+        return m->vm;
+}
+
+/* snap: what a snapshot saves and restores (vmm/snapshot.h). */
+void machine_get_parts(struct machine *m, struct machine_parts *out)
+{
+        *out = (struct machine_parts){.vm = m->vm,
+                                      .pci = m->pci,
+                                      .serial = m->serial,
+                                      .kbc = m->kbc,
+                                      .rtc = m->rtc,
+                                      .ide = m->ide,
+                                      .vcon = m->vcon,
+                                      .rng = m->rng};
+        for (unsigned i = 0; i < MACHINE_MAX_DISKS && i < SNAP_MAX_DISKS; i++)
+                out->blk[i] = m->blk[i];
+        for (unsigned i = 0; i < MACHINE_MAX_NETS && i < SNAP_MAX_NETS; i++)
+                out->net[i] = m->net[i];
 }

@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <stdio.h>
 
+struct json_object;
+
 #include "util/err.h"
 #include "vmm/vm.h"
 
@@ -44,6 +46,9 @@ struct machine_config {
         char *console_log;
         bool pv;
         bool rng;
+        /* snap: when set (borrowed, not in the JSON), machine_create loads no
+         * kernel and restores this snapshot directory instead (snapshot.h). */
+        const char *restore_dir;
 };
 
 /* machine_config.c */
@@ -53,6 +58,9 @@ void machine_config_free(struct machine_config *cfg);
  * cpus, memory_mib, disks[{path,readonly,bus}], net[{tap,mac}], console,
  * console_log, pv, rng) into cfg, replacing what it sets. */
 int machine_config_load_json(struct machine_config *cfg, const char *path, struct isola_err *err);
+/* The same from a string; `what` names it in errors. */
+int machine_config_load_string(struct machine_config *cfg, const char *json, const char *what,
+                               struct isola_err *err);
 /* "PATH[,ro][,bus=virtio|ide]" */
 int machine_config_parse_disk(const char *spec, struct machine_disk *disk, struct isola_err *err);
 /* "tap=NAME[,mac=aa:bb:cc:dd:ee:ff]" */
@@ -66,6 +74,9 @@ int machine_config_set_str(char **dst, const char *src, struct isola_err *err);
 /* machine.c */
 struct machine;
 
+/* What machine_create checks before it opens /dev/kvm: the configuration,
+ * that the kernel loads (and the initrd), that the disks open. */
+int machine_check(const struct machine_config *cfg, struct isola_err *err);
 /* console_in/console_out are borrowed fds for the console device. */
 int machine_create(const struct machine_config *cfg, int console_in, int console_out,
                    struct machine **out, struct isola_err *err);
@@ -76,6 +87,18 @@ enum vm_exit_reason machine_run(struct machine *m, const sigset_t *sigs, int *si
 /* Why the guest failed (internal error, triple fault), "" otherwise. */
 const char *machine_failure(struct machine *m);
 void machine_write_stats(struct machine *m, FILE *out);
+/* The --stats object; callable from another thread while the VM runs
+ * (then "exit_reason" is "running" and KVM's counters are sampled now). */
+struct json_object *machine_stats_json(struct machine *m);
+/* Parks every vCPU outside KVM_RUN (returns once all are parked); the
+ * devices' back ends keep running. Thread-safe; for the control socket and
+ * snapshots. */
+int machine_pause(struct machine *m, struct isola_err *err);
+void machine_resume(struct machine *m);
+bool machine_paused(struct machine *m);
+/* Presses the ACPI power button (the guest decides what to do). */
+void machine_power_button(struct machine *m);
+struct vm *machine_vm(struct machine *m);
 void machine_destroy(struct machine *m);
 
 #endif

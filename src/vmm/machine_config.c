@@ -2,6 +2,7 @@
  * --net specs, and validation with messages that name the flag or key. */
 #include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,10 +348,23 @@ static int json_key(struct machine_config *cfg, const char *k, struct json_objec
         return err_set(err, EINVAL, "unknown key \"%s\"", k);
 }
 
+static int load_object(struct machine_config *cfg, struct json_object *root, const char *what,
+                       struct isola_err *err)
+{
+        if (!json_object_is_type(root, json_type_object))
+                return err_set(err, EINVAL, "%s: the top level must be an object", what);
+        json_object_object_foreach(root, k, v)
+        {
+                if (json_key(cfg, k, v, err) < 0)
+                        return err_prefix(err, "%s", what);
+        }
+        return 0;
+}
+
 int machine_config_load_json(struct machine_config *cfg, const char *path, struct isola_err *err)
 {
         struct json_object *root = json_object_from_file(path);
-        int rc = 0;
+        char what[PATH_MAX + 16];
 
         if (!root) {
                 FILE *f = fopen(path, "r");
@@ -360,17 +374,20 @@ int machine_config_load_json(struct machine_config *cfg, const char *path, struc
                 return err_set(err, EINVAL, "--config '%s': invalid JSON (%s)", path,
                                json_util_get_last_err() ? json_util_get_last_err() : "parse error");
         }
-        if (!json_object_is_type(root, json_type_object)) {
-                json_object_put(root);
-                return err_set(err, EINVAL, "--config '%s': the top level must be an object", path);
-        }
-        json_object_object_foreach(root, k, v)
-        {
-                if (json_key(cfg, k, v, err) < 0) {
-                        rc = err_prefix(err, "--config '%s'", path);
-                        break;
-                }
-        }
+        snprintf(what, sizeof(what), "--config '%s'", path);
+        int rc = load_object(cfg, root, what, err);
+        json_object_put(root);
+        return rc;
+}
+
+int machine_config_load_string(struct machine_config *cfg, const char *json, const char *what,
+                               struct isola_err *err)
+{
+        struct json_object *root = json_tokener_parse(json);
+
+        if (!root)
+                return err_set(err, EINVAL, "%s: invalid JSON", what);
+        int rc = load_object(cfg, root, what, err);
         json_object_put(root);
         return rc;
 }

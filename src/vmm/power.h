@@ -10,5 +10,8 @@ struct power;
 
 int power_create(struct vm *vm, struct power **out, struct isola_err *err);
 void power_destroy(struct power *pw);
+/* Presses the ACPI fixed power button: PWRBTN_STS, and the SCI when the
+ * guest enabled it. Thread-safe. */
+void power_button(struct power *pw);
 
 #endif

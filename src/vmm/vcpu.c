@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "vmm/vm_internal.h"
 
@@ -227,6 +228,97 @@ static bool handle_exit(struct vcpu *v)
         }
 }
 
+static void deadline_in(struct timespec *ts, long ms)
+{
+        clock_gettime(CLOCK_REALTIME, ts);
+        ts->tv_nsec += ms * 1000 * 1000;
+        while (ts->tv_nsec >= 1000000000L) {
+                ts->tv_sec++;
+                ts->tv_nsec -= 1000000000L;
+        }
+}
+
+/* Waits outside KVM_RUN while the VM is paused. The wait is bounded so that
+ * a stop request, which does not know about parked threads, is seen. */
+static void park(struct vcpu *v)
+{
+        struct vm_priv *p = vm_priv(v->vm);
+        struct timespec ts;
+
+        if (!__atomic_load_n(&p->pause, __ATOMIC_SEQ_CST))
+                return;
+        pthread_mutex_lock(&p->pause_lock);
+        p->n_parked++;
+        pthread_cond_broadcast(&p->pause_cond);
+        while (p->pause && vm_stop_reason(v->vm) < 0) {
+                deadline_in(&ts, 100);
+                pthread_cond_timedwait(&p->pause_cond, &p->pause_lock, &ts);
+        }
+        p->n_parked--;
+        pthread_mutex_unlock(&p->pause_lock);
+        /* The pause kick set immediate_exit; a stop request keeps it set. */
+        __atomic_store_n(&v->run->immediate_exit, vm_stop_reason(v->vm) >= 0 ? 1 : 0,
+                         __ATOMIC_SEQ_CST);
+}
+
+static void kick_all(struct vm *vm)
+{
+        struct vm_priv *p = vm_priv(vm);
+
+        for (unsigned i = 0; i < vm->n_cpus; i++) {
+                struct vcpu *v = &p->vcpus[i];
+                if (!v->run || !__atomic_load_n(&v->started, __ATOMIC_SEQ_CST))
+                        continue;
+                __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+                pthread_kill(v->thread, SIGUSR1);
+        }
+}
+
+static unsigned n_started(struct vm *vm)
+{
+        struct vm_priv *p = vm_priv(vm);
+        unsigned n = 0;
+
+        for (unsigned i = 0; i < vm->n_cpus; i++)
+                n += __atomic_load_n(&p->vcpus[i].started, __ATOMIC_SEQ_CST) ? 1 : 0;
+        return n;
+}
+
+void vcpus_pause(struct vm *vm)
+{
+        struct vm_priv *p = vm_priv(vm);
+        struct timespec ts;
+
+        pthread_mutex_lock(&p->pause_lock);
+        __atomic_store_n(&p->pause, true, __ATOMIC_SEQ_CST);
+        pthread_mutex_unlock(&p->pause_lock);
+        /* A vCPU that is between its pause check and KVM_RUN sees
+         * immediate_exit; one inside KVM_RUN (or an AP waiting for its SIPI)
+         * is interrupted by the signal. Kicked again on each round. */
+        pthread_mutex_lock(&p->pause_lock);
+        while (p->n_parked < n_started(vm) && vm_stop_reason(vm) < 0) {
+                kick_all(vm);
+                deadline_in(&ts, 20);
+                pthread_cond_timedwait(&p->pause_cond, &p->pause_lock, &ts);
+        }
+        pthread_mutex_unlock(&p->pause_lock);
+}
+
+void vcpus_resume(struct vm *vm)
+{
+        struct vm_priv *p = vm_priv(vm);
+
+        pthread_mutex_lock(&p->pause_lock);
+        __atomic_store_n(&p->pause, false, __ATOMIC_SEQ_CST);
+        pthread_cond_broadcast(&p->pause_cond);
+        pthread_mutex_unlock(&p->pause_lock);
+}
+
+bool vcpus_paused(struct vm *vm)
+{
+        return __atomic_load_n(&vm_priv(vm)->pause, __ATOMIC_SEQ_CST);
+}
+
 static void *vcpu_thread(void *arg)
 {
         struct vcpu *v = arg;
@@ -235,10 +327,18 @@ static void *vcpu_thread(void *arg)
         sigemptyset(&set);
         sigaddset(&set, SIGUSR1);
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        /* Parking happens only where KVM_RUN returned EINTR: the pause kick
+         * sets immediate_exit, so a vCPU that was handling an exit enters
+         * KVM_RUN once more, KVM completes the pending I/O (an IN's result
+         * in RAX) and returns; the state it parks with is complete, as
+         * snapshots need. */
+        park(v);
         while (vm_stop_reason(v->vm) < 0) {
                 if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-                        if (errno == EINTR || errno == EAGAIN)
+                        if (errno == EINTR || errno == EAGAIN) {
+                                park(v);
                                 continue;
+                        }
                         vm_fail(v->vm, VM_EXIT_VMM_ERROR, "vCPU %u: KVM_RUN: %s", v->id,
                                 strerror(errno));
                         break;

@@ -154,6 +154,8 @@ int vm_create(unsigned n_cpus, uint64_t mem_bytes, struct vm **vm_out, struct is
         p->stop_reason = -1;
         p->stop_fd = -1;
         pthread_mutex_init(&p->route_lock, NULL);
+        pthread_mutex_init(&p->pause_lock, NULL);
+        pthread_cond_init(&p->pause_cond, NULL);
         for (unsigned i = 0; i < VM_MAX_CPUS; i++)
                 p->vcpus[i].fd = -1;
 
@@ -212,6 +214,8 @@ void vm_destroy(struct vm *vm)
         if (vm->kvm_fd >= 0)
                 close(vm->kvm_fd);
         pthread_mutex_destroy(&p->route_lock);
+        pthread_mutex_destroy(&p->pause_lock);
+        pthread_cond_destroy(&p->pause_cond);
         free(p);
         free(vm);
 }

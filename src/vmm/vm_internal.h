@@ -47,6 +47,13 @@ struct vm_priv {
         int stop_reason; /* -1 while running; accessed atomically */
         int stop_fd;
         char internal_msg[256];
+
+        /* Pause protocol (machine_pause): while `pause` is set each vCPU
+         * parks before KVM_RUN; n_parked counts the parked ones. */
+        pthread_mutex_t pause_lock;
+        pthread_cond_t pause_cond;
+        bool pause;
+        unsigned n_parked;
 };
 
 static inline struct vm_priv *vm_priv(struct vm *vm)
@@ -76,6 +83,11 @@ int vcpu_start(struct vcpu *vcpu, struct isola_err *err);
 void vcpu_join(struct vcpu *vcpu);
 void vcpu_destroy(struct vcpu *vcpu);
 int vcpu_install_kick_handler(struct isola_err *err);
+/* Parks every started vCPU outside KVM_RUN (returns once all are parked or
+ * the VM is stopping); vcpus_resume lets them run again. */
+void vcpus_pause(struct vm *vm);
+void vcpus_resume(struct vm *vm);
+bool vcpus_paused(struct vm *vm);
 
 /* cpuid.c */
 int cpuid_setup(struct vm *vm, struct vcpu *vcpu, struct isola_err *err);

@@ -20,6 +20,7 @@ struct fake {
         char log[8192];
         const char *fail_start; /* start of this container fails */
         const char *unhealthy;  /* this container turns unhealthy */
+        const char *no_health;  /* this container has no healthcheck */
         int ready_after;
         int exit_code; /* for service_completed_successfully */
         long slept_ms;
@@ -116,7 +117,9 @@ static int f_inspect(void *ctx, const char *name, struct cmp_ctr *out, struct is
 
         if (!c)
                 return err_set(err, ENOENT, "no such container %s", name);
-        if (++f->inspects[c - f->c] > f->ready_after) {
+        if (f->no_health && !strcmp(f->no_health, name)) {
+                c->health = CMP_HEALTH_NONE;
+        } else if (++f->inspects[c - f->c] > f->ready_after) {
                 bool bad = f->unhealthy && !strcmp(f->unhealthy, name);
 
                 c->health = bad ? CMP_HEALTH_UNHEALTHY : CMP_HEALTH_HEALTHY;
@@ -360,7 +363,7 @@ static void test_failures(void)
 
         p = load("services:\n  a: {image: x, depends_on: {b: {condition: service_healthy}}}\n"
                  "  b: {image: x}\n");
-        struct fake k = {0};
+        struct fake k = {.no_health = "t-b-1"};
         tap_ok(p && up(p, &k, NULL, &err) < 0 && strstr(err.msg, "has no healthcheck"),
                "service_healthy on a service without a healthcheck is refused");
         cmp_project_free(p);

@@ -21,6 +21,7 @@ fn_leftovers() { # mounts, cgroups and runtime state made by this test's gateway
 
 fn_cleanup() {
 	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
+	[ -n "${SERVE_PID:-}" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
 	grep -o " $FN_TMP[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null
 	done
@@ -45,11 +46,12 @@ tar -C "$FN_TMP/box" -cf "$FN_TMP/http.tar" . &&
 BOX=localhost/fntest-box:latest
 HTTP=localhost/fntest-http:latest
 
-# gw_start PORT: runs `isola fn serve` in the background, events in $FN_TMP/events
+# gw_start PORT: runs `isola fn serve` in the background, events in $FN_TMP/events;
+# no prepared shells unless FN_POOL says so (these tests count instances' mounts)
 gw_start() {
 	GW_PORT=$1
 	GW=http://127.0.0.1:$GW_PORT
-	"$ISOLA" fn serve --listen "127.0.0.1:$GW_PORT" >"$FN_TMP/events" 2>&1 &
+	"$ISOLA" fn serve --listen "127.0.0.1:$GW_PORT" --pool "${FN_POOL:-0}" >"$FN_TMP/events" 2>&1 &
 	GW_PID=$!
 	for _ in $(seq 100); do
 		curl -sf "$GW/healthz" >/dev/null 2>&1 && return 0

@@ -89,18 +89,16 @@ check_match "IPv6: the responder answers AAAA" "$(in_ctr_files nt-v1 "$BB" nsloo
 ctr_rm nt-v1
 ctr_rm nt-v2
 
-# default network (isola0), only when no other isola root uses it now
-if ip link show isola0 >/dev/null 2>&1; then
-	skip "isola0 is in use by another isola root"
-else
-	e=$(ctr_new nt-e dflt isola)
-	check_match "default network: 10.88.0.0/16 (or the next free) on isola0" "$e" '^eth0 10\.(88|9[0-9])\.0\.2/16'
-	check_eq "default network: the container reaches the internet" \
-		"$(in_ctr nt-e "$BB" nc -w 3 203.0.113.10 19871 </dev/null)" 10.199.250.1
-	note_veths isola0
-	ctr_rm nt-e
-	check_eq "default network: its bridge goes with its last container" "$(ip link show isola0 2>/dev/null | wc -l)" 0
-fi
+# default network: in a test root its own bridge and a /24 (isola0 and
+# 10.88.0.0/16 are the system root's)
+e=$(ctr_new nt-e dflt isola)
+DBR=$("$ISOLA" network inspect isola | sed -n 's/.*"network_interface":"\([^"]*\)".*/\1/p')
+check_match "default network: its own isolaN bridge and a 10.9x.y.0/24" "$DBR $e" '^isola[1-9][0-9]* eth0 10\.9[0-9]\.[0-9]+\.2/24'
+check_eq "default network: the container reaches the internet" \
+	"$(in_ctr nt-e "$BB" nc -w 3 203.0.113.10 19871 </dev/null)" 10.199.250.1
+note_veths "$DBR"
+ctr_rm nt-e
+check_eq "default network: its bridge goes with its last container" "$(ip link show "$DBR" 2>/dev/null | wc -l)" 0
 
 stop_servers
 for id in nt-a nt-b nt-c nt-d; do ctr_rm "$id"; done
@@ -108,5 +106,5 @@ check_eq "user networks keep their bridge until rm" "$(ip -o link show "$BR1" | 
 for n in nt-one nt-two nt-int nt-six; do "$ISOLA" network rm "$n" >/dev/null; done
 ip route del 203.0.113.10/32 via 10.199.250.2
 wait_no_veth
-check_eq "nothing left (bridges, veths, nft table, leases, responders)" "$(net_leftovers "$BR1" "$BR2" "$BR3" "$BR6" isola0)" ""
+check_eq "nothing left (bridges, veths, nft table, leases, responders)" "$(net_leftovers "$BR1" "$BR2" "$BR3" "$BR6" "$DBR")" ""
 done_testing

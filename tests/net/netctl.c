@@ -4,7 +4,8 @@
  *   netctl ns-create ID | ns-remove ID | gc | table
  *   netctl attach ID NAME NETWORK [--alias A]... [--ip IP] [-p SPEC]...
  *   netctl detach ID NETWORK | detach-all ID | ports ID
- *   netctl rootless-attach ID NETNS USERNS|- [-p SPEC]... | rootless-detach ID
+ *   netctl rootless-attach ID NETNS USERNS|- [-b pasta|slirp4netns] [-p SPEC]...
+ *   netctl rootless-detach ID
  *   netctl resolv ID [DNS]... | hosts ID HOSTNAME [NAME:IP]...
  *   netctl bench N NETWORK [ID_PREFIX]
  *            (median µs of ns-create+attach / detach-all+ns-remove; ids differ
@@ -47,18 +48,23 @@ static int attach(struct net_ctx *c, int argc, char **argv, struct isola_err *er
         return 0;
 }
 
-/* rootless-attach ID NETNS USERNS|- [-p SPEC]... */
+/* rootless-attach ID NETNS USERNS|- [-b BACKEND] [-p SPEC]... */
 static int rootless(struct net_ctx *c, int argc, char **argv, struct isola_err *err)
 {
         struct net_port ports[16];
         struct net_attachment out;
+        const char *backend = NULL;
         size_t np = 0;
         for (int i = 5; i + 1 < argc && np < 16; i += 2) {
-                if (!strcmp(argv[i], "-p") && net_port_parse(argv[i + 1], &ports[np++], err) < 0)
+                if (!strcmp(argv[i], "-b"))
+                        backend = argv[i + 1];
+                else if (!strcmp(argv[i], "-p") &&
+                         net_port_parse(argv[i + 1], &ports[np++], err) < 0)
                         return -1;
         }
-        if (net_rootless_attach(c, argv[2], argv[3], strcmp(argv[4], "-") ? argv[4] : NULL, ports,
-                                np, &out, err) < 0)
+        if (net_rootless_attach_backend(c, backend, argv[2], argv[3],
+                                        strcmp(argv[4], "-") ? argv[4] : NULL, ports, np, &out,
+                                        err) < 0)
                 return -1;
         printf("%s %s %s\n", out.ifname, out.ip, out.gateway);
         return 0;

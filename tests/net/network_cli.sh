@@ -7,8 +7,10 @@ command -v jq >/dev/null || skip_all "needs jq"
 command -v sqlite3 >/dev/null || skip_all "needs sqlite3"
 
 out=$("$ISOLA" network ls --format json)
-check_eq "default network 'isola' exists without being created" \
-	"$(jq -r '.[] | select(.name == "isola") | .network_interface' <<<"$out")" isola0
+# isola0 and 10.88.0.0/16 are the system root's; a test root gets its own
+check_match "default network 'isola' exists without being created (own bridge and /24 in a test root)" \
+	"$(jq -r '.[] | select(.name == "isola") | .network_interface + " " + .subnets[0].subnet' <<<"$out")" \
+	'^isola[1-9][0-9]* 10\.9[0-9]\.[0-9]+\.0/24$'
 
 check_eq "create with --subnet prints the name" \
 	"$("$ISOLA" network create --subnet 10.199.10.0/24 nt-cli1)" nt-cli1

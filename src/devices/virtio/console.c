@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/virtio.h"
+#include "devices/dev_state.h"
 #include "devices/virtio/virtio_pci.h"
 #include "vmm/vm.h"
 
@@ -179,4 +180,16 @@ void virtio_console_destroy(struct virtio_console *con)
 void virtio_console_stats(const struct virtio_console *con, struct virtio_stats *st)
 {
         virtio_pci_get_stats((struct virtio_pci *)&con->vp, st);
+}
+
+/* ---- snapshot state (devices/dev_state.h): the transport holds it all ---- */
+
+void virtio_console_save(struct virtio_console *con, struct dstate_w *w)
+{
+        virtio_pci_save(&con->vp, w);
+}
+
+int virtio_console_load(struct virtio_console *con, struct dstate_r *r, struct isola_err *err)
+{
+        return virtio_pci_load(&con->vp, r, err);
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/virtio.h"
+#include "devices/dev_state.h"
 #include "devices/virtio/virtio_pci.h"
 #include "vmm/vm.h"
 
@@ -235,4 +236,16 @@ void virtio_net_destroy(struct virtio_net *net)
 void virtio_net_stats(const struct virtio_net *net, struct virtio_stats *st)
 {
         virtio_pci_get_stats((struct virtio_pci *)&net->vp, st);
+}
+
+/* ---- snapshot state (devices/dev_state.h): the transport holds it all ---- */
+
+void virtio_net_save(struct virtio_net *net, struct dstate_w *w)
+{
+        virtio_pci_save(&net->vp, w);
+}
+
+int virtio_net_load(struct virtio_net *net, struct dstate_r *r, struct isola_err *err)
+{
+        return virtio_pci_load(&net->vp, r, err);
 }

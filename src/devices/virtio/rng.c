@@ -5,6 +5,7 @@
 #include <sys/random.h>
 
 #include "devices/virtio/virtio.h"
+#include "devices/dev_state.h"
 #include "devices/virtio/virtio_pci.h"
 
 #define VIRTIO_ID_ENTROPY   4
@@ -81,4 +82,16 @@ void virtio_rng_destroy(struct virtio_rng *rng)
 void virtio_rng_stats(const struct virtio_rng *rng, struct virtio_stats *st)
 {
         virtio_pci_get_stats((struct virtio_pci *)&rng->vp, st);
+}
+
+/* ---- snapshot state (devices/dev_state.h): the transport holds it all ---- */
+
+void virtio_rng_save(struct virtio_rng *rng, struct dstate_w *w)
+{
+        virtio_pci_save(&rng->vp, w);
+}
+
+int virtio_rng_load(struct virtio_rng *rng, struct dstate_r *r, struct isola_err *err)
+{
+        return virtio_pci_load(&rng->vp, r, err);
 }

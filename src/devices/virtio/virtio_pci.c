@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "devices/dev_state.h"
 #include "vmm/vm.h"
 
 #define PCI_VENDOR_REDHAT      0x1af4
@@ -618,4 +619,120 @@ void virtio_pci_uninit(struct virtio_pci *vp)
         virtio_pci_intx_set(vp, false);
         free(vp->chain);
         vp->chain = NULL;
+}
+
+/* ---- snapshot state (devices/dev_state.h) ---- */
+
+void virtio_pci_save(struct virtio_pci *vp, struct dstate_w *w)
+{
+        pthread_mutex_lock(&vp->lock);
+        dstate_w_u64(w, vp->device_features);
+        dstate_w_u64(w, vp->driver_features);
+        dstate_w_u32(w, vp->device_feature_select);
+        dstate_w_u32(w, vp->driver_feature_select);
+        dstate_w_u16(w, vp->config_msix_vector);
+        dstate_w_u16(w, vp->queue_select);
+        uint8_t b[] = {vp->status, vp->config_generation, vp->isr};
+        dstate_w_bytes(w, b, sizeof(b));
+        dstate_w_bool(w, vp->intx_asserted);
+        dstate_w_bool(w, vp->broken);
+        dstate_w_u32(w, vp->dev_cfg_len);
+        dstate_w_bytes(w, vp->dev_cfg, vp->dev_cfg_len);
+        dstate_w_u32(w, vp->n_queues);
+        for (unsigned i = 0; i < vp->n_queues; i++) {
+                const struct virtio_queue *q = &vp->queues[i];
+                dstate_w_u16(w, q->vq.size);
+                dstate_w_u64(w, q->vq.desc_gpa);
+                dstate_w_u64(w, q->vq.avail_gpa);
+                dstate_w_u64(w, q->vq.used_gpa);
+                dstate_w_u16(w, q->msix_vector);
+                dstate_w_bool(w, q->enabled);
+                dstate_w_u16(w, q->vq.last_avail);
+                dstate_w_u16(w, q->vq.used_idx);
+                dstate_w_u16(w, q->vq.signalled);
+                dstate_w_bool(w, q->vq.signalled_valid);
+        }
+        virtio_msix_save(vp, w);
+        pthread_mutex_unlock(&vp->lock);
+}
+
+/* One queue as the driver left it; an enabled queue's rings are validated
+ * again against guest memory (virtq_start), as the driver's enable was. */
+static void queue_load(struct virtio_pci *vp, struct virtio_queue *q, struct dstate_r *r)
+{
+        uint16_t size = dstate_r_u16(r);
+        uint64_t desc = dstate_r_u64(r), avail = dstate_r_u64(r), used = dstate_r_u64(r);
+        uint16_t vector = dstate_r_u16(r);
+        bool enabled = dstate_r_bool(r);
+        uint16_t last_avail = dstate_r_u16(r), used_idx = dstate_r_u16(r),
+                 signalled = dstate_r_u16(r);
+        bool signalled_valid = dstate_r_bool(r);
+
+        if (r->bad || size > q->max_size) {
+                r->bad = true;
+                return;
+        }
+        queue_unhook(vp, q);
+        virtq_reset(&q->vq, q->max_size);
+        q->enabled = false;
+        q->vq.size = size;
+        q->vq.desc_gpa = desc;
+        q->vq.avail_gpa = avail;
+        q->vq.used_gpa = used;
+        q->msix_vector = vector;
+        if (!enabled)
+                return;
+        q->vq.event_idx = virtio_pci_driver_has(vp, VIRTIO_F_EVENT_IDX);
+        q->vq.indirect = virtio_pci_driver_has(vp, VIRTIO_F_INDIRECT_DESC);
+        if (virtq_start(&q->vq, &vp->vm->mem) < 0) {
+                r->bad = true;
+                return;
+        }
+        q->vq.last_avail = last_avail;
+        q->vq.used_idx = used_idx;
+        q->vq.signalled = signalled;
+        q->vq.signalled_valid = signalled_valid;
+        q->enabled = true;
+        queue_hook(vp, q);
+}
+
+int virtio_pci_load(struct virtio_pci *vp, struct dstate_r *r, struct isola_err *err)
+{
+        pthread_mutex_lock(&vp->lock);
+        uint64_t dev_features = dstate_r_u64(r);
+        vp->driver_features = dstate_r_u64(r);
+        vp->device_feature_select = dstate_r_u32(r);
+        vp->driver_feature_select = dstate_r_u32(r);
+        vp->config_msix_vector = dstate_r_u16(r);
+        vp->queue_select = dstate_r_u16(r);
+        vp->status = dstate_r_u8(r);
+        vp->config_generation = dstate_r_u8(r);
+        vp->isr = dstate_r_u8(r);
+        bool intx = dstate_r_bool(r);
+        vp->broken = dstate_r_bool(r);
+        uint32_t cfg_len = dstate_r_u32(r);
+        if (cfg_len != vp->dev_cfg_len || dev_features != vp->device_features)
+                r->bad = true;
+        else
+                dstate_r_bytes(r, vp->dev_cfg, cfg_len);
+        if (dstate_r_u32(r) != vp->n_queues)
+                r->bad = true;
+        for (unsigned i = 0; i < vp->n_queues && !r->bad; i++)
+                queue_load(vp, &vp->queues[i], r);
+        if (vp->queue_select >= VIRTIO_MAX_QUEUES)
+                vp->queue_select = 0;
+        if (!r->bad)
+                virtio_msix_load(vp, r);
+        if (!r->bad) {
+                virtio_pci_intx_set(vp, intx);
+                /* Buffers the driver queued before the snapshot are looked
+                 * at once the event loop runs. */
+                for (unsigned i = 0; i < vp->n_queues; i++)
+                        if (virtio_pci_queue_live(vp, i))
+                                self_kick(vp, &vp->queues[i]);
+        }
+        pthread_mutex_unlock(&vp->lock);
+        if (dstate_r_end(r, err) < 0)
+                return err_prefix(err, "%s", vp->name);
+        return 0;
 }

@@ -158,6 +158,11 @@ void virtio_msix_pba_read(struct virtio_pci *vp, uint64_t off, uint8_t *data, ui
 void virtio_msix_ctrl_written(struct virtio_pci *vp, uint16_t ctrl);
 int virtio_msix_add_cap(struct virtio_pci *vp, struct isola_err *err);
 void virtio_msix_free(struct virtio_pci *vp);
+/* Snapshot state of the MSI-X table (virtio_pci_irq.c, vp->lock held). */
+struct dstate_w;
+struct dstate_r;
+void virtio_msix_save(struct virtio_pci *vp, struct dstate_w *w);
+void virtio_msix_load(struct virtio_pci *vp, struct dstate_r *r);
 void virtio_pci_count(uint64_t *counter, uint64_t n);
 
 #endif

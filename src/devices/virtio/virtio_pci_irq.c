@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/virtio_pci.h"
+#include "devices/dev_state.h"
 #include "vmm/vm.h"
 
 #define PCI_CAP_ID_MSIX  0x11
@@ -174,5 +175,39 @@ void virtio_msix_free(struct virtio_pci *vp)
                         vm_msi_free(vp->vm, (uint32_t)e->gsi, e->efd);
                 e->gsi = -1;
                 e->efd = -1;
+        }
+}
+
+/* ---- snapshot state (devices/dev_state.h) ---- */
+
+void virtio_msix_save(struct virtio_pci *vp, struct dstate_w *w)
+{
+        dstate_w_u32(w, vp->n_vectors);
+        for (unsigned i = 0; i < vp->n_vectors; i++) {
+                const struct virtio_msix_entry *e = &vp->vectors[i];
+                dstate_w_u32(w, e->addr_lo);
+                dstate_w_u32(w, e->addr_hi);
+                dstate_w_u32(w, e->data);
+                dstate_w_u32(w, e->ctrl);
+                dstate_w_bool(w, e->pending);
+        }
+}
+
+/* Routes are made as the guest's table writes would make them. */
+void virtio_msix_load(struct virtio_pci *vp, struct dstate_r *r)
+{
+        if (dstate_r_u32(r) != vp->n_vectors) {
+                r->bad = true;
+                return;
+        }
+        for (unsigned i = 0; i < vp->n_vectors && !r->bad; i++) {
+                struct virtio_msix_entry *e = &vp->vectors[i];
+                e->addr_lo = dstate_r_u32(r);
+                e->addr_hi = dstate_r_u32(r);
+                e->data = dstate_r_u32(r);
+                e->ctrl = dstate_r_u32(r) & VIRTIO_MSIX_ENTRY_MASKED;
+                e->pending = dstate_r_bool(r);
+                if (!r->bad)
+                        msix_entry_sync(vp, i);
         }
 }

@@ -1,0 +1,341 @@
+/* `isola vm migrate NAME --to ADDR:PORT [--downtime-ms N]` and
+ * `isola vm receive NAME --listen ADDR:PORT` (docs/migration.md). The
+ * source's VMM sends (PUT /migrate on its control socket); the receiving
+ * CLI writes what arrives as a snapshot of a new managed VM NAME and starts
+ * it from there (memory mapped on demand), then answers the source. */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/vm_cli.h"
+#include "util/cleanup.h"
+#include "vmm/ctl.h"
+#include "vmm/mgr.h"
+#include "vmm/migrate.h"
+#include "vmm/snapshot.h"
+
+#define EXIT_USAGE 2
+
+static int fail(const char *verb, const struct isola_err *err)
+{
+        fprintf(stderr, "isola vm %s: %s\n", verb, err->msg);
+        return 1;
+}
+
+static int usage_error(const char *verb, const char *what)
+{
+        fprintf(stderr, "isola vm %s: %s (try 'isola vm --help')\n", verb, what);
+        return EXIT_USAGE;
+}
+
+int cli_vm_migrate(int argc, char **argv)
+{
+        struct isola_err err = {0};
+        struct vm_mgr *m = NULL;
+        char sock[PATH_MAX], body[512];
+        char *answer = NULL;
+        long downtime = 300;
+        int status = 0;
+
+        if (argc == 6 && !strcmp(argv[4], "--downtime-ms"))
+                downtime = strtol(argv[5], NULL, 10);
+        else if (argc != 4)
+                return usage_error("migrate", "expected NAME --to ADDR:PORT [--downtime-ms N]");
+        if (strcmp(argv[2], "--to") != 0 || downtime < 1 || downtime > 60000)
+                return usage_error("migrate", "expected NAME --to ADDR:PORT [--downtime-ms 1-60000]");
+        if (vm_mgr_open(NULL, &m, &err) < 0)
+                return fail("migrate", &err);
+        struct json_object *req = json_object_new_object();
+        json_object_object_add(req, "to", json_object_new_string(argv[3]));
+        json_object_object_add(req, "downtime_ms", json_object_new_int64(downtime));
+        snprintf(body, sizeof(body), "%s", json_object_to_json_string(req));
+        json_object_put(req);
+        int rc = vm_mgr_ctl_path(m, argv[1], sock, sizeof(sock), &err);
+        if (rc == 0)
+                rc = ctl_request(sock, "PUT", "/migrate", body, &status, &answer, &err);
+        if (rc == 0 && status != 200) {
+                struct json_object *o = json_tokener_parse(answer), *msg;
+                rc = err_set(&err, EIO, "%s",
+                             o && json_object_object_get_ex(o, "fault_message", &msg)
+                                 ? json_object_get_string(msg)
+                                 : answer);
+                json_object_put(o);
+        }
+        if (rc == 0) {
+                /* The destination runs the VM: this one goes (clean stop). */
+                struct json_object *o = json_tokener_parse(answer), *v;
+                printf("%s", argv[1]);
+                if (o && json_object_object_get_ex(o, "rounds", &v))
+                        printf(": %d rounds", json_object_get_int(v));
+                if (o && json_object_object_get_ex(o, "bytes_sent", &v))
+                        printf(", %.1f MiB", (double)json_object_get_int64(v) / 1048576.0);
+                if (o && json_object_object_get_ex(o, "downtime_ms", &v))
+                        printf(", downtime %.1f ms", json_object_get_double(v));
+                printf("\n");
+                json_object_put(o);
+                (void)vm_mgr_kill(m, argv[1], SIGTERM, NULL);
+        }
+        free(answer);
+        vm_mgr_close(m);
+        return rc == 0 ? 0 : fail("migrate", &err);
+}
+
+/* ---- receiving ---- */
+
+struct incoming {
+        int fd;                  /* the connection */
+        int mem_fd, state_fd;    /* files of the snapshot being written */
+        uint64_t mem_size;
+        char dir[PATH_MAX];      /* <data dir>/snapshots/migrated.tmp-PID */
+        char data_dir[PATH_MAX];
+        bool created;
+        struct machine_config cfg;
+        char *config_json;
+};
+
+static int recv_all(int fd, void *p, size_t n, struct isola_err *err)
+{
+        char *b = p;
+        while (n) {
+                ssize_t k = recv(fd, b, n, 0);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return err_sys(err, "receiving");
+                if (k == 0)
+                        return err_set(err, EPIPE, "the source closed the connection early");
+                b += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+static int listen_on(const char *spec, struct isola_err *err)
+{
+        char host[256];
+        const char *colon = strrchr(spec, ':');
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+        int one = 1;
+
+        if (!colon || (size_t)(colon - spec) >= sizeof(host))
+                return err_set(err, EINVAL, "--listen '%s': expected ADDR:PORT", spec);
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+        int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+        if (rc != 0)
+                return err_set(err, EINVAL, "--listen '%s': %s", spec, gai_strerror(rc));
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0)
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1) < 0) {
+                err_sys(err, "--listen '%s'", spec);
+                if (fd >= 0)
+                        close(fd);
+                fd = -1;
+        }
+        freeaddrinfo(ai);
+        return fd;
+}
+
+static int on_config(struct vm_mgr *m, const char *name, struct incoming *in, char *json,
+                     struct isola_err *err)
+{
+        char id[65], log[PATH_MAX];
+
+        if (in->created)
+                return err_set(err, EPROTO, "a second configuration record");
+        if (machine_config_load_string(&in->cfg, json, "the source's machine", err) < 0 ||
+            vm_mgr_create(m, name, &in->cfg, id, err) < 0)
+                return -1;
+        in->created = true;
+        in->config_json = json;
+        if (vm_mgr_path(m, name, "log", log, sizeof(log), err) < 0)
+                return -1;
+        char *slash = strrchr(log, '/');
+        if (slash)
+                *slash = 0;
+        snprintf(in->data_dir, sizeof(in->data_dir), "%s", log);
+        snprintf(in->dir, sizeof(in->dir), "%s/snapshots", log);
+        /* <root>/vms, <root>/vms/<id12>, .../snapshots: a fresh root has none. */
+        slash = strrchr(log, '/');
+        if (slash)
+                *slash = 0;
+        if ((mkdir(log, 0700) < 0 && errno != EEXIST) ||
+            (mkdir(in->data_dir, 0700) < 0 && errno != EEXIST) ||
+            (mkdir(in->dir, 0700) < 0 && errno != EEXIST))
+                return err_sys(err, "'%s'", in->dir);
+        snprintf(in->dir + strlen(in->dir), sizeof(in->dir) - strlen(in->dir),
+                 "/migrated.tmp-%d", (int)getpid());
+        if (mkdir(in->dir, 0700) < 0)
+                return err_sys(err, "'%s'", in->dir);
+        char p[PATH_MAX + 16];
+        snprintf(p, sizeof(p), "%s/memory", in->dir);
+        in->mem_fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        in->mem_size = in->cfg.memory_mib << 20;
+        if (in->mem_fd < 0 || ftruncate(in->mem_fd, (off_t)in->mem_size) < 0)
+                return err_sys(err, "'%s'", p);
+        return 0;
+}
+
+static int write_at(int fd, const char *p, size_t n, off_t off, struct isola_err *err)
+{
+        while (n) {
+                ssize_t k = pwrite(fd, p, n, off);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return err_sys(err, "writing the incoming snapshot");
+                p += k;
+                n -= (size_t)k;
+                off += k;
+        }
+        return 0;
+}
+
+static int on_page(struct incoming *in, const char *buf, uint32_t len, struct isola_err *err)
+{
+        uint64_t off;
+
+        if (!in->created || len < 8)
+                return err_set(err, EPROTO, "a memory record before the configuration");
+        memcpy(&off, buf, 8);
+        if (off % 4096 || off > in->mem_size || len - 8 > in->mem_size - off)
+                return err_set(err, EPROTO, "a memory record outside guest RAM");
+        return write_at(in->mem_fd, buf + 8, len - 8, (off_t)off, err);
+}
+
+static int finish(struct vm_mgr *m, const char *name, struct incoming *in,
+                  struct isola_err *err)
+{
+        char p[PATH_MAX + 16], final[PATH_MAX];
+
+        if (!in->created || in->state_fd < 0)
+                return err_set(err, EPROTO, "the stream ended before the VM's state");
+        snprintf(p, sizeof(p), "%s/config.json", in->dir);
+        FILE *f = fopen(p, "we");
+        if (!f || fputs(in->config_json, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) < 0) {
+                if (f)
+                        fclose(f);
+                return err_sys(err, "'%s'", p);
+        }
+        fclose(f);
+        if (fsync(in->mem_fd) < 0 || fsync(in->state_fd) < 0)
+                return err_sys(err, "fsync");
+        snprintf(final, sizeof(final), "%s/snapshots/migrated-%lld", in->data_dir,
+                 (long long)time(NULL));
+        if (rename(in->dir, final) < 0)
+                return err_sys(err, "'%s'", final);
+        snprintf(in->dir, sizeof(in->dir), "%s", final);
+        if (snapshot_request_restore(in->data_dir, final, err) < 0 ||
+            vm_mgr_start(m, name, err) < 0)
+                return -1;
+        return 0;
+}
+
+static int receive_stream(struct vm_mgr *m, const char *name, struct incoming *in,
+                          struct isola_err *err)
+{
+        char magic[8];
+        uint32_t version;
+
+        if (recv_all(in->fd, magic, 8, err) < 0 || recv_all(in->fd, &version, 4, err) < 0)
+                return -1;
+        if (memcmp(magic, MIGRATE_MAGIC, 8) != 0 || version != MIGRATE_VERSION)
+                return err_set(err, EPROTO, "not an isola migration stream (version %u)", version);
+        for (;;) {
+                uint8_t h[5];
+                uint32_t len;
+                if (recv_all(in->fd, h, 5, err) < 0)
+                        return -1;
+                memcpy(&len, h + 1, 4);
+                if (h[0] == 'E')
+                        return finish(m, name, in, err);
+                if (len > (h[0] == 'S' ? SNAP_MAX_STATE : MIGRATE_MAX_RECORD + 8))
+                        return err_set(err, EPROTO, "a record of %u bytes", len);
+                char *buf = malloc(len + 1);
+                if (!buf)
+                        return err_set(err, ENOMEM, "out of memory");
+                int rc = recv_all(in->fd, buf, len, err);
+                buf[len] = 0;
+                if (rc == 0 && h[0] == 'C') {
+                        rc = on_config(m, name, in, buf, err);
+                        if (in->config_json == buf)
+                                buf = NULL; /* kept */
+                } else if (rc == 0 && h[0] == 'P') {
+                        rc = on_page(in, buf, len, err);
+                } else if (rc == 0 && h[0] == 'S' && in->created && in->state_fd < 0) {
+                        char p[PATH_MAX + 16];
+                        snprintf(p, sizeof(p), "%s/state", in->dir);
+                        in->state_fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                        rc = in->state_fd < 0 ? err_sys(err, "'%s'", p)
+                                              : write_at(in->state_fd, buf, len, 0, err);
+                } else if (rc == 0) {
+                        rc = err_set(err, EPROTO, "an unexpected record '%c'", h[0]);
+                }
+                free(buf);
+                if (rc < 0)
+                        return -1;
+        }
+}
+
+static void remove_dir(const char *dir)
+{
+        static const char *const files[] = {"memory", "state", "config.json"};
+        char p[PATH_MAX + 16];
+        for (unsigned i = 0; i < 3; i++) {
+                snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+                unlink(p);
+        }
+        rmdir(dir);
+}
+
+int cli_vm_receive(int argc, char **argv)
+{
+        struct isola_err err = {0};
+        struct vm_mgr *m = NULL;
+        struct incoming in = {.fd = -1, .mem_fd = -1, .state_fd = -1};
+
+        if (argc != 4 || strcmp(argv[2], "--listen") != 0)
+                return usage_error("receive", "expected NAME --listen ADDR:PORT");
+        if (vm_mgr_open(NULL, &m, &err) < 0)
+                return fail("receive", &err);
+        machine_config_init(&in.cfg);
+        int lfd = listen_on(argv[3], &err);
+        int rc = lfd < 0 ? -1 : 0;
+        if (rc == 0) {
+                in.fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                if (in.fd < 0)
+                        rc = err_sys(&err, "accept");
+                close(lfd);
+        }
+        if (rc == 0)
+                rc = receive_stream(m, argv[1], &in, &err);
+        if (in.fd >= 0) {
+                char ack = rc == 0 ? 'K' : 'F';
+                (void)send(in.fd, &ack, 1, MSG_NOSIGNAL);
+                close(in.fd);
+        }
+        if (in.mem_fd >= 0)
+                close(in.mem_fd);
+        if (in.state_fd >= 0)
+                close(in.state_fd);
+        if (rc < 0 && in.created) {
+                (void)vm_mgr_rm(m, argv[1], true, NULL);
+                remove_dir(in.dir);
+        }
+        if (rc == 0)
+                printf("%s\n", argv[1]);
+        free(in.config_json);
+        machine_config_free(&in.cfg);
+        vm_mgr_close(m);
+        return rc == 0 ? 0 : fail("receive", &err);
+}

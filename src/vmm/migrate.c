@@ -1,0 +1,283 @@
+/* The sending side of live migration (see migrate.h). */
+#include <errno.h>
+#include <json-c/json.h>
+#include <linux/kvm.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/dev_state.h"
+#include "util/cleanup.h"
+#include "vmm/machine.h"
+#include "vmm/mgr.h"
+#include "vmm/migrate.h"
+#include "vmm/snapshot.h"
+#include "vmm/vm_internal.h"
+
+#define PAGE 4096u
+
+static double now_ms(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int send_all(int fd, const void *p, size_t n, struct isola_err *err)
+{
+        const char *b = p;
+        while (n) {
+                ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return err_sys(err, "migration: sending");
+                b += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+static int send_record(int fd, char type, const void *head, size_t hlen, const void *p, size_t n,
+                       struct isola_err *err)
+{
+        uint8_t h[5] = {(uint8_t)type};
+        uint32_t len = (uint32_t)(hlen + n);
+        memcpy(h + 1, &len, 4);
+        if (send_all(fd, h, 5, err) < 0 || (hlen && send_all(fd, head, hlen, err) < 0) ||
+            (n && send_all(fd, p, n, err) < 0))
+                return -1;
+        return 0;
+}
+
+static int dial(const char *to, struct isola_err *err)
+{
+        char host[256];
+        const char *colon = strrchr(to, ':');
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+
+        if (!colon || colon == to || (size_t)(colon - to) >= sizeof(host))
+                return err_set(err, EINVAL, "migration target '%s': expected ADDR:PORT", to);
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - to), to);
+        if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+                memmove(host, host + 1, strlen(host));
+                host[strlen(host) - 1] = 0;
+        }
+        int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+        if (rc != 0)
+                return err_set(err, EINVAL, "migration target '%s': %s", to, gai_strerror(rc));
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+                err_sys(err, "migration target '%s'", to);
+                if (fd >= 0)
+                        close(fd);
+                freeaddrinfo(ai);
+                return -1;
+        }
+        freeaddrinfo(ai);
+        struct timeval tv = {.tv_sec = 30};
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        return fd;
+}
+
+/* KVM's dirty log on every memslot (slot = region index, as vm.c makes them). */
+static int dirty_log(struct vm *vm, bool on, struct isola_err *err)
+{
+        for (unsigned slot = 0; slot < vm->mem.n_regions; slot++) {
+                const struct guest_mem_region *r = &vm->mem.regions[slot];
+                struct kvm_userspace_memory_region kr = {
+                    .slot = slot,
+                    .flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+                    .guest_phys_addr = r->gpa,
+                    .memory_size = r->size,
+                    .userspace_addr = (uintptr_t)r->hva,
+                };
+                if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+                        return err_sys(err, "migration: dirty log on slot %u", slot);
+        }
+        return 0;
+}
+
+struct sender {
+        int fd;
+        struct migrate_stats *st;
+};
+
+static int send_chunk(void *opaque, uint64_t off, const void *p, size_t n, struct isola_err *err)
+{
+        struct sender *s = opaque;
+        s->st->bytes_sent += n;
+        return send_record(s->fd, 'P', &off, 8, p, n, err);
+}
+
+/* Sends the pages KVM logged as dirty since the last call; *pages gets
+ * their number. With send false only counts (and keeps) nothing: the log
+ * is cleared by reading it, so the caller always sends. */
+static int send_dirty(struct vm *vm, struct sender *s, uint64_t *pages, struct isola_err *err)
+{
+        uint64_t off = 0;
+
+        *pages = 0;
+        for (unsigned slot = 0; slot < vm->mem.n_regions; slot++) {
+                const struct guest_mem_region *r = &vm->mem.regions[slot];
+                uint64_t npages = r->size / PAGE, words = (npages + 63) / 64;
+                uint64_t *bits = calloc(words, 8);
+                struct kvm_dirty_log log = {.slot = slot, .dirty_bitmap = bits};
+                if (!bits)
+                        return err_set(err, ENOMEM, "migration: out of memory");
+                if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+                        free(bits);
+                        return err_sys(err, "migration: KVM_GET_DIRTY_LOG");
+                }
+                for (uint64_t pg = 0; pg < npages; pg++) {
+                        if (!(bits[pg / 64] & (1ULL << (pg % 64))))
+                                continue;
+                        /* a run of dirty pages, at most 64 KiB */
+                        uint64_t end = pg + 1;
+                        while (end < npages && end - pg < 16 && (bits[end / 64] & (1ULL << (end % 64))))
+                                end++;
+                        if (send_chunk(s, off + pg * PAGE, r->hva + pg * PAGE, (end - pg) * PAGE,
+                                       err) < 0) {
+                                free(bits);
+                                return -1;
+                        }
+                        *pages += end - pg;
+                        pg = end - 1;
+                }
+                free(bits);
+                off += r->size;
+        }
+        return 0;
+}
+
+static int send_config(int fd, const struct machine_config *cfg, struct isola_err *err)
+{
+        struct json_object *o = machine_config_to_json(cfg);
+        if (!o)
+                return err_set(err, ENOMEM, "migration: out of memory");
+        const char *s = json_object_to_json_string(o);
+        int rc = send_record(fd, 'C', NULL, 0, s, strlen(s), err);
+        json_object_put(o);
+        return rc;
+}
+
+/* The stop-and-copy phase, vCPUs paused: last dirty pages, disks flushed,
+ * the state, then the destination's answer. */
+static int final_round(struct machine *m, struct sender *s, struct isola_err *err)
+{
+        struct machine_parts p;
+        struct snap_writer w;
+        uint64_t pages;
+
+        machine_get_parts(m, &p);
+        if (send_dirty(p.vm, s, &pages, err) < 0)
+                return -1;
+        s->st->last_dirty_pages = pages;
+        if (p.ide && ide_flush_disk(p.ide, err) < 0)
+                return -1;
+        for (unsigned i = 0; i < SNAP_MAX_DISKS; i++)
+                if (p.blk[i] && virtio_blk_flush_disk(p.blk[i], err) < 0)
+                        return -1;
+        snap_writer_init(&w);
+        int rc = snap_cpu_save(p.vm, &w, err);
+        if (rc == 0) {
+                snap_devices_save(&p, &w);
+                snap_memory_section(p.vm, &w);
+                rc = snap_writer_finish(&w, err);
+        }
+        if (rc == 0)
+                rc = send_record(s->fd, 'S', NULL, 0, w.out.buf, w.out.len, err);
+        snap_writer_free(&w);
+        if (rc == 0)
+                rc = send_record(s->fd, 'E', NULL, 0, NULL, 0, err);
+        char ack = 0;
+        if (rc == 0 && recv(s->fd, &ack, 1, MSG_WAITALL) != 1)
+                rc = err_sys(err, "migration: no answer from the destination");
+        if (rc == 0 && ack != 'K')
+                rc = err_set(err, EIO, "migration: the destination could not start the VM");
+        return rc;
+}
+
+static int precopy(struct machine *m, struct sender *s, unsigned downtime_ms,
+                   struct isola_err *err)
+{
+        struct machine_parts p;
+        uint64_t pages = 0;
+
+        machine_get_parts(m, &p);
+        double t = now_ms();
+        uint64_t sent0 = s->st->bytes_sent;
+        if (snap_memory_walk(p.vm, send_chunk, s, err) < 0)
+                return -1;
+        for (s->st->rounds = 1; s->st->rounds < MIGRATE_MAX_ROUNDS; s->st->rounds++) {
+                double elapsed = now_ms() - t;
+                /* bytes per ms of the round before */
+                double rate = (double)(s->st->bytes_sent - sent0) / (elapsed > 0.1 ? elapsed : 0.1);
+                t = now_ms();
+                sent0 = s->st->bytes_sent;
+                if (send_dirty(p.vm, s, &pages, err) < 0)
+                        return -1;
+                /* What the next round would dirty, sent at this rate. */
+                if (pages == 0 || rate <= 0 ||
+                    (double)(pages * PAGE) / rate < (double)downtime_ms / 2)
+                        break;
+        }
+        return 0;
+}
+
+int migrate_send(struct machine *m, const struct machine_config *cfg, const char *to,
+                 unsigned downtime_ms, struct migrate_stats *st, struct isola_err *err)
+{
+        struct machine_parts p;
+        double t0 = now_ms();
+        uint32_t version = MIGRATE_VERSION;
+        bool paused = false;
+
+        *st = (struct migrate_stats){0};
+        machine_get_parts(m, &p);
+        int fd = dial(to, err);
+        if (fd < 0)
+                return -1;
+        struct sender s = {.fd = fd, .st = st};
+        /* Device back ends wait while memory moves: the pages they write are
+         * not in KVM's dirty log. Guest I/O resumes on the destination. */
+        evloop_stop(p.vm->loop);
+        int rc = send_all(fd, MIGRATE_MAGIC, 8, err);
+        if (rc == 0)
+                rc = send_all(fd, &version, 4, err);
+        if (rc == 0)
+                rc = send_config(fd, cfg, err);
+        if (rc == 0)
+                rc = dirty_log(p.vm, true, err);
+        if (rc == 0)
+                rc = precopy(m, &s, downtime_ms, err);
+        double t_pause = now_ms();
+        if (rc == 0) {
+                rc = machine_pause(m, err);
+                paused = rc == 0;
+        }
+        if (rc == 0)
+                rc = final_round(m, &s, err);
+        st->downtime_ms = now_ms() - t_pause;
+        st->total_ms = now_ms() - t0;
+        close(fd);
+        if (rc == 0)
+                return 0; /* the caller stops this VMM */
+        /* Anything went wrong: the source goes on as before. */
+        (void)dirty_log(p.vm, false, NULL);
+        struct isola_err e2 = {0};
+        (void)evloop_start(p.vm->loop, &e2);
+        if (paused)
+                machine_resume(m);
+        return err_prefix(err, "migration to %s", to);
+}

@@ -1,0 +1,175 @@
+/* VM snapshots (docs/snapshots.md): the state file format (snapshot_fmt.c),
+ * vCPU and VM-wide KVM state (snapshot_cpu.c), saving a paused machine and
+ * restoring one into a freshly created machine (snapshot.c), the control
+ * socket routes (snapshot_ctl.c).
+ *
+ * A snapshot is a directory: `state` (every vCPU, the in-kernel IRQ chips,
+ * PIT, kvmclock and each device, in named, versioned, checksummed sections),
+ * `memory` (guest RAM, sparse, mapped privately on restore so pages load on
+ * demand) and `config.json` (the machine). It is written under a temporary
+ * name, fsync'ed and renamed into place, so a crash leaves either the old
+ * set of snapshots or the new one. */
+#ifndef ISOLA_VMM_SNAPSHOT_H
+#define ISOLA_VMM_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/state.h"
+#include "util/err.h"
+
+#define SNAP_MAGIC          "ISOLASNP"
+#define SNAP_FORMAT_VERSION 1
+#define SNAP_MAX_SECTIONS   256
+#define SNAP_MAX_SECTION    (16u << 20) /* bytes of one section's payload */
+#define SNAP_MAX_STATE      (64u << 20) /* bytes of the whole state file */
+#define SNAP_NAME_MAX       31
+
+/* ---- the state file (snapshot_fmt.c) ---- */
+
+struct snap_section {
+        char name[SNAP_NAME_MAX + 1];
+        uint32_t version;
+        const uint8_t *data;
+        size_t len;
+};
+
+/* A parsed state file; sections point into the caller's buffer. */
+struct snap_file {
+        uint32_t n;
+        struct snap_section s[SNAP_MAX_SECTIONS];
+};
+
+/* Appends one section to an in-memory state file being built. */
+struct snap_writer {
+        struct dstate_w out;
+        uint32_t n;
+};
+void snap_writer_init(struct snap_writer *w);
+void snap_writer_add(struct snap_writer *w, const char *name, uint32_t version,
+                     const struct dstate_w *payload);
+/* Finishes the file (header count, trailer checksum); -1 when out of memory
+ * or over the limits. The bytes are w->out.buf[0..w->out.len). */
+int snap_writer_finish(struct snap_writer *w, struct isola_err *err);
+void snap_writer_free(struct snap_writer *w);
+
+/* Checks magic, version, every section's bounds and checksum and the
+ * whole file's checksum; errors name the part that is wrong. */
+int snap_parse(const uint8_t *buf, size_t len, struct snap_file *out, struct isola_err *err);
+/* The section `name` with exactly `version`, ready to read. */
+int snap_open_section(const struct snap_file *f, const char *name, uint32_t version,
+                      struct dstate_r *r, struct isola_err *err);
+
+uint32_t snap_crc32c(uint32_t crc, const void *p, size_t len);
+
+/* ---- vCPU and VM-wide state (snapshot_cpu.c) ---- */
+
+struct vm;
+/* Section "cpu<N>" for every vCPU, "irqchip", "pit", "clock". */
+int snap_cpu_save(struct vm *vm, struct snap_writer *w, struct isola_err *err);
+int snap_cpu_load(struct vm *vm, const struct snap_file *f, struct isola_err *err);
+/* Parses (does not apply) a vCPU section: for the fuzzer. */
+int snap_cpu_check(struct dstate_r *r, struct isola_err *err);
+
+/* ---- machines (snapshot.c) ---- */
+
+struct machine;
+struct machine_config;
+struct pci_bus;
+struct serial8250;
+struct i8042;
+struct rtc;
+struct ide;
+struct virtio_blk;
+struct virtio_net;
+struct virtio_console;
+struct virtio_rng;
+
+/* The parts of a machine a snapshot covers (machine_get_parts, machine.c);
+ * absent devices are NULL. */
+#define SNAP_MAX_DISKS 8
+#define SNAP_MAX_NETS  4
+struct machine_parts {
+        struct vm *vm;
+        struct pci_bus *pci;
+        struct serial8250 *serial;
+        struct i8042 *kbc;
+        struct rtc *rtc;
+        struct ide *ide;
+        struct virtio_blk *blk[SNAP_MAX_DISKS];
+        struct virtio_net *net[SNAP_MAX_NETS];
+        struct virtio_console *vcon;
+        struct virtio_rng *rng;
+};
+void machine_get_parts(struct machine *m, struct machine_parts *out);
+/* Saves the machine (created from cfg) into dir, which must not exist. The
+ * caller has paused the vCPUs; the device back ends are stopped meanwhile.
+ * stats (may be NULL) gets the pause-relevant timings. */
+struct snapshot_stats {
+        double save_ms;
+        uint64_t memory_bytes, memory_written;
+};
+int snapshot_save(struct machine *m, const struct machine_config *cfg, const char *dir,
+                  struct snapshot_stats *stats, struct isola_err *err);
+/* Pieces of a snapshot, shared with migration (snapshot.c). */
+typedef int (*snap_mem_sink)(void *opaque, uint64_t off, const void *p, size_t n,
+                             struct isola_err *err);
+/* Calls sink for every 64 KiB chunk of guest RAM that may hold data, with
+ * its offset in the memory file layout (regions back to back). */
+int snap_memory_walk(struct vm *vm, snap_mem_sink sink, void *opaque, struct isola_err *err);
+/* The "memory" section: the regions and their offsets in that layout. */
+void snap_memory_section(struct vm *vm, struct snap_writer *w);
+/* The "machine" section and one section per device. */
+void snap_devices_save(const struct machine_parts *p, struct snap_writer *w);
+
+/* ---- disks (snapshot_disk.c) ---- */
+
+/* Copies an image (reflink when possible) to dst through a temporary name. */
+int snap_copy_file(const char *src, const char *dst, struct isola_err *err);
+/* A new qcow2 overlay at dst (through a temporary name) over base. */
+int snap_overlay(const char *base, const char *dst, struct isola_err *err);
+struct machine_parts;
+struct machine_config;
+/* Snapshot time, VM paused: flush every disk, then freeze each writable
+ * qcow2 image into tmp as disk<N>.qcow2 (frozen[N] set) or copy it (raw,
+ * other file system) as disk<N>. */
+int snap_disks_save(const struct machine_parts *p, const struct machine_config *cfg,
+                    const char *tmp, bool frozen[], struct isola_err *err);
+/* Moves frozen images in dir back (the snapshot failed before its rename). */
+void snap_disks_unfreeze(const struct machine_config *cfg, const char *dir, bool frozen[]);
+/* After the rename to dir: the VM continues on new overlays over the
+ * frozen images, at the disks' own paths. */
+int snap_disks_continue(const struct machine_parts *p, const struct machine_config *cfg,
+                        const char *dir, bool frozen[], struct isola_err *err);
+/* Revert/restore: disk N of snapshot snap to dst (overlay over the frozen
+ * image, or a copy of the copy). */
+int snap_disk_put(const char *snap, unsigned i, const char *dst, struct isola_err *err);
+
+/* ---- control socket (snapshot_ctl.c) ---- */
+
+struct ctl_server;
+/* The routes' context; the caller keeps it alive as long as the server. */
+struct snapshot_ctl {
+        struct machine *m;
+        const struct machine_config *cfg;
+};
+/* PUT /snapshot {"snapshot_path": DIR}: pause, save, resume. */
+int snapshot_ctl_register(struct ctl_server *s, struct snapshot_ctl *c, struct machine *m,
+                          const struct machine_config *cfg, struct isola_err *err);
+
+/* A managed VM started with a restore request (snapshot_request_restore,
+ * by `isola vm restore/revert`) boots from that snapshot: the VMM takes the
+ * request (reads and removes it) before it creates the machine. Returns 1
+ * with the snapshot directory in out, 0 when there is none. */
+int snapshot_request_restore(const char *data_dir, const char *snap_dir, struct isola_err *err);
+int snapshot_take_restore(const char *data_dir, char *out, size_t len);
+
+/* The configuration a snapshot was taken with (config.json). */
+int snapshot_read_config(const char *dir, struct machine_config *cfg, struct isola_err *err);
+/* Loads a snapshot into a machine just created from the snapshot's
+ * configuration with cfg->restore_dir set (no kernel loaded, vCPUs not
+ * started). */
+int snapshot_restore(struct machine *m, const char *dir, struct isola_err *err);
+
+#endif

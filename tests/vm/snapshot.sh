@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# VM snapshots of managed VMs with the project's test guest (its `count`
+# test prints a counter kept in guest memory): snapshot create/ls/rm,
+# restore into a new VM (twice: two independent VMs), revert with the disk,
+# corrupt and truncated snapshots refused naming the part, kill -9 of the
+# VMM during a snapshot leaves the older snapshots intact.
+source "$(dirname "$0")/../lib/tap.sh"
+
+isola=$ISOLA_BUILD/isola
+guest=$ISOLA_BUILD/guest/testguest.elf
+[ -e /dev/kvm ] || skip_all "/dev/kvm is missing"
+[ -x "$isola" ] || skip_all "isola not built: $isola"
+[ -f "$guest" ] || skip_all "test guest not built: $guest"
+command -v qemu-img >/dev/null || skip_all "qemu-img is missing"
+
+tmp=$(mktemp -d /tmp/s2-snapshot.XXXXXX)
+export ISOLA_ROOT=$tmp/root
+cleanup() {
+	for v in $("$isola" vm ls --format json 2>/dev/null | python3 -c \
+		'import json,sys; [print(v["name"]) for v in json.load(sys.stdin)]' 2>/dev/null); do
+		"$isola" vm rm -f "$v" >/dev/null 2>&1
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+log_of() { "$isola" vm inspect "$1" | python3 -c \
+	'import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(o["paths"]["console_log"])'; }
+vmm_pid() { "$isola" vm inspect "$1" | python3 -c \
+	'import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(o["vmm_pid"])'; }
+state_of() { "$isola" vm inspect "$1" | python3 -c \
+	'import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(o["state"])'; }
+# wait_line FILE REGEX [SECONDS]
+wait_line() {
+	for _ in $(seq $((${3:-20} * 10))); do
+		grep -aqE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# wait_lines FILE N: until FILE has N counter lines.
+wait_lines() {
+	for _ in $(seq 200); do
+		[ "$(grep -ac 'ISOLA-COUNT' "$1" 2>/dev/null)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# The counter lines of a log as numbers, a partial first line completed by
+# the text before it (the source VM's log up to the snapshot).
+counts() { grep -aoE 'ISOLA-COUNT [0-9]+' | awk '{print $2}'; }
+# consecutive FILE: the numbers in FILE go up by one from the first.
+consecutive() {
+	python3 - "$1" <<'EOF'
+import re, sys
+n = [int(x) for x in re.findall(rb"ISOLA-COUNT (\d+)\n", open(sys.argv[1], "rb").read())]
+bad = [(a, b) for a, b in zip(n, n[1:]) if b != a + 1]
+print(f"{len(n)} lines, {n[0] if n else None}..{n[-1] if n else None}, gaps {bad[:3]}")
+sys.exit(0 if n and not bad else 1)
+EOF
+}
+create() { "$isola" vm create "$@" >/dev/null; }
+
+# --- snapshot of a paused VM, then restore: the counter goes on ---
+create s2-src --kernel "$guest" --memory 64 --cmdline "tests=count count_ms=20"
+"$isola" vm start s2-src >/dev/null
+src_log=$(log_of s2-src)
+check "source VM counts" wait_line "$src_log" 'ISOLA-COUNT 20$'
+"$isola" vm pause s2-src >/dev/null
+out=$("$isola" vm snapshot create s2-src snap1 2>&1)
+check_eq "snapshot create prints the snapshot's name" "$out" "snap1"
+check_eq "a paused VM stays paused after a snapshot" "$(state_of s2-src)" "paused"
+"$isola" vm kill s2-src >/dev/null
+for _ in $(seq 50); do [ "$(state_of s2-src)" = stopped ] && break; sleep 0.1; done
+cp "$src_log" "$tmp/src.log"
+ls_out=$("$isola" vm snapshot ls s2-src)
+check_match "snapshot ls lists it with its memory size" "$ls_out" $'\n''snap1 +[0-9-]+ [0-9:]+ +64 MiB'
+snapdir=$(ls -d "$ISOLA_ROOT"/vms/*/snapshots/snap1)
+check "snapshot holds state, memory and config.json" \
+	test -s "$snapdir/state" -a -f "$snapdir/memory" -a -s "$snapdir/config.json"
+mem_sum=$(sha256sum <"$snapdir/memory")
+
+out=$("$isola" vm restore s2-src snap1 --name s2-r1 2>&1)
+check_eq "restore --name prints the new VM" "$out" "s2-r1"
+r1_log=$(log_of s2-r1)
+check "restored VM keeps counting" wait_lines "$r1_log" 30
+cat "$tmp/src.log" "$r1_log" >"$tmp/joined.log"
+res=$(consecutive "$tmp/joined.log")
+check "source log + restored log: one unbroken counter ($res)" \
+	bash -c "[[ '$res' == *'gaps []' ]]"
+first=$(counts <"$r1_log" | head -1)
+check "the restored guest did not start over (first line $first > 15)" test "${first:-0}" -gt 15
+
+# --- a second restore of the same snapshot: an independent VM ---
+"$isola" vm restore s2-src snap1 --name s2-r2 >/dev/null
+r2_log=$(log_of s2-r2)
+check "second restore counts too" wait_lines "$r2_log" 30
+check_eq "both restored VMs run" "$(state_of s2-r1) $(state_of s2-r2)" "running running"
+"$isola" vm kill s2-r1 >/dev/null
+sleep 0.3
+n2=$(counts <"$r2_log" | tail -1)
+sleep 0.5
+check "killing one restored VM leaves the other counting" \
+	test "$(counts <"$r2_log" | tail -1)" -gt "$n2"
+check_eq "the snapshot's memory file is unchanged by the running restores" \
+	"$(sha256sum <"$snapdir/memory")" "$mem_sum"
+
+# --- a snapshot of a restored VM (memory mapped from the first snapshot) ---
+"$isola" vm pause s2-r2 >/dev/null
+check_eq "a restored VM can be snapshotted" "$("$isola" vm snapshot create s2-r2 again 2>&1)" "again"
+"$isola" vm kill s2-r2 >/dev/null
+for _ in $(seq 50); do [ "$(state_of s2-r2)" = stopped ] && break; sleep 0.1; done
+cp "$r2_log" "$tmp/r2.log"
+"$isola" vm restore s2-r2 again --name s2-r3 >/dev/null
+r3_log=$(log_of s2-r3)
+check "the VM restored from the second-generation snapshot counts" wait_lines "$r3_log" 30
+cat "$tmp/r2.log" "$r3_log" >"$tmp/joined2.log"
+res=$(consecutive "$tmp/joined2.log")
+check "second generation: one unbroken counter ($res)" bash -c "[[ '$res' == *'gaps []' ]]"
+"$isola" vm kill s2-r3 >/dev/null
+
+# --- restore in place refuses a running VM; revert replaces it ---
+"$isola" vm start s2-src >/dev/null
+out=$("$isola" vm restore s2-src snap1 2>&1)
+check_match "restore in place of a running VM is refused" "$out" "is running: use .isola vm revert."
+"$isola" vm kill s2-src >/dev/null
+
+# --- disks: a file written after the snapshot is gone after revert ---
+"$isola" disk create -f qcow2 "$tmp/d.qcow2" 4M >/dev/null
+qemu-io -f qcow2 -c "write -P 0x42 51200 512" "$tmp/d.qcow2" >/dev/null
+create s2-disk --kernel "$guest" --memory 64 --disk "$tmp/d.qcow2,bus=virtio" \
+	--cmdline "tests=count,vblk count_n=40 count_ms=100"
+"$isola" vm start s2-disk >/dev/null
+disk_log=$(log_of s2-disk)
+wait_line "$disk_log" 'ISOLA-COUNT 3$'
+"$isola" vm snapshot create s2-disk before >/dev/null
+sdisk=$(ls -d "$ISOLA_ROOT"/vms/*/snapshots/before)/disk0.qcow2
+check "the snapshot froze the qcow2 image into itself" test -f "$sdisk"
+check_match "the VM goes on writing a new overlay over the frozen image" \
+	"$(qemu-img info --backing-chain -U "$tmp/d.qcow2" 2>&1 | grep -E '^(image|backing file):' | tr '\n' ' ')" \
+	"image: $tmp/d.qcow2 backing file: $sdisk .*image: $sdisk"
+check "the guest writes its disk after the snapshot, then powers off" \
+	wait_line "$disk_log" '^ISOLA-DONE' 30
+for _ in $(seq 50); do [ "$(state_of s2-disk)" = stopped ] && break; sleep 0.1; done
+qemu-img convert -O raw "$tmp/d.qcow2" "$tmp/after.raw"
+pattern() { python3 "$ISOLA_SRC/tests/vm/guest_pattern.py" "$@" >/dev/null; }
+check "before revert the disk holds the guest's sectors" pattern "$tmp/after.raw" VBLK 0 8
+check "qemu-img check accepts the disk the VM wrote" qemu-img check -q "$tmp/d.qcow2"
+check "qemu-img check accepts the frozen image in the snapshot" qemu-img check -q "$sdisk"
+out=$("$isola" vm snapshot rm s2-disk before 2>&1)
+check_match "snapshot rm refuses a snapshot whose image the VM's disk is built on" "$out" \
+	"snapshot 'before': snapshot holds the base image of the VM's disk"
+"$isola" vm revert s2-disk before >/dev/null
+"$isola" vm pause s2-disk >/dev/null
+check_eq "revert dropped the overlay above the snapshot: a fresh one over the frozen image" \
+	"$(qemu-img info -U --output json "$tmp/d.qcow2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["backing-filename"])')" \
+	"$sdisk"
+qemu-img convert -U -O raw "$tmp/d.qcow2" "$tmp/reverted.raw"
+check "after revert the sectors written after the snapshot are gone" \
+	bash -c "! python3 '$ISOLA_SRC/tests/vm/guest_pattern.py' '$tmp/reverted.raw' VBLK 0 8 >/dev/null"
+check_eq "after revert the data written before the snapshot is there" \
+	"$(dd if="$tmp/reverted.raw" bs=512 skip=100 count=1 status=none | od -An -tx1 | head -1 | tr -d ' ')" \
+	"42424242424242424242424242424242"
+"$isola" vm resume s2-disk >/dev/null
+check "the reverted VM goes on and writes its disk again" wait_line "$disk_log" '^ISOLA-DONE.*fail=0' 30
+for _ in $(seq 50); do [ "$(state_of s2-disk)" = stopped ] && break; sleep 0.1; done
+check "qemu-img check accepts the disk after the reverted run" qemu-img check -q "$tmp/d.qcow2"
+
+# --- corrupt, truncated and foreign snapshots are refused naming the part ---
+sdir=$(dirname "$snapdir")
+cp -r "$snapdir" "$sdir/flip"
+python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(200); b=f.read(1); f.seek(200); f.write(bytes([b[0]^1]))" \
+	"$sdir/flip/state"
+out=$("$isola" vm restore s2-src flip --name s2-bad 2>&1)
+check_match "a flipped bit in the state file is refused as corrupt" "$out" "checksum mismatch \\(corrupt\\)"
+check "no VM is left from the refused restore" bash -c "! '$isola' vm inspect s2-bad >/dev/null 2>&1"
+cp -r "$snapdir" "$sdir/short"
+truncate -s 5000 "$sdir/short/state"
+out=$("$isola" vm restore s2-src short --name s2-bad 2>&1)
+check_match "a truncated state file is refused" "$out" "truncated"
+cp -r "$snapdir" "$sdir/nomem"
+truncate -s 1M "$sdir/nomem/memory"
+out=$("$isola" vm restore s2-src nomem --name s2-bad 2>&1)
+check_match "a truncated memory file is refused naming the 'memory' section" "$out" \
+	"section 'memory'.*truncated"
+cp -r "$snapdir" "$sdir/junk"
+head -c 4096 /dev/urandom >"$sdir/junk/state"
+out=$("$isola" vm restore s2-src junk --name s2-bad 2>&1)
+check_match "a file that is no snapshot is refused" "$out" "not an isola snapshot"
+"$isola" vm snapshot rm s2-src flip short nomem junk >/dev/null
+check_eq "snapshot rm removes them" "$(ls "$sdir" | tr '\n' ' ')" "snap1 "
+
+# --- kill -9 of the VMM during snapshots: older snapshots stay intact ---
+create s2-kill --kernel "$guest" --memory 256 --cmdline "tests=count count_ms=20"
+"$isola" vm start s2-kill >/dev/null
+kill_log=$(log_of s2-kill)
+wait_line "$kill_log" 'ISOLA-COUNT 5$'
+"$isola" vm snapshot create s2-kill old >/dev/null
+kdir=$(dirname "$(ls -d "$ISOLA_ROOT"/vms/*/snapshots/old)")
+old_sum=$(cat "$kdir/old/state" "$kdir/old/config.json" | sha256sum)
+for delay in 0 0.01 0.05; do
+	"$isola" vm snapshot create s2-kill "new-$delay" >/dev/null 2>&1 &
+	cpid=$!
+	sleep "$delay"
+	kill -9 "$(vmm_pid s2-kill)" 2>/dev/null
+	wait "$cpid"
+	for _ in $(seq 50); do [ "$(state_of s2-kill)" = stopped ] && break; sleep 0.1; done
+	"$isola" vm snapshot ls s2-kill >/dev/null
+	check "kill -9 after ${delay}s: no temporary left after snapshot ls" \
+		bash -c "! ls '$kdir' | grep -q tmp"
+	check_eq "kill -9 after ${delay}s: the older snapshot is unchanged" \
+		"$(cat "$kdir/old/state" "$kdir/old/config.json" | sha256sum)" "$old_sum"
+	"$isola" vm start s2-kill >/dev/null
+done
+"$isola" vm kill s2-kill >/dev/null
+for _ in $(seq 50); do [ "$(state_of s2-kill)" = stopped ] && break; sleep 0.1; done
+out=$("$isola" vm restore s2-kill old --name s2-kill2 2>&1)
+check_eq "the older snapshot still restores" "$out" "s2-kill2"
+check "the VM restored from it counts 20 lines on" wait_lines "$(log_of s2-kill2)" 20
+
+done_testing

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Live migration of a managed VM between two network namespaces on one host
+# (each side its own isola root, as two hosts would have): the test guest's
+# counter goes on with no line lost or repeated, the source stops only once
+# the destination runs; a refused or broken migration leaves the source
+# running, and a source killed mid-way leaves nothing on the destination.
+source "$(dirname "$0")/../lib/tap.sh"
+
+isola=$ISOLA_BUILD/isola
+guest=$ISOLA_BUILD/guest/testguest.elf
+[ -e /dev/kvm ] || skip_all "/dev/kvm is missing"
+[ -x "$isola" ] || skip_all "isola not built: $isola"
+[ -f "$guest" ] || skip_all "test guest not built: $guest"
+[ "$(id -u)" = 0 ] || skip_all "needs root for network namespaces"
+
+tmp=$(mktemp -d /tmp/s2-migrate.XXXXXX)
+nsa=s2-mig-a$$
+nsb=s2-mig-b$$
+src_root=$tmp/a
+dst_root=$tmp/b
+port=27011
+cleanup() {
+	for r in "$src_root" "$dst_root"; do
+		for v in s2-mig s2-mig2; do ISOLA_ROOT=$r "$isola" vm rm -f "$v" >/dev/null 2>&1; done
+	done
+	[ -n "${recv:-}" ] && kill "$recv" 2>/dev/null
+	ip netns del "$nsa" 2>/dev/null
+	ip netns del "$nsb" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ip netns add "$nsa" && ip netns add "$nsb" || skip_all "cannot make network namespaces"
+ip link add s2ma$$ netns "$nsa" type veth peer name s2mb$$ netns "$nsb"
+ip -n "$nsa" addr add 10.227.0.1/24 dev s2ma$$
+ip -n "$nsb" addr add 10.227.0.2/24 dev s2mb$$
+for n in "$nsa" "$nsb"; do ip -n "$n" link set lo up; done
+ip -n "$nsa" link set s2ma$$ up
+ip -n "$nsb" link set s2mb$$ up
+
+A() { ISOLA_ROOT=$src_root ip netns exec "$nsa" "$isola" vm "$@"; }
+B() { ISOLA_ROOT=$dst_root ip netns exec "$nsb" "$isola" vm "$@"; }
+field() { python3 -c "import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(o$1)"; }
+wait_lines() {
+	for _ in $(seq 200); do
+		[ "$(grep -ac 'ISOLA-COUNT' "$1" 2>/dev/null)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+count_last() { grep -aoE 'ISOLA-COUNT [0-9]+' "$1" | tail -1 | awk '{print $2}'; }
+consecutive() {
+	python3 - "$1" <<'EOF'
+import re, sys
+n = [int(x) for x in re.findall(rb"ISOLA-COUNT (\d+)\n", open(sys.argv[1], "rb").read())]
+bad = [(a, b) for a, b in zip(n, n[1:]) if b != a + 1]
+print(f"{len(n)} lines, {n[0] if n else None}..{n[-1] if n else None}, gaps {bad[:3]}")
+EOF
+}
+# receive_bg NAME: the destination listens in its namespace
+receive_bg() {
+	B receive "$1" --listen 10.227.0.2:$port >"$tmp/recv.out" 2>&1 &
+	recv=$!
+	for _ in $(seq 50); do
+		ip netns exec "$nsb" ss -ltn 2>/dev/null | grep -q ":$port " && return 0
+		sleep 0.1
+	done
+}
+
+A create s2-mig --kernel "$guest" --memory 256 --cmdline "tests=count count_ms=10" >/dev/null
+A start s2-mig >/dev/null
+src_log=$(A inspect s2-mig | field '["paths"]["console_log"]')
+check "the source VM counts" wait_lines "$src_log" 20
+
+# --- nobody listening: refused, the source goes on ---
+out=$(A migrate s2-mig --to 10.227.0.2:$port 2>&1)
+check_match "migration to a closed port fails" "$out" "10.227.0.2:$port.*Connection refused"
+n=$(count_last "$src_log")
+sleep 0.3
+check_eq "the source is still running" "$(A inspect s2-mig | field '["state"]')" "running"
+check "and still counting" test "$(count_last "$src_log")" -gt "$n"
+
+# --- the destination cannot take it (a VM of that name exists there): source goes on ---
+B create s2-mig --kernel "$guest" --memory 16 --cmdline "tests=" >/dev/null
+receive_bg s2-mig
+out=$(A migrate s2-mig --to 10.227.0.2:$port 2>&1)
+wait "$recv"
+check_match "a destination that fails is reported" "$out" "migration"
+check_match "the receiver says why" "$(cat "$tmp/recv.out")" "s2-mig"
+n=$(count_last "$src_log")
+sleep 0.3
+check "the source keeps counting after the failed migration" test "$(count_last "$src_log")" -gt "$n"
+B rm -f s2-mig >/dev/null
+
+# --- the destination dies mid-stream (after the config and some memory) ---
+ip netns exec "$nsb" python3 - "$port" >"$tmp/fake.out" 2>&1 <<'EOF' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.227.0.2", int(sys.argv[1])))
+s.listen(1)
+c, _ = s.accept()
+got = 0
+while got < 100000:
+    b = c.recv(65536)
+    if not b:
+        break
+    got += len(b)
+print(got)
+c.close()  # as a killed receiver's kernel would
+EOF
+fake=$!
+sleep 0.5
+out=$(A migrate s2-mig --to 10.227.0.2:$port 2>&1)
+wait "$fake"
+check_match "a destination gone mid-stream fails the migration" "$out" "migration"
+n=$(count_last "$src_log")
+sleep 0.3
+check_eq "the source is running after the broken stream" "$(A inspect s2-mig | field '["state"]')" "running"
+check "and counting" test "$(count_last "$src_log")" -gt "$n"
+
+# --- live migration: the counter goes on on the other side ---
+receive_bg s2-mig
+out=$(A migrate s2-mig --to 10.227.0.2:$port --downtime-ms 300 2>&1)
+wait "$recv"
+check_match "migrate reports rounds, bytes and downtime" "$out" \
+	"^s2-mig: [0-9]+ rounds, [0-9.]+ MiB, downtime [0-9.]+ ms$"
+diag "$out"
+check_eq "the receiver names the VM" "$(cat "$tmp/recv.out")" "s2-mig"
+check_eq "the destination VM runs" "$(B inspect s2-mig | field '["state"]')" "running"
+for _ in $(seq 50); do [ "$(A inspect s2-mig | field '["state"]')" = stopped ] && break; sleep 0.1; done
+check_eq "the source VM stopped" "$(A inspect s2-mig | field '["state"]')" "stopped"
+dst_log=$(B inspect s2-mig | field '["paths"]["console_log"]')
+check "the destination keeps counting" wait_lines "$dst_log" 30
+cat "$src_log" "$dst_log" >"$tmp/joined.log"
+res=$(consecutive "$tmp/joined.log")
+check "source log + destination log: one unbroken counter ($res)" \
+	bash -c "[[ '$res' == *'gaps []' ]]"
+
+# --- the source dies mid-stream: the receiver leaves no VM behind ---
+receive_bg s2-back
+ip netns exec "$nsa" python3 - "$port" "$guest" <<'EOF'
+import json, socket, struct, sys
+s = socket.create_connection(("10.227.0.2", int(sys.argv[1])))
+s.sendall(b"ISOLAMIG" + struct.pack("<I", 1))
+cfg = json.dumps({"kernel": sys.argv[2], "cpus": 1, "memory_mib": 16, "cmdline": "tests="}).encode()
+s.sendall(b"C" + struct.pack("<I", len(cfg)) + cfg)
+page = b"\x11" * 4096
+s.sendall(b"P" + struct.pack("<I", 8 + len(page)) + struct.pack("<Q", 0) + page)
+s.close()  # as a killed source's kernel would
+EOF
+wait "$recv"
+check_match "the receiver reports the cut stream" "$(cat "$tmp/recv.out")" "closed the connection early"
+check "the receiver of a cut stream leaves no VM" \
+	bash -c "! ISOLA_ROOT=$dst_root '$isola' vm inspect s2-back >/dev/null 2>&1"
+check_eq "nor a half-received snapshot" "$(ls "$dst_root"/vms/*/snapshots 2>/dev/null | grep -c tmp)" "0"
+
+done_testing
