@@ -9,6 +9,7 @@
 
 #include "api/labels.h"
 #include "engine/engine_internal.h"
+#include "engine/health.h"
 
 enum op_kind {
         OP_LIST,
@@ -74,8 +75,12 @@ static int list(struct eng_ctx *e, const struct op *op, FILE *out, struct isola_
  * checks that before it reconnects a container). */
 static json_object *inspect_json(struct eng_ctx *e, const struct eng_container *ct)
 {
-        json_object *o = api_ctr_inspect_json(ct), *cfg, *ns, *nets;
+        json_object *o = api_ctr_inspect_json(ct), *cfg, *ns, *nets, *st;
         char short_id[13];
+
+        /* State.Health as the engine recorded it (health: engine/health.h) */
+        if (json_object_object_get_ex(o, "State", &st))
+                eng_health_state_add(e, ct, st);
 
         snprintf(short_id, sizeof(short_id), "%.12s", ct->id);
         if (json_object_object_get_ex(o, "Config", &cfg) &&

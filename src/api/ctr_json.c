@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/health.h"
+
 static json_object *strv_json(char **v)
 {
         json_object *a = json_object_new_array();
@@ -131,6 +133,8 @@ static json_object *config_json(const struct eng_container *ct, const struct eng
                                json_object_new_string(cfg->workdir ? cfg->workdir : ""));
         json_object_object_add(o, "StopSignal", str_or_null(cfg->stop_signal));
         json_object_object_add(o, "Labels", json_object_new_object());
+        if (cfg->health.test) /* health: engine/health.h */
+                json_object_object_add(o, "Healthcheck", eng_healthcheck_docker_json(&cfg->health));
         return o;
 }
 

@@ -48,7 +48,17 @@ static int put(const struct eng_event_row *ev, void *arg)
         return rc < 0 ? -1 : 0;
 }
 
-/* In the worker: until `until` (or the client goes: SIGPIPE ends it). */
+/* The relay's end of our stdout is gone (the client left and the server
+ * closed it, or the server itself died): nothing will read us any more. */
+static bool reader_gone(FILE *out)
+{
+        struct pollfd pf = {.fd = fileno(out), .events = 0};
+
+        return poll(&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP));
+}
+
+/* In the worker: until `until`, or until nobody reads (an idle stream
+ * writes nothing, so SIGPIPE alone would come only with the next event). */
 static int ev_work(struct eng_ctx *e, void *arg, FILE *out, struct isola_err *err)
 {
         struct ev_arg *a = arg;
@@ -56,6 +66,8 @@ static int ev_work(struct eng_ctx *e, void *arg, FILE *out, struct isola_err *er
         int64_t last = a->f.since_ns ? 0 : eng_events_last_id(e->db);
 
         for (;;) {
+                if (reader_gone(out))
+                        return 0;
                 int64_t before = last;
                 if (eng_events_read(e->db, last, &a->f, BATCH, put, out, &last, err) < 0)
                         return -1;
@@ -108,6 +120,8 @@ static int parse(struct api_call *c, struct ev_arg *a, struct isola_err *err)
                 return -1;
         if (since && since[0] && eng_event_time_parse(since, now, &a->f.since_ns, err) < 0)
                 return -1;
+        if (since && since[0] && a->f.since_ns <= 0)
+                a->f.since_ns = 1; /* since=0: everything kept (0 means no since) */
         if (until && until[0] && eng_event_time_parse(until, now, &a->until_ns, err) < 0)
                 return -1;
         a->f.until_ns = a->until_ns;

@@ -1,6 +1,6 @@
 /* The route table: every path with and without the /v1.xx prefix. */
 #include "api/api_internal.h"
-#include "api/v1.h" /* apiv1 */
+#include "api/v1.h"       /* apiv1 */
 #include "api/fn_mount.h" /* fn */
 
 #include <string.h>

@@ -51,6 +51,8 @@ void v1_fn_live(const char *name, size_t *instances, struct v1_usage *sum)
                 if (name && !pid_serial(de->d_name + plen))
                         continue;
                 v1_cgroup_usage(de->d_name, &u);
+                if (u.pids == 0)
+                        continue; /* a cgroup left behind, not a live instance */
                 (*instances)++;
                 sum->cpu_s += u.cpu_s;
                 sum->mem += u.mem;

@@ -115,6 +115,8 @@ static int parse_args(int argc, char **argv, struct eng_event_filter *f, bool *j
                 switch (ch) {
                 case OPT_SINCE:
                         rc = eng_event_time_parse(optarg, now, &f->since_ns, err);
+                        if (rc == 0 && f->since_ns <= 0)
+                                f->since_ns = 1; /* 0 would mean no --since */
                         break;
                 case OPT_UNTIL:
                         rc = eng_event_time_parse(optarg, now, &f->until_ns, err);

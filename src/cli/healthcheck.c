@@ -72,10 +72,11 @@ int cli_health_flag(struct eng_config *cfg, int kind, const char *arg, struct is
         int64_t ns = 0;
 
         if (kind >= 1 && kind <= 5 && kind != 3) {
+                /* 0 means the default, as docker's */
                 ns = eng_duration_parse(arg);
-                if (ns <= 0)
+                if (ns < 0)
                         return err_set(err, EINVAL,
-                                       "%s '%s': expected a positive duration (30s, 1m30s, 500ms)",
+                                       "%s '%s': expected a duration (30s, 1m30s, 500ms)",
                                        flag_names[kind], arg);
         }
         switch (kind) {

@@ -52,7 +52,8 @@ int cli_vm_migrate(int argc, char **argv)
         else if (argc != 4)
                 return usage_error("migrate", "expected NAME --to ADDR:PORT [--downtime-ms N]");
         if (strcmp(argv[2], "--to") != 0 || downtime < 1 || downtime > 60000)
-                return usage_error("migrate", "expected NAME --to ADDR:PORT [--downtime-ms 1-60000]");
+                return usage_error("migrate",
+                                   "expected NAME --to ADDR:PORT [--downtime-ms 1-60000]");
         if (vm_mgr_open(NULL, &m, &err) < 0)
                 return fail("migrate", &err);
         struct json_object *req = json_object_new_object();
@@ -93,10 +94,10 @@ int cli_vm_migrate(int argc, char **argv)
 /* ---- receiving ---- */
 
 struct incoming {
-        int fd;                  /* the connection */
-        int mem_fd, state_fd;    /* files of the snapshot being written */
+        int fd;               /* the connection */
+        int mem_fd, state_fd; /* files of the snapshot being written */
         uint64_t mem_size;
-        char dir[PATH_MAX];      /* <data dir>/snapshots/migrated.tmp-PID */
+        char dir[PATH_MAX]; /* <data dir>/snapshots/migrated.tmp-PID */
         char data_dir[PATH_MAX];
         bool created;
         struct machine_config cfg;
@@ -173,8 +174,8 @@ static int on_config(struct vm_mgr *m, const char *name, struct incoming *in, ch
             (mkdir(in->data_dir, 0700) < 0 && errno != EEXIST) ||
             (mkdir(in->dir, 0700) < 0 && errno != EEXIST))
                 return err_sys(err, "'%s'", in->dir);
-        snprintf(in->dir + strlen(in->dir), sizeof(in->dir) - strlen(in->dir),
-                 "/migrated.tmp-%d", (int)getpid());
+        snprintf(in->dir + strlen(in->dir), sizeof(in->dir) - strlen(in->dir), "/migrated.tmp-%d",
+                 (int)getpid());
         if (mkdir(in->dir, 0700) < 0)
                 return err_sys(err, "'%s'", in->dir);
         char p[PATH_MAX + 16];
@@ -213,8 +214,7 @@ static int on_page(struct incoming *in, const char *buf, uint32_t len, struct is
         return write_at(in->mem_fd, buf + 8, len - 8, (off_t)off, err);
 }
 
-static int finish(struct vm_mgr *m, const char *name, struct incoming *in,
-                  struct isola_err *err)
+static int finish(struct vm_mgr *m, const char *name, struct incoming *in, struct isola_err *err)
 {
         char p[PATH_MAX + 16], final[PATH_MAX];
 

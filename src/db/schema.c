@@ -182,7 +182,7 @@ const char *const db_schema[] = {
     " monitor_start INTEGER NOT NULL DEFAULT 0,"
     " exit_code INTEGER NOT NULL DEFAULT 0,"
     " exit_reason TEXT NOT NULL DEFAULT ''," /* poweroff|reset|...|stopped|killed */
-    " created INTEGER NOT NULL,"            /* unix seconds */
+    " created INTEGER NOT NULL,"             /* unix seconds */
     " started INTEGER NOT NULL DEFAULT 0,"
     " finished INTEGER NOT NULL DEFAULT 0)",
     /* api (events): what happened to containers, images, networks and

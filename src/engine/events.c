@@ -128,10 +128,41 @@ void eng_event_v(sqlite3 *db, const char *type, const char *action, const char *
         eng_event_emit(db, type, action, actor, v);
 }
 
+/* The container's Docker labels (table api_ctr_labels) as attributes, as
+ * Docker has them: clients filter events by label (docker-compose does).
+ * Strings are copied into buf; returns the new count in v. */
+static size_t add_labels(sqlite3 *db, const char *id, const char **v, size_t n, char *buf,
+                         size_t len)
+{
+        sqlite3_stmt *st = NULL;
+        size_t off = 0;
+
+        if (sqlite3_prepare_v2(db,
+                               "SELECT j.key, j.value FROM api_ctr_labels l, json_each(l.labels) j"
+                               " WHERE l.container_id = ? AND j.type = 'text'",
+                               -1, &st, NULL) != SQLITE_OK)
+                return n;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        while (n + 2 < ATTRS_MAX && sqlite3_step(st) == SQLITE_ROW) {
+                const char *k = (const char *)sqlite3_column_text(st, 0);
+                const char *val = (const char *)sqlite3_column_text(st, 1);
+                size_t kl = k ? strlen(k) + 1 : 0, vl = val ? strlen(val) + 1 : 0;
+                if (!k || !val || off + kl + vl > len)
+                        break;
+                memcpy(buf + off, k, kl);
+                memcpy(buf + off + kl, val, vl);
+                v[n++] = buf + off;
+                v[n++] = buf + off + kl;
+                off += kl + vl;
+        }
+        sqlite3_finalize(st);
+        return n;
+}
+
 void eng_event_container_v(sqlite3 *db, const char *id, const char *action, ...)
 {
         const char *v[2 * ATTRS_MAX + 1];
-        char name[256] = "", image[512] = "";
+        char name[256] = "", image[512] = "", labels[4096];
         sqlite3_stmt *st = NULL;
         size_t n = 0;
         va_list ap;
@@ -157,6 +188,7 @@ void eng_event_container_v(sqlite3 *db, const char *id, const char *action, ...)
                 v[n++] = "name";
                 v[n++] = name;
         }
+        n = add_labels(db, id, v, n, labels, sizeof(labels));
         va_start(ap, action);
         collect(ap, v, n);
         va_end(ap);

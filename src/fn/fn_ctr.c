@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -168,12 +169,17 @@ static json_object *process_obj(json_object *p, const struct fn_config *c, const
         json_object *args = json_object_new_array(), *env = json_object_new_array();
         char buf[64];
 
-        json_object_array_add(args, json_object_new_string("/.isola-fn/shim"));
-        json_object_array_add(args,
-                              json_object_new_string(c->mode == FN_MODE_HTTP ? "http" : "stdio"));
-        snprintf(buf, sizeof(buf), "%d", c->port);
-        json_object_array_add(args, json_object_new_string(buf));
-        json_object_array_add(args, json_object_new_string("--"));
+        /* http: the init execs the handler itself (its output goes to the log
+         * through the stdio the prepare helper hands down); stdio: the shim
+         * serves and runs the handler per request */
+        if (c->mode == FN_MODE_STDIO || !cmd || !cmd[0]) {
+                json_object_array_add(args, json_object_new_string("/.isola-fn/shim"));
+                json_object_array_add(
+                    args, json_object_new_string(c->mode == FN_MODE_HTTP ? "http" : "stdio"));
+                snprintf(buf, sizeof(buf), "%d", c->port);
+                json_object_array_add(args, json_object_new_string(buf));
+                json_object_array_add(args, json_object_new_string("--"));
+        }
         for (size_t k = 0; cmd && cmd[k]; k++)
                 json_object_array_add(args, json_object_new_string(cmd[k]));
         json_object_object_add(p, "args", args);
@@ -382,11 +388,14 @@ static int ctr_prepare_inst(struct fn_inst *i, struct isola_err *err)
         if (h == 0) {
                 struct ctr_create_args a = {.bundle = i->dir};
                 struct isola_err e = {0};
-                int dn = open("/dev/null", O_RDWR);
+                char logp[PATH_MAX + 16];
+                snprintf(logp, sizeof(logp), "%s/../log", i->dir);
+                int dn = open("/dev/null", O_RDWR),
+                    lg = open(logp, O_WRONLY | O_APPEND | O_CLOEXEC);
                 if (dn >= 0) {
                         dup2(dn, 0);
-                        dup2(dn, 1);
-                        dup2(dn, 2);
+                        dup2(lg >= 0 ? lg : dn, 1);
+                        dup2(lg >= 0 ? lg : dn, 2);
                 }
                 /* a parked init must not keep the gateway's sockets open */
                 if (pfd[1] > 3)
@@ -473,6 +482,8 @@ static int ctr_connect(struct fn_inst *i, struct isola_err *err)
                 errno = e;
                 return err_sys(err, "socket");
         }
+        int one = 1;
+        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
                 err_sys(err, "connect to port %d", i->port);
                 close(s);

@@ -268,38 +268,6 @@ void *gw_accept_loop(void *arg)
         return NULL;
 }
 
-/* Where the response's head ends and how long its body is ((size_t)-1 =
- * until the instance closes); whether the instance keeps the connection. */
-static bool response_frame(const char *buf, size_t got, size_t *head, size_t *clen, bool *keep)
-{
-        const char *end = memmem(buf, got, "\r\n\r\n", 4);
-
-        if (!end)
-                return false;
-        *head = (size_t)(end - buf) + 4;
-        *clen = (size_t)-1;
-        *keep = false;
-        for (const char *p = memchr(buf, '\n', *head); p && p + 1 < end;
-             p = memchr(p + 1, '\n', (size_t)(end - p))) {
-                const char *l = p + 1;
-                if (!strncasecmp(l, "Content-Length:", 15)) {
-                        char *e;
-                        unsigned long long v = strtoull(l + 15, &e, 10);
-                        if (e != l + 15 && v <= FN_BODY_MAX + 1ull)
-                                *clen = (size_t)v;
-                } else if (!strncasecmp(l, "Connection:", 11)) {
-                        const char *v = l + 11;
-                        while (*v == ' ' || *v == '\t')
-                                v++;
-                        *keep = !strncasecmp(v, "keep-alive", 10);
-                }
-        }
-        /* only a response whose end is known can leave the connection reusable */
-        if (*clen == (size_t)-1)
-                *keep = false;
-        return true;
-}
-
 /* Forwards the request (HTTP/1.0 asking for keep-alive, so no chunked
  * responses) and reads the whole response, bounded by the body limit and the
  * deadline. *keep: the connection can carry the next request. *stale:
@@ -311,7 +279,7 @@ int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t de
         char head[GW_HDR_MAX + 256], *resp = NULL;
         size_t hl = 0, cap = 16384, got = 0, rhead = 0, clen = (size_t)-1;
         bool framed = false;
-        int st;
+        int st, one = 1;
 
         *keep = *stale = false;
         hl = (size_t)snprintf(head, sizeof(head), "%s %s%s HTTP/1.0\r\n", rq->method,
@@ -368,6 +336,9 @@ int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t de
                                 break;
                         resp = n;
                 }
+                /* no delayed ACK: a handler writing head and body apart
+                 * (Nagle on its side) would wait 40 ms for it */
+                setsockopt(s, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
                 ssize_t n = recv(s, resp + got, cap - got, MSG_DONTWAIT);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -380,7 +351,7 @@ int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t de
                         break;
                 got += (size_t)n;
                 if (!framed)
-                        framed = response_frame(resp, got, &rhead, &clen, keep);
+                        framed = fn_http_response_frame(resp, got, &rhead, &clen, keep);
         }
         if (!resp)
                 return err_set(err, ENOMEM, "out of memory"), 500;

@@ -27,6 +27,10 @@ void fn_http_req_free(struct fn_http_req *r);
 /* Whole response → status, end-to-end headers, body (Content-Length trims);
  * -1 when it is not HTTP. */
 int fn_http_parse_response(const char *buf, size_t len, struct fn_response *out);
+/* A response's framing once its head is complete (false before): head
+ * length, body length ((size_t)-1 = until close), whether the connection
+ * stays usable (keep-alive with a Content-Length). buf need not end in NUL. */
+bool fn_http_response_frame(const char *buf, size_t got, size_t *head, size_t *clen, bool *keep);
 /* Hop-by-hop and framing headers the gateway sets itself. */
 bool fn_http_hop_header(const char *line);
 

@@ -235,3 +235,45 @@ void fn_response_free(struct fn_response *rs)
         free(rs->body);
         memset(rs, 0, sizeof(*rs));
 }
+
+/* Where the response's head ends and how long its body is ((size_t)-1 =
+ * until the instance closes); whether the instance keeps the connection. */
+bool fn_http_response_frame(const char *buf, size_t got, size_t *head, size_t *clen, bool *keep)
+{
+        const char *end = memmem(buf, got, "\r\n\r\n", 4);
+
+        if (!end)
+                return false;
+        *head = (size_t)(end - buf) + 4;
+        *clen = (size_t)-1;
+        *keep = false;
+        /* every read below stays before end: buf has no NUL after it */
+        for (const char *p = memchr(buf, '\n', (size_t)(end - buf)); p && p + 1 < end;
+             p = memchr(p + 1, '\n', (size_t)(end - p - 1))) {
+                const char *l = p + 1, *eol = end;
+                const char *nl = memchr(l, '\r', (size_t)(end - l));
+                if (nl)
+                        eol = nl;
+                size_t n = (size_t)(eol - l);
+                if (n >= 15 && !strncasecmp(l, "Content-Length:", 15)) {
+                        const char *v = l + 15;
+                        while (v < eol && (*v == ' ' || *v == '\t'))
+                                v++;
+                        unsigned long long x = 0;
+                        const char *d = v;
+                        while (d < eol && isdigit((unsigned char)*d) && x <= FN_BODY_MAX + 1ull)
+                                x = x * 10 + (unsigned)(*d++ - '0');
+                        if (d > v && x <= FN_BODY_MAX + 1ull)
+                                *clen = (size_t)x;
+                } else if (n >= 11 && !strncasecmp(l, "Connection:", 11)) {
+                        const char *v = l + 11;
+                        while (v < eol && (*v == ' ' || *v == '\t'))
+                                v++;
+                        *keep = (size_t)(eol - v) >= 10 && !strncasecmp(v, "keep-alive", 10);
+                }
+        }
+        /* only a response whose end is known can leave the connection reusable */
+        if (*clen == (size_t)-1)
+                *keep = false;
+        return true;
+}

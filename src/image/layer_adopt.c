@@ -24,13 +24,15 @@
 #define ADOPT_DEPTH_MAX 256
 #define XATTR_LIST_MAX  65536
 
+struct adopt_inode {
+        dev_t dev;
+        ino_t ino;
+};
+
 struct adopt_walk {
         struct timespec ts[2];
         uint64_t bytes, entries;
-        struct {
-                dev_t dev;
-                ino_t ino;
-        } *links; /* inodes with nlink > 1 already counted */
+        struct adopt_inode *links; /* inodes with nlink > 1 already counted */
         size_t n_links, cap_links;
         bool refused;
 };
@@ -58,31 +60,28 @@ static int adopt_count_file(struct adopt_walk *w, const struct stat *st)
 }
 
 /* Drops trusted.overlay.* but the opaque marker; refuses what the unpacker
- * could not reproduce. fd is O_PATH-free (a real fd) or -1 with path. */
+ * could not reproduce. */
 static int adopt_xattrs(struct adopt_walk *w, const char *path)
 {
-        _cleanup_free_ char *names = malloc(XATTR_LIST_MAX);
+        char *names = malloc(XATTR_LIST_MAX);
         if (!names)
                 return -1;
         ssize_t n = llistxattr(path, names, XATTR_LIST_MAX);
-        if (n < 0)
-                return errno == ENOTSUP ? 0 : -1;
-        for (const char *x = names; x < names + n; x += strlen(x) + 1) {
+        int rc = n < 0 && errno != ENOTSUP ? -1 : 0;
+        for (const char *x = names; rc == 0 && !w->refused && x < names + n; x += strlen(x) + 1) {
                 if (!strncmp(x, "system.", 7) || !strcmp(x, "trusted.overlay.metacopy") ||
                     !strcmp(x, "trusted.overlay.redirect")) {
                         w->refused = true;
-                        return 0;
-                }
-                if (!strcmp(x, "trusted.overlay.opaque")) {
+                } else if (!strcmp(x, "trusted.overlay.opaque")) {
                         char v[2] = {0};
                         if (lgetxattr(path, x, v, sizeof(v)) != 1 || v[0] != 'y')
                                 w->refused = true;
-                        continue;
+                } else if (!strncmp(x, "trusted.overlay.", 16) && lremovexattr(path, x) < 0) {
+                        rc = -1;
                 }
-                if (!strncmp(x, "trusted.overlay.", 16) && lremovexattr(path, x) < 0)
-                        return -1;
         }
-        return 0;
+        free(names);
+        return rc;
 }
 
 static int adopt_dir(struct adopt_walk *w, int dfd, const char *path, unsigned depth);
@@ -152,8 +151,7 @@ int img_layer_adopt(struct img_store *s, const char *dir, const char *diff_id, i
 
         *adopted = false;
         if (!img_digest_valid(diff_id))
-                return err_set(err, EINVAL, "layer: diff id '%s' is not a sha256 digest",
-                               diff_id);
+                return err_set(err, EINVAL, "layer: diff id '%s' is not a sha256 digest", diff_id);
         img_layer_dir(s, diff_id, dest, sizeof(dest));
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)

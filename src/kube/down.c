@@ -130,7 +130,7 @@ int kube_down(const char *root, const struct kube_manifest *m, bool keep_volumes
         for (size_t i = 0; i < m->n_pods && rc == 0; i++)
                 rc = down_pod(&c, &m->pods[i], out, err);
         for (size_t i = 0; i < m->n_claims && rc == 0 && !keep_volumes; i++) {
-                struct eng_volume v;
+                struct eng_volume v = {0};
                 struct isola_err ignore = {0};
 
                 if (eng_volume_get(&c, m->claims[i], &v, &ignore) < 0)

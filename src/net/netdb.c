@@ -193,14 +193,28 @@ static bool link_exists(const char *name)
         return if_nametoindex(name) != 0;
 }
 
+/* The hash of a state root other than the system's (0 for the system's). */
+static unsigned long root_hash(struct net_ctx *c)
+{
+        char t[32];
+        net_nft_table(c, t);
+        return strcmp(t, "isola") != 0 ? strtoul(t + strlen("isola_"), NULL, 16) : 0;
+}
+
+/* isola1, isola2, ... for the system root. Names are free per database and
+ * on the host at this moment only, so another root (tests) starts at a
+ * place of its own (isola<1000000 + 10 * (hash mod 800000)>) and two roots
+ * rarely pick the same name while their networks are down. */
 static int pick_bridge(struct net_ctx *c, char out[IFNAMSIZ], struct isola_err *err)
 {
         sqlite3_stmt *st = NULL;
+        unsigned long h = root_hash(c);
+        unsigned long base = h ? 1000000UL + 10UL * (h % 800000UL) : 1;
         if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM networks WHERE bridge = ?", -1, &st, NULL) !=
             SQLITE_OK)
                 return db_fail(c->db, "reading networks", err);
-        for (int n = 1; n < 10000; n++) {
-                snprintf(out, IFNAMSIZ, NET_BRIDGE_PREFIX "%d", n);
+        for (unsigned long n = base; n < base + 10000; n++) {
+                snprintf(out, IFNAMSIZ, NET_BRIDGE_PREFIX "%lu", n);
                 sqlite3_reset(st);
                 sqlite3_bind_text(st, 1, out, -1, SQLITE_TRANSIENT);
                 if (sqlite3_step(st) == SQLITE_DONE && !link_exists(out)) {
@@ -355,10 +369,9 @@ out:
  * subnet. */
 static int default_subnet(struct net_ctx *c, struct new_net *nn, char s[32], struct isola_err *err)
 {
-        char t[32], what[200];
-        net_nft_table(c, t);
-        bool system_root = !strcmp(t, "isola");
-        unsigned long h = system_root ? 0 : strtoul(t + strlen("isola_"), NULL, 16);
+        char what[200];
+        unsigned long h = root_hash(c);
+        bool system_root = h == 0;
 
         for (int k = 0; k < (system_root ? 12 : 256); k++) {
                 if (system_root && k == 1) /* 10.89 is where user networks go */

@@ -1,6 +1,7 @@
 /* Managed VMs: create (checks first, then the row), list, inspect, rm. */
 #include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,36 @@ struct json_object *machine_config_to_json(const struct machine_config *cfg)
         json_object_object_add(o, "pv", json_object_new_boolean(cfg->pv));
         json_object_object_add(o, "rng", json_object_new_boolean(cfg->rng));
         return o;
+}
+
+/* The VM starts later from another directory (or from isola serve): its
+ * files are stored by absolute path. */
+static int absolute_key(struct json_object *o, const char *key, struct isola_err *err)
+{
+        struct json_object *v;
+        char abs[PATH_MAX];
+
+        if (!json_object_object_get_ex(o, key, &v))
+                return 0;
+        const char *path = json_object_get_string(v);
+        if (!realpath(path, abs))
+                return err_sys(err, "'%s'", path);
+        json_object_object_add(o, key, json_object_new_string(abs));
+        return 0;
+}
+
+static int absolute_paths(struct json_object *o, struct isola_err *err)
+{
+        struct json_object *disks;
+
+        if (absolute_key(o, "kernel", err) < 0 || absolute_key(o, "initrd", err) < 0)
+                return -1;
+        if (!json_object_object_get_ex(o, "disks", &disks))
+                return 0;
+        for (size_t i = 0; i < json_object_array_length(disks); i++)
+                if (absolute_key(json_object_array_get_idx(disks, i), "path", err) < 0)
+                        return -1;
+        return 0;
 }
 
 static int check_host_memory(const struct machine_config *cfg, struct isola_err *err)
@@ -149,6 +180,10 @@ int vm_mgr_create(struct vm_mgr *m, const char *name, const struct machine_confi
         struct json_object *o = machine_config_to_json(cfg);
         if (!o)
                 return err_set(err, ENOMEM, "out of memory");
+        if (absolute_paths(o, err) < 0) {
+                json_object_put(o);
+                return -1;
+        }
         int rc = insert_row(m, id_out, name,
                             json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE),

@@ -144,7 +144,8 @@ static int send_dirty(struct vm *vm, struct sender *s, uint64_t *pages, struct i
                                 continue;
                         /* a run of dirty pages, at most 64 KiB */
                         uint64_t end = pg + 1;
-                        while (end < npages && end - pg < 16 && (bits[end / 64] & (1ULL << (end % 64))))
+                        while (end < npages && end - pg < 16 &&
+                               (bits[end / 64] & (1ULL << (end % 64))))
                                 end++;
                         if (send_chunk(s, off + pg * PAGE, r->hva + pg * PAGE, (end - pg) * PAGE,
                                        err) < 0) {
@@ -208,8 +209,7 @@ static int final_round(struct machine *m, struct sender *s, struct isola_err *er
         return rc;
 }
 
-static int precopy(struct machine *m, struct sender *s, unsigned downtime_ms,
-                   struct isola_err *err)
+static int precopy(struct machine *m, struct sender *s, unsigned downtime_ms, struct isola_err *err)
 {
         struct machine_parts p;
         uint64_t pages = 0;

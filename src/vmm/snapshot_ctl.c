@@ -77,15 +77,14 @@ static void put_migrate(void *opaque, const struct ctl_request *req, struct ctl_
                 ctl_reply_error(resp, 400, "expected {\"to\": \"ADDR:PORT\"}");
                 goto out;
         }
-        int64_t downtime = json_object_object_get_ex(root, "downtime_ms", &dt)
-                               ? json_object_get_int64(dt)
-                               : 300;
+        int64_t downtime =
+            json_object_object_get_ex(root, "downtime_ms", &dt) ? json_object_get_int64(dt) : 300;
         if (downtime < 1 || downtime > 60000) {
                 ctl_reply_error(resp, 400, "\"downtime_ms\" must be 1-60000");
                 goto out;
         }
-        if (migrate_send(c->m, c->cfg, json_object_get_string(to), (unsigned)downtime, &st,
-                         &err) < 0) {
+        if (migrate_send(c->m, c->cfg, json_object_get_string(to), (unsigned)downtime, &st, &err) <
+            0) {
                 ctl_reply_error(resp, 502, "%s", err.msg);
                 goto out;
         }

@@ -160,4 +160,7 @@ check_match "containers/json with bad filters: 400" "$(api GET '/containers/json
 head -c $((5 << 20)) /dev/zero >"$API_TMP/big"
 check_match "a huge JSON body: 413" "$(api POST /containers/create --data-binary @"$API_TMP/big")" '^413 '
 check_match "images/load without a body: 400" "$(api POST /images/load)" '^400 '
+check_match "a tar upload declared above the 4 GiB bound: 413 at once" \
+	"$(api POST /images/load -H 'Content-Length: 9999999999' --data-binary @"$API_TMP/in.txt")" '^413 .*too large'
+check_eq "... and no spool file or directory left" "$(find "$ISOLA_ROOT/tmp" -mindepth 1 -maxdepth 1 -name 'api*' -o -mindepth 1 -maxdepth 1 -name 'upload-*' | wc -l)" "0"
 done_testing

@@ -81,6 +81,16 @@ while IFS= read -r line; do
 done < <($PY "$(dirname "$0")/v1_check.py" "$ISOLA_SRC/docs/api/openapi.yaml" \
 	"$ISOLA_SRC/src/api/v1_routes.c" "$SOCK" "$API_TMP/params.json" 2>&1)
 
+if command -v node >/dev/null && [ -d "$ISOLA_SRC/web/node_modules/@apidevtools/swagger-parser" ]; then
+	line=$(node "$(dirname "$0")/v1_openapi.mjs" "$ISOLA_SRC/web" "$ISOLA_SRC/docs/api/openapi.yaml" 2>&1)
+	case $line in
+	PASS\ *) ok "${line#PASS }" ;;
+	*) not_ok "the document is valid OpenAPI"; diag "$line" ;;
+	esac
+else
+	skip "OpenAPI validation: no node or web/node_modules (scripts/deps build runs npm ci)"
+fi
+
 # The figures themselves (the schemas say only their shapes).
 j=$(api GET /isola/v1/containers/v2-c1 | sed 's/^200 //')
 check "the running container uses memory" test "$(jq -r .memory_bytes <<<"$j")" -gt 0

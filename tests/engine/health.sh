@@ -38,6 +38,21 @@ check_match "inspect: log Start/End as RFC 3339" "$(jq -r '.Start + " " + .End' 
 check_eq "inspect: FailingStreak 0" "$(hjson h2-ok '.[0].State.Health.FailingStreak')" "0"
 check_eq "inspect: Config has the check" "$(hjson h2-ok '.[0].Config.healthcheck.test')" '["CMD-SHELL","echo fine"]'
 
+# the Docker API (isola serve) shows the same State.Health and Config.Healthcheck
+if "$ISOLA" serve --help 2>&1 | grep -q -- --socket; then
+	"$ISOLA" serve --socket "$ENG_TMP/api.sock" >"$ENG_TMP/serve.log" 2>&1 &
+	serve_pid=$!
+	for i in $(seq 50); do [ -S "$ENG_TMP/api.sock" ] && break; sleep 0.1; done
+	api=$(curl -s -m 10 --unix-socket "$ENG_TMP/api.sock" http://d/v1.43/containers/h2-ok/json)
+	check_eq "Docker API: State.Health and Config.Healthcheck" \
+		"$(jq -c '[.State.Health.Status, .State.Health.Log[-1].ExitCode, .Config.Healthcheck.Test]' <<<"$api")" \
+		'["healthy",0,["CMD-SHELL","echo fine"]]'
+	kill "$serve_pid"
+	wait "$serve_pid" 2>/dev/null
+else
+	skip "Docker API: isola serve not built"
+fi
+
 # before the first check (interval 1h) it is starting
 run_d --name h2-start --health-cmd true --health-interval 1h "${IMG[@]}" "${SLEEPER[@]}" >/dev/null
 check_eq "before the first check: starting" "$(health h2-start)" "starting"
@@ -45,6 +60,19 @@ check_match "ps: (health: starting)" "$(is ps | grep h2-start)" 'Up .* \(health:
 is healthcheck run h2-start
 check_eq "healthcheck run: passing check exits 0" "$?" "0"
 check_eq "healthcheck run records it: healthy" "$(health h2-start)" "healthy"
+
+# a restart (policy) is a new start: starting again, the log kept
+run_d --name h2-rs --restart always --health-cmd true --health-interval 1h "${IMG[@]}" \
+	sh -c 'sleep 3; exit 1' >/dev/null
+is healthcheck run h2-rs
+check_eq "before the restart: healthy" "$(health h2-rs)" "healthy"
+for i in $(seq 100); do
+	[ "$(is inspect h2-rs | jq -r '.[0].RestartCount')" -ge 1 ] && break
+	sleep 0.1
+done
+check_eq "after a restart: starting again, log kept" \
+	"$(hjson h2-rs '.[0] | "\(.RestartCount >= 1) \(.State.Health.Status) \(.State.Health.Log | length)"')" '"true starting 1"'
+is rm -f h2-rs >/dev/null
 
 # failing N times: unhealthy after retries; the log keeps the last 5
 run_d --name h2-bad --health-cmd 'echo bad; exit 3' --health-interval 1s --health-retries 2 \

@@ -51,8 +51,8 @@ check_eq "one monitor and one VMM process" "$(vmm_procs "$id")" 2
 check "the guest's output reaches the console log" wait_log m2-a "ISOLA-TEST rtc PASS"
 sock=$(field m2-a paths.control_socket)
 check "inspect names the control socket" test -S "$sock"
-check_eq "inspect: the machine config" "$(field m2-a config.cpus):$(field m2-a config.kernel)" \
-	"2:$guest"
+check_eq "inspect: the machine config, files by absolute path" \
+	"$(field m2-a config.cpus):$(field m2-a config.kernel)" "2:$(realpath "$guest")"
 check_match "inspect: live stats from the VMM" "$(field m2-a stats.exit_reason)" running
 
 # --- the control socket, through curl

@@ -29,6 +29,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 1' TERM INT
 
 ip netns add "$nsa" && ip netns add "$nsb" || skip_all "cannot make network namespaces"
 ip link add s2ma$$ netns "$nsa" type veth peer name s2mb$$ netns "$nsb"
@@ -99,6 +100,7 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("10.227.0.2", int(sys.argv[1])))
 s.listen(1)
+s.settimeout(30)
 c, _ = s.accept()
 got = 0
 while got < 100000:
@@ -110,7 +112,10 @@ print(got)
 c.close()  # as a killed receiver's kernel would
 EOF
 fake=$!
-sleep 0.5
+for _ in $(seq 100); do
+	ip netns exec "$nsb" ss -ltn 2>/dev/null | grep -q ":$port " && break
+	sleep 0.1
+done
 out=$(A migrate s2-mig --to 10.227.0.2:$port 2>&1)
 wait "$fake"
 check_match "a destination gone mid-stream fails the migration" "$out" "migration"
@@ -153,6 +158,6 @@ wait "$recv"
 check_match "the receiver reports the cut stream" "$(cat "$tmp/recv.out")" "closed the connection early"
 check "the receiver of a cut stream leaves no VM" \
 	bash -c "! ISOLA_ROOT=$dst_root '$isola' vm inspect s2-back >/dev/null 2>&1"
-check_eq "nor a half-received snapshot" "$(ls "$dst_root"/vms/*/snapshots 2>/dev/null | grep -c tmp)" "0"
+check_eq "nor a half-received snapshot" "$(ls "$dst_root"/vms/*/snapshots 2>/dev/null | grep -c "migrated.tmp")" "0"
 
 done_testing
