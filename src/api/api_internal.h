@@ -47,6 +47,11 @@ struct api_server {
                 int n;
         } attached[API_EXEC_MAX]; /* guarded by mu */
         struct MHD_Daemon *unix_d, *tcp_d;
+        /* /function/ routes (fn_mount.c): the gateway, made on the first
+         * request, and the connection its autoscaler writes events to */
+        pthread_mutex_t fn_mu;
+        struct fn_gateway *fn_gw; /* guarded by fn_mu */
+        struct sqlite3 *fn_db;    /* guarded by fn_mu */
 };
 
 struct api_call {

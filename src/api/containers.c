@@ -45,6 +45,25 @@ static int emit(FILE *out, json_object *o)
         return 0;
 }
 
+/* docker ps's "Up 5 seconds (healthy)": the engine's recorded health */
+static void health_suffix(struct eng_ctx *e, const struct eng_container *ct, json_object *s)
+{
+        struct isola_err ignore = {0};
+        struct eng_health h;
+        json_object *st;
+        char buf[1200];
+
+        if (strcmp(ct->state, "running") != 0 || eng_health_get(e, ct, &h, &ignore) < 0)
+                return;
+        if (h.status != ENG_HEALTH_NONE && json_object_object_get_ex(s, "Status", &st)) {
+                snprintf(buf, sizeof(buf), "%s (%s%s)", json_object_get_string(st),
+                         h.status == ENG_HEALTH_STARTING ? "health: " : "",
+                         eng_health_status_name(h.status));
+                json_object_object_add(s, "Status", json_object_new_string(buf));
+        }
+        eng_health_free(&h);
+}
+
 static int list(struct eng_ctx *e, const struct op *op, FILE *out, struct isola_err *err)
 {
         struct eng_container **l = NULL;
@@ -61,6 +80,7 @@ static int list(struct eng_ctx *e, const struct op *op, FILE *out, struct isola_
                 json_object *labels = api_labels_get(e->db, l[i]->id);
                 if (api_ctr_filter_match(op->filters, l[i]->id, l[i]->name, l[i]->state, labels)) {
                         json_object *s = api_ctr_summary(l[i]);
+                        health_suffix(e, l[i], s);
                         json_object_object_add(s, "Labels", json_object_get(labels));
                         json_object_array_add(a, s);
                 }

@@ -1,6 +1,6 @@
-/* isola serve's /function/ routes: one gateway per serve process, made on
- * the first request (a service without functions pays nothing), kept until
- * the process exits. The gateway keeps a prepared shell per function so
+/* isola serve's /function/ routes: one gateway per server (struct
+ * api_server), made on the first request (a service without functions pays
+ * nothing), kept until serve stops. The gateway keeps a prepared shell per function so
  * that cold starts skip making the container; it is not a subreaper here,
  * because serve's workers fork and reap their own children. Scaling
  * decisions, instance starts/stops and invocation counts go to the events
@@ -8,7 +8,6 @@
 #include "api/fn_mount.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,28 +15,26 @@
 
 #define MOUNT_HDRS 100
 
-/* The process's one gateway: like the listeners, it lives as long as serve. */
-static struct {
-        pthread_mutex_t mu;
-        struct fn_gateway *g;
-        sqlite3 *db; /* events, written from the gateway's autoscaler thread only */
-} mount = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
 static void on_event(void *arg, const char *fn, const char *action, const char *detail)
 {
         sqlite3 *db = arg;
         eng_event(db, "function", action, fn, "name", fn, "detail", detail);
 }
 
-/* serve exits on SIGTERM without tearing its listeners down: the
- * instances (not our children here) go with the process all the same. */
-static void mount_shutdown(void)
+/* serve's stop (api_serve) after the socket is gone: the instances (not
+ * our children here) would go with the process all the same, this stops
+ * them in order and closes the events connection. */
+void fn_mount_close(struct api_server *s)
 {
-        pthread_mutex_lock(&mount.mu);
-        struct fn_gateway *g = mount.g;
-        mount.g = NULL;
-        pthread_mutex_unlock(&mount.mu);
+        pthread_mutex_lock(&s->fn_mu);
+        struct fn_gateway *g = s->fn_gw;
+        sqlite3 *db = s->fn_db;
+        s->fn_gw = NULL;
+        s->fn_db = NULL;
+        pthread_mutex_unlock(&s->fn_mu);
         fn_gateway_destroy(g);
+        if (db)
+                db_close(db);
 }
 
 static struct fn_gateway *gateway(struct api_server *s, struct isola_err *err)
@@ -45,33 +42,31 @@ static struct fn_gateway *gateway(struct api_server *s, struct isola_err *err)
         struct fn_gateway_opts o = {.pool = 1, .no_subreaper = true, .on_event = on_event};
         struct fn_gateway *g;
 
-        pthread_mutex_lock(&mount.mu);
-        if (!mount.g) {
+        pthread_mutex_lock(&s->fn_mu);
+        if (!s->fn_gw) {
                 if (db_paths_resolve(s->root[0] ? s->root : NULL, &o.paths, err) < 0 ||
-                    (!mount.db && db_open(&o.paths, &mount.db, err) < 0)) {
-                        pthread_mutex_unlock(&mount.mu);
+                    (!s->fn_db && db_open(&o.paths, &s->fn_db, err) < 0)) {
+                        pthread_mutex_unlock(&s->fn_mu);
                         return NULL;
                 }
-                o.event_arg = mount.db;
+                o.event_arg = s->fn_db;
                 if (fn_gateway_create(&o, &g, err) == 0 && fn_gateway_start(g, err) < 0) {
                         fn_gateway_destroy(g);
                         g = NULL;
                 } else if (err->errnum)
                         g = NULL;
-                mount.g = g;
-                if (g)
-                        atexit(mount_shutdown);
+                s->fn_gw = g;
         }
-        g = mount.g;
-        pthread_mutex_unlock(&mount.mu);
+        g = s->fn_gw;
+        pthread_mutex_unlock(&s->fn_mu);
         return g;
 }
 
-struct fn_gateway *fn_mount_gateway(void)
+struct fn_gateway *fn_mount_gateway(struct api_server *s)
 {
-        pthread_mutex_lock(&mount.mu);
-        struct fn_gateway *g = mount.g;
-        pthread_mutex_unlock(&mount.mu);
+        pthread_mutex_lock(&s->fn_mu);
+        struct fn_gateway *g = s->fn_gw;
+        pthread_mutex_unlock(&s->fn_mu);
         return g;
 }
 

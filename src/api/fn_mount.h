@@ -9,7 +9,9 @@
 
 /* The route handler for {"*", "/function/{rest*}"} (routes.c). */
 enum MHD_Result api_fn_mount(struct api_call *c);
-/* The serve process's gateway, NULL until the first /function/ request. */
-struct fn_gateway *fn_mount_gateway(void);
+/* The server's gateway, NULL until the first /function/ request. */
+struct fn_gateway *fn_mount_gateway(struct api_server *s);
+/* Stops the gateway (if any) and closes its events connection. */
+void fn_mount_close(struct api_server *s);
 
 #endif

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/events.h"
 #include "net/net.h"
 
 enum obj_kind { VOL_LIST, VOL_CREATE, VOL_GET, VOL_RM, NET_LIST, NET_GET, NET_CREATE, NET_RM };
@@ -83,7 +82,7 @@ static int emit(FILE *out, json_object *o)
 
 static int vol_work(struct eng_ctx *e, const struct obj_op *op, FILE *out, struct isola_err *err)
 {
-        struct eng_volume v, *l = NULL;
+        struct eng_volume v = {0}, *l = NULL;
         size_t n = 0;
 
         switch (op->kind) {
@@ -128,8 +127,6 @@ static int net_work(struct eng_ctx *e, const struct obj_op *op, FILE *out, struc
                                             .internal = op->internal};
                 if (net_network_create(&nc, &o, err) < 0)
                         return -1;
-                /* until src/net records its own (events-api.md) */
-                eng_event(e->db, "network", "create", op->name, "name", op->name, "type", "bridge");
                 text = NULL;
                 if (net_network_json(&nc, op->name, &text, err) < 0)
                         return -1;
@@ -138,7 +135,6 @@ static int net_work(struct eng_ctx *e, const struct obj_op *op, FILE *out, struc
         case NET_RM:
                 if (net_network_remove(&nc, name, err) < 0)
                         return -1;
-                eng_event(e->db, "network", "destroy", name, "name", name, "type", "bridge");
                 return 0;
         default:
                 if (net_network_json(&nc, op->kind == NET_GET ? name : NULL, &text, err) < 0)

@@ -6,6 +6,7 @@
  * stalling other clients. Bodies are bounded before they are read, idle
  * connections time out, and a TCP client must present the bearer token. */
 #include "api/api_internal.h"
+#include "api/fn_mount.h"
 #include "api/v1.h" /* apiv1: api_dash_public */
 
 #include <errno.h>
@@ -279,6 +280,7 @@ int api_serve(const struct api_opts *o, struct isola_err *err)
         signal(SIGPIPE, SIG_IGN); /* hijacked sockets: EPIPE instead */
         pthread_mutex_init(&s->mu, NULL);
         pthread_mutex_init(&s->create_mu, NULL);
+        pthread_mutex_init(&s->fn_mu, NULL);
         clock_gettime(CLOCK_REALTIME, &now);
         s->started_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
         snprintf(s->root, sizeof(s->root), "%s", o->root ? o->root : "");
@@ -305,6 +307,7 @@ int api_serve(const struct api_opts *o, struct isola_err *err)
          * as a container runs, and MHD_stop_daemon would wait for them: on
          * a stop request the socket goes and the process exits with them. */
         unlink(sock);
+        fn_mount_close(s);
         return 0;
 out:
         if (s->tcp_d)
@@ -314,7 +317,9 @@ out:
                 unlink(sock);
         }
         pthread_mutex_destroy(&s->mu);
+        fn_mount_close(s);
         pthread_mutex_destroy(&s->create_mu);
+        pthread_mutex_destroy(&s->fn_mu);
         free(s);
         return rc;
 }

@@ -65,6 +65,12 @@ enum MHD_Result api_v1_vm_start(struct api_call *c);
 enum MHD_Result api_v1_vm_stop(struct api_call *c);
 enum MHD_Result api_v1_vm_console(struct api_call *c);
 enum MHD_Result api_v1_vm_counters(struct api_call *c);
+/* snapshots, restore, revert (issue #13, in v1_vms.c) */
+enum MHD_Result api_v1_vm_snap_list(struct api_call *c);
+enum MHD_Result api_v1_vm_snap_create(struct api_call *c);
+enum MHD_Result api_v1_vm_snap_delete(struct api_call *c);
+enum MHD_Result api_v1_vm_restore(struct api_call *c);
+enum MHD_Result api_v1_vm_revert(struct api_call *c);
 enum MHD_Result api_v1_fn_list(struct api_call *c);
 enum MHD_Result api_v1_fn_get(struct api_call *c);
 enum MHD_Result api_v1_fn_usage(struct api_call *c);

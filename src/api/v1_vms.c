@@ -17,6 +17,7 @@
 #include "util/fs.h"
 #include "vmm/machine.h"
 #include "vmm/mgr.h"
+#include "vmm/snapshot_mgr.h"
 
 #pragma weak vm_mgr_open
 #pragma weak vm_mgr_close
@@ -27,6 +28,10 @@
 #pragma weak vm_mgr_list
 #pragma weak vm_mgr_inspect
 #pragma weak vm_mgr_path
+#pragma weak vm_snap_create
+#pragma weak vm_snap_list
+#pragma weak vm_snap_rm
+#pragma weak vm_snap_restore
 
 #define CONSOLE_TAIL (64u << 10) /* bytes of console.log without follow */
 
@@ -129,14 +134,29 @@ int v1_vm_counts(struct eng_ctx *e, struct v1_vm_counts *out, json_object *workl
 }
 
 /* ---- the operations, in a worker --------------------------------------- */
-enum vm_op { VM_LIST, VM_CREATE, VM_GET, VM_DELETE, VM_START, VM_STOP, VM_COUNTERS, VM_LOG };
+enum vm_op {
+        VM_LIST,
+        VM_CREATE,
+        VM_GET,
+        VM_DELETE,
+        VM_START,
+        VM_STOP,
+        VM_COUNTERS,
+        VM_LOG,
+        VM_SNAP_LIST,
+        VM_SNAP_CREATE,
+        VM_SNAP_RM,
+        VM_RESTORE,
+        VM_REVERT
+};
 
 struct vm_arg {
         enum vm_op op;
         const char *ref;
+        const char *snap; /* VM_SNAP_RM */
         bool force;
         unsigned timeout;
-        json_object *body; /* VM_CREATE */
+        json_object *body; /* VM_CREATE, VM_SNAP_CREATE, VM_RESTORE, VM_REVERT */
 };
 
 static const char *state_of(struct vm_mgr *m, const char *ref, json_object **keep,
@@ -241,6 +261,54 @@ static int console_log(struct vm_mgr *m, const char *ref, FILE *out, struct isol
         return n < 0 ? err_sys(err, "read '%s'", path) : 0;
 }
 
+/* ---- snapshots (issue #13): the library the CLI uses ---------------- */
+static bool have_snaps(void)
+{
+        return have_vms() && vm_snap_create && vm_snap_list && vm_snap_rm && vm_snap_restore;
+}
+
+/* body[key] as a string, NULL when absent; err when present but not one. */
+static int body_str(json_object *body, const char *key, bool required, const char **out,
+                    struct isola_err *err)
+{
+        json_object *v = NULL;
+
+        *out = NULL;
+        if (!json_object_object_get_ex(body, key, &v))
+                return required ? err_set(err, EINVAL, "%s: want a string", key) : 0;
+        if (!json_object_is_type(v, json_type_string))
+                return err_set(err, EINVAL, "%s: want a string", key);
+        *out = json_object_get_string(v);
+        return 0;
+}
+
+static int snap_op(struct vm_mgr *m, const struct vm_arg *a, json_object **o, struct isola_err *err)
+{
+        const char *snap = NULL, *clone = NULL;
+
+        switch (a->op) {
+        case VM_SNAP_LIST:
+                return vm_snap_list(m, a->ref, o, err);
+        case VM_SNAP_RM:
+                return vm_snap_rm(m, a->ref, a->snap, err);
+        case VM_SNAP_CREATE:
+                if (body_str(a->body, "name", true, &snap, err) < 0)
+                        return -1;
+                json_object *lv = NULL;
+                if (json_object_object_get_ex(a->body, "live", &lv) &&
+                    !json_object_is_type(lv, json_type_boolean))
+                        return err_set(err, EINVAL, "live: want true or false");
+                return vm_snap_create(m, a->ref, snap, lv && json_object_get_boolean(lv), o, err);
+        default:
+                break;
+        }
+        if (body_str(a->body, "snapshot", true, &snap, err) < 0 ||
+            (a->op == VM_RESTORE && body_str(a->body, "name", false, &clone, err) < 0) ||
+            vm_snap_restore(m, a->ref, snap, clone, a->op == VM_REVERT, err) < 0)
+                return -1;
+        return vm_mgr_inspect(m, clone ? clone : a->ref, o, err);
+}
+
 static int vm_work(struct eng_ctx *e, void *arg, FILE *out, struct isola_err *err)
 {
         const struct vm_arg *a = arg;
@@ -272,6 +340,13 @@ static int vm_work(struct eng_ctx *e, void *arg, FILE *out, struct isola_err *er
                 break;
         case VM_LOG:
                 rc = console_log(m, a->ref, out, err);
+                break;
+        case VM_SNAP_LIST:
+        case VM_SNAP_CREATE:
+        case VM_SNAP_RM:
+        case VM_RESTORE:
+        case VM_REVERT:
+                rc = snap_op(m, a, &o, err);
                 break;
         }
         vm_mgr_close(m);
@@ -362,6 +437,62 @@ enum MHD_Result api_v1_vm_stop(struct api_call *c)
                 a.timeout = (unsigned)v;
         }
         return action(c, &a);
+}
+
+enum MHD_Result api_v1_vm_snap_list(struct api_call *c)
+{
+        if (!have_snaps())
+                return no_vms(c);
+        return simple(c, VM_SNAP_LIST);
+}
+
+enum MHD_Result api_v1_vm_snap_delete(struct api_call *c)
+{
+        struct vm_arg a = {.op = VM_SNAP_RM, .snap = c->m.params[1]};
+
+        if (!have_snaps())
+                return no_vms(c);
+        return action(c, &a);
+}
+
+/* snapshot create (201), restore (201 with a new VM's name, else 200),
+ * revert (200): a JSON body, the snapshot's or the VM's object back */
+static enum MHD_Result with_body(struct api_call *c, enum vm_op op)
+{
+        struct vm_arg a = {.op = op, .ref = c->m.params[0]};
+        unsigned status = MHD_HTTP_OK;
+        enum MHD_Result r;
+
+        if (!have_snaps())
+                return no_vms(c);
+        a.body = api_body_json(c, &r);
+        if (!a.body)
+                return r;
+        if (!json_object_is_type(a.body, json_type_object)) {
+                json_object_put(a.body);
+                return api_reply_error(c, MHD_HTTP_BAD_REQUEST, "want a JSON object");
+        }
+        if (op == VM_SNAP_CREATE ||
+            (op == VM_RESTORE && json_object_object_get_ex(a.body, "name", NULL)))
+                status = MHD_HTTP_CREATED;
+        r = v1_reply_work_status(c, status, vm_work, &a);
+        json_object_put(a.body);
+        return r;
+}
+
+enum MHD_Result api_v1_vm_snap_create(struct api_call *c)
+{
+        return with_body(c, VM_SNAP_CREATE);
+}
+
+enum MHD_Result api_v1_vm_restore(struct api_call *c)
+{
+        return with_body(c, VM_RESTORE);
+}
+
+enum MHD_Result api_v1_vm_revert(struct api_call *c)
+{
+        return with_body(c, VM_REVERT);
 }
 
 /* ---- console: the log so far, or the live stream (follow) ------------- */

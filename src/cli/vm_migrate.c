@@ -8,6 +8,8 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,55 +40,146 @@ static int usage_error(const char *verb, const char *what)
         return EXIT_USAGE;
 }
 
+/* The PUT /migrate call, in a thread while a terminal shows progress. */
+struct mig_call {
+        const char *sock, *body;
+        int status, rc;
+        char *answer;
+        struct isola_err err;
+        atomic_bool done;
+};
+
+static void *mig_call_run(void *arg)
+{
+        struct mig_call *c = arg;
+        c->rc = ctl_request(c->sock, "PUT", "/migrate", c->body, &c->status, &c->answer, &c->err);
+        atomic_store(&c->done, true);
+        return NULL;
+}
+
+/* One line, rewritten in place: the round, MiB sent, the guest's dirty
+ * rate and the pause the next stop-and-copy would cost. */
+static void show_progress(const char *name, int fd)
+{
+        char buf[MIGRATE_PROGRESS_LEN + 1];
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+                return;
+        buf[n] = 0;
+        struct json_object *o = json_tokener_parse(buf), *v;
+        if (!o)
+                return; /* torn: the next look reads it whole */
+#define F(key) (json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : 0.0)
+        printf("\r\033[K%s: %s round %.0f, %.1f MiB sent, dirty %.1f MiB/s, est. downtime %.1f ms",
+               name, json_object_object_get_ex(o, "phase", &v) ? json_object_get_string(v) : "",
+               F("round"), F("bytes_sent") / 1048576.0, F("dirty_rate_mib_s"),
+               F("est_downtime_ms"));
+#undef F
+        fflush(stdout);
+        json_object_put(o);
+}
+
+/* Runs the call; on a terminal with a progress file shown every 200 ms. */
+static void migrate_call(struct mig_call *c, const char *name, int pfd)
+{
+        pthread_t t;
+
+        if (pfd < 0 || pthread_create(&t, NULL, mig_call_run, c) != 0) {
+                mig_call_run(c);
+                return;
+        }
+        while (!atomic_load(&c->done)) {
+                struct timespec ts = {0, 200 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+                show_progress(name, pfd);
+        }
+        pthread_join(t, NULL);
+        show_progress(name, pfd); /* the last state stays on the screen */
+        printf("\n");
+}
+
+/* A progress file beside the VM's control socket, when stdout is a
+ * terminal (-1 otherwise); its path in out. */
+static int progress_file(const char *sock, char *out, size_t len)
+{
+        const char *slash = strrchr(sock, '/');
+        if (!isatty(STDOUT_FILENO) || !slash ||
+            snprintf(out, len, "%.*s/migrate-progress", (int)(slash - sock), sock) >= (int)len)
+                return -1;
+        return open(out, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+static void print_summary(const char *name, const char *answer)
+{
+        struct json_object *o = json_tokener_parse(answer), *v;
+        printf("%s", name);
+        if (o && json_object_object_get_ex(o, "rounds", &v))
+                printf(": %d rounds", json_object_get_int(v));
+        if (o && json_object_object_get_ex(o, "bytes_sent", &v))
+                printf(", %.1f MiB", (double)json_object_get_int64(v) / 1048576.0);
+        if (o && json_object_object_get_ex(o, "downtime_ms", &v))
+                printf(", downtime %.1f ms", json_object_get_double(v));
+        if (o && json_object_object_get_ex(o, "est_downtime_ms", &v))
+                printf(" (estimated %.1f ms)", json_object_get_double(v));
+        if (o && json_object_object_get_ex(o, "total_ms", &v))
+                printf(", total %.0f ms", json_object_get_double(v));
+        printf("\n");
+        json_object_put(o);
+}
+
 int cli_vm_migrate(int argc, char **argv)
 {
         struct isola_err err = {0};
         struct vm_mgr *m = NULL;
-        char sock[PATH_MAX], body[512];
-        char *answer = NULL;
+        char sock[PATH_MAX], body[PATH_MAX + 512], ppath[PATH_MAX];
+        struct mig_call c = {0};
         long downtime = 300;
-        int status = 0;
+        char *end = NULL;
 
         if (argc == 6 && !strcmp(argv[4], "--downtime-ms"))
-                downtime = strtol(argv[5], NULL, 10);
+                downtime = strtol(argv[5], &end, 10);
         else if (argc != 4)
                 return usage_error("migrate", "expected NAME --to ADDR:PORT [--downtime-ms N]");
-        if (strcmp(argv[2], "--to") != 0 || downtime < 1 || downtime > 60000)
+        if (strcmp(argv[2], "--to") != 0 || downtime < 1 || downtime > 60000 || (end && *end))
                 return usage_error("migrate",
                                    "expected NAME --to ADDR:PORT [--downtime-ms 1-60000]");
         if (vm_mgr_open(NULL, &m, &err) < 0)
                 return fail("migrate", &err);
+        int rc = vm_mgr_ctl_path(m, argv[1], sock, sizeof(sock), &err);
+        int pfd = rc == 0 ? progress_file(sock, ppath, sizeof(ppath)) : -1;
         struct json_object *req = json_object_new_object();
         json_object_object_add(req, "to", json_object_new_string(argv[3]));
         json_object_object_add(req, "downtime_ms", json_object_new_int64(downtime));
+        if (pfd >= 0)
+                json_object_object_add(req, "progress_path", json_object_new_string(ppath));
         snprintf(body, sizeof(body), "%s", json_object_to_json_string(req));
         json_object_put(req);
-        int rc = vm_mgr_ctl_path(m, argv[1], sock, sizeof(sock), &err);
-        if (rc == 0)
-                rc = ctl_request(sock, "PUT", "/migrate", body, &status, &answer, &err);
-        if (rc == 0 && status != 200) {
-                struct json_object *o = json_tokener_parse(answer), *msg;
+        if (rc == 0) {
+                c.sock = sock;
+                c.body = body;
+                migrate_call(&c, argv[1], pfd);
+                rc = c.rc;
+                if (rc < 0)
+                        err = c.err;
+        }
+        if (pfd >= 0) {
+                close(pfd);
+                unlink(ppath);
+        }
+        if (rc == 0 && c.status != 200) {
+                struct json_object *o = json_tokener_parse(c.answer), *msg;
                 rc = err_set(&err, EIO, "%s",
                              o && json_object_object_get_ex(o, "fault_message", &msg)
                                  ? json_object_get_string(msg)
-                                 : answer);
+                                 : c.answer);
                 json_object_put(o);
         }
         if (rc == 0) {
                 /* The destination runs the VM: this one goes (clean stop). */
-                struct json_object *o = json_tokener_parse(answer), *v;
-                printf("%s", argv[1]);
-                if (o && json_object_object_get_ex(o, "rounds", &v))
-                        printf(": %d rounds", json_object_get_int(v));
-                if (o && json_object_object_get_ex(o, "bytes_sent", &v))
-                        printf(", %.1f MiB", (double)json_object_get_int64(v) / 1048576.0);
-                if (o && json_object_object_get_ex(o, "downtime_ms", &v))
-                        printf(", downtime %.1f ms", json_object_get_double(v));
-                printf("\n");
-                json_object_put(o);
+                print_summary(argv[1], c.answer);
                 (void)vm_mgr_kill(m, argv[1], SIGTERM, NULL);
         }
-        free(answer);
+        free(c.answer);
         vm_mgr_close(m);
         return rc == 0 ? 0 : fail("migrate", &err);
 }

@@ -298,6 +298,8 @@ int eng_remove(struct eng_ctx *c, const char *ref, bool force, bool volumes, str
                                 ref);
                         goto out;
                 }
+                /* docker rm -f reports the SIGKILL as a kill event */
+                eng_event_container(c->db, ct->id, "kill", "signal", "9");
                 if (stop_running(c, ct, SIGKILL, 0, err) < 0)
                         goto out;
         }

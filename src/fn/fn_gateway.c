@@ -50,13 +50,17 @@ static struct gw_fn *fn_load(struct fn_gateway *g, const char *name, struct isol
                 err_set(err, ENOMEM, "out of memory");
                 return NULL;
         }
-        if (fn_get(g->db, name, &f->cfg, err) < 0)
-                goto fail;
-        img_store_init(&st, &g->paths, g->db);
-        if (img_lookup(&st, f->cfg.image_id, &img, err) < 0) {
-                err_prefix(err, "function '%s'", name);
-                goto fail;
+        pthread_mutex_lock(&g->dbmu);
+        int rc = fn_get(g->db, name, &f->cfg, err);
+        if (rc >= 0) {
+                img_store_init(&st, &g->paths, g->db);
+                rc = img_lookup(&st, f->cfg.image_id, &img, err);
+                if (rc < 0)
+                        err_prefix(err, "function '%s'", name);
         }
+        pthread_mutex_unlock(&g->dbmu);
+        if (rc < 0)
+                goto fail;
         f->layers = calloc(img->n_layers + 1, sizeof(char *));
         for (size_t i = 0; f->layers && i < img->n_layers; i++)
                 f->layers[i] = strdup(img->layer_dirs[i]);
@@ -202,18 +206,6 @@ static int conn_get(struct gw_fn *f, struct gw_inst *in, bool *reused, struct is
         return s >= 0 ? s : backend->connect(in->bi, err);
 }
 
-static void conn_put(struct gw_fn *f, struct gw_inst *in, int s)
-{
-        pthread_mutex_lock(&f->mu);
-        if (!in->dead && in->n_keep < GW_KEEP_MAX) {
-                in->keep[in->n_keep++] = s;
-                s = -1;
-        }
-        pthread_mutex_unlock(&f->mu);
-        if (s >= 0)
-                close(s);
-}
-
 static void unlink_inst(struct gw_fn *f, struct gw_inst *in)
 {
         for (struct gw_inst **pp = &f->insts; *pp; pp = &(*pp)->next)
@@ -225,10 +217,12 @@ static void unlink_inst(struct gw_fn *f, struct gw_inst *in)
                 }
 }
 
-/* A slot on an instance: 0 and *out, or an HTTP status (429, 502, 503, 504). */
+/* A slot on an instance: 0 and *out, or an HTTP status (429, 502, 503, 504).
+ * *fd: an idle keep-alive connection to it taken in the same lock, or -1. */
 static int acquire(struct fn_gateway *g, struct gw_fn *f, int64_t deadline_ms, struct gw_inst **out,
-                   bool *cold, struct isola_err *err)
+                   int *fd, bool *cold, struct isola_err *err)
 {
+        *fd = -1;
         pthread_mutex_lock(&f->mu);
         for (;;) {
                 if (f->gone) {
@@ -239,6 +233,8 @@ static int acquire(struct fn_gateway *g, struct gw_fn *f, int64_t deadline_ms, s
                 for (struct gw_inst *in = f->insts; in; in = in->next)
                         if (!in->dead && in->inflight < f->cfg.concurrency) {
                                 in->inflight++;
+                                if (in->n_keep > 0)
+                                        *fd = in->keep[--in->n_keep];
                                 pthread_mutex_unlock(&f->mu);
                                 *out = in;
                                 return 0;
@@ -297,7 +293,8 @@ static int acquire(struct fn_gateway *g, struct gw_fn *f, int64_t deadline_ms, s
         }
 }
 
-static void release(struct fn_gateway *g, struct gw_fn *f, struct gw_inst *in, bool kill)
+/* Gives the slot back, and the connection s (-1: none) to the idle ones. */
+static void release(struct fn_gateway *g, struct gw_fn *f, struct gw_inst *in, bool kill, int s)
 {
         bool destroy = false;
 
@@ -306,12 +303,18 @@ static void release(struct fn_gateway *g, struct gw_fn *f, struct gw_inst *in, b
         in->last_used_ms = fn_now_ms();
         if (kill)
                 in->dead = true;
+        if (s >= 0 && !in->dead && in->n_keep < GW_KEEP_MAX) {
+                in->keep[in->n_keep++] = s;
+                s = -1;
+        }
         if (in->dead && in->inflight == 0) {
                 unlink_inst(f, in);
                 destroy = true;
         }
         pthread_cond_broadcast(&f->cv);
         pthread_mutex_unlock(&f->mu);
+        if (s >= 0)
+                close(s);
         if (destroy)
                 inst_stop(g, f, in, kill ? "recycled" : "dead");
 }
@@ -339,7 +342,7 @@ static void meter(struct fn_gateway *g, struct gw_fn *f, const struct fn_invocat
                         f->buckets[b]++;
         f->dur_sum += sec;
         pthread_mutex_unlock(&f->mu);
-        pthread_mutex_lock(&g->mu);
+        pthread_mutex_lock(&g->recmu);
         if (g->n_recs == g->cap_recs) {
                 size_t nc = g->cap_recs ? g->cap_recs * 2 : 256;
                 struct fn_invocation *nr =
@@ -351,7 +354,7 @@ static void meter(struct fn_gateway *g, struct gw_fn *f, const struct fn_invocat
         }
         if (g->n_recs < g->cap_recs)
                 g->recs[g->n_recs++] = *inv;
-        pthread_mutex_unlock(&g->mu);
+        pthread_mutex_unlock(&g->recmu);
 }
 
 /* Which instance answered and whether it was started for this request. */
@@ -388,20 +391,24 @@ int fn_gateway_invoke(struct fn_gateway *g, const char *name, const struct fn_re
         snprintf(inv.function, sizeof(inv.function), "%s", name);
         inv.memory_mib = f->cfg.memory_mib;
         deadline = fn_now_ms() + f->cfg.timeout_s * 1000LL;
-        st = acquire(g, f, deadline, &in, &inv.cold, err);
+        int kept = -1, s, put = -1;
+        st = acquire(g, f, deadline, &in, &kept, &inv.cold, err);
         if (st == 0) {
                 bool reused = false, keep = false, stale = false;
                 backend->usage(in->bi, &u0);
                 for (int attempt = 0; attempt < 2; attempt++) {
-                        int s = conn_get(f, in, &reused, err);
-                        if (s < 0) {
+                        if (kept >= 0) {
+                                s = kept;
+                                reused = true;
+                                kept = -1;
+                        } else if ((s = conn_get(f, in, &reused, err)) < 0) {
                                 st = 502;
                                 recycle = true;
                                 break;
                         }
                         st = gw_exchange(s, name, rq, deadline, rs, &recycle, &keep, &stale, err);
                         if (st == 0 && keep)
-                                conn_put(f, in, s);
+                                put = s;
                         else
                                 close(s);
                         /* an idle connection the instance closed meanwhile: once more, fresh */
@@ -413,7 +420,7 @@ int fn_gateway_invoke(struct fn_gateway *g, const char *name, const struct fn_re
                         recycle = true;
                 backend->usage(in->bi, &u1);
                 in_serial = in->serial;
-                release(g, f, in, recycle);
+                release(g, f, in, recycle, put);
         }
         if (st != 0)
                 rs->status = st;
@@ -454,20 +461,54 @@ int fn_gateway_route(struct fn_gateway *g, const char *method, const char *targe
         return fn_gateway_invoke(g, name, &r, rs, err);
 }
 
+/* Takes the batch of records out under recmu and writes it under dbmu only:
+ * requests keep recording meanwhile. A batch that fails to commit goes back
+ * in front of the newer records for the next pass. */
 static void flush_records(struct fn_gateway *g)
 {
         struct isola_err e = {0};
+        struct fn_invocation *b;
+        size_t n, cap;
+        bool done = false;
 
-        pthread_mutex_lock(&g->mu);
-        if (g->n_recs)
-                gw_invocation_events(g, g->recs, g->n_recs);
-        if (g->n_recs && db_begin(g->db, &e) == 0) {
-                for (size_t i = 0; i < g->n_recs; i++)
-                        fn_record(g->db, &g->recs[i], &e);
-                if (db_commit(g->db, &e) == 0)
-                        g->n_recs = 0;
+        pthread_mutex_lock(&g->recmu);
+        b = g->recs;
+        n = g->n_recs;
+        cap = g->cap_recs;
+        if (n) {
+                g->recs = NULL;
+                g->n_recs = g->cap_recs = 0;
         }
-        pthread_mutex_unlock(&g->mu);
+        pthread_mutex_unlock(&g->recmu);
+        if (!n)
+                return;
+        gw_invocation_events(g, b, n);
+        pthread_mutex_lock(&g->dbmu);
+        if (db_begin(g->db, &e) == 0) {
+                for (size_t i = 0; i < n; i++)
+                        fn_record(g->db, &b[i], &e);
+                done = db_commit(g->db, &e) == 0;
+        }
+        pthread_mutex_unlock(&g->dbmu);
+        if (done) {
+                free(b);
+                return;
+        }
+        pthread_mutex_lock(&g->recmu);
+        struct fn_invocation *nb = b;
+        if (n + g->n_recs > cap && (nb = realloc(b, (n + g->n_recs) * sizeof(*b))))
+                cap = n + g->n_recs;
+        if (!nb) { /* out of memory: keep the newer records, drop the batch */
+                free(b);
+        } else {
+                if (g->n_recs)
+                        memcpy(nb + n, g->recs, g->n_recs * sizeof(*nb));
+                free(g->recs);
+                g->recs = nb;
+                g->n_recs += n;
+                g->cap_recs = cap;
+        }
+        pthread_mutex_unlock(&g->recmu);
 }
 
 /* One more prepared shell for f (f->preparing was counted by the caller). */
@@ -498,9 +539,9 @@ static void scale_fn(struct fn_gateway *g, struct gw_fn *f, bool check_row)
 
         if (check_row) {
                 struct fn_config c;
-                pthread_mutex_lock(&g->mu);
+                pthread_mutex_lock(&g->dbmu);
                 int r = fn_get(g->db, f->cfg.name, &c, &e);
-                pthread_mutex_unlock(&g->mu);
+                pthread_mutex_unlock(&g->dbmu);
                 if (r == 0)
                         fn_config_free(&c);
                 else if (e.errnum == ENOENT) {
@@ -572,9 +613,9 @@ static void load_all(struct fn_gateway *g)
         size_t n = 0;
         struct isola_err e = {0};
 
-        pthread_mutex_lock(&g->mu);
+        pthread_mutex_lock(&g->dbmu);
         int rc = fn_list(g->db, &l, &n, &e);
-        pthread_mutex_unlock(&g->mu);
+        pthread_mutex_unlock(&g->dbmu);
         if (rc < 0)
                 return;
         for (size_t i = 0; i < n && i < 256; i++)
@@ -623,6 +664,8 @@ int fn_gateway_create(const struct fn_gateway_opts *o, struct fn_gateway **out,
         pthread_mutex_init(&g->evmu, NULL);
         g->pool = o->pool < 0 ? 0 : o->pool > GW_POOL_MAX ? GW_POOL_MAX : o->pool;
         pthread_mutex_init(&g->mu, NULL);
+        pthread_mutex_init(&g->dbmu, NULL);
+        pthread_mutex_init(&g->recmu, NULL);
         if (o->listen)
                 snprintf(g->listen_addr, sizeof(g->listen_addr), "%s", o->listen);
         n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -700,5 +743,7 @@ void fn_gateway_destroy(struct fn_gateway *g)
         free(g->recs);
         db_close(g->db);
         pthread_mutex_destroy(&g->evmu);
+        pthread_mutex_destroy(&g->dbmu);
+        pthread_mutex_destroy(&g->recmu);
         free(g);
 }

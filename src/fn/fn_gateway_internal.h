@@ -52,8 +52,12 @@ struct gw_fn {
 struct fn_gateway {
         struct db_paths paths;
         sqlite3 *db;
-        pthread_mutex_t mu; /* functions list, records, db */
+        pthread_mutex_t mu; /* functions list (taken before dbmu, never after) */
         struct gw_fn *fns;
+        /* the db connection: a flush writes under dbmu alone, so requests
+         * (which take mu and recmu) never wait for SQLite */
+        pthread_mutex_t dbmu;
+        pthread_mutex_t recmu; /* the records below */
         struct fn_invocation *recs;
         size_t n_recs, cap_recs;
         char shim[4096];

@@ -215,7 +215,7 @@ static int run_pod(struct kube_play_ctx *x, struct kube_plan_pod *pp, struct iso
 static int claims(struct kube_play_ctx *x, char ***made, size_t *n_made, struct isola_err *err)
 {
         for (size_t i = 0; i < x->m->n_claims; i++) {
-                struct eng_volume v;
+                struct eng_volume v = {0};
                 struct isola_err ignore = {0};
 
                 if (eng_volume_get(&x->eng, x->m->claims[i], &v, &ignore) == 0)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/events.h" /* api: network create/destroy events */
 #include "net/net_internal.h"
 #include "util/cleanup.h"
 
@@ -357,6 +358,8 @@ int net_network_create(struct net_ctx *c, const struct net_create_opts *o, struc
             pick_bridge(c, nn.bridge, err) < 0)
                 goto out;
         rc = insert_network(c, o, &nn, err);
+        if (rc == 0)
+                eng_event(c->db, "network", "create", nn.id, "name", o->name, "type", "bridge");
 out:
         net_unlock(lk);
         return rc;
@@ -487,6 +490,8 @@ int net_network_remove(struct net_ctx *c, const char *name, struct isola_err *er
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(c->db, "removing the network", err);
         sqlite3_finalize(st);
+        if (rc == 0)
+                eng_event(c->db, "network", "destroy", n.id, "name", name, "type", "bridge");
         /* Marked down before: the rebuilt table no longer has its rules. */
         if (rc == 0 && n.up)
                 rc = net_nft_sync(c, err);

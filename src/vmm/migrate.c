@@ -91,7 +91,7 @@ static int dial(const char *to, struct isola_err *err)
 }
 
 /* KVM's dirty log on every memslot (slot = region index, as vm.c makes them). */
-static int dirty_log(struct vm *vm, bool on, struct isola_err *err)
+int migrate_dirty_log(struct vm *vm, bool on, struct isola_err *err)
 {
         for (unsigned slot = 0; slot < vm->mem.n_regions; slot++) {
                 const struct guest_mem_region *r = &vm->mem.regions[slot];
@@ -103,27 +103,13 @@ static int dirty_log(struct vm *vm, bool on, struct isola_err *err)
                     .userspace_addr = (uintptr_t)r->hva,
                 };
                 if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
-                        return err_sys(err, "migration: dirty log on slot %u", slot);
+                        return err_sys(err, "dirty log on slot %u", slot);
         }
         return 0;
 }
 
-struct sender {
-        int fd;
-        struct migrate_stats *st;
-};
-
-static int send_chunk(void *opaque, uint64_t off, const void *p, size_t n, struct isola_err *err)
-{
-        struct sender *s = opaque;
-        s->st->bytes_sent += n;
-        return send_record(s->fd, 'P', &off, 8, p, n, err);
-}
-
-/* Sends the pages KVM logged as dirty since the last call; *pages gets
- * their number. With send false only counts (and keeps) nothing: the log
- * is cleared by reading it, so the caller always sends. */
-static int send_dirty(struct vm *vm, struct sender *s, uint64_t *pages, struct isola_err *err)
+int migrate_dirty_walk(struct vm *vm, snap_mem_sink sink, void *opaque, uint64_t *pages,
+                       struct isola_err *err)
 {
         uint64_t off = 0;
 
@@ -134,10 +120,10 @@ static int send_dirty(struct vm *vm, struct sender *s, uint64_t *pages, struct i
                 uint64_t *bits = calloc(words, 8);
                 struct kvm_dirty_log log = {.slot = slot, .dirty_bitmap = bits};
                 if (!bits)
-                        return err_set(err, ENOMEM, "migration: out of memory");
+                        return err_set(err, ENOMEM, "dirty log: out of memory");
                 if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
                         free(bits);
-                        return err_sys(err, "migration: KVM_GET_DIRTY_LOG");
+                        return err_sys(err, "KVM_GET_DIRTY_LOG");
                 }
                 for (uint64_t pg = 0; pg < npages; pg++) {
                         if (!(bits[pg / 64] & (1ULL << (pg % 64))))
@@ -147,8 +133,8 @@ static int send_dirty(struct vm *vm, struct sender *s, uint64_t *pages, struct i
                         while (end < npages && end - pg < 16 &&
                                (bits[end / 64] & (1ULL << (end % 64))))
                                 end++;
-                        if (send_chunk(s, off + pg * PAGE, r->hva + pg * PAGE, (end - pg) * PAGE,
-                                       err) < 0) {
+                        if (sink(opaque, off + pg * PAGE, r->hva + pg * PAGE, (end - pg) * PAGE,
+                                 err) < 0) {
                                 free(bits);
                                 return -1;
                         }
@@ -159,6 +145,48 @@ static int send_dirty(struct vm *vm, struct sender *s, uint64_t *pages, struct i
                 off += r->size;
         }
         return 0;
+}
+
+struct sender {
+        int fd;
+        int progress_fd; /* -1: none */
+        double t0;       /* ms, start of the migration */
+        struct migrate_stats *st;
+};
+
+void migrate_progress_write(int fd, const struct migrate_progress *p)
+{
+        char line[MIGRATE_PROGRESS_LEN + 1];
+
+        if (fd < 0)
+                return;
+        int n = snprintf(line, sizeof(line),
+                         "{\"phase\":\"%s\",\"round\":%u,\"bytes_sent\":%llu,"
+                         "\"dirty_pages\":%llu,\"dirty_rate_mib_s\":%.1f,"
+                         "\"est_downtime_ms\":%.1f,\"elapsed_ms\":%.0f}",
+                         p->phase, p->round, (unsigned long long)p->bytes_sent,
+                         (unsigned long long)p->dirty_pages, p->dirty_rate_mib_s,
+                         p->est_downtime_ms, p->elapsed_ms);
+        if (n < 0 || n >= (int)sizeof(line) - 1)
+                return;
+        memset(line + n, ' ', sizeof(line) - 1 - (size_t)n);
+        line[sizeof(line) - 2] = '\n';
+        /* a progress file that cannot be written is no reason to fail */
+        (void)!pwrite(fd, line, sizeof(line) - 1, 0);
+}
+
+static int send_chunk(void *opaque, uint64_t off, const void *p, size_t n, struct isola_err *err)
+{
+        struct sender *s = opaque;
+        s->st->bytes_sent += n;
+        return send_record(s->fd, 'P', &off, 8, p, n, err);
+}
+
+/* Sends the pages KVM logged as dirty since the last call; *pages gets
+ * their number (the log is cleared by reading it). */
+static int send_dirty(struct vm *vm, struct sender *s, uint64_t *pages, struct isola_err *err)
+{
+        return migrate_dirty_walk(vm, send_chunk, s, pages, err);
 }
 
 static int send_config(int fd, const struct machine_config *cfg, struct isola_err *err)
@@ -227,16 +255,30 @@ static int precopy(struct machine *m, struct sender *s, unsigned downtime_ms, st
                 sent0 = s->st->bytes_sent;
                 if (send_dirty(p.vm, s, &pages, err) < 0)
                         return -1;
-                /* What the next round would dirty, sent at this rate. */
-                if (pages == 0 || rate <= 0 ||
-                    (double)(pages * PAGE) / rate < (double)downtime_ms / 2)
+                /* The pages the guest dirtied during the round before, sent
+                 * at its rate: what the pause would cost if it began now. */
+                double est = rate > 0 ? (double)(pages * PAGE) / rate : 0;
+                struct migrate_progress pr = {
+                    .phase = "precopy",
+                    .round = s->st->rounds,
+                    .bytes_sent = s->st->bytes_sent,
+                    .dirty_pages = pages,
+                    .dirty_rate_mib_s = (double)(pages * PAGE) / 1048576.0 /
+                                        ((elapsed > 0.1 ? elapsed : 0.1) / 1e3),
+                    .est_downtime_ms = est,
+                    .elapsed_ms = now_ms() - s->t0,
+                };
+                migrate_progress_write(s->progress_fd, &pr);
+                s->st->est_downtime_ms = est;
+                if (pages == 0 || rate <= 0 || est < (double)downtime_ms / 2)
                         break;
         }
         return 0;
 }
 
 int migrate_send(struct machine *m, const struct machine_config *cfg, const char *to,
-                 unsigned downtime_ms, struct migrate_stats *st, struct isola_err *err)
+                 unsigned downtime_ms, int progress_fd, struct migrate_stats *st,
+                 struct isola_err *err)
 {
         struct machine_parts p;
         double t0 = now_ms();
@@ -248,7 +290,7 @@ int migrate_send(struct machine *m, const struct machine_config *cfg, const char
         int fd = dial(to, err);
         if (fd < 0)
                 return -1;
-        struct sender s = {.fd = fd, .st = st};
+        struct sender s = {.fd = fd, .progress_fd = progress_fd, .t0 = t0, .st = st};
         /* Device back ends wait while memory moves: the pages they write are
          * not in KVM's dirty log. Guest I/O resumes on the destination. */
         evloop_stop(p.vm->loop);
@@ -258,11 +300,17 @@ int migrate_send(struct machine *m, const struct machine_config *cfg, const char
         if (rc == 0)
                 rc = send_config(fd, cfg, err);
         if (rc == 0)
-                rc = dirty_log(p.vm, true, err);
+                rc = migrate_dirty_log(p.vm, true, err);
         if (rc == 0)
                 rc = precopy(m, &s, downtime_ms, err);
         double t_pause = now_ms();
         if (rc == 0) {
+                struct migrate_progress pr = {.phase = "stop-and-copy",
+                                              .round = st->rounds + 1,
+                                              .bytes_sent = st->bytes_sent,
+                                              .est_downtime_ms = st->est_downtime_ms,
+                                              .elapsed_ms = t_pause - t0};
+                migrate_progress_write(progress_fd, &pr);
                 rc = machine_pause(m, err);
                 paused = rc == 0;
         }
@@ -274,7 +322,7 @@ int migrate_send(struct machine *m, const struct machine_config *cfg, const char
         if (rc == 0)
                 return 0; /* the caller stops this VMM */
         /* Anything went wrong: the source goes on as before. */
-        (void)dirty_log(p.vm, false, NULL);
+        (void)migrate_dirty_log(p.vm, false, NULL);
         struct isola_err e2 = {0};
         (void)evloop_start(p.vm->loop, &e2);
         if (paused)

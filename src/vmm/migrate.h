@@ -12,9 +12,11 @@
 #ifndef ISOLA_VMM_MIGRATE_H
 #define ISOLA_VMM_MIGRATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/err.h"
+#include "vmm/snapshot.h"
 
 #define MIGRATE_MAGIC      "ISOLAMIG"
 #define MIGRATE_VERSION    1
@@ -29,11 +31,38 @@ struct migrate_stats {
         uint64_t bytes_sent;
         double total_ms, downtime_ms; /* downtime: pause to the destination's ack */
         uint64_t last_dirty_pages;
+        double est_downtime_ms; /* the last round's estimate of the pause */
 };
 
 /* Sends the running machine to host:port ("ADDR:PORT"); on success the
- * caller stops the VMM. downtime_ms bounds the estimated final pause. */
+ * caller stops the VMM. downtime_ms bounds the estimated final pause: the
+ * stop-and-copy starts when the last round's dirty pages would go in less
+ * than half of it. progress_fd (-1: none): a regular file that gets one
+ * JSON line at offset 0 after every round (migrate_progress_write). */
 int migrate_send(struct machine *m, const struct machine_config *cfg, const char *to,
-                 unsigned downtime_ms, struct migrate_stats *st, struct isola_err *err);
+                 unsigned downtime_ms, int progress_fd, struct migrate_stats *st,
+                 struct isola_err *err);
+
+/* Progress of a migration, for a terminal: {"phase": "precopy" |
+ * "stop-and-copy", "round", "bytes_sent", "dirty_pages" (of the last
+ * round), "dirty_rate_mib_s", "est_downtime_ms", "elapsed_ms"}, written at
+ * offset 0 of fd padded to MIGRATE_PROGRESS_LEN bytes (readers re-read a
+ * line that does not parse). */
+#define MIGRATE_PROGRESS_LEN 255
+struct migrate_progress {
+        const char *phase;
+        unsigned round;
+        uint64_t bytes_sent, dirty_pages;
+        double dirty_rate_mib_s, est_downtime_ms, elapsed_ms;
+};
+void migrate_progress_write(int fd, const struct migrate_progress *p);
+
+/* KVM's dirty log on (or off) for every memslot; and the pages logged
+ * since the last call (which clears the log), in runs of at most 64 KiB
+ * with their offsets in the memory file layout, to sink. Shared by
+ * migration and live snapshots. */
+int migrate_dirty_log(struct vm *vm, bool on, struct isola_err *err);
+int migrate_dirty_walk(struct vm *vm, snap_mem_sink sink, void *opaque, uint64_t *pages,
+                       struct isola_err *err);
 
 #endif

@@ -16,12 +16,15 @@
 #include "util/cleanup.h"
 #include "vmm/machine.h"
 #include "vmm/mgr.h"
+#include "vmm/migrate.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm_internal.h"
 
 #define MACHINE_STATE_VERSION 1
 #define MEMORY_STATE_VERSION  1
 #define ZERO_CHUNK            (64u * 1024)
+#define LIVE_MAX_ROUNDS       30  /* memory passes of a live snapshot at most */
+#define LIVE_LAST_PAGES       256 /* dirty pages (1 MiB) left for the pause */
 
 /* Bits of the "machine" section's device mask. */
 #define DEV_IDE  (1u << 0)
@@ -168,18 +171,52 @@ static int file_sink(void *opaque, uint64_t off, const void *p, size_t n, struct
         return pwrite_all(fs->fd, p, n, (off_t)off, "memory", err);
 }
 
-/* Guest RAM, region after region; all-zero chunks stay holes, so a fresh
- * guest's untouched memory costs neither time nor disk. */
-static int save_memory(struct vm *vm, int dirfd, struct snap_writer *w, struct snapshot_stats *st,
+/* Live: guest memory goes to the memory file while the vCPUs run, KVM's
+ * dirty log catching what they write meanwhile; rounds of dirty pages until
+ * one is small, then the vCPUs pause for the last one. */
+static int live_memory(struct machine *m, struct vm *vm, int dirfd, struct snapshot_stats *st,
                        struct isola_err *err)
 {
         _cleanup_close_ int fd =
             openat(dirfd, "memory", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         struct file_sink fs = {.fd = fd, .st = st};
+        uint64_t pages = 0;
 
         if (fd < 0)
                 return err_sys(err, "snapshot: creating the memory file");
-        if (snap_memory_walk(vm, file_sink, &fs, err) < 0)
+        if (migrate_dirty_log(vm, true, err) < 0)
+                return -1;
+        int rc = snap_memory_walk(vm, file_sink, &fs, err);
+        for (st->rounds = 1; rc == 0 && st->rounds < LIVE_MAX_ROUNDS; st->rounds++) {
+                rc = migrate_dirty_walk(vm, file_sink, &fs, &pages, err);
+                if (pages <= LIVE_LAST_PAGES)
+                        break;
+        }
+        if (rc == 0) {
+                clock_gettime(CLOCK_MONOTONIC, &st->paused_at);
+                rc = machine_pause(m, err);
+                st->paused_here = rc == 0;
+        }
+        if (rc == 0)
+                rc = migrate_dirty_walk(vm, file_sink, &fs, &pages, err);
+        st->last_pages = pages;
+        (void)migrate_dirty_log(vm, false, NULL);
+        return rc;
+}
+
+/* Guest RAM, region after region; all-zero chunks stay holes, so a fresh
+ * guest's untouched memory costs neither time nor disk. Live, the file is
+ * written already (live_memory) and only finished here. */
+static int save_memory(struct vm *vm, int dirfd, struct snap_writer *w, struct snapshot_stats *st,
+                       bool live, struct isola_err *err)
+{
+        _cleanup_close_ int fd =
+            openat(dirfd, "memory", O_WRONLY | (live ? 0 : O_CREAT | O_EXCL) | O_CLOEXEC, 0600);
+        struct file_sink fs = {.fd = fd, .st = st};
+
+        if (fd < 0)
+                return err_sys(err, "snapshot: creating the memory file");
+        if (!live && snap_memory_walk(vm, file_sink, &fs, err) < 0)
                 return -1;
         snap_memory_section(vm, w);
         st->memory_bytes = vm->mem.ram_size;
@@ -254,7 +291,7 @@ static int write_config(int dirfd, const struct machine_config *cfg, struct isol
 }
 
 static int write_snapshot(struct machine *m, const struct machine_config *cfg, const char *tmp,
-                          int dirfd, bool frozen[], struct snapshot_stats *st,
+                          int dirfd, bool frozen[], struct snapshot_stats *st, bool live,
                           struct isola_err *err)
 {
         struct machine_parts p;
@@ -263,10 +300,12 @@ static int write_snapshot(struct machine *m, const struct machine_config *cfg, c
 
         machine_get_parts(m, &p);
         snap_writer_init(&w);
+        if (live && live_memory(m, p.vm, dirfd, st, err) < 0)
+                goto out;
         if (snap_cpu_save(p.vm, &w, err) < 0)
                 goto out;
         snap_devices_save(&p, &w);
-        if (save_memory(p.vm, dirfd, &w, st, err) < 0 || snap_writer_finish(&w, err) < 0 ||
+        if (save_memory(p.vm, dirfd, &w, st, live, err) < 0 || snap_writer_finish(&w, err) < 0 ||
             write_file(dirfd, "state", w.out.buf, w.out.len, err) < 0 ||
             write_config(dirfd, cfg, err) < 0 || snap_disks_save(&p, cfg, tmp, frozen, err) < 0)
                 goto out;
@@ -319,8 +358,8 @@ static void fsync_parent(const char *dir)
 /* Written under "<dir>.tmp-<pid>" and renamed: a crash at any point leaves
  * no half snapshot under the final name (the next `snapshot ls` or create
  * removes stale temporaries). */
-int snapshot_save(struct machine *m, const struct machine_config *cfg, const char *dir,
-                  struct snapshot_stats *stats, struct isola_err *err)
+static int save(struct machine *m, const struct machine_config *cfg, const char *dir,
+                struct snapshot_stats *stats, bool live, struct isola_err *err)
 {
         struct snapshot_stats local = {0};
         struct snapshot_stats *st = stats ? stats : &local;
@@ -347,7 +386,7 @@ int snapshot_save(struct machine *m, const struct machine_config *cfg, const cha
         int dirfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dirfd < 0)
                 err_sys(err, "snapshot: open '%s'", tmp);
-        else if (write_snapshot(m, cfg, tmp, dirfd, frozen, st, err) == 0)
+        else if (write_snapshot(m, cfg, tmp, dirfd, frozen, st, live, err) == 0)
                 rc = 0;
         if (dirfd >= 0)
                 close(dirfd);
@@ -373,6 +412,18 @@ int snapshot_save(struct machine *m, const struct machine_config *cfg, const cha
         }
         st->save_ms = ms_since(&t0);
         return 0;
+}
+
+int snapshot_save(struct machine *m, const struct machine_config *cfg, const char *dir,
+                  struct snapshot_stats *stats, struct isola_err *err)
+{
+        return save(m, cfg, dir, stats, false, err);
+}
+
+int snapshot_save_live(struct machine *m, const struct machine_config *cfg, const char *dir,
+                       struct snapshot_stats *stats, struct isola_err *err)
+{
+        return save(m, cfg, dir, stats, true, err);
 }
 
 /* ---- restore ---- */

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "devices/state.h"
 #include "util/err.h"
@@ -109,9 +110,21 @@ void machine_get_parts(struct machine *m, struct machine_parts *out);
 struct snapshot_stats {
         double save_ms;
         uint64_t memory_bytes, memory_written;
+        /* live snapshots */
+        unsigned rounds;           /* memory passes while the guest ran */
+        uint64_t last_pages;       /* dirty pages copied while paused */
+        bool paused_here;          /* the vCPUs were paused by the save: resume them */
+        struct timespec paused_at; /* CLOCK_MONOTONIC */
 };
 int snapshot_save(struct machine *m, const struct machine_config *cfg, const char *dir,
                   struct snapshot_stats *stats, struct isola_err *err);
+/* The same with the vCPUs running: memory is copied while the guest runs
+ * (KVM's dirty log catches what it writes meanwhile, in rounds), then the
+ * vCPUs pause for the last dirty pages, the vCPU and device state and the
+ * disks. Returns with them paused when stats->paused_here (also on error):
+ * the caller resumes them. */
+int snapshot_save_live(struct machine *m, const struct machine_config *cfg, const char *dir,
+                       struct snapshot_stats *stats, struct isola_err *err);
 /* Pieces of a snapshot, shared with migration (snapshot.c). */
 typedef int (*snap_mem_sink)(void *opaque, uint64_t off, const void *p, size_t n,
                              struct isola_err *err);

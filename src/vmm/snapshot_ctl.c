@@ -1,7 +1,10 @@
 /* The control socket routes of snapshots, in the VMM process of a managed
  * VM: PUT /snapshot {"snapshot_path": DIR} pauses the vCPUs, saves the
- * machine into DIR and resumes (a VM that was paused stays paused). */
+ * machine into DIR and resumes (a VM that was paused stays paused); with
+ * "live": true memory is copied while the guest runs and the vCPUs pause
+ * only for the last dirty pages and the state. */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
@@ -37,15 +40,28 @@ static void put_snapshot(void *opaque, const struct ctl_request *req, struct ctl
                 goto out;
         }
         bool was_paused = machine_paused(c->m);
+        struct json_object *lv;
+        bool live = !was_paused && json_object_object_get_ex(root, "live", &lv) &&
+                    json_object_get_boolean(lv);
+        int rc;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (!was_paused && machine_pause(c->m, &err) < 0) {
-                ctl_reply_error(resp, 409, "%s", err.msg);
-                goto out;
+        if (live) {
+                /* the vCPUs pause inside, for the last dirty pages */
+                rc = snapshot_save_live(c->m, c->cfg, json_object_get_string(v), &st, &err);
+                if (st.paused_here) {
+                        t0 = st.paused_at;
+                        machine_resume(c->m);
+                }
+        } else {
+                if (!was_paused && machine_pause(c->m, &err) < 0) {
+                        ctl_reply_error(resp, 409, "%s", err.msg);
+                        goto out;
+                }
+                rc = snapshot_save(c->m, c->cfg, json_object_get_string(v), &st, &err);
+                if (!was_paused)
+                        machine_resume(c->m);
         }
-        int rc = snapshot_save(c->m, c->cfg, json_object_get_string(v), &st, &err);
-        if (!was_paused)
-                machine_resume(c->m);
-        double paused_ms = ms_since(&t0);
+        double paused_ms = live && !st.paused_here ? 0 : ms_since(&t0);
         if (rc < 0) {
                 ctl_reply_error(resp, err.errnum == EEXIST ? 409 : 500, "%s", err.msg);
                 goto out;
@@ -58,12 +74,37 @@ static void put_snapshot(void *opaque, const struct ctl_request *req, struct ctl
                                json_object_new_int64((int64_t)st.memory_bytes));
         json_object_object_add(resp->body, "memory_written",
                                json_object_new_int64((int64_t)st.memory_written));
+        json_object_object_add(resp->body, "live", json_object_new_boolean(live));
+        if (live) {
+                json_object_object_add(resp->body, "rounds", json_object_new_int((int)st.rounds));
+                json_object_object_add(resp->body, "last_dirty_pages",
+                                       json_object_new_int64((int64_t)st.last_pages));
+        }
 out:
         json_object_put(root);
 }
 
-/* PUT /migrate {"to": "ADDR:PORT", "downtime_ms": N}: live migration; on
- * success the VM stays paused here (the caller stops this VMM). */
+/* The progress file a migrating CLI reads (an existing regular file, its
+ * absolute path in the request); -1 when there is none or it is unusable. */
+static int open_progress(struct json_object *root)
+{
+        struct json_object *v;
+        struct stat sb;
+
+        if (!json_object_object_get_ex(root, "progress_path", &v) ||
+            !json_object_is_type(v, json_type_string) || json_object_get_string(v)[0] != '/')
+                return -1;
+        int fd = open(json_object_get_string(v), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* PUT /migrate {"to": "ADDR:PORT", "downtime_ms": N, "progress_path": F}:
+ * live migration; on success the VM stays paused here (the caller stops
+ * this VMM). */
 static void put_migrate(void *opaque, const struct ctl_request *req, struct ctl_response *resp)
 {
         struct snapshot_ctl *c = opaque;
@@ -83,8 +124,12 @@ static void put_migrate(void *opaque, const struct ctl_request *req, struct ctl_
                 ctl_reply_error(resp, 400, "\"downtime_ms\" must be 1-60000");
                 goto out;
         }
-        if (migrate_send(c->m, c->cfg, json_object_get_string(to), (unsigned)downtime, &st, &err) <
-            0) {
+        int pfd = open_progress(root);
+        int rc = migrate_send(c->m, c->cfg, json_object_get_string(to), (unsigned)downtime, pfd,
+                              &st, &err);
+        if (pfd >= 0)
+                close(pfd);
+        if (rc < 0) {
                 ctl_reply_error(resp, 502, "%s", err.msg);
                 goto out;
         }
@@ -97,6 +142,8 @@ static void put_migrate(void *opaque, const struct ctl_request *req, struct ctl_
         json_object_object_add(resp->body, "downtime_ms", json_object_new_double(st.downtime_ms));
         json_object_object_add(resp->body, "last_dirty_pages",
                                json_object_new_int64((int64_t)st.last_dirty_pages));
+        json_object_object_add(resp->body, "est_downtime_ms",
+                               json_object_new_double(st.est_downtime_ms));
 out:
         json_object_put(root);
 }

@@ -32,6 +32,12 @@ if [ "$(api GET /isola/v1/vms | cut -c1-3)" = 200 ] && [ -f "$GUEST" ] && [ -c /
 	for _ in $(seq 50); do follow | grep -q ISOLA-GUEST && break; sleep 0.2; done
 	check_match "VM console stream (follow) has the guest's output" "$(follow)" 'ISOLA-GUEST boot='
 	check_match "... and again after the last client went away" "$(follow)" 'ISOLA-GUEST boot='
+	# snapshots (issue #13): two to start from; the route cases below
+	# restore, revert, delete and add to them
+	trap 'for v in v2-vm v2-vm2 v2-vm3; do "$ISOLA" vm rm --force $v >/dev/null 2>&1; done; api_cleanup' EXIT
+	check_match "VM snapshot through the API" \
+		"$(api POST /isola/v1/vms/v2-vm/snapshots -d '{"name": "s3-a"}')" '^201 \{.*"paused_ms":'
+	check_match "... and a second one" "$(api POST /isola/v1/vms/v2-vm/snapshots -d '{"name": "s3-del"}')" '^201 '
 fi
 vm_cases() { # the real VM's cases, when there is one
 	[ -n "$HAVE_VM" ] || return 0
@@ -42,6 +48,31 @@ vm_cases() { # the real VM's cases, when there is one
  "DELETE /isola/v1/vms/{name}": [{"path": {"name": "v2-vm"}, "want": 409}, {"path": {"name": "v2-nosuch"}, "want": 404}],
  "POST /isola/v1/vms/{name}/start": [{"path": {"name": "v2-vm"}, "want": 304}, {"path": {"name": "v2-nosuch"}, "want": 404}],
  "POST /isola/v1/vms/{name}/stop": [{"path": {"name": "v2-vm"}, "query": "t=2", "want": 204}, {"path": {"name": "v2-nosuch"}, "want": 404}],
+ "DELETE /isola/v1/vms/{name}/snapshots/{snap}": [{"path": {"name": "v2-vm", "snap": "s3-del"}, "want": 204},
+                        {"path": {"name": "v2-vm", "snap": "s3-del"}, "want": 404},
+                        {"path": {"name": "v2-vm", "snap": "s3\$bad"}, "want": 400},
+                        {"path": {"name": "v2-nosuch", "snap": "s3-a"}, "want": 404}],
+ "GET /isola/v1/vms/{name}/snapshots": [{"path": {"name": "v2-vm"}, "want": 200}, {"path": {"name": "v2-nosuch"}, "want": 404}],
+ "POST /isola/v1/vms/{name}/restore": [{"path": {"name": "v2-vm"}, "body": {"snapshot": "s3-a", "name": "v2-vm3"}, "want": 201},
+                        {"path": {"name": "v2-vm"}, "body": {"snapshot": "s3-a", "name": "v2-vm3"}, "want": 409},
+                        {"path": {"name": "v2-vm"}, "body": {"snapshot": "s3-a"}, "want": 409},
+                        {"path": {"name": "v2-vm"}, "body": {"snapshot": "s3-nosuch"}, "want": 404},
+                        {"path": {"name": "v2-vm"}, "body": {"snapshot": "../s3-a"}, "want": 400},
+                        {"path": {"name": "v2-vm"}, "body": {"snapshot": 5}, "want": 400},
+                        {"path": {"name": "v2-vm2"}, "body": {"snapshot": "s3-a"}, "want": 404},
+                        {"path": {"name": "v2-nosuch"}, "body": {"snapshot": "s3-a"}, "want": 404}],
+ "POST /isola/v1/vms/{name}/revert": [{"path": {"name": "v2-vm"}, "body": {"snapshot": "s3-a"}, "want": 200},
+                        {"path": {"name": "v2-vm"}, "body": {"snapshot": "s3\$bad"}, "want": 400},
+                        {"path": {"name": "v2-vm"}, "body": {}, "want": 400},
+                        {"path": {"name": "v2-nosuch"}, "body": {"snapshot": "s3-a"}, "want": 404}],
+ "POST /isola/v1/vms/{name}/snapshots": [{"path": {"name": "v2-vm"}, "body": {"name": "s3-b"}, "want": 201},
+                        {"path": {"name": "v2-vm"}, "body": {"name": "s3-live", "live": true}, "want": 201},
+                        {"path": {"name": "v2-vm"}, "body": {"name": "s3-live2", "live": "yes"}, "want": 400},
+                        {"path": {"name": "v2-vm"}, "body": {"name": "s3-b"}, "want": 409},
+                        {"path": {"name": "v2-vm"}, "body": {"name": "../x"}, "want": 400},
+                        {"path": {"name": "v2-vm"}, "body": {"name": 5}, "want": 400},
+                        {"path": {"name": "v2-vm2"}, "body": {"name": "s3-c"}, "want": 409},
+                        {"path": {"name": "v2-nosuch"}, "body": {"name": "s3-c"}, "want": 404}],
  "POST /isola/v1/vms": [{"body": {"name": "v2-vm2", "config": $VM_CFG}, "want": 201},
                         {"body": {"name": "v2-vm2", "config": $VM_CFG}, "want": 409},
                         {"body": {"name": "v2-vm-bad", "config": {"kernel": "$API_TMP/nosuch-kernel"}}, "want": 404},
@@ -69,6 +100,11 @@ JSON
  "POST /isola/v1/vms/{name}/stop": [{"path": {"name": "v2-nosuch"}, "want": 404}],
  "GET /isola/v1/vms/{name}/console": [{"path": {"name": "v2-nosuch"}, "want": 404}],
  "GET /isola/v1/vms/{name}/counters": [{"path": {"name": "v2-nosuch"}, "want": 404}],
+ "GET /isola/v1/vms/{name}/snapshots": [{"path": {"name": "v2-nosuch"}, "want": 404}],
+ "POST /isola/v1/vms/{name}/snapshots": [{"path": {"name": "v2-nosuch"}, "body": {"name": "s3-a"}, "want": 404}],
+ "DELETE /isola/v1/vms/{name}/snapshots/{snap}": [{"path": {"name": "v2-nosuch", "snap": "s3-a"}, "want": 404}],
+ "POST /isola/v1/vms/{name}/restore": [{"path": {"name": "v2-nosuch"}, "body": {"snapshot": "s3-a"}, "want": 404}],
+ "POST /isola/v1/vms/{name}/revert": [{"path": {"name": "v2-nosuch"}, "body": {"snapshot": "s3-a"}, "want": 404}],
 JSON
 vm_cases; echo ' "_": []'; echo "}"; } >"$API_TMP/params.json"
 while IFS= read -r line; do
@@ -121,7 +157,18 @@ if [ -n "$HAVE_VM" ]; then
 	check_match "the VM's console through the API shows the guest's output" \
 		"$(api GET /isola/v1/vms/v2-vm/console)" 'ISOLA-GUEST'
 	check_eq "the stopped VM is stopped" "$(api GET /isola/v1/vms/v2-vm | sed 's/.*"state":"\([a-z]*\)".*/\1/')" "stopped"
-	check_eq "VM delete 204" "$(api DELETE /isola/v1/vms/v2-vm)" "204 "
+	check_eq "its snapshots: the first, two after the revert (the deleted one gone)" \
+		"$(api GET /isola/v1/vms/v2-vm/snapshots | sed 's/^200 //' | jq -c '[.[].name]')" '["s3-a","s3-b","s3-live"]'
+	check_eq "the VM restored under a new name runs" \
+		"$(api GET /isola/v1/vms/v2-vm3 | sed 's/.*"state":"\([a-z]*\)".*/\1/')" "running"
+	check_eq "... from the snapshot, not booted (no boot line on its console)" \
+		"$(api GET /isola/v1/vms/v2-vm3/console | grep -c 'ISOLA-GUEST boot=')" "0"
+	check_eq "restore of the stopped VM itself 200" \
+		"$(api POST /isola/v1/vms/v2-vm/restore -d '{"snapshot": "s3-b"}' | sed 's/ .*"state":"\([a-z]*\)".*/ \1/')" "200 running"
+	check_eq "snapshot delete while the VM runs 204" \
+		"$(api DELETE /isola/v1/vms/v2-vm/snapshots/s3-b)" "204 "
+	check_eq "VM v2-vm3 delete (force) 204" "$(api DELETE '/isola/v1/vms/v2-vm3?force=1')" "204 "
+	check_eq "VM v2-vm delete (force) 204" "$(api DELETE '/isola/v1/vms/v2-vm?force=1')" "204 "
 	check_eq "... and v2-vm2 (created, never started)" "$(api DELETE /isola/v1/vms/v2-vm2)" "204 "
 	check_eq "no VMs left" "$(api GET /isola/v1/vms)" "200 []"
 else

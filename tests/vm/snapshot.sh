@@ -119,6 +119,37 @@ res=$(consecutive "$tmp/joined2.log")
 check "second generation: one unbroken counter ($res)" bash -c "[[ '$res' == *'gaps []' ]]"
 "$isola" vm kill s2-r3 >/dev/null
 
+# --- a live snapshot: memory copied while the guest runs, a short pause ---
+create s2-live --kernel "$guest" --memory 64 --cmdline "tests=count count_ms=20"
+"$isola" vm start s2-live >/dev/null
+live_log=$(log_of s2-live)
+check "the live source counts" wait_line "$live_log" 'ISOLA-COUNT 20$'
+out=$("$isola" vm snapshot create s2-live live1 --live 2>&1)
+check_match "snapshot create --live reports the rounds and the pause" "$out" \
+	'^live1: live, [0-9]+ rounds, paused [0-9.]+ ms$'
+diag "$out"
+check_eq "the source runs on after a live snapshot" "$(state_of s2-live)" "running"
+n=$(counts <"$live_log" | tail -1)
+sleep 0.5
+check "... and keeps counting" test "$(counts <"$live_log" | tail -1)" -gt "${n:-0}"
+"$isola" vm restore s2-live live1 --name s2-live-r >/dev/null
+lr_log=$(log_of s2-live-r)
+check "the VM restored from the live snapshot counts" wait_lines "$lr_log" 30
+res=$(python3 - "$live_log" "$lr_log" <<'EOF2'
+import re, sys
+src = [int(x) for x in re.findall(rb"ISOLA-COUNT (\d+)\n", open(sys.argv[1], "rb").read())]
+r = [int(x) for x in re.findall(rb"ISOLA-COUNT (\d+)\n", open(sys.argv[2], "rb").read())]
+bad = [(a, b) for a, b in zip(r, r[1:]) if b != a + 1]
+ok = r and not bad and r[0] > 15 and (r[0] - 1) in src
+print(f"{'ok' if ok else 'bad'}: restored {r[0] if r else None}..{r[-1] if r else None}, gaps {bad[:3]}, "
+      f"source had {r[0] - 1 if r else None}: {bool(r) and (r[0] - 1) in src}")
+EOF2
+)
+check "live snapshot -> restore: the counter goes on from the snapshot ($res)" \
+	bash -c "[[ '$res' == ok:* ]]"
+"$isola" vm kill s2-live >/dev/null
+"$isola" vm kill s2-live-r >/dev/null
+
 # --- restore in place refuses a running VM; revert replaces it ---
 "$isola" vm start s2-src >/dev/null
 out=$("$isola" vm restore s2-src snap1 2>&1)
