@@ -9,6 +9,10 @@
 /* The machine flags of `vm run` (and --config) into cfg, argv[0] being the
  * verb. Returns 0, 1 for --help, -1 with err. */
 int vm_cli_parse_machine(int argc, char **argv, struct machine_config *cfg, struct isola_err *err);
+/* "isola vm VERB: message" on stderr; returns 1. */
+int vm_cli_fail(const char *verb, const struct isola_err *err);
+/* The same for a usage mistake, pointing at --help; returns 2. */
+int vm_cli_usage(const char *verb, const char *what);
 /* create, start, ...: the exit status, or -1 when argv[0] is none of them. */
 int cli_vm_managed(int argc, char **argv);
 /* snap: `vm snapshot create|ls|rm`, `vm restore`, `vm revert` (vm_snapshot.c);

@@ -15,13 +15,13 @@
 
 #define EXIT_USAGE 2
 
-static int fail(const char *verb, const struct isola_err *err)
+int vm_cli_fail(const char *verb, const struct isola_err *err)
 {
         fprintf(stderr, "isola vm %s: %s\n", verb, err->msg);
         return 1;
 }
 
-static int usage_error(const char *verb, const char *what)
+int vm_cli_usage(const char *verb, const char *what)
 {
         fprintf(stderr, "isola vm %s: %s (try 'isola vm --help')\n", verb, what);
         return EXIT_USAGE;
@@ -32,7 +32,7 @@ static int with_mgr(const char *verb, struct vm_mgr **m)
         struct isola_err err = {0};
 
         if (vm_mgr_open(NULL, m, &err) < 0)
-                return fail(verb, &err);
+                return vm_cli_fail(verb, &err);
         return 0;
 }
 
@@ -44,7 +44,7 @@ static int vm_create(int argc, char **argv)
         char id[65];
 
         if (argc < 2 || argv[1][0] == '-')
-                return usage_error("create", "expected NAME, then the machine flags of `vm run`");
+                return vm_cli_usage("create", "expected NAME, then the machine flags of `vm run`");
         const char *name = argv[1];
         /* The flags parser sees "create FLAGS...". */
         argv[1] = argv[0];
@@ -52,11 +52,11 @@ static int vm_create(int argc, char **argv)
         int rc = vm_cli_parse_machine(argc - 1, argv + 1, &cfg, &err);
         if (rc != 0) {
                 machine_config_free(&cfg);
-                return rc > 0 ? 0 : usage_error("create", err.msg);
+                return rc > 0 ? 0 : vm_cli_usage("create", err.msg);
         }
         rc = with_mgr("create", &m);
         if (rc == 0 && vm_mgr_create(m, name, &cfg, id, &err) < 0)
-                rc = fail("create", &err);
+                rc = vm_cli_fail("create", &err);
         if (rc == 0)
                 printf("%s\n", id);
         vm_mgr_close(m);
@@ -74,12 +74,12 @@ static int for_each(int argc, char **argv,
         int rc = 0;
 
         if (argc < 2)
-                return usage_error(argv[0], "expected a VM name");
+                return vm_cli_usage(argv[0], "expected a VM name");
         if (with_mgr(argv[0], &m) != 0)
                 return 1;
         for (int i = 1; i < argc; i++) {
                 if (op(m, argv[i], arg, &err) < 0)
-                        rc = fail(argv[0], &err);
+                        rc = vm_cli_fail(argv[0], &err);
                 else if (print)
                         printf("%s\n", argv[i]);
         }
@@ -127,7 +127,7 @@ static int take_uint(const char *verb, const char *s, unsigned max, unsigned *ou
         unsigned long v = strtoul(s, &end, 10);
 
         if (!*s || *end || s[0] == '-' || v > max)
-                return usage_error(verb, "expected a number of seconds");
+                return vm_cli_usage(verb, "expected a number of seconds");
         *out = (unsigned)v;
         return 0;
 }
@@ -167,7 +167,7 @@ static int vm_stop(int argc, char **argv)
                         if (take_uint("stop", argv[i] + 7, 3600, &timeout) != 0)
                                 return EXIT_USAGE;
                 } else {
-                        return usage_error("stop", "unknown option");
+                        return vm_cli_usage("stop", "unknown option");
                 }
         }
         argv[i - 1] = argv[0];
@@ -185,9 +185,9 @@ static int vm_kill(int argc, char **argv)
                 else if (!strncmp(argv[i], "--signal=", 9))
                         v = argv[i] + 9;
                 if (!v)
-                        return usage_error("kill", "unknown option");
+                        return vm_cli_usage("kill", "unknown option");
                 if (parse_signal(v, &signo) < 0)
-                        return usage_error("kill", "unknown signal");
+                        return vm_cli_usage("kill", "unknown signal");
         }
         argv[i - 1] = argv[0];
         return for_each(argc - i + 1, argv + i - 1, op_kill, &signo, true);
@@ -202,7 +202,7 @@ static int vm_rm(int argc, char **argv)
                 if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))
                         force = true;
                 else
-                        return usage_error("rm", "unknown option");
+                        return vm_cli_usage("rm", "unknown option");
         }
         argv[i - 1] = argv[0];
         return for_each(argc - i + 1, argv + i - 1, op_rm, &force, true);
@@ -235,13 +235,13 @@ static int vm_ls(int argc, char **argv)
                 else if (!strcmp(argv[i], "--format=json"))
                         json = true;
                 else
-                        return usage_error("ls", "expected only --format json");
+                        return vm_cli_usage("ls", "expected only --format json");
         }
         if (with_mgr("ls", &m) != 0)
                 return 1;
         if (vm_mgr_list(m, &arr, &err) < 0) {
                 vm_mgr_close(m);
-                return fail("ls", &err);
+                return vm_cli_fail("ls", &err);
         }
         if (json) {
                 printf("%s\n", json_object_to_json_string_ext(
@@ -292,13 +292,13 @@ static int vm_inspect(int argc, char **argv)
         int rc = 0;
 
         if (argc < 2)
-                return usage_error("inspect", "expected a VM name");
+                return vm_cli_usage("inspect", "expected a VM name");
         if (with_mgr("inspect", &m) != 0)
                 return 1;
         for (int i = 1; i < argc; i++) {
                 struct json_object *o = NULL;
                 if (vm_mgr_inspect(m, argv[i], &o, &err) < 0)
-                        rc = fail("inspect", &err);
+                        rc = vm_cli_fail("inspect", &err);
                 else
                         json_object_array_add(arr, o);
         }
@@ -332,13 +332,13 @@ static int vm_logs(int argc, char **argv)
         char path[4096], old[4100];
 
         if (argc != 2)
-                return usage_error("logs", "expected one VM name");
+                return vm_cli_usage("logs", "expected one VM name");
         if (with_mgr("logs", &m) != 0)
                 return 1;
         int rc = vm_mgr_path(m, argv[1], "log", path, sizeof(path), &err);
         vm_mgr_close(m);
         if (rc < 0)
-                return fail("logs", &err);
+                return vm_cli_fail("logs", &err);
         snprintf(old, sizeof(old), "%s.1", path);
         if (cat_file(old) < 0 || cat_file(path) < 0) {
                 fprintf(stderr, "isola vm logs: '%s': %s\n", path, strerror(errno));
@@ -354,7 +354,7 @@ static int vm_console(int argc, char **argv)
         char sock[4096];
 
         if (argc != 2)
-                return usage_error("console", "expected one VM name");
+                return vm_cli_usage("console", "expected one VM name");
         if (with_mgr("console", &m) != 0)
                 return 1;
         /* The control socket answers only while the VM runs. */
@@ -363,7 +363,7 @@ static int vm_console(int argc, char **argv)
                 rc = vm_mgr_path(m, argv[1], "console", sock, sizeof(sock), &err);
         vm_mgr_close(m);
         if (rc < 0)
-                return fail("console", &err);
+                return vm_cli_fail("console", &err);
         return vm_cli_console(sock, argv[1], 0x1d);
 }
 

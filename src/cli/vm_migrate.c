@@ -26,20 +26,6 @@
 #include "vmm/migrate.h"
 #include "vmm/snapshot.h"
 
-#define EXIT_USAGE 2
-
-static int fail(const char *verb, const struct isola_err *err)
-{
-        fprintf(stderr, "isola vm %s: %s\n", verb, err->msg);
-        return 1;
-}
-
-static int usage_error(const char *verb, const char *what)
-{
-        fprintf(stderr, "isola vm %s: %s (try 'isola vm --help')\n", verb, what);
-        return EXIT_USAGE;
-}
-
 /* The PUT /migrate call, in a thread while a terminal shows progress. */
 struct mig_call {
         const char *sock, *body;
@@ -139,12 +125,12 @@ int cli_vm_migrate(int argc, char **argv)
         if (argc == 6 && !strcmp(argv[4], "--downtime-ms"))
                 downtime = strtol(argv[5], &end, 10);
         else if (argc != 4)
-                return usage_error("migrate", "expected NAME --to ADDR:PORT [--downtime-ms N]");
+                return vm_cli_usage("migrate", "expected NAME --to ADDR:PORT [--downtime-ms N]");
         if (strcmp(argv[2], "--to") != 0 || downtime < 1 || downtime > 60000 || (end && *end))
-                return usage_error("migrate",
-                                   "expected NAME --to ADDR:PORT [--downtime-ms 1-60000]");
+                return vm_cli_usage("migrate",
+                                    "expected NAME --to ADDR:PORT [--downtime-ms 1-60000]");
         if (vm_mgr_open(NULL, &m, &err) < 0)
-                return fail("migrate", &err);
+                return vm_cli_fail("migrate", &err);
         int rc = vm_mgr_ctl_path(m, argv[1], sock, sizeof(sock), &err);
         int pfd = rc == 0 ? progress_file(sock, ppath, sizeof(ppath)) : -1;
         struct json_object *req = json_object_new_object();
@@ -181,7 +167,7 @@ int cli_vm_migrate(int argc, char **argv)
         }
         free(c.answer);
         vm_mgr_close(m);
-        return rc == 0 ? 0 : fail("migrate", &err);
+        return rc == 0 ? 0 : vm_cli_fail("migrate", &err);
 }
 
 /* ---- receiving ---- */
@@ -398,9 +384,9 @@ int cli_vm_receive(int argc, char **argv)
         struct incoming in = {.fd = -1, .mem_fd = -1, .state_fd = -1};
 
         if (argc != 4 || strcmp(argv[2], "--listen") != 0)
-                return usage_error("receive", "expected NAME --listen ADDR:PORT");
+                return vm_cli_usage("receive", "expected NAME --listen ADDR:PORT");
         if (vm_mgr_open(NULL, &m, &err) < 0)
-                return fail("receive", &err);
+                return vm_cli_fail("receive", &err);
         machine_config_init(&in.cfg);
         int lfd = listen_on(argv[3], &err);
         int rc = lfd < 0 ? -1 : 0;
@@ -430,5 +416,5 @@ int cli_vm_receive(int argc, char **argv)
         free(in.config_json);
         machine_config_free(&in.cfg);
         vm_mgr_close(m);
-        return rc == 0 ? 0 : fail("receive", &err);
+        return rc == 0 ? 0 : vm_cli_fail("receive", &err);
 }

@@ -10,20 +10,6 @@
 #include "vmm/mgr.h"
 #include "vmm/snapshot_mgr.h"
 
-#define EXIT_USAGE 2
-
-static int fail(const char *verb, const struct isola_err *err)
-{
-        fprintf(stderr, "isola vm %s: %s\n", verb, err->msg);
-        return 1;
-}
-
-static int usage_error(const char *verb, const char *what)
-{
-        fprintf(stderr, "isola vm %s: %s (try 'isola vm --help')\n", verb, what);
-        return EXIT_USAGE;
-}
-
 static int snapshot_create(struct vm_mgr *m, int argc, char **argv)
 {
         struct isola_err err = {0};
@@ -31,9 +17,9 @@ static int snapshot_create(struct vm_mgr *m, int argc, char **argv)
         bool live = argc == 4 && !strcmp(argv[3], "--live");
 
         if (argc != 3 && !live)
-                return usage_error("snapshot create", "expected NAME SNAP [--live]");
+                return vm_cli_usage("snapshot create", "expected NAME SNAP [--live]");
         if (vm_snap_create(m, argv[1], argv[2], live, &o, &err) < 0)
-                return fail("snapshot create", &err);
+                return vm_cli_fail("snapshot create", &err);
         if (!live) {
                 printf("%s\n", argv[2]);
         } else {
@@ -55,9 +41,9 @@ static int snapshot_ls(struct vm_mgr *m, int argc, char **argv)
         bool json = argc == 4 && !strcmp(argv[2], "--format") && !strcmp(argv[3], "json");
 
         if (argc != 2 && !json)
-                return usage_error("snapshot ls", "expected NAME [--format json]");
+                return vm_cli_usage("snapshot ls", "expected NAME [--format json]");
         if (vm_snap_list(m, argv[1], &arr, &err) < 0)
-                return fail("snapshot ls", &err);
+                return vm_cli_fail("snapshot ls", &err);
         if (json) {
                 printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
                 json_object_put(arr);
@@ -89,10 +75,10 @@ static int snapshot_rm(struct vm_mgr *m, int argc, char **argv)
         int rc = 0;
 
         if (argc < 3)
-                return usage_error("snapshot rm", "expected NAME SNAP...");
+                return vm_cli_usage("snapshot rm", "expected NAME SNAP...");
         for (int i = 2; i < argc; i++) {
                 if (vm_snap_rm(m, argv[1], argv[i], &err) < 0) {
-                        rc = fail("snapshot rm", &err);
+                        rc = vm_cli_fail("snapshot rm", &err);
                         continue;
                 }
                 printf("%s\n", argv[i]);
@@ -110,15 +96,15 @@ static int restore_cmd(const char *verb, int argc, char **argv, bool revert)
         if (!revert && argc == 5 && !strcmp(argv[3], "--name"))
                 clone = argv[4];
         else if (argc != 3)
-                return usage_error(verb, revert ? "expected NAME SNAP"
-                                                : "expected NAME SNAP [--name NEW]");
+                return vm_cli_usage(verb, revert ? "expected NAME SNAP"
+                                                 : "expected NAME SNAP [--name NEW]");
         if (vm_mgr_open(NULL, &m, &err) < 0)
-                return fail(verb, &err);
+                return vm_cli_fail(verb, &err);
         int rc = vm_snap_restore(m, argv[1], argv[2], clone, revert, &err);
         if (rc == 0)
                 printf("%s\n", clone ? clone : argv[1]);
         vm_mgr_close(m);
-        return rc == 0 ? 0 : fail(verb, &err);
+        return rc == 0 ? 0 : vm_cli_fail(verb, &err);
 }
 
 int cli_vm_restore(int argc, char **argv)
@@ -138,9 +124,9 @@ int cli_vm_snapshot(int argc, char **argv)
         int rc;
 
         if (argc < 2)
-                return usage_error("snapshot", "expected create, ls or rm");
+                return vm_cli_usage("snapshot", "expected create, ls or rm");
         if (vm_mgr_open(NULL, &m, &err) < 0)
-                return fail("snapshot", &err);
+                return vm_cli_fail("snapshot", &err);
         if (!strcmp(argv[1], "create"))
                 rc = snapshot_create(m, argc - 1, argv + 1);
         else if (!strcmp(argv[1], "ls"))
@@ -148,7 +134,7 @@ int cli_vm_snapshot(int argc, char **argv)
         else if (!strcmp(argv[1], "rm"))
                 rc = snapshot_rm(m, argc - 1, argv + 1);
         else
-                rc = usage_error("snapshot", "expected create, ls or rm");
+                rc = vm_cli_usage("snapshot", "expected create, ls or rm");
         vm_mgr_close(m);
         return rc;
 }

@@ -184,17 +184,19 @@ int kube_get_bool(struct kube_mctx *c, const struct kube_node *map, const char *
         return 0;
 }
 
-int kube_get_seq(struct kube_mctx *c, const struct kube_node *map, const char *key,
-                 const struct kube_node **out)
+/* map[key] when it is a node of the given kind, NULL when absent or null;
+ * an error naming the path (and what was expected) otherwise. */
+static int get_kind(struct kube_mctx *c, const struct kube_node *map, const char *key,
+                    enum kube_kind kind, const char *expected, const struct kube_node **out)
 {
         const struct kube_node *n = kube_map_get(map, key);
 
         *out = NULL;
         if (kube_is_null(n))
                 return 0;
-        if (n->kind != KUBE_SEQ) {
+        if (n->kind != kind) {
                 size_t old = kube_path_key(c, key);
-                int rc = kube_fail(c, n, "expected a list");
+                int rc = kube_fail(c, n, "expected %s", expected);
 
                 kube_path_pop(c, old);
                 return rc;
@@ -203,23 +205,16 @@ int kube_get_seq(struct kube_mctx *c, const struct kube_node *map, const char *k
         return 0;
 }
 
+int kube_get_seq(struct kube_mctx *c, const struct kube_node *map, const char *key,
+                 const struct kube_node **out)
+{
+        return get_kind(c, map, key, KUBE_SEQ, "a list", out);
+}
+
 int kube_get_map(struct kube_mctx *c, const struct kube_node *map, const char *key,
                  const struct kube_node **out)
 {
-        const struct kube_node *n = kube_map_get(map, key);
-
-        *out = NULL;
-        if (kube_is_null(n))
-                return 0;
-        if (n->kind != KUBE_MAP) {
-                size_t old = kube_path_key(c, key);
-                int rc = kube_fail(c, n, "expected a mapping");
-
-                kube_path_pop(c, old);
-                return rc;
-        }
-        *out = n;
-        return 0;
+        return get_kind(c, map, key, KUBE_MAP, "a mapping", out);
 }
 
 int kube_get_strv(struct kube_mctx *c, const struct kube_node *map, const char *key,
