@@ -179,4 +179,9 @@ enum MHD_Result api_h_net_disconnect(struct api_call *c);
 /* RFC 3339 with nanoseconds from unix ns ("0001-01-01T00:00:00Z" for 0). */
 void api_time(int64_t ns, char *buf, size_t len);
 
+/* The number after "KEY " on the first line that starts with it (a
+ * cgroup stat file, /proc/meminfo), or on the first line when key is NULL;
+ * 0 when the file or key is missing. */
+uint64_t api_read_key(const char *path, const char *key);
+
 #endif

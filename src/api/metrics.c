@@ -15,7 +15,7 @@ struct sample {
         uint64_t mem, pids, rd, wr, rx, tx;
 };
 
-static uint64_t read_key(const char *path, const char *key)
+uint64_t api_read_key(const char *path, const char *key)
 {
         FILE *f = fopen(path, "re");
         char line[512];
@@ -81,26 +81,17 @@ static void net_dev(pid_t pid, uint64_t *rx, uint64_t *tx)
 static void sample(const struct eng_container *ct, struct sample *s)
 {
         char p[PATH_MAX];
+        struct v1_usage u;
 
         memset(s, 0, sizeof(*s));
-        if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
-                snprintf(p, sizeof(p), "/sys/fs/cgroup/isola/%s/cpu.stat", ct->id);
-                s->cpu_s = (double)read_key(p, "usage_usec") / 1e6;
-                snprintf(p, sizeof(p), "/sys/fs/cgroup/isola/%s/memory.current", ct->id);
-                s->mem = read_key(p, NULL);
-                snprintf(p, sizeof(p), "/sys/fs/cgroup/isola/%s/pids.current", ct->id);
-                s->pids = read_key(p, NULL);
-                snprintf(p, sizeof(p), "/sys/fs/cgroup/isola/%s/io.stat", ct->id);
+        snprintf(p, sizeof(p), "isola/%s", ct->id);
+        v1_cgroup_usage(p, &u);
+        s->cpu_s = u.cpu_s;
+        s->mem = u.mem;
+        s->pids = u.pids;
+        snprintf(p, sizeof(p), "/sys/fs/cgroup/isola/%s/io.stat", ct->id);
+        if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
                 io_stat(p, &s->rd, &s->wr);
-        } else {
-                snprintf(p, sizeof(p), "/sys/fs/cgroup/cpuacct/isola/%s/cpuacct.usage", ct->id);
-                s->cpu_s = (double)read_key(p, NULL) / 1e9;
-                snprintf(p, sizeof(p), "/sys/fs/cgroup/memory/isola/%s/memory.usage_in_bytes",
-                         ct->id);
-                s->mem = read_key(p, NULL);
-                snprintf(p, sizeof(p), "/sys/fs/cgroup/pids/isola/%s/pids.current", ct->id);
-                s->pids = read_key(p, NULL);
-        }
         if (ct->pid > 0)
                 net_dev(ct->pid, &s->rx, &s->tx);
 }

@@ -46,30 +46,7 @@ enum MHD_Result v1_reply_work(struct api_call *c, api_work_fn fn, void *arg)
         return v1_reply_work_status(c, MHD_HTTP_OK, fn, arg);
 }
 
-/* The first number of a file, or after "key " on one of its lines. */
-static uint64_t read_num(const char *path, const char *key)
-{
-        FILE *f = fopen(path, "re");
-        char line[512];
-        size_t kl = key ? strlen(key) : 0;
-        uint64_t v = 0;
-
-        if (!f)
-                return 0;
-        while (fgets(line, sizeof(line), f)) {
-                if (!key) {
-                        v = strtoull(line, NULL, 10);
-                        break;
-                }
-                if (strncmp(line, key, kl) == 0 && line[kl] == ' ') {
-                        v = strtoull(line + kl + 1, NULL, 10);
-                        break;
-                }
-        }
-        fclose(f);
-        return v;
-}
-
+/* CPU seconds, memory and pids of a cgroup (v2, or the v1 controllers). */
 void v1_cgroup_usage(const char *rel, struct v1_usage *u)
 {
         char p[PATH_MAX];
@@ -77,19 +54,19 @@ void v1_cgroup_usage(const char *rel, struct v1_usage *u)
         memset(u, 0, sizeof(*u));
         if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
                 snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/cpu.stat", rel);
-                u->cpu_s = (double)read_num(p, "usage_usec") / 1e6;
+                u->cpu_s = (double)api_read_key(p, "usage_usec") / 1e6;
                 snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/memory.current", rel);
-                u->mem = read_num(p, NULL);
+                u->mem = api_read_key(p, NULL);
                 snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/pids.current", rel);
-                u->pids = read_num(p, NULL);
+                u->pids = api_read_key(p, NULL);
                 return;
         }
         snprintf(p, sizeof(p), "/sys/fs/cgroup/cpuacct/%s/cpuacct.usage", rel);
-        u->cpu_s = (double)read_num(p, NULL) / 1e9;
+        u->cpu_s = (double)api_read_key(p, NULL) / 1e9;
         snprintf(p, sizeof(p), "/sys/fs/cgroup/memory/%s/memory.usage_in_bytes", rel);
-        u->mem = read_num(p, NULL);
+        u->mem = api_read_key(p, NULL);
         snprintf(p, sizeof(p), "/sys/fs/cgroup/pids/%s/pids.current", rel);
-        u->pids = read_num(p, NULL);
+        u->pids = api_read_key(p, NULL);
 }
 
 void v1_host_read(struct v1_host *h)
@@ -109,8 +86,8 @@ void v1_host_read(struct v1_host *h)
         }
         if (f)
                 fclose(f);
-        h->mem_total = read_num("/proc/meminfo", "MemTotal:") * 1024;
-        h->mem_avail = read_num("/proc/meminfo", "MemAvailable:") * 1024;
+        h->mem_total = api_read_key("/proc/meminfo", "MemTotal:") * 1024;
+        h->mem_avail = api_read_key("/proc/meminfo", "MemAvailable:") * 1024;
         f = fopen("/proc/uptime", "re");
         if (f && fscanf(f, "%lf", &h->uptime_s) != 1)
                 h->uptime_s = 0;
