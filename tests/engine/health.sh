@@ -100,8 +100,8 @@ check "timed-out checks are killed, not piling up" test "$(pgrep -fc 'sleep 41')
 
 # start period: failures before the first success do not count
 run_d --name h2-sp --health-cmd 'test -e /tmp/ready' --health-interval 1s --health-retries 1 \
-	--health-start-period 1h "${IMG[@]}" "${SLEEPER[@]}" >/dev/null
-for i in $(seq 40); do
+	--health-start-period 1h --health-start-interval 1s "${IMG[@]}" "${SLEEPER[@]}" >/dev/null
+for i in $(seq 150); do
 	[ "$(hjson h2-sp '.[0].State.Health.Log | length')" -ge 2 ] && break
 	sleep 0.2
 done
