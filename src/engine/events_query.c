@@ -351,7 +351,11 @@ static bool parse_rfc3339(const char *s, int64_t *out)
         }
         if (*p)
                 return false;
-        *out = ((int64_t)timegm(&tm) - off) * 1000000000 + frac;
+        /* nanoseconds in an int64_t: 1970 to 2262 (before 1970 is no event) */
+        int64_t sec = (int64_t)timegm(&tm) - off;
+        if (sec < 0 || sec > INT64_MAX / 1000000000 - 1)
+                return false;
+        *out = sec * 1000000000 + frac;
         return true;
 }
 
