@@ -15,6 +15,7 @@
 #include "cli/verbs.h"
 #include "cli/vm_cli.h"
 #include "vmm/machine.h"
+#include "vmm/snapshot.h"
 
 #define EXIT_USAGE 2
 
@@ -22,12 +23,21 @@ static void usage(FILE *out)
 {
         fprintf(out,
                 "usage: isola vm run --kernel FILE [options]       (one-shot, foreground)\n"
+                "       isola vm run --restore SNAPDIR [--console-log F] [--stats[=F]]\n"
                 "       isola vm create NAME --kernel FILE [options]  (a managed VM)\n"
-                "       isola vm start|stop|kill|pause|resume|console|logs|inspect|rm NAME\n"
+                "       isola vm start|pause|resume|console|logs|inspect NAME\n"
+                "       isola vm stop [-t|--time SECONDS] NAME...  (default 10)\n"
+                "       isola vm kill [-s|--signal SIG] NAME...    (default KILL)\n"
+                "       isola vm rm [-f|--force] NAME...  (its snapshots and the disks isola made\n"
+                "                                          for it go too)\n"
                 "       isola vm ls [--format json]\n"
-                "       isola vm snapshot create NAME SNAP [--live] | ls NAME | rm NAME SNAP\n"
-                "       isola vm migrate NAME --to ADDR:PORT | receive NAME --listen ADDR:PORT\n"
+                "       isola vm snapshot create NAME SNAP [--live] | ls NAME [--format json]\n"
+                "                       | rm NAME SNAP...       (isola vm snapshot --help)\n"
                 "       isola vm restore NAME SNAP [--name NEW] | revert NAME SNAP\n"
+                "       isola vm migrate NAME --to ADDR:PORT [--downtime-ms N] [TLS]\n"
+                "       isola vm receive NAME --listen ADDR:PORT [TLS]\n"
+                "         TLS: --tls-cert FILE --tls-key FILE --tls-ca FILE (TLS 1.3, each side\n"
+                "              verifies the other's certificate against the CA)\n"
                 "       isola vm compare --kernel BZIMAGE --initrd INITRAMFS [options]\n"
                 "\n"
                 "  --kernel FILE          bzImage, PVH ELF (vmlinux) or ELF64 kernel\n"
@@ -43,6 +53,8 @@ static void usage(FILE *out)
                 "  --rng                  a virtio-rng device\n"
                 "  --config FILE.json     machine description; flags override it\n"
                 "  --stats[=FILE]         isola, KVM and device counters as JSON on exit\n"
+                "  --restore SNAPDIR      (vm run) start from a snapshot directory instead of\n"
+                "                         booting: its machine, state and memory (mapped)\n"
                 "\n"
                 "exit status: 0 poweroff, 3 reset, 4 triple fault, 5 internal error,\n"
                 "             1 VMM error, 2 usage, 128+N killed by signal N\n",
@@ -63,6 +75,7 @@ enum {
         OPT_RNG,
         OPT_CONFIG,
         OPT_STATS,
+        OPT_RESTORE,
         OPT_HELP,
 };
 
@@ -80,6 +93,7 @@ static const struct option options[] = {
     {"rng", no_argument, NULL, OPT_RNG},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"stats", optional_argument, NULL, OPT_STATS},
+    {"restore", required_argument, NULL, OPT_RESTORE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -197,29 +211,55 @@ static int apply_opt(struct run_opts *o, int c, const char *arg, struct isola_er
         }
 }
 
-/* The JSON file is read first so that flags, wherever they appear, win. */
-static const char *find_config(int argc, char **argv)
+/* The JSON file (or the snapshot's) is read first so that flags, wherever
+ * they appear, win. flag: "--config" or "--restore". */
+static const char *find_config(int argc, char **argv, const char *flag)
 {
         const char *path = NULL;
+        size_t n = strlen(flag);
 
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--"))
                         break;
-                if (!strcmp(argv[i], "--config") && i + 1 < argc)
+                if (!strcmp(argv[i], flag) && i + 1 < argc)
                         path = argv[++i];
-                else if (!strncmp(argv[i], "--config=", 9))
-                        path = argv[i] + 9;
+                else if (!strncmp(argv[i], flag, n) && argv[i][n] == '=')
+                        path = argv[i] + n + 1;
         }
         return path;
+}
+
+/* snap: `vm run --restore SNAPDIR`, a one-shot VM from a snapshot (its
+ * config.json, then the state and memory; no kernel is loaded). The VM's
+ * writable disks stay with `isola vm restore`, which gives a copy its own. */
+static int load_restore(struct run_opts *o, const char *dir, struct isola_err *err)
+{
+        if (snapshot_read_config(dir, &o->cfg, err) < 0)
+                return err_prefix(err, "--restore");
+        for (unsigned i = 0; i < o->cfg.n_disks; i++)
+                if (!o->cfg.disks[i].readonly)
+                        return err_set(err, EINVAL,
+                                       "--restore '%s': the VM has a writable disk (%s); use "
+                                       "`isola vm restore NAME SNAP --name NEW`",
+                                       dir, o->cfg.disks[i].path);
+        o->cfg.restore_dir = dir;
+        return 0;
 }
 
 /* Returns 0, or the exit status for --help (-1 with err for bad usage). */
 static int parse_args(int argc, char **argv, struct run_opts *o, struct isola_err *err)
 {
-        const char *config = find_config(argc, argv);
+        const char *config = find_config(argc, argv, "--config");
+        const char *restore = o->managed ? NULL : find_config(argc, argv, "--restore");
         int c;
 
+        if (config && restore)
+                return err_set(err, EINVAL,
+                               "--restore takes the machine from the snapshot: "
+                               "no --config");
         if (config && machine_config_load_json(&o->cfg, config, err) < 0)
+                return -1;
+        if (restore && load_restore(o, restore, err) < 0)
                 return -1;
         optind = 0;
         opterr = 0;
@@ -229,6 +269,12 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct isola_er
                                        argv[optind - 1]);
                 if (c == OPT_HELP || c == 'h')
                         return 1;
+                if (c == OPT_RESTORE && o->managed)
+                        return err_set(err, EINVAL,
+                                       "--restore: only `vm run` takes it (see `isola vm "
+                                       "restore`)");
+                if (c == OPT_RESTORE)
+                        continue;
                 if (c == OPT_STATS && o->managed)
                         return err_set(err, EINVAL,
                                        "--stats: only `vm run` takes it (see "

@@ -113,28 +113,75 @@ static void print_summary(const char *name, const char *answer)
         json_object_put(o);
 }
 
+/* --tls-cert F, --tls-key F, --tls-ca F at argv[*i]; 1 when taken. */
+static int tls_opt(int argc, char **argv, int *i, struct migrate_tls *t)
+{
+        const char **slot = !strcmp(argv[*i], "--tls-cert")  ? &t->cert
+                            : !strcmp(argv[*i], "--tls-key") ? &t->key
+                            : !strcmp(argv[*i], "--tls-ca")  ? &t->ca
+                                                             : NULL;
+        if (!slot || *i + 1 >= argc)
+                return 0;
+        *slot = argv[++*i];
+        return 1;
+}
+
+/* The TLS files as absolute paths (the VMM runs elsewhere). */
+static int tls_absolute(struct migrate_tls *t, char abs[3][PATH_MAX], struct isola_err *err)
+{
+        const char **f[3] = {&t->cert, &t->key, &t->ca};
+
+        if (migrate_tls_check(t, err) < 0)
+                return -1;
+        for (int i = 0; i < 3; i++)
+                if (*f[i]) {
+                        if (!realpath(*f[i], abs[i]))
+                                return err_sys(err, "'%s'", *f[i]);
+                        *f[i] = abs[i];
+                }
+        return 0;
+}
+
+#define MIGRATE_USAGE                                                                              \
+        "expected NAME --to ADDR:PORT [--downtime-ms 1-60000] [--tls-cert F --tls-key F --tls-ca " \
+        "F]"
+
 int cli_vm_migrate(int argc, char **argv)
 {
         struct isola_err err = {0};
         struct vm_mgr *m = NULL;
-        char sock[PATH_MAX], body[PATH_MAX + 512], ppath[PATH_MAX];
+        char sock[PATH_MAX], body[4 * PATH_MAX + 512], ppath[PATH_MAX], abs[3][PATH_MAX];
         struct mig_call c = {0};
+        struct migrate_tls tls = {0};
+        const char *to = NULL;
         long downtime = 300;
         char *end = NULL;
 
-        if (argc == 6 && !strcmp(argv[4], "--downtime-ms"))
-                downtime = strtol(argv[5], &end, 10);
-        else if (argc != 4)
-                return vm_cli_usage("migrate", "expected NAME --to ADDR:PORT [--downtime-ms N]");
-        if (strcmp(argv[2], "--to") != 0 || downtime < 1 || downtime > 60000 || (end && *end))
-                return vm_cli_usage("migrate",
-                                    "expected NAME --to ADDR:PORT [--downtime-ms 1-60000]");
+        if (argc < 2 || argv[1][0] == '-')
+                return vm_cli_usage("migrate", MIGRATE_USAGE);
+        for (int i = 2; i < argc; i++) {
+                if (!strcmp(argv[i], "--to") && i + 1 < argc)
+                        to = argv[++i];
+                else if (!strcmp(argv[i], "--downtime-ms") && i + 1 < argc)
+                        downtime = strtol(argv[++i], &end, 10);
+                else if (!tls_opt(argc, argv, &i, &tls))
+                        return vm_cli_usage("migrate", MIGRATE_USAGE);
+        }
+        if (!to || downtime < 1 || downtime > 60000 || (end && *end))
+                return vm_cli_usage("migrate", MIGRATE_USAGE);
+        if (tls_absolute(&tls, abs, &err) < 0)
+                return vm_cli_fail("migrate", &err);
         if (vm_mgr_open(NULL, &m, &err) < 0)
                 return vm_cli_fail("migrate", &err);
         int rc = vm_mgr_ctl_path(m, argv[1], sock, sizeof(sock), &err);
         int pfd = rc == 0 ? progress_file(sock, ppath, sizeof(ppath)) : -1;
         struct json_object *req = json_object_new_object();
-        json_object_object_add(req, "to", json_object_new_string(argv[3]));
+        json_object_object_add(req, "to", json_object_new_string(to));
+        if (migrate_tls_on(&tls)) {
+                json_object_object_add(req, "tls_cert", json_object_new_string(tls.cert));
+                json_object_object_add(req, "tls_key", json_object_new_string(tls.key));
+                json_object_object_add(req, "tls_ca", json_object_new_string(tls.ca));
+        }
         json_object_object_add(req, "downtime_ms", json_object_new_int64(downtime));
         if (pfd >= 0)
                 json_object_object_add(req, "progress_path", json_object_new_string(ppath));
@@ -173,8 +220,8 @@ int cli_vm_migrate(int argc, char **argv)
 /* ---- receiving ---- */
 
 struct incoming {
-        int fd;               /* the connection */
-        int mem_fd, state_fd; /* files of the snapshot being written */
+        struct migrate_conn conn; /* the connection */
+        int mem_fd, state_fd;     /* files of the snapshot being written */
         uint64_t mem_size;
         char dir[PATH_MAX]; /* <data dir>/snapshots/migrated.tmp-PID */
         char data_dir[PATH_MAX];
@@ -182,23 +229,6 @@ struct incoming {
         struct machine_config cfg;
         char *config_json;
 };
-
-static int recv_all(int fd, void *p, size_t n, struct isola_err *err)
-{
-        char *b = p;
-        while (n) {
-                ssize_t k = recv(fd, b, n, 0);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return err_sys(err, "receiving");
-                if (k == 0)
-                        return err_set(err, EPIPE, "the source closed the connection early");
-                b += k;
-                n -= (size_t)k;
-        }
-        return 0;
-}
 
 static int listen_on(const char *spec, struct isola_err *err)
 {
@@ -326,15 +356,20 @@ static int receive_stream(struct vm_mgr *m, const char *name, struct incoming *i
         char magic[8];
         uint32_t version;
 
-        if (recv_all(in->fd, magic, 8, err) < 0 || recv_all(in->fd, &version, 4, err) < 0)
-                return -1;
+        if (migrate_conn_read(&in->conn, magic, 8, err) < 0 ||
+            migrate_conn_read(&in->conn, &version, 4, err) < 0)
+                return err_prefix(err, "the source");
+        if (magic[0] == 0x16) /* a TLS handshake record */
+                return err_set(err, EPROTO,
+                               "the source uses TLS (run `isola vm receive` with --tls-cert, "
+                               "--tls-key and --tls-ca)");
         if (memcmp(magic, MIGRATE_MAGIC, 8) != 0 || version != MIGRATE_VERSION)
                 return err_set(err, EPROTO, "not an isola migration stream (version %u)", version);
         for (;;) {
                 uint8_t h[5];
                 uint32_t len;
-                if (recv_all(in->fd, h, 5, err) < 0)
-                        return -1;
+                if (migrate_conn_read(&in->conn, h, 5, err) < 0)
+                        return err_prefix(err, "the source");
                 memcpy(&len, h + 1, 4);
                 if (h[0] == 'E')
                         return finish(m, name, in, err);
@@ -343,7 +378,7 @@ static int receive_stream(struct vm_mgr *m, const char *name, struct incoming *i
                 char *buf = malloc(len + 1);
                 if (!buf)
                         return err_set(err, ENOMEM, "out of memory");
-                int rc = recv_all(in->fd, buf, len, err);
+                int rc = migrate_conn_read(&in->conn, buf, len, err);
                 buf[len] = 0;
                 if (rc == 0 && h[0] == 'C') {
                         rc = on_config(m, name, in, buf, err);
@@ -377,32 +412,50 @@ static void remove_dir(const char *dir)
         rmdir(dir);
 }
 
+#define RECEIVE_USAGE "expected NAME --listen ADDR:PORT [--tls-cert F --tls-key F --tls-ca F]"
+
 int cli_vm_receive(int argc, char **argv)
 {
         struct isola_err err = {0};
         struct vm_mgr *m = NULL;
-        struct incoming in = {.fd = -1, .mem_fd = -1, .state_fd = -1};
+        struct incoming in = {.conn = {.fd = -1}, .mem_fd = -1, .state_fd = -1};
+        struct migrate_tls tls = {0};
+        const char *listen_at = NULL;
 
-        if (argc != 4 || strcmp(argv[2], "--listen") != 0)
-                return vm_cli_usage("receive", "expected NAME --listen ADDR:PORT");
+        if (argc < 2 || argv[1][0] == '-')
+                return vm_cli_usage("receive", RECEIVE_USAGE);
+        for (int i = 2; i < argc; i++) {
+                if (!strcmp(argv[i], "--listen") && i + 1 < argc)
+                        listen_at = argv[++i];
+                else if (!tls_opt(argc, argv, &i, &tls))
+                        return vm_cli_usage("receive", RECEIVE_USAGE);
+        }
+        if (!listen_at)
+                return vm_cli_usage("receive", RECEIVE_USAGE);
+        if (migrate_tls_check(&tls, &err) < 0)
+                return vm_cli_fail("receive", &err);
         if (vm_mgr_open(NULL, &m, &err) < 0)
                 return vm_cli_fail("receive", &err);
         machine_config_init(&in.cfg);
-        int lfd = listen_on(argv[3], &err);
+        int lfd = listen_on(listen_at, &err);
         int rc = lfd < 0 ? -1 : 0;
         if (rc == 0) {
-                in.fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-                if (in.fd < 0)
+                int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd < 0)
                         rc = err_sys(&err, "accept");
                 close(lfd);
+                if (rc == 0)
+                        rc = migrate_conn_open(&in.conn, fd, &tls, true, &err);
         }
+        bool answered = rc < 0 && migrate_tls_on(&tls); /* the handshake said it */
         if (rc == 0)
                 rc = receive_stream(m, argv[1], &in, &err);
-        if (in.fd >= 0) {
+        if (in.conn.fd >= 0 && !answered) {
                 char ack = rc == 0 ? 'K' : 'F';
-                (void)send(in.fd, &ack, 1, MSG_NOSIGNAL);
-                close(in.fd);
+                struct isola_err e2 = {0};
+                (void)migrate_conn_write(&in.conn, &ack, 1, &e2);
         }
+        migrate_conn_close(&in.conn);
         if (in.mem_fd >= 0)
                 close(in.mem_fd);
         if (in.state_fd >= 0)

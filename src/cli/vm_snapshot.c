@@ -125,6 +125,21 @@ int cli_vm_snapshot(int argc, char **argv)
 
         if (argc < 2)
                 return vm_cli_usage("snapshot", "expected create, ls or rm");
+        if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+                printf("usage: isola vm snapshot create NAME SNAP [--live]\n"
+                       "       isola vm snapshot ls NAME [--format json]\n"
+                       "       isola vm snapshot rm NAME SNAP...\n"
+                       "       isola vm restore NAME SNAP [--name NEW]\n"
+                       "       isola vm revert NAME SNAP\n"
+                       "\n"
+                       "  --live         copy memory while the guest runs (dirty log); the\n"
+                       "                 guest pauses only for the last pages and the state\n"
+                       "  --format json  snapshot ls as JSON\n"
+                       "  --name NEW     restore into a new, independent VM NEW\n"
+                       "Snapshots live in <root>/vms/<id>/snapshots/SNAP; `isola vm rm` removes\n"
+                       "them with the VM.\n");
+                return 0;
+        }
         if (vm_mgr_open(NULL, &m, &err) < 0)
                 return vm_cli_fail("snapshot", &err);
         if (!strcmp(argv[1], "create"))

@@ -199,6 +199,30 @@ static void dispatch(struct ctl_server *s, const struct ctl_request *req, struct
                 ctl_reply_error(resp, 404, "no such route: %s", req->path);
 }
 
+/* After an error answer the client may still be sending (a body over the
+ * limit): closing now makes its write fail, and curl then reports no answer
+ * at all. So the write side is shut and what still comes is read and
+ * dropped, for at most a second and 1 MiB, as HTTP servers' lingering close
+ * does. */
+static void drain(int fd)
+{
+        char sink[4096];
+        size_t total = 0;
+
+        shutdown(fd, SHUT_WR);
+        while (total < (1u << 20)) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (poll(&p, 1, 1000) <= 0)
+                        return;
+                ssize_t n = recv(fd, sink, sizeof(sink), 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return;
+                total += (size_t)n;
+        }
+}
+
 /* Reads until the request is complete, malformed or the time is up. */
 static void serve_one(struct ctl_server *s, int fd)
 {
@@ -236,6 +260,8 @@ static void serve_one(struct ctl_server *s, int fd)
                 dispatch(s, &req, &resp);
 out:
         send_response(fd, &resp);
+        if (resp.status >= 400)
+                drain(fd);
 out_silent:
         json_object_put(resp.body);
 }

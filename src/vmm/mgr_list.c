@@ -12,6 +12,7 @@
 #include "util/fs.h"
 #include "vmm/ctl.h"
 #include "vmm/mgr_internal.h"
+#include "vmm/snapshot_mgr.h"
 
 static bool valid_name(const char *s)
 {
@@ -330,6 +331,10 @@ int vm_mgr_rm(struct vm_mgr *m, const char *ref, bool force, struct isola_err *e
                 else if (vm_mgr_kill(m, row.id, 0, err) < 0)
                         rc = -1;
         }
+        /* Its snapshots go with it; images that stay are made independent
+         * of them first (a failure keeps the VM, to retry). */
+        if (rc == 0)
+                rc = vm_snap_drop_all(m, row.id, err);
         if (rc == 0 &&
             sqlite3_prepare_v2(m->db, "DELETE FROM vms WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
                 rc = db_fail(m->db, "removing the VM", err);

@@ -21,7 +21,8 @@
 #include "vmm/snapshot.h"
 #include "vmm/vm_internal.h"
 
-#define PAGE 4096u
+#define PAGE             4096u
+#define MIGRATE_COALESCE (256u * 1024)
 
 static double now_ms(void)
 {
@@ -30,29 +31,27 @@ static double now_ms(void)
         return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-static int send_all(int fd, const void *p, size_t n, struct isola_err *err)
-{
-        const char *b = p;
-        while (n) {
-                ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return err_sys(err, "migration: sending");
-                b += k;
-                n -= (size_t)k;
-        }
-        return 0;
-}
-
-static int send_record(int fd, char type, const void *head, size_t hlen, const void *p, size_t n,
-                       struct isola_err *err)
+static int send_record(struct migrate_conn *c, char type, const void *head, size_t hlen,
+                       const void *p, size_t n, struct isola_err *err)
 {
         uint8_t h[5] = {(uint8_t)type};
         uint32_t len = (uint32_t)(hlen + n);
         memcpy(h + 1, &len, 4);
-        if (send_all(fd, h, 5, err) < 0 || (hlen && send_all(fd, head, hlen, err) < 0) ||
-            (n && send_all(fd, p, n, err) < 0))
+        /* A page record goes in one write: one TLS record, one segment. */
+        uint8_t *one = n <= MIGRATE_COALESCE ? malloc(5 + hlen + n) : NULL;
+        if (one) {
+                memcpy(one, h, 5);
+                if (hlen)
+                        memcpy(one + 5, head, hlen);
+                if (n)
+                        memcpy(one + 5 + hlen, p, n);
+                int rc = migrate_conn_write(c, one, 5 + hlen + n, err);
+                free(one);
+                return rc;
+        }
+        if (migrate_conn_write(c, h, 5, err) < 0 ||
+            (hlen && migrate_conn_write(c, head, hlen, err) < 0) ||
+            (n && migrate_conn_write(c, p, n, err) < 0))
                 return -1;
         return 0;
 }
@@ -148,7 +147,7 @@ int migrate_dirty_walk(struct vm *vm, snap_mem_sink sink, void *opaque, uint64_t
 }
 
 struct sender {
-        int fd;
+        struct migrate_conn *conn;
         int progress_fd; /* -1: none */
         double t0;       /* ms, start of the migration */
         struct migrate_stats *st;
@@ -179,7 +178,7 @@ static int send_chunk(void *opaque, uint64_t off, const void *p, size_t n, struc
 {
         struct sender *s = opaque;
         s->st->bytes_sent += n;
-        return send_record(s->fd, 'P', &off, 8, p, n, err);
+        return send_record(s->conn, 'P', &off, 8, p, n, err);
 }
 
 /* Sends the pages KVM logged as dirty since the last call; *pages gets
@@ -189,15 +188,35 @@ static int send_dirty(struct vm *vm, struct sender *s, uint64_t *pages, struct i
         return migrate_dirty_walk(vm, send_chunk, s, pages, err);
 }
 
-static int send_config(int fd, const struct machine_config *cfg, struct isola_err *err)
+static int send_config(struct migrate_conn *c, const struct machine_config *cfg,
+                       struct isola_err *err)
 {
         struct json_object *o = machine_config_to_json(cfg);
         if (!o)
                 return err_set(err, ENOMEM, "migration: out of memory");
         const char *s = json_object_to_json_string(o);
-        int rc = send_record(fd, 'C', NULL, 0, s, strlen(s), err);
+        int rc = send_record(c, 'C', NULL, 0, s, strlen(s), err);
         json_object_put(o);
         return rc;
+}
+
+/* What a receiver's answer before the end means. */
+static int early_answer(char a, struct isola_err *err)
+{
+        if (a == 'T')
+                return err_set(err, EPROTO,
+                               "the destination requires TLS (--tls-cert, --tls-key, --tls-ca)");
+        return err_set(err, EIO, "migration: the destination could not start the VM");
+}
+
+/* A receiver that gave up (it answers before the end only to refuse):
+ * the migration stops here instead of after every round. */
+static int check_refused(struct sender *s, struct isola_err *err)
+{
+        char a;
+        if (migrate_conn_peek_answer(s->conn, &a) == 1)
+                return early_answer(a, err);
+        return 0;
 }
 
 /* The stop-and-copy phase, vCPUs paused: last dirty pages, disks flushed,
@@ -225,15 +244,16 @@ static int final_round(struct machine *m, struct sender *s, struct isola_err *er
                 rc = snap_writer_finish(&w, err);
         }
         if (rc == 0)
-                rc = send_record(s->fd, 'S', NULL, 0, w.out.buf, w.out.len, err);
+                rc = send_record(s->conn, 'S', NULL, 0, w.out.buf, w.out.len, err);
         snap_writer_free(&w);
         if (rc == 0)
-                rc = send_record(s->fd, 'E', NULL, 0, NULL, 0, err);
+                rc = send_record(s->conn, 'E', NULL, 0, NULL, 0, err);
         char ack = 0;
-        if (rc == 0 && recv(s->fd, &ack, 1, MSG_WAITALL) != 1)
-                rc = err_sys(err, "migration: no answer from the destination");
+        struct isola_err e2 = {0};
+        if (rc == 0 && migrate_conn_read(s->conn, &ack, 1, &e2) < 0)
+                rc = err_set(err, EIO, "migration: no answer from the destination (%s)", e2.msg);
         if (rc == 0 && ack != 'K')
-                rc = err_set(err, EIO, "migration: the destination could not start the VM");
+                rc = early_answer(ack, err);
         return rc;
 }
 
@@ -245,7 +265,7 @@ static int precopy(struct machine *m, struct sender *s, unsigned downtime_ms, st
         machine_get_parts(m, &p);
         double t = now_ms();
         uint64_t sent0 = s->st->bytes_sent;
-        if (snap_memory_walk(p.vm, send_chunk, s, err) < 0)
+        if (snap_memory_walk(p.vm, send_chunk, s, err) < 0 || check_refused(s, err) < 0)
                 return -1;
         for (s->st->rounds = 1; s->st->rounds < MIGRATE_MAX_ROUNDS; s->st->rounds++) {
                 double elapsed = now_ms() - t;
@@ -253,7 +273,7 @@ static int precopy(struct machine *m, struct sender *s, unsigned downtime_ms, st
                 double rate = (double)(s->st->bytes_sent - sent0) / (elapsed > 0.1 ? elapsed : 0.1);
                 t = now_ms();
                 sent0 = s->st->bytes_sent;
-                if (send_dirty(p.vm, s, &pages, err) < 0)
+                if (send_dirty(p.vm, s, &pages, err) < 0 || check_refused(s, err) < 0)
                         return -1;
                 /* The pages the guest dirtied during the round before, sent
                  * at its rate: what the pause would cost if it began now. */
@@ -277,8 +297,8 @@ static int precopy(struct machine *m, struct sender *s, unsigned downtime_ms, st
 }
 
 int migrate_send(struct machine *m, const struct machine_config *cfg, const char *to,
-                 unsigned downtime_ms, int progress_fd, struct migrate_stats *st,
-                 struct isola_err *err)
+                 const struct migrate_tls *tls, unsigned downtime_ms, int progress_fd,
+                 struct migrate_stats *st, struct isola_err *err)
 {
         struct machine_parts p;
         double t0 = now_ms();
@@ -287,18 +307,23 @@ int migrate_send(struct machine *m, const struct machine_config *cfg, const char
 
         *st = (struct migrate_stats){0};
         machine_get_parts(m, &p);
+        struct migrate_conn conn;
         int fd = dial(to, err);
         if (fd < 0)
                 return -1;
-        struct sender s = {.fd = fd, .progress_fd = progress_fd, .t0 = t0, .st = st};
+        if (migrate_conn_open(&conn, fd, tls, false, err) < 0) {
+                migrate_conn_close(&conn);
+                return err_prefix(err, "migration to %s", to);
+        }
+        struct sender s = {.conn = &conn, .progress_fd = progress_fd, .t0 = t0, .st = st};
         /* Device back ends wait while memory moves: the pages they write are
          * not in KVM's dirty log. Guest I/O resumes on the destination. */
         evloop_stop(p.vm->loop);
-        int rc = send_all(fd, MIGRATE_MAGIC, 8, err);
+        int rc = migrate_conn_write(&conn, MIGRATE_MAGIC, 8, err);
         if (rc == 0)
-                rc = send_all(fd, &version, 4, err);
+                rc = migrate_conn_write(&conn, &version, 4, err);
         if (rc == 0)
-                rc = send_config(fd, cfg, err);
+                rc = send_config(&conn, cfg, err);
         if (rc == 0)
                 rc = migrate_dirty_log(p.vm, true, err);
         if (rc == 0)
@@ -318,7 +343,7 @@ int migrate_send(struct machine *m, const struct machine_config *cfg, const char
                 rc = final_round(m, &s, err);
         st->downtime_ms = now_ms() - t_pause;
         st->total_ms = now_ms() - t0;
-        close(fd);
+        migrate_conn_close(&conn);
         if (rc == 0)
                 return 0; /* the caller stops this VMM */
         /* Anything went wrong: the source goes on as before. */

@@ -4,7 +4,7 @@
  * after the destination has the VM running (its ack). Any failure before
  * the ack leaves the source running.
  *
- * The stream (TCP): "ISOLAMIG" u32 version, then records
+ * The stream (TCP, or TLS 1.3 inside it): "ISOLAMIG" u32 version, then records
  *   u8 type, u32 length, payload
  *   'C' config JSON   'P' u64 memory-file offset + page data
  *   'S' state file    'E' end (no payload)
@@ -26,6 +26,35 @@
 struct machine;
 struct machine_config;
 
+/* TLS for the stream (migrate_tls.c): PEM files, all NULL for plain TCP.
+ * TLS 1.3 only; each side presents cert (key) and accepts the peer only
+ * with a certificate that ca signed. */
+struct migrate_tls {
+        const char *cert, *key, *ca;
+};
+bool migrate_tls_on(const struct migrate_tls *t);
+/* All three or none, each readable. */
+int migrate_tls_check(const struct migrate_tls *t, struct isola_err *err);
+
+/* One end of the stream over a connected socket fd (owned from here on). */
+struct migrate_conn {
+        int fd;
+        void *ssl, *ctx; /* NULL for plain TCP */
+};
+/* The handshake when t is on (server: the receiving side). A plain peer on
+ * a TLS server gets the answer 'T'; a plain receiver answers a TLS source
+ * with 'F'. Errors name the failing side (certificate not trusted, our
+ * certificate refused, no TLS). */
+int migrate_conn_open(struct migrate_conn *c, int fd, const struct migrate_tls *t, bool server,
+                      struct isola_err *err);
+int migrate_conn_write(struct migrate_conn *c, const void *p, size_t n, struct isola_err *err);
+/* All n bytes or an error (EPIPE when the peer closed). */
+int migrate_conn_read(struct migrate_conn *c, void *p, size_t n, struct isola_err *err);
+/* An early answer byte from the receiver, without waiting: 1 and *answer,
+ * or 0 when none has come. */
+int migrate_conn_peek_answer(struct migrate_conn *c, char *answer);
+void migrate_conn_close(struct migrate_conn *c);
+
 struct migrate_stats {
         unsigned rounds;
         uint64_t bytes_sent;
@@ -40,8 +69,8 @@ struct migrate_stats {
  * than half of it. progress_fd (-1: none): a regular file that gets one
  * JSON line at offset 0 after every round (migrate_progress_write). */
 int migrate_send(struct machine *m, const struct machine_config *cfg, const char *to,
-                 unsigned downtime_ms, int progress_fd, struct migrate_stats *st,
-                 struct isola_err *err);
+                 const struct migrate_tls *tls, unsigned downtime_ms, int progress_fd,
+                 struct migrate_stats *st, struct isola_err *err);
 
 /* Progress of a migration, for a terminal: {"phase": "precopy" |
  * "stop-and-copy", "round", "bytes_sent", "dirty_pages" (of the last

@@ -102,7 +102,16 @@ static int open_progress(struct json_object *root)
         return fd;
 }
 
-/* PUT /migrate {"to": "ADDR:PORT", "downtime_ms": N, "progress_path": F}:
+static const char *json_str(struct json_object *o, const char *key)
+{
+        struct json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+                   ? json_object_get_string(v)
+                   : NULL;
+}
+
+/* PUT /migrate {"to": "ADDR:PORT", "downtime_ms": N, "progress_path": F,
+ * "tls_cert", "tls_key", "tls_ca": PEM files (all or none)}:
  * live migration; on success the VM stays paused here (the caller stops
  * this VMM). */
 static void put_migrate(void *opaque, const struct ctl_request *req, struct ctl_response *resp)
@@ -124,9 +133,15 @@ static void put_migrate(void *opaque, const struct ctl_request *req, struct ctl_
                 ctl_reply_error(resp, 400, "\"downtime_ms\" must be 1-60000");
                 goto out;
         }
+        struct migrate_tls tls = {json_str(root, "tls_cert"), json_str(root, "tls_key"),
+                                  json_str(root, "tls_ca")};
+        if (migrate_tls_check(&tls, &err) < 0) {
+                ctl_reply_error(resp, 400, "%s", err.msg);
+                goto out;
+        }
         int pfd = open_progress(root);
-        int rc = migrate_send(c->m, c->cfg, json_object_get_string(to), (unsigned)downtime, pfd,
-                              &st, &err);
+        int rc = migrate_send(c->m, c->cfg, json_object_get_string(to), &tls, (unsigned)downtime,
+                              pfd, &st, &err);
         if (pfd >= 0)
                 close(pfd);
         if (rc < 0) {

@@ -380,6 +380,8 @@ static int restore_into(struct vm_mgr *m, const char *ref, const char *snap, con
                 rc = put_disks(&cfg, snap, clone, err);
         if (rc == 0 && clone)
                 rc = vm_mgr_create(m, clone, &cfg, id, err);
+        if (rc == 0 && clone) /* its disk files go with it */
+                rc = vm_snap_own_disks(m, clone, &cfg, err);
         if (rc == 0)
                 rc = data_dir(m, target, dir, sizeof(dir), err);
         if (rc == 0)

@@ -13,6 +13,7 @@
 #include "util/err.h"
 
 struct vm_mgr;
+struct machine_config;
 
 /* Letters, digits, '-', '_', '.', not starting with '.', 1-64 chars. */
 bool vm_snap_name_ok(const char *snap);
@@ -32,5 +33,15 @@ int vm_snap_rm(struct vm_mgr *m, const char *ref, const char *snap, struct isola
  * revert: ref (running or not) back to SNAP, disks included. */
 int vm_snap_restore(struct vm_mgr *m, const char *ref, const char *snap, const char *clone,
                     bool revert, struct isola_err *err);
+
+/* For `vm rm` of the stopped VM `id` (before its row goes): removes its
+ * snapshots and the disk images isola made for it; its own disks that
+ * build on a frozen image are flattened in place, other VMs' images that
+ * build on one get a flattened copy of it beside them (snapshot_drop.c). */
+int vm_snap_drop_all(struct vm_mgr *m, const char *id, struct isola_err *err);
+/* Records cfg's writable disks as made by isola for VM ref (a restore
+ * under a new name): `vm rm` removes them. */
+int vm_snap_own_disks(struct vm_mgr *m, const char *ref, const struct machine_config *cfg,
+                      struct isola_err *err);
 
 #endif

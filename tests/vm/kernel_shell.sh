@@ -14,6 +14,7 @@ source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/lib/debian_kernel.sh"
 ISOLA=$ISOLA_BUILD/isola
 WAIT=${ISOLA_LINUX_WAIT:-480}
+STALL=${ISOLA_LINUX_STALL:-90}
 [ -x "$ISOLA" ] || skip_all "no isola binary at $ISOLA"
 [ -c /dev/kvm ] || skip_all "no /dev/kvm on this host (scripts/test runs this suite in the KVM sandbox)"
 [ -d /sys/module/kvm_pvm ] && [ -z "${ISOLA_LINUX_ON_PVM:-}" ] && skip_all "this host's KVM is kvm-pvm, where a stock kernel stops early (scripts/test runs this suite in the KVM sandbox)"
@@ -59,17 +60,53 @@ mkfs.ext4 -q -F -d "$T/rootdir" "$T/disk.img" 16M >/dev/null 2>&1 ||
 # machine enters the same kernel's vmlinux at its PVH entry point.
 dk_vmlinux || skip_all "cannot extract vmlinux: $DK_ERROR"
 
-# boot LOG KERNEL ARGS...: runs isola until the guest ends (or WAIT
-# seconds); sets RC and SECS.
+# boot LOG KERNEL ARGS...: runs isola until the guest ends, WAIT seconds
+# pass, or the console stays silent for STALL seconds (a boot prints every
+# few seconds even in the sandbox; a silent guest is stuck, and waiting the
+# whole WAIT for it made one CI run 8 minutes longer); sets RC (124 on a
+# timeout or stall) and SECS. On a stall, where each VMM thread waits is
+# reported first: vCPU threads all in KVM_RUN mean the guest (or the outer
+# hypervisor) stopped; one in a futex or read means isola did.
 boot() {
-	local log=$1 kernel=$2 start
+	local log=$1 kernel=$2 start pid size last quiet=0
 	shift 2
 	start=$(date +%s%N)
+	: >"$log"
 	timeout -k 10 "$WAIT" "$@" --kernel "$kernel" --initrd "$T/initramfs.gz" --memory 256 \
-		--console-log "$log" </dev/null >"$log.err" 2>&1
-	RC=$?
+		--console-log "$log" </dev/null >"$log.err" 2>&1 &
+	pid=$!
+	last=0
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+		if [ "$size" -ne "$last" ]; then
+			last=$size quiet=0
+			continue
+		fi
+		quiet=$((quiet + 2))
+		[ "$quiet" -ge "$STALL" ] || continue
+		vmm_threads "$pid"
+		pkill -KILL -P "$pid" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		RC=124
+		break
+	done
+	[ "$quiet" -ge "$STALL" ] || { wait "$pid"; RC=$?; }
 	SECS=$(( ($(date +%s%N) - start) / 1000000 ))
 	SECS=$((SECS / 1000)).$(printf '%03d' $((SECS % 1000)))
+}
+# vmm_threads PID: each thread of the isola under PID (timeout's child, or
+# deeper under ip netns exec) with its state, kernel wait channel and syscall.
+vmm_threads() {
+	local p t
+	for p in $(pgrep -f "isola vm run" | sort -n); do
+		diag "console silent for ${STALL}s; isola pid $p threads (name state wchan syscall):"
+		for t in /proc/"$p"/task/*; do
+			diag "  $(cat "$t/comm" 2>/dev/null) $(awk '{print $3}' "$t/stat" 2>/dev/null)" \
+				"$(cat "$t/wchan" 2>/dev/null) $(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
+		done
+	done
 }
 # value LOG CHECK: the value of "ISOLA-LINUX CHECK VALUE".
 value() { sed -n "s/^ISOLA-LINUX $2 \(.*\)\r\?$/\1/p" "$1" | tr -d '\r' | head -1; }
@@ -86,7 +123,7 @@ full_boot
 # the boot timed out. Until that is understood, a timed-out boot is retried
 # once and reported here; a second timeout fails the checks below.
 if [ "$RC" -eq 124 ]; then
-	diag "full virtualization: no end after ${SECS}s (timeout); console ended with:"
+	diag "full virtualization: no end after ${SECS}s (timeout or silent console); console ended with:"
 	diag "$(tail -3 "$T/full.log")"
 	diag "retrying the full boot once (see the comment in this test)"
 	full_boot

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# One-shot restores: `isola vm run --restore SNAPDIR` and the lean
+# `isola-vmm --restore SNAPDIR` run a snapshot in the foreground; the test
+# guest's counter goes on from the snapshot (source log + one-shot log is
+# one unbroken sequence) and the guest powers off with status 0. A snapshot
+# of a VM with a writable disk, a missing directory, a corrupt state file
+# and `vm create --restore` are refused with one line each.
+source "$(dirname "$0")/../lib/tap.sh"
+
+isola=$ISOLA_BUILD/isola
+vmm=$ISOLA_BUILD/isola-vmm
+guest=$ISOLA_BUILD/guest/testguest.elf
+[ -e /dev/kvm ] || skip_all "/dev/kvm is missing"
+[ -x "$isola" ] || skip_all "isola not built: $isola"
+[ -x "$vmm" ] || skip_all "isola-vmm not built: $vmm"
+[ -f "$guest" ] || skip_all "test guest not built: $guest"
+
+tmp=$(mktemp -d /tmp/s4-oneshot.XXXXXX)
+export ISOLA_ROOT=$tmp/root
+cleanup() {
+	for v in s4-o s4-od; do "$isola" vm rm -f "$v" >/dev/null 2>&1; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+field() { "$isola" vm inspect "$1" | python3 -c \
+	'import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(eval("o"+sys.argv[1]))' "$2"; }
+wait_line() {
+	for _ in $(seq 200); do grep -aqE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+consecutive() {
+	python3 - "$@" <<'EOF'
+import re, sys
+data = b"".join(open(f, "rb").read() for f in sys.argv[1:])
+n = [int(x) for x in re.findall(rb"ISOLA-COUNT (\d+)\n", data)]
+bad = [(a, b) for a, b in zip(n, n[1:]) if b != a + 1]
+print(f"{len(n)} lines, {n[0] if n else None}..{n[-1] if n else None}, gaps {bad[:3]}")
+sys.exit(0 if n and not bad else 1)
+EOF
+}
+
+"$isola" vm create s4-o --kernel "$guest" --memory 64 --cmdline "tests=count count_n=600 count_ms=5" >/dev/null
+"$isola" vm start s4-o >/dev/null
+log=$(field s4-o '["paths"]["console_log"]')
+wait_line "$log" 'ISOLA-COUNT 20$'
+"$isola" vm pause s4-o >/dev/null
+check_eq "a snapshot of the paused source" "$("$isola" vm snapshot create s4-o snap 2>&1)" snap
+"$isola" vm kill s4-o >/dev/null
+cp "$log" "$tmp/src.log"
+dir=$(dirname "$log")/snapshots/snap
+
+timeout 60 "$isola" vm run --restore "$dir" --console-log "$tmp/run.log" --stats="$tmp/run.json"
+check_eq "vm run --restore: the restored guest finishes its test (exit 0)" "$?" 0
+res=$(consecutive "$tmp/src.log" "$tmp/run.log")
+check "vm run --restore: the counter goes on from the snapshot ($res)" \
+	consecutive "$tmp/src.log" "$tmp/run.log"
+check_match "vm run --restore: --stats has the VMM's setup time" "$(cat "$tmp/run.json")" '"setup_ms"'
+
+timeout 60 "$vmm" --restore "$dir" --console-log "$tmp/vmm.log" --stats "$tmp/vmm.json"
+check_eq "isola-vmm --restore: the restored guest finishes its test (exit 0)" "$?" 0
+res=$(consecutive "$tmp/src.log" "$tmp/vmm.log")
+check "isola-vmm --restore: the counter goes on from the snapshot ($res)" \
+	consecutive "$tmp/src.log" "$tmp/vmm.log"
+check_eq "two one-shot restores of one snapshot print the same sequence" \
+	"$(grep -ac ISOLA-COUNT "$tmp/run.log")" "$(grep -ac ISOLA-COUNT "$tmp/vmm.log")"
+check_match "isola-vmm --restore: --stats has the VMM's setup time" "$(cat "$tmp/vmm.json")" '"setup_ms"'
+
+# --- refusals ---
+out=$("$isola" vm run --restore "$tmp/nosuch" 2>&1)
+check_match "a missing snapshot directory is refused naming it" "$out" \
+	"^isola vm run: --restore: snapshot '$tmp/nosuch': config.json missing"
+cp -r "$dir" "$tmp/bad"
+head -c 2048 /dev/urandom >"$tmp/bad/state"
+out=$("$vmm" --restore "$tmp/bad" 2>&1)
+check_match "a corrupt state file is refused" "$out" "^isola-vmm: restore from '$tmp/bad': .*not an isola snapshot"
+out=$("$isola" vm create s4-x --kernel "$guest" --restore "$dir" 2>&1)
+check_match "vm create --restore is refused (vm restore does that)" "$out" "only .vm run. takes it"
+truncate -s 4M "$tmp/d.img"
+"$isola" vm create s4-od --kernel "$guest" --memory 64 --disk "$tmp/d.img" \
+	--cmdline "tests=count count_ms=5" >/dev/null
+"$isola" vm start s4-od >/dev/null
+wait_line "$(field s4-od '["paths"]["console_log"]')" 'ISOLA-COUNT 3$'
+"$isola" vm snapshot create s4-od snap >/dev/null
+ddir=$(dirname "$(field s4-od '["paths"]["console_log"]')")/snapshots/snap
+out=$("$isola" vm run --restore "$ddir" 2>&1)
+check_match "a snapshot with a writable disk is refused (vm restore --name gives it its own)" \
+	"$out" "has a writable disk \\($tmp/d.img\\); use .isola vm restore NAME SNAP --name NEW."
+out=$("$vmm" --restore "$ddir" 2>&1)
+check_match "... by isola-vmm too" "$out" "has a writable disk"
+
+done_testing

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# `isola vm rm` takes the VM's snapshots with it: its snapshots/ directory
+# and the disk images isola made for it are gone; its own disk (frozen into
+# a snapshot, continued on an overlay) keeps its content as a standalone
+# image over the user's original base; VMs restored from its snapshots
+# (stopped or running) keep working on a copy of the base they build on;
+# another VM's snapshots are byte-for-byte untouched. Also: `isola vm
+# --help` and `vm snapshot --help` name every flag.
+source "$(dirname "$0")/../lib/tap.sh"
+
+isola=$ISOLA_BUILD/isola
+guest=$ISOLA_BUILD/guest/testguest.elf
+[ -e /dev/kvm ] || skip_all "/dev/kvm is missing"
+[ -x "$isola" ] || skip_all "isola not built: $isola"
+[ -f "$guest" ] || skip_all "test guest not built: $guest"
+command -v qemu-img >/dev/null || skip_all "qemu-img is missing"
+command -v qemu-io >/dev/null || skip_all "qemu-io is missing"
+
+tmp=$(mktemp -d /tmp/s4-snaprm.XXXXXX)
+export ISOLA_ROOT=$tmp/root
+cleanup() {
+	for v in s4-a s4-b s4-c s4-d; do "$isola" vm rm -f "$v" >/dev/null 2>&1; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+field() { "$isola" vm inspect "$1" | python3 -c \
+	'import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(eval("o"+sys.argv[1]))' "$2"; }
+wait_line() {
+	for _ in $(seq $((${3:-20} * 10))); do
+		grep -aqE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_stopped() {
+	for _ in $(seq 100); do [ "$(field "$1" '["state"]')" = stopped ] && return 0; sleep 0.1; done
+	return 1
+}
+pattern() { python3 "$ISOLA_SRC/tests/vm/guest_pattern.py" "$@" >/dev/null; }
+backing() { qemu-img info -U --output json "$1" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin).get("backing-filename", "-"))'; }
+# same_content A B: the two images read the same (qemu-img compare).
+same_content() { qemu-img compare -U -q "$1" "$2"; }
+tree_sum() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum; }
+
+# --- help names the flags ---
+help=$("$isola" vm --help)
+for f in --live --downtime-ms --name --force --format --time --signal --to --listen \
+	--tls-cert --tls-key --tls-ca --restore; do
+	check_match "isola vm --help shows $f" "$help" "$f"
+done
+shelp=$("$isola" vm snapshot --help)
+check_match "isola vm snapshot --help shows create --live, ls, rm" "$shelp" \
+	"snapshot create NAME SNAP \\[--live\\].*snapshot ls NAME \\[--format json\\].*snapshot rm NAME SNAP"
+
+# --- A: a qcow2 disk over a raw base, a snapshot, writes after it ---
+truncate -s 4M "$tmp/base.raw"
+printf 'BASE-UNTOUCHED' | dd of="$tmp/base.raw" bs=512 seek=200 conv=notrunc status=none
+base_sum=$(sha256sum <"$tmp/base.raw")
+qemu-img create -q -f qcow2 -b "$tmp/base.raw" -F raw "$tmp/a.qcow2"
+qemu-io -f qcow2 -c "write -P 0x42 51200 512" "$tmp/a.qcow2" >/dev/null
+"$isola" vm create s4-a --kernel "$guest" --memory 64 --disk "$tmp/a.qcow2,bus=virtio" \
+	--cmdline "tests=count,vblk count_n=40 count_ms=50" >/dev/null
+"$isola" vm start s4-a >/dev/null
+a_log=$(field s4-a '["paths"]["console_log"]')
+a_dir=$(dirname "$a_log")
+wait_line "$a_log" 'ISOLA-COUNT 3$'
+"$isola" vm snapshot create s4-a s1 >/dev/null
+check "A: the guest writes its disk after the snapshot and powers off" \
+	wait_line "$a_log" '^ISOLA-DONE.*fail=0' 30
+wait_stopped s4-a
+check "A's snapshot froze the disk (the disk is an overlay over it)" \
+	test "$(backing "$tmp/a.qcow2")" = "$a_dir/snapshots/s1/disk0.qcow2"
+qemu-img convert -U -O raw "$tmp/a.qcow2" "$tmp/a-before.raw"
+
+# --- C (stopped) and D (running) restored from A's snapshot ---
+"$isola" vm restore s4-a s1 --name s4-c >/dev/null
+c_log=$(field s4-c '["paths"]["console_log"]')
+check "C (restored from A's snapshot) writes its disk and powers off" \
+	wait_line "$c_log" '^ISOLA-DONE.*fail=0' 30
+wait_stopped s4-c
+c_disk=$(field s4-c '["config"]["disks"][0]["path"]')
+qemu-img convert -U -O raw "$c_disk" "$tmp/c-before.raw"
+"$isola" vm restore s4-a s1 --name s4-d >/dev/null
+"$isola" vm pause s4-d >/dev/null
+d_log=$(field s4-d '["paths"]["console_log"]')
+d_disk=$(field s4-d '["config"]["disks"][0]["path"]')
+
+# --- B: another VM with its own snapshot ---
+"$isola" disk create -f qcow2 "$tmp/b.qcow2" 4M >/dev/null
+"$isola" vm create s4-b --kernel "$guest" --memory 64 --disk "$tmp/b.qcow2,bus=virtio" \
+	--cmdline "tests=count count_n=1000 count_ms=50" >/dev/null
+"$isola" vm start s4-b >/dev/null
+b_log=$(field s4-b '["paths"]["console_log"]')
+b_dir=$(dirname "$b_log")
+wait_line "$b_log" 'ISOLA-COUNT 2$'
+"$isola" vm snapshot create s4-b bs1 >/dev/null
+"$isola" vm kill s4-b >/dev/null
+wait_stopped s4-b
+b_sum=$(tree_sum "$b_dir/snapshots")
+
+# --- rm A ---
+check_eq "D is running (paused) when A is removed" "$(field s4-d '["state"]')" "paused"
+out=$("$isola" vm rm s4-a 2>&1)
+check_eq "vm rm of a VM with a snapshot that others build on succeeds" "$?:$out" "0:s4-a"
+check "A's data directory (snapshots/ included) is gone" test ! -e "$a_dir"
+check_eq "no snapshot file of A is left anywhere under the root" \
+	"$(find "$ISOLA_ROOT" -path "*${a_dir##*/}*" | wc -l)" 0
+check_eq "A's disk is standalone over the user's raw base again" "$(backing "$tmp/a.qcow2")" \
+	"$tmp/base.raw"
+check "qemu-img check accepts A's flattened disk" qemu-img check -q "$tmp/a.qcow2"
+check "A's disk reads as before the rm (qemu-img compare)" same_content "$tmp/a.qcow2" "$tmp/a-before.raw"
+check_eq "the raw base is untouched" "$(sha256sum <"$tmp/base.raw")" "$base_sum"
+check_eq "B's snapshot is byte-for-byte untouched" "$(tree_sum "$b_dir/snapshots")" "$b_sum"
+check_match "C's disk now builds on a copy of the base beside it" "$(backing "$c_disk")" \
+	"^$c_disk\\.base-"
+check "qemu-img check accepts C's disk" qemu-img check -q "$c_disk"
+check "C's disk reads as before A's rm" same_content "$c_disk" "$tmp/c-before.raw"
+"$isola" vm resume s4-d >/dev/null
+check "D (running during the rm) goes on and writes its disk" \
+	wait_line "$d_log" '^ISOLA-DONE.*fail=0' 30
+wait_stopped s4-d
+check "qemu-img check accepts D's disk" qemu-img check -q "$d_disk"
+qemu-img convert -U -O raw "$d_disk" "$tmp/d.raw"
+check "D's disk holds its sectors and reads through to the raw base" \
+	bash -c "python3 '$ISOLA_SRC/tests/vm/guest_pattern.py' '$tmp/d.raw' VBLK 0 8 >/dev/null &&
+		dd if='$tmp/d.raw' bs=512 skip=200 count=1 status=none | grep -aq BASE-UNTOUCHED"
+
+# --- rm C and D: the disks isola made for them go too ---
+"$isola" vm rm s4-c s4-d >/dev/null
+check_eq "rm of restored VMs removes the disks isola made for them (and the base copies)" \
+	"$(find "$tmp" -maxdepth 1 -name 'a.qcow2.*' | wc -l)" 0
+check "the user's disk stays" test -f "$tmp/a.qcow2"
+
+# --- rm B: its own snapshot goes, its disk stays usable ---
+qemu-img convert -U -O raw "$tmp/b.qcow2" "$tmp/b-before.raw"
+"$isola" vm rm s4-b >/dev/null
+check "B's data directory is gone" test ! -e "$b_dir"
+check_eq "B's disk is standalone" "$(backing "$tmp/b.qcow2")" "-"
+check "B's disk reads as before" same_content "$tmp/b.qcow2" "$tmp/b-before.raw"
+check_eq "nothing is left in the root's vms/ directory" "$(ls -A "$ISOLA_ROOT/vms" 2>/dev/null | wc -l)" 0
+
+done_testing
