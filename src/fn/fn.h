@@ -68,6 +68,8 @@ struct fn_invocation {
         bool cold;
 };
 int fn_record(sqlite3 *db, const struct fn_invocation *inv, struct isola_err *err);
+/* n records in one statement (the caller holds a transaction). */
+int fn_record_batch(sqlite3 *db, const struct fn_invocation *inv, size_t n, struct isola_err *err);
 
 struct fn_prices {
         double per_request;        /* USD per invocation */

@@ -485,8 +485,7 @@ static void flush_records(struct fn_gateway *g)
         gw_invocation_events(g, b, n);
         pthread_mutex_lock(&g->dbmu);
         if (db_begin(g->db, &e) == 0) {
-                for (size_t i = 0; i < n; i++)
-                        fn_record(g->db, &b[i], &e);
+                fn_record_batch(g->db, b, n, &e);
                 done = db_commit(g->db, &e) == 0;
         }
         pthread_mutex_unlock(&g->dbmu);

@@ -319,8 +319,15 @@ fail:
 
 int fn_record(sqlite3 *db, const struct fn_invocation *inv, struct isola_err *err)
 {
+        return fn_record_batch(db, inv, 1, err);
+}
+
+/* One statement for the batch: preparing it per row was a quarter of the
+ * gateway's CPU under load (bench/fn, perf). */
+int fn_record_batch(sqlite3 *db, const struct fn_invocation *inv, size_t n, struct isola_err *err)
+{
         sqlite3_stmt *s = NULL;
-        int rc;
+        int rc = SQLITE_DONE, fail = SQLITE_DONE;
 
         if (sqlite3_prepare_v2(db,
                                /* none for a function removed meanwhile */
@@ -330,18 +337,25 @@ int fn_record(sqlite3 *db, const struct fn_invocation *inv, struct isola_err *er
                                "(SELECT 1 FROM functions WHERE name = ?1)",
                                -1, &s, NULL) != SQLITE_OK)
                 return db_fail(db, "invocation record", err);
-        sqlite3_bind_text(s, 1, inv->function, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 2, inv->start_ms);
-        sqlite3_bind_int64(s, 3, inv->wall_us);
-        sqlite3_bind_int64(s, 4, inv->billed_ms);
-        sqlite3_bind_int(s, 5, inv->memory_mib);
-        sqlite3_bind_int64(s, 6, inv->cpu_us);
-        sqlite3_bind_int64(s, 7, inv->peak_bytes);
-        sqlite3_bind_int(s, 8, inv->status);
-        sqlite3_bind_int(s, 9, inv->cold);
-        rc = sqlite3_step(s);
+        /* a row that fails does not take the rest of the batch with it */
+        for (size_t i = 0; i < n; i++) {
+                sqlite3_reset(s);
+                sqlite3_bind_text(s, 1, inv[i].function, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(s, 2, inv[i].start_ms);
+                sqlite3_bind_int64(s, 3, inv[i].wall_us);
+                sqlite3_bind_int64(s, 4, inv[i].billed_ms);
+                sqlite3_bind_int(s, 5, inv[i].memory_mib);
+                sqlite3_bind_int64(s, 6, inv[i].cpu_us);
+                sqlite3_bind_int64(s, 7, inv[i].peak_bytes);
+                sqlite3_bind_int(s, 8, inv[i].status);
+                sqlite3_bind_int(s, 9, inv[i].cold);
+                rc = sqlite3_step(s);
+                if (rc != SQLITE_DONE)
+                        fail = rc;
+        }
+        int ret = fail == SQLITE_DONE ? 0 : db_fail(db, "invocation record", err);
         sqlite3_finalize(s);
-        return rc == SQLITE_DONE ? 0 : db_fail(db, "invocation record", err);
+        return ret;
 }
 
 int fn_usage_query(sqlite3 *db, const char *name, int64_t since_ms, struct fn_usage **out,

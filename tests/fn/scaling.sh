@@ -60,6 +60,19 @@ q "$ISOLA" fn deploy fnt-slow --image "$HTTP" --timeout 1 -- /httpd
 check_eq "a handler past --timeout gives 504" 504 "$(curl -s -o /dev/null -w '%{http_code}' "$GW/function/fnt-slow/sleep/5000")"
 check_match "the instance was recycled" "$(cat "$FN_TMP/events")" "fn=fnt-slow event=instance-stop serial=[0-9]+ reason=recycled"
 check_eq "the function still answers" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$GW/function/fnt-slow/hello")"
+# a warm instance: the gateway's event loop runs the exchange itself
+check_eq "a warm handler past --timeout gives 504 too" 504 "$(curl -s -o /dev/null -w '%{http_code}' "$GW/function/fnt-slow/sleep/5000")"
+check_eq "and is answered by a new instance" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$GW/function/fnt-slow/hello")"
+check_eq "one client connection carries several requests" "200 1 200 0 200 0" \
+	"$(curl -s -w '%{http_code} %{num_connects} ' -o /dev/null "$GW/function/fnt-slow/hello" \
+		-o /dev/null "$GW/function/fnt-slow/hello" -o /dev/null "$GW/function/fnt-slow/hello" |
+		sed 's/ $//')"
+q "$ISOLA" fn deploy fnt-count --image "$BOX" --mode stdio -- wc -c
+curl -s -d x "$GW/function/fnt-count" >/dev/null # cold; the next ones are warm
+head -c 2097152 /dev/zero >"$FN_TMP/2m"
+check_eq "a 2 MiB body reaches a warm handler whole" 2097152 \
+	"$(curl -s --data-binary @"$FN_TMP/2m" "$GW/function/fnt-count" | tr -d ' ')"
+q "$ISOLA" fn rm fnt-count
 
 # isolation between functions
 q "$ISOLA" fn deploy fnt-a --image "$BOX" --mode stdio -- sh -c \
