@@ -114,6 +114,20 @@ int api_ctr_state(struct api_server *s, const char *ref, char id[ENG_ID_LEN + 1]
 void api_attach_hold(struct api_server *s, const char *id, int delta);
 int api_attach_count(struct api_server *s, const char *id);
 
+/* An attach over a hijacked connection (attach.c): the container's output,
+ * and with `in` the client's bytes (extra first: what libmicrohttpd read
+ * past the request head) to its stdin, until it stops or the client goes. */
+struct api_attach {
+        const char *id;
+        int sock; /* blocking */
+        bool tty, in, out, err, logs;
+        const char *extra;
+        size_t extra_len;
+};
+void api_attach_run(struct api_server *s, const struct api_attach *q);
+/* In the container's directory when the create body had StdinOnce. */
+#define API_STDIN_ONCE_FILE "api-stdin-once"
+
 /* Starts exec slot i over a hijacked connection (streams.c). */
 enum MHD_Result api_exec_hijack(struct api_call *c, int slot, bool tty);
 

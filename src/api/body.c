@@ -194,6 +194,45 @@ static int network(json_object *hc, json_object *nc, struct eng_config *cfg, str
         return 0;
 }
 
+/* api3: Config.Healthcheck (docker run --health-*): Test ["CMD", ...],
+ * ["CMD-SHELL", "cmd"], ["NONE"] or [] (the image's); durations in ns, 0
+ * for the image's or Docker's default; the engine runs it (health.h). */
+static int healthcheck(json_object *h, struct eng_config *cfg, struct isola_err *err)
+{
+        struct eng_healthcheck *c = &cfg->health;
+        int64_t retries = 0,
+                *d[] = {&c->interval, &c->timeout, &c->start_period, &c->start_interval};
+
+        if (!h)
+                return 0;
+        if (want(h, json_type_object, "Healthcheck", err) < 0 ||
+            strv(h, "Test", "Healthcheck.Test", &c->test, err) < 0 ||
+            integer(h, "Interval", "Healthcheck.Interval", &c->interval, err) < 0 ||
+            integer(h, "Timeout", "Healthcheck.Timeout", &c->timeout, err) < 0 ||
+            integer(h, "StartPeriod", "Healthcheck.StartPeriod", &c->start_period, err) < 0 ||
+            integer(h, "StartInterval", "Healthcheck.StartInterval", &c->start_interval, err) < 0 ||
+            integer(h, "Retries", "Healthcheck.Retries", &retries, err) < 0)
+                return -1;
+        for (size_t i = 0; i < ARRAY_SIZE(d); i++)
+                if (*d[i] < 0 || (*d[i] > 0 && *d[i] < 1000000))
+                        return err_set(err, EINVAL,
+                                       "Healthcheck: durations must be 0 or at least 1ms");
+        if (retries < 0 || retries > 1000000)
+                return err_set(err, EINVAL, "Healthcheck.Retries: out of range");
+        c->retries = (int)retries;
+        if (c->test && !c->test[0]) { /* []: the image's */
+                free(c->test);
+                c->test = NULL;
+        }
+        if (c->test && strcmp(c->test[0], "NONE") != 0 &&
+            ((strcmp(c->test[0], "CMD") != 0 && strcmp(c->test[0], "CMD-SHELL") != 0) ||
+             !c->test[1]))
+                return err_set(err, EINVAL,
+                               "Healthcheck.Test: want [\"CMD\", ...], [\"CMD-SHELL\", cmd] or "
+                               "[\"NONE\"]");
+        return 0;
+}
+
 static int host_config(json_object *hc, struct eng_config *cfg, struct isola_err *err)
 {
         int64_t nano = 0, pids = 0;
@@ -251,6 +290,7 @@ int api_parse_create(const char *body, size_t len, const char *name, struct eng_
             integer(o, "StopTimeout", "StopTimeout", &timeout, err) < 0 ||
             boolean(o, "Tty", "Tty", &out->tty, err) < 0 ||
             boolean(o, "OpenStdin", "OpenStdin", &out->interactive, err) < 0 ||
+            healthcheck(get(o, "Healthcheck"), out, err) < 0 ||
             host_config(get(o, "HostConfig"), out, err) < 0 ||
             network(get(o, "HostConfig"), get(o, "NetworkingConfig"), out, err) < 0)
                 goto out;

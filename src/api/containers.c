@@ -3,6 +3,7 @@
 #include "api/api_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include "api/labels.h"
 #include "engine/engine_internal.h"
 #include "engine/health.h"
+#include "util/fs.h"
 
 enum op_kind {
         OP_LIST,
@@ -35,6 +37,7 @@ struct op {
         bool all, force, volumes;
         const struct eng_config *cfg;
         const char *labels_json; /* create: Docker's Labels as JSON, or NULL */
+        bool stdin_once;         /* create: StdinOnce (attach.c reads the mark) */
         json_object *filters;    /* list: parsed filters, or NULL */
 };
 
@@ -189,6 +192,15 @@ static int op_work(struct eng_ctx *e, void *arg, FILE *out, struct isola_err *er
                         eng_remove(e, id, true, true, &ignore);
                         return -1;
                 }
+                if (op->stdin_once) {
+                        char mark[PATH_MAX];
+                        struct isola_err ignore = {0};
+                        eng_ctr_path(e, id, API_STDIN_ONCE_FILE, mark, sizeof(mark));
+                        if (fs_write_file(mark, "1\n", 2, O_CREAT, 0600, err) < 0) {
+                                eng_remove(e, id, true, true, &ignore);
+                                return -1;
+                        }
+                }
                 fputs(id, out);
                 return 0;
         case OP_START:
@@ -249,14 +261,14 @@ enum MHD_Result api_h_ctr_list(struct api_call *c)
 
 /* What api_parse_create leaves: Labels, and whether a client will attach
  * (then AutoRemove waits for wait?condition=removed, see below). */
-static int create_extras(struct api_call *c, char **labels_json, bool *attach,
+static int create_extras(struct api_call *c, char **labels_json, bool *attach, bool *stdin_once,
                          struct isola_err *err)
 {
         json_object *o = json_tokener_parse(c->body_len ? c->body : "{}"), *v = NULL;
         int rc = -1;
 
         *labels_json = NULL;
-        *attach = false;
+        *attach = *stdin_once = false;
         if (!o || !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 return err_set(err, EINVAL, "config: not a JSON object");
@@ -274,6 +286,7 @@ static int create_extras(struct api_call *c, char **labels_json, bool *attach,
         for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
                 if (json_object_object_get_ex(o, keys[i], &v) && json_object_get_boolean(v))
                         *attach = true;
+        *stdin_once = json_object_object_get_ex(o, "StdinOnce", &v) && json_object_get_boolean(v);
         rc = 0;
 out:
         json_object_put(o);
@@ -318,7 +331,7 @@ enum MHD_Result api_h_ctr_create(struct api_call *c)
                 return api_reply_err(c, &err);
         _cleanup_free_ char *labels = NULL;
         bool attach;
-        if (create_extras(c, &labels, &attach, &err) < 0) {
+        if (create_extras(c, &labels, &attach, &op.stdin_once, &err) < 0) {
                 eng_config_free(&cfg);
                 return api_reply_err(c, &err);
         }

@@ -69,6 +69,48 @@ json_object *api_labels_get(sqlite3 *db, const char *id)
         return o;
 }
 
+int api_obj_labels_set(sqlite3 *db, const char *kind, const char *name, const char *labels_json,
+                       struct isola_err *err)
+{
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        if (sqlite3_prepare_v2(db,
+                               labels_json ? "INSERT OR REPLACE INTO api_obj_labels (kind, name, "
+                                             "labels) VALUES (?, ?, ?)"
+                                           : "DELETE FROM api_obj_labels WHERE kind = ? AND "
+                                             "name = ?",
+                               -1, &st, NULL) != SQLITE_OK)
+                return err_set(err, EIO, "labels: %s", sqlite3_errmsg(db));
+        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        if (labels_json)
+                sqlite3_bind_text(st, 3, labels_json, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? 0 : err_set(err, EIO, "labels: %s", sqlite3_errmsg(db));
+}
+
+json_object *api_obj_labels_get(sqlite3 *db, const char *kind, const char *name)
+{
+        sqlite3_stmt *st = NULL;
+        json_object *o = NULL;
+
+        if (sqlite3_prepare_v2(db, "SELECT labels FROM api_obj_labels WHERE kind = ? AND name = ?",
+                               -1, &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+                if (sqlite3_step(st) == SQLITE_ROW)
+                        o = json_tokener_parse((const char *)sqlite3_column_text(st, 0));
+                sqlite3_finalize(st);
+        }
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                o = json_object_new_object();
+        }
+        return o;
+}
+
 static const char *const keys[] = {"label", "name", "id", "status", NULL};
 
 int api_ctr_filter_parse(const char *text, json_object **out, struct isola_err *err)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/labels.h"
 #include "net/net.h"
 
 enum obj_kind { VOL_LIST, VOL_CREATE, VOL_GET, VOL_RM, NET_LIST, NET_GET, NET_CREATE, NET_RM };
@@ -15,9 +16,11 @@ struct obj_op {
         bool force;
         const char *subnet, *gateway;
         bool internal;
+        const char *labels;   /* create: Docker's Labels as JSON, or NULL */
+        json_object *filters; /* list: label (all), name */
 };
 
-static json_object *vol_json(const struct eng_volume *v)
+static json_object *vol_json(sqlite3 *db, const struct eng_volume *v)
 {
         json_object *o = json_object_new_object();
         char t[64];
@@ -28,13 +31,13 @@ static json_object *vol_json(const struct eng_volume *v)
         json_object_object_add(o, "Mountpoint", json_object_new_string(v->mountpoint));
         json_object_object_add(o, "CreatedAt", json_object_new_string(t));
         json_object_object_add(o, "Scope", json_object_new_string("local"));
-        json_object_object_add(o, "Labels", json_object_new_object());
+        json_object_object_add(o, "Labels", api_obj_labels_get(db, "volume", v->name));
         json_object_object_add(o, "Options", json_object_new_object());
         return o;
 }
 
 /* isola's network JSON (netjson.c) -> Docker's */
-static json_object *net_docker(json_object *n)
+static json_object *net_docker(sqlite3 *db, json_object *n)
 {
         json_object *o = json_object_new_object(), *v, *ipam = json_object_new_object();
         json_object *cfgs = json_object_new_array();
@@ -69,8 +72,19 @@ static json_object *net_docker(json_object *n)
         json_object_object_add(o, "IPAM", ipam);
         json_object_object_add(o, "Containers", json_object_new_object());
         json_object_object_add(o, "Options", json_object_new_object());
-        json_object_object_add(o, "Labels", json_object_new_object());
+        json_object_object_add(o, "Labels", api_obj_labels_get(db, "network", name));
         return o;
+}
+
+/* list filters: every label, any name */
+static bool keep(const struct obj_op *op, json_object *o)
+{
+        json_object *name = NULL, *labels = NULL;
+
+        json_object_object_get_ex(o, "Name", &name);
+        json_object_object_get_ex(o, "Labels", &labels);
+        return api_ctr_filter_match(op->filters, json_object_get_string(name),
+                                    json_object_get_string(name), "", labels);
 }
 
 static int emit(FILE *out, json_object *o)
@@ -93,23 +107,32 @@ static int vol_work(struct eng_ctx *e, const struct obj_op *op, FILE *out, struc
                         json_object_put(a);
                         return -1;
                 }
-                for (size_t i = 0; i < n; i++)
-                        json_object_array_add(a, vol_json(&l[i]));
+                for (size_t i = 0; i < n; i++) {
+                        json_object *v = vol_json(e->db, &l[i]);
+                        if (keep(op, v))
+                                json_object_array_add(a, v);
+                        else
+                                json_object_put(v);
+                }
                 free(l);
                 json_object_object_add(o, "Volumes", a);
                 json_object_object_add(o, "Warnings", json_object_new_array());
                 return emit(out, o);
         }
         case VOL_CREATE:
-                if (eng_volume_create(e, op->name, !op->name, &v, err) < 0)
+                if (eng_volume_create(e, op->name, !op->name, &v, err) < 0 ||
+                    api_obj_labels_set(e->db, "volume", v.name, op->labels, err) < 0)
                         return -1;
-                return emit(out, vol_json(&v));
+                return emit(out, vol_json(e->db, &v));
         case VOL_GET:
                 if (eng_volume_get(e, op->name, &v, err) < 0)
                         return -1;
-                return emit(out, vol_json(&v));
+                return emit(out, vol_json(e->db, &v));
         default:
-                return eng_volume_remove(e, op->name, op->force, err);
+                if (eng_volume_remove(e, op->name, op->force, err) < 0)
+                        return -1;
+                api_obj_labels_set(e->db, "volume", op->name, NULL, err);
+                return 0;
         }
 }
 
@@ -125,7 +148,8 @@ static int net_work(struct eng_ctx *e, const struct obj_op *op, FILE *out, struc
                                             .subnet = op->subnet,
                                             .gateway = op->gateway,
                                             .internal = op->internal};
-                if (net_network_create(&nc, &o, err) < 0)
+                if (net_network_create(&nc, &o, err) < 0 ||
+                    api_obj_labels_set(e->db, "network", op->name, op->labels, err) < 0)
                         return -1;
                 text = NULL;
                 if (net_network_json(&nc, op->name, &text, err) < 0)
@@ -135,6 +159,7 @@ static int net_work(struct eng_ctx *e, const struct obj_op *op, FILE *out, struc
         case NET_RM:
                 if (net_network_remove(&nc, name, err) < 0)
                         return -1;
+                api_obj_labels_set(e->db, "network", name, NULL, err);
                 return 0;
         default:
                 if (net_network_json(&nc, op->kind == NET_GET ? name : NULL, &text, err) < 0)
@@ -147,14 +172,19 @@ static int net_work(struct eng_ctx *e, const struct obj_op *op, FILE *out, struc
         }
         if (op->kind == NET_LIST) {
                 r = json_object_new_array();
-                for (size_t i = 0; i < json_object_array_length(a); i++)
-                        json_object_array_add(r, net_docker(json_object_array_get_idx(a, i)));
+                for (size_t i = 0; i < json_object_array_length(a); i++) {
+                        json_object *x = net_docker(e->db, json_object_array_get_idx(a, i));
+                        if (keep(op, x))
+                                json_object_array_add(r, x);
+                        else
+                                json_object_put(x);
+                }
         } else {
                 if (json_object_array_length(a) == 0) {
                         json_object_put(a);
                         return err_set(err, ENOENT, "network %s not found", op->name);
                 }
-                r = net_docker(json_object_array_get_idx(a, 0));
+                r = net_docker(e->db, json_object_array_get_idx(a, 0));
                 if (op->kind == NET_CREATE) {
                         json_object *id = json_object_new_object(), *v;
                         json_object_object_get_ex(r, "Id", &v);
@@ -187,9 +217,36 @@ static enum MHD_Result run(struct api_call *c, struct obj_op *op, unsigned statu
         return api_reply_text(c, status, "application/json", out, len);
 }
 
+static enum MHD_Result list(struct api_call *c, enum obj_kind kind)
+{
+        struct obj_op op = {.kind = kind};
+        struct isola_err err = {0};
+
+        if (api_ctr_filter_parse(api_query(c, "filters"), &op.filters, &err) < 0)
+                return api_reply_err(c, &err);
+        enum MHD_Result r = run(c, &op, MHD_HTTP_OK, true);
+        json_object_put(op.filters);
+        return r;
+}
+
 enum MHD_Result api_h_vol_list(struct api_call *c)
 {
-        return run(c, &(struct obj_op){.kind = VOL_LIST}, MHD_HTTP_OK, true);
+        return list(c, VOL_LIST);
+}
+
+/* Labels of a create body as JSON (NULL when none); false after a 400. */
+static bool body_labels(json_object *o, char **out, struct isola_err *err)
+{
+        json_object *v = NULL;
+
+        *out = NULL;
+        if (!json_object_object_get_ex(o, "Labels", &v))
+                v = NULL;
+        if (api_labels_check(v, err) < 0)
+                return false;
+        if (v && json_object_is_type(v, json_type_object) && json_object_object_length(v) > 0)
+                *out = strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+        return true;
 }
 
 enum MHD_Result api_h_vol_inspect(struct api_call *c)
@@ -225,17 +282,26 @@ enum MHD_Result api_h_vol_create(struct api_call *c)
         if (!o)
                 return r;
         struct obj_op op = {.kind = VOL_CREATE, .name = body_str(o, "Name", &bad)};
+        struct isola_err err = {0};
+        char *labels = NULL;
         if (op.name && !*op.name)
                 op.name = NULL;
-        r = bad ? api_reply_error(c, MHD_HTTP_BAD_REQUEST, "Name: wrong type (want string)")
-                : run(c, &op, MHD_HTTP_CREATED, true);
+        if (!body_labels(o, &labels, &err))
+                r = api_reply_err(c, &err);
+        else if (bad)
+                r = api_reply_error(c, MHD_HTTP_BAD_REQUEST, "Name: wrong type (want string)");
+        else {
+                op.labels = labels;
+                r = run(c, &op, MHD_HTTP_CREATED, true);
+        }
+        free(labels);
         json_object_put(o);
         return r;
 }
 
 enum MHD_Result api_h_net_list(struct api_call *c)
 {
-        return run(c, &(struct obj_op){.kind = NET_LIST}, MHD_HTTP_OK, true);
+        return list(c, NET_LIST);
 }
 
 enum MHD_Result api_h_net_inspect(struct api_call *c)
@@ -271,10 +337,17 @@ enum MHD_Result api_h_net_create(struct api_call *c)
                         op.gateway = body_str(c0, "Gateway", &bad);
                 }
         }
-        if (bad || !op.name || !*op.name)
+        struct isola_err err = {0};
+        char *labels = NULL;
+        if (!body_labels(o, &labels, &err)) {
+                r = api_reply_err(c, &err);
+        } else if (bad || !op.name || !*op.name) {
                 r = api_reply_error(c, MHD_HTTP_BAD_REQUEST, "network create: Name is required");
-        else
+        } else {
+                op.labels = labels;
                 r = run(c, &op, MHD_HTTP_CREATED, true);
+        }
+        free(labels);
         json_object_put(o);
         return r;
 }

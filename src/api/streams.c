@@ -126,8 +126,11 @@ struct hijack {
         struct MHD_UpgradeResponseHandle *urh;
         int sock;
         bool exec, tty;
+        bool in, out, err, logs; /* attach: the streams asked for */
         char id[ENG_ID_LEN + 1]; /* container id, or the exec id */
         int exec_slot;
+        char *extra; /* bytes read past the request head (upgrade's extra_in) */
+        size_t extra_len;
 };
 
 void api_attach_hold(struct api_server *s, const char *id, int delta)
@@ -161,30 +164,6 @@ int api_attach_count(struct api_server *s, const char *ref)
                         n += s->attached[i].n;
         pthread_mutex_unlock(&s->mu);
         return n;
-}
-
-/* Attach = the container's output from its start on, followed until it
- * stops (stdin is not relayed yet). */
-static void attach_run(struct hijack *h)
-{
-        struct isola_err err = {0};
-        struct logs_arg a = {.o = {.tail = -1, .follow = true}};
-        struct api_stream st;
-        char id[ENG_ID_LEN + 1], state[16];
-        bool tty;
-
-        snprintf(a.ref, sizeof(a.ref), "%s", h->id);
-        for (int i = 0; i < 3000; i++) { /* up to ~10 min for the start */
-                if (api_ctr_state(h->srv, h->id, id, state, &tty, &err) < 0)
-                        return;
-                if (strcmp(state, "created") != 0)
-                        break;
-                usleep(i < 100 ? 10000 : 200000);
-        }
-        if (api_work_stream(h->srv, logs_work, &a, -1, &st, &err) < 0)
-                return;
-        api_relay(&st, h->sock, h->tty);
-        api_work_reap(&st);
 }
 
 struct exec_arg {
@@ -244,11 +223,21 @@ static void *hijack_thread(void *arg)
         if (h->exec) {
                 exec_run(h);
         } else {
+                struct api_attach q = {.id = h->id,
+                                       .sock = h->sock,
+                                       .tty = h->tty,
+                                       .in = h->in,
+                                       .out = h->out,
+                                       .err = h->err,
+                                       .logs = h->logs,
+                                       .extra = h->extra,
+                                       .extra_len = h->extra_len};
                 api_attach_hold(h->srv, h->id, 1);
-                attach_run(h);
+                api_attach_run(h->srv, &q);
                 api_attach_hold(h->srv, h->id, -1);
         }
         MHD_upgrade_action(h->urh, MHD_UPGRADE_ACTION_CLOSE);
+        free(h->extra);
         free(h);
         return NULL;
 }
@@ -258,12 +247,24 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
 {
         struct hijack *h = cls;
         pthread_t t;
-        (void)conn, (void)con_cls, (void)extra, (void)extra_len;
+        int fl = fcntl(sock, F_GETFL);
+        (void)conn, (void)con_cls;
 
         h->urh = urh;
         h->sock = sock;
+        /* libmicrohttpd's sockets are non-blocking: a read or write on it
+         * (or on the exec's stdin, which is this socket) would fail with
+         * EAGAIN whenever the client is not quick enough */
+        if (fl >= 0)
+                fcntl(sock, F_SETFL, fl & ~O_NONBLOCK);
+        h->extra = extra_len > 0 ? malloc(extra_len) : NULL;
+        if (h->extra) {
+                memcpy(h->extra, extra, extra_len);
+                h->extra_len = extra_len;
+        }
         if (pthread_create(&t, NULL, hijack_thread, h) != 0) {
                 MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+                free(h->extra);
                 free(h);
                 return;
         }
@@ -297,6 +298,12 @@ enum MHD_Result api_h_ctr_attach(struct api_call *c)
         if (!h)
                 return MHD_NO;
         h->srv = c->srv;
+        h->in = api_query_bool(c, "stdin");
+        h->out = api_query_bool(c, "stdout");
+        h->err = api_query_bool(c, "stderr");
+        h->logs = api_query_bool(c, "logs");
+        if (!h->in && !h->out && !h->err) /* none named: the output, as before */
+                h->out = h->err = true;
         if (api_ctr_state(c->srv, c->m.params[0], h->id, state, &h->tty, &err) < 0) {
                 free(h);
                 return api_reply_err(c, &err);

@@ -202,6 +202,13 @@ const char *const db_schema[] = {
     "CREATE TABLE IF NOT EXISTS api_ctr_labels ("
     " container_id TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,"
     " labels TEXT NOT NULL DEFAULT '{}')", /* JSON object of strings */
+    /* api3: Docker labels of volumes and networks made through the API
+     * (kind 'volume' | 'network', by name; replaced on create) */
+    "CREATE TABLE IF NOT EXISTS api_obj_labels ("
+    " kind TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " labels TEXT NOT NULL DEFAULT '{}',"
+    " PRIMARY KEY (kind, name))",
     NULL,
 };
 

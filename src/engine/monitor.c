@@ -30,6 +30,7 @@
 #include "engine/monitor_proto.h"
 
 #define MAX_CLIENTS  16
+#define MAX_INPUTS   8 /* API clients attached to stdin */
 #define LINE_MAX_LEN 16384
 
 struct stream {
@@ -51,6 +52,14 @@ struct mon {
         long log_size;
         int listen_fd, sig_fd;
         int clients[MAX_CLIENTS];
+        int inputs[MAX_INPUTS]; /* MON_CMD_STDIN connections */
+        char input_once[MAX_INPUTS];
+        /* Input read but not yet taken by the container's stdin: in_fd is
+         * non-blocking, so a container that does not read its stdin can
+         * never stop us from draining its output (which would deadlock
+         * both); while bytes wait here no input is read. */
+        char ibuf[4096];
+        size_t ilen, ioff;
         int stopping;
         int code;
         struct hmon health;               /* healthcheck schedule (health_mon.c) */
@@ -230,6 +239,8 @@ static int listen_sock(struct mon *m, int given)
         return fd;
 }
 
+static void add_input(struct mon *m, int fd, int once);
+
 static void accept_client(struct mon *m)
 {
         int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -241,6 +252,10 @@ static void accept_client(struct mon *m)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         if (read(fd, &cmd, 1) == 1 && cmd == MON_CMD_STOP)
                 m->stopping = 1;
+        if (cmd == MON_CMD_STDIN || cmd == MON_CMD_STDIN_ONCE) {
+                add_input(m, fd, cmd == MON_CMD_STDIN_ONCE);
+                return;
+        }
         for (int i = 0; i < MAX_CLIENTS; i++) {
                 if (m->clients[i] < 0) {
                         m->clients[i] = fd;
@@ -250,24 +265,85 @@ static void accept_client(struct mon *m)
         close(fd);
 }
 
+/* The container's stdin is done (a pipe's write end; a pty stays). */
+static void stdin_close(struct mon *m)
+{
+        if (m->in_fd >= 0 && m->in_fd != m->out.fd) {
+                close(m->in_fd);
+                m->in_fd = -1;
+        }
+        m->ilen = m->ioff = 0;
+}
+
+/* Writes what waits in ibuf as far as the container's stdin takes it. */
+static void stdin_flush(struct mon *m)
+{
+        while (m->ioff < m->ilen) {
+                ssize_t n = write(m->in_fd, m->ibuf + m->ioff, m->ilen - m->ioff);
+                if (n > 0) {
+                        m->ioff += (size_t)n;
+                        continue;
+                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                break; /* EPIPE, EIO: nobody reads it any more; drop */
+        }
+        m->ilen = m->ioff = 0;
+}
+
+/* One read from an input: 0 on EOF or error (the input is done). */
+static int input_read(struct mon *m, int fd)
+{
+        ssize_t n = read(fd, m->ibuf, sizeof(m->ibuf));
+
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return 1;
+        if (n <= 0)
+                return 0;
+        if (m->in_fd < 0)
+                return 1; /* stdin closed already: dropped */
+        m->ilen = (size_t)n;
+        m->ioff = 0;
+        stdin_flush(m);
+        return 1;
+}
+
+/* The attached CLI's stdin: EOF on it is EOF for the container (pipe). */
 static void relay_stdin(struct mon *m)
 {
-        char buf[4096];
-        ssize_t n = read(m->ain_fd, buf, sizeof(buf));
-
-        if (n < 0 && errno == EINTR)
+        if (input_read(m, m->ain_fd))
                 return;
-        if (n <= 0) {
-                m->ain_fd = -1;
-                /* EOF on a pipe: the container sees it too (not for a pty) */
-                if (m->in_fd >= 0 && m->in_fd != m->out.fd) {
-                        close(m->in_fd);
-                        m->in_fd = -1;
-                }
+        m->ain_fd = -1;
+        stdin_close(m);
+}
+
+static void add_input(struct mon *m, int fd, int once)
+{
+        char ok = MON_STDIN_OK;
+
+        for (int i = 0; m->in_fd >= 0 && i < MAX_INPUTS; i++) {
+                if (m->inputs[i] >= 0)
+                        continue;
+                fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+                if (write(fd, &ok, 1) != 1)
+                        break;
+                m->inputs[i] = fd;
+                m->input_once[i] = (char)once;
                 return;
         }
-        if (m->in_fd >= 0)
-                write_all(m->in_fd, buf, (size_t)n);
+        close(fd);
+}
+
+static void input_ready(struct mon *m, int i)
+{
+        if (input_read(m, m->inputs[i]))
+                return;
+        close(m->inputs[i]);
+        m->inputs[i] = -1;
+        if (m->input_once[i])
+                stdin_close(m);
 }
 
 /* Reaps children (orphans we inherit as subreaper too); 1 when the
@@ -295,15 +371,23 @@ static void loop(struct mon *m)
         if (reap(m))
                 return;
         for (;;) {
-                struct pollfd pf[5 + MAX_CLIENTS];
-                int n = 0, i_out = -1, i_err = -1, i_in = -1, i_lis = -1, i_sig;
+                struct pollfd pf[6 + MAX_INPUTS];
+                int n = 0, i_out = -1, i_err = -1, i_in = -1, i_lis = -1, i_sig, i_w = -1;
+                int i_inputs = -1;
 
                 if (m->out.fd >= 0)
                         pf[i_out = n++] = (struct pollfd){.fd = m->out.fd, .events = POLLIN};
                 if (m->err.fd >= 0)
                         pf[i_err = n++] = (struct pollfd){.fd = m->err.fd, .events = POLLIN};
-                if (m->ain_fd >= 0)
-                        pf[i_in = n++] = (struct pollfd){.fd = m->ain_fd, .events = POLLIN};
+                if (m->ilen > 0 && m->in_fd >= 0) { /* inputs wait for this */
+                        pf[i_w = n++] = (struct pollfd){.fd = m->in_fd, .events = POLLOUT};
+                } else {
+                        if (m->ain_fd >= 0)
+                                pf[i_in = n++] = (struct pollfd){.fd = m->ain_fd, .events = POLLIN};
+                        i_inputs = n;
+                        for (int k = 0; k < MAX_INPUTS; k++)
+                                pf[n++] = (struct pollfd){.fd = m->inputs[k], .events = POLLIN};
+                }
                 if (m->listen_fd >= 0)
                         pf[i_lis = n++] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
                 pf[i_sig = n++] = (struct pollfd){.fd = m->sig_fd, .events = POLLIN};
@@ -316,8 +400,13 @@ static void loop(struct mon *m)
                         m->out.fd = -1;
                 if (i_err >= 0 && pf[i_err].revents && !stream_read(m, &m->err))
                         m->err.fd = -1;
-                if (i_in >= 0 && pf[i_in].revents)
+                if (i_w >= 0 && pf[i_w].revents)
+                        stdin_flush(m);
+                if (i_in >= 0 && pf[i_in].revents && m->ilen == 0)
                         relay_stdin(m);
+                for (int k = 0; i_inputs >= 0 && k < MAX_INPUTS; k++)
+                        if (pf[i_inputs + k].revents && m->inputs[k] >= 0 && m->ilen == 0)
+                                input_ready(m, k);
                 if (i_lis >= 0 && pf[i_lis].revents)
                         accept_client(m);
                 if (pf[i_sig].revents) {
@@ -500,6 +589,10 @@ static void setup(struct mon *m, int argc, char **argv)
                 m->restart = "no";
         for (int i = 0; i < MAX_CLIENTS; i++)
                 m->clients[i] = -1;
+        for (int i = 0; i < MAX_INPUTS; i++)
+                m->inputs[i] = -1;
+        if (m->in_fd >= 0) /* see ibuf */
+                fcntl(m->in_fd, F_SETFL, fcntl(m->in_fd, F_GETFL) | O_NONBLOCK);
         /* everything we hold is ours only: not for the cleanup we exec */
         for (int fd = 3; fd < 64; fd++)
                 if (fd != m->notify_fd)

@@ -13,6 +13,14 @@
 
 #define MON_CMD_WAIT 'W' /* wait for the exit */
 #define MON_CMD_STOP 'S' /* the next exit is a stop: no restart; then wait */
+/* The rest of the connection is input for the container's stdin (an
+ * attached API client). The monitor answers MON_STDIN_OK, or closes the
+ * connection when the container has no open stdin. With _ONCE the
+ * connection's EOF closes the container's stdin (Docker's StdinOnce); a
+ * pty gets no EOF either way. Other exits are not reported on it. */
+#define MON_CMD_STDIN      'I'
+#define MON_CMD_STDIN_ONCE 'i'
+#define MON_STDIN_OK       'Y'
 
 #define MON_EXIT_FILE "exit"
 #define MON_LOG_FILE  "ctr.log"
