@@ -38,7 +38,8 @@ struct mig_call {
 static void *mig_call_run(void *arg)
 {
         struct mig_call *c = arg;
-        c->rc = ctl_request(c->sock, "PUT", "/migrate", c->body, &c->status, &c->answer, &c->err);
+        c->rc = ctl_request_wait(c->sock, "PUT", "/migrate", c->body, -1, &c->status, &c->answer,
+                                 &c->err);
         atomic_store(&c->done, true);
         return NULL;
 }

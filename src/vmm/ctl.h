@@ -59,5 +59,11 @@ void ctl_reply_error(struct ctl_response *resp, int status, const char *fmt, ...
  * *status on success. body may be NULL. */
 int ctl_request(const char *sock_path, const char *method, const char *path, const char *body,
                 int *status, char **answer, struct isola_err *err);
+/* The same with the wait for each piece of the answer set by the caller
+ * (-1: until the VMM answers or exits). Snapshots and migrations answer
+ * only when done, which takes longer than any fixed limit for a big or busy
+ * guest; the VMM closing the socket (it died) still ends the wait. */
+int ctl_request_wait(const char *sock_path, const char *method, const char *path, const char *body,
+                     int idle_ms, int *status, char **answer, struct isola_err *err);
 
 #endif

@@ -27,8 +27,9 @@ static int send_all(int fd, const char *p, size_t n, struct isola_err *err)
         return 0;
 }
 
-/* Reads until the VMM closes the connection (it always does). */
-static int read_answer(int fd, char **out, size_t *len_out, struct isola_err *err)
+/* Reads until the VMM closes the connection (it always does); idle_ms
+ * bounds the wait for each piece (-1: no bound). */
+static int read_answer(int fd, int idle_ms, char **out, size_t *len_out, struct isola_err *err)
 {
         size_t cap = 4096, len = 0;
         char *buf = malloc(cap);
@@ -37,7 +38,9 @@ static int read_answer(int fd, char **out, size_t *len_out, struct isola_err *er
                 return err_set(err, ENOMEM, "out of memory");
         for (;;) {
                 struct pollfd p = {.fd = fd, .events = POLLIN};
-                int rc = poll(&p, 1, CTL_TIMEOUT_MS * 5);
+                int rc = poll(&p, 1, idle_ms);
+                if (rc < 0 && errno == EINTR)
+                        continue;
                 if (rc == 0) {
                         free(buf);
                         return err_set(err, ETIMEDOUT, "control socket: no answer in time");
@@ -75,6 +78,13 @@ static int read_answer(int fd, char **out, size_t *len_out, struct isola_err *er
 int ctl_request(const char *sock_path, const char *method, const char *path, const char *body,
                 int *status, char **answer, struct isola_err *err)
 {
+        return ctl_request_wait(sock_path, method, path, body, CTL_TIMEOUT_MS * 5, status, answer,
+                                err);
+}
+
+int ctl_request_wait(const char *sock_path, const char *method, const char *path, const char *body,
+                     int idle_ms, int *status, char **answer, struct isola_err *err)
+{
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -1;
         char head[512];
@@ -96,7 +106,8 @@ int ctl_request(const char *sock_path, const char *method, const char *path, con
         if (n < 0 || (size_t)n >= sizeof(head))
                 return err_set(err, EINVAL, "control socket: request line too long");
         if (send_all(fd, head, (size_t)n, err) < 0 ||
-            send_all(fd, body ? body : "", blen, err) < 0 || read_answer(fd, &buf, &len, err) < 0)
+            send_all(fd, body ? body : "", blen, err) < 0 ||
+            read_answer(fd, idle_ms, &buf, &len, err) < 0)
                 return -1;
         int code = 0;
         char *sep = strstr(buf, "\r\n\r\n");

@@ -175,7 +175,7 @@ int vm_snap_create(struct vm_mgr *m, const char *ref, const char *snap, bool liv
                 json_object_object_add(req, "live", json_object_new_boolean(true));
         snprintf(body, sizeof(body), "%s", json_object_to_json_string(req));
         json_object_put(req);
-        if (ctl_request(sock, "PUT", "/snapshot", body, &status, &answer, err) < 0)
+        if (ctl_request_wait(sock, "PUT", "/snapshot", body, -1, &status, &answer, err) < 0)
                 return -1;
         if (status != 200) {
                 ctl_failure(status, answer, err);

@@ -33,7 +33,7 @@ cleanup() {
 	for r in "$T/a" "$T/b"; do
 		for v in l4-lin l4-r1 l4-r2; do ISOLA_ROOT=$r "$isola" vm rm -f "$v" >/dev/null 2>&1; done
 	done
-	[ -n "$recv" ] && kill "$recv" 2>/dev/null
+	[ -n "$recv" ] && kill -KILL "$recv" 2>/dev/null
 	ip netns del "$nsa" 2>/dev/null
 	ip netns del "$nsb" 2>/dev/null
 	if [ -n "${ISOLA_TEST_KEEP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
@@ -125,6 +125,8 @@ print(f"{'bad' if msg else 'ok'}: {len(lines)} lines, {lines[0][0]}..{lines[-1][
 EOF
 }
 is_ok() { [[ $1 == ok:* ]]; }
+# phase WHAT: seconds since the boot began, for where the test's time goes.
+phase() { diag "at $(($(date +%s) - start)) s: $*"; }
 
 # --- one boot: Debian's kernel through PVH, para mode ---
 start=$(date +%s)
@@ -143,6 +145,7 @@ check_match "virtio-rng is its hwrng" "$(grep -a 'ISOLA-LINUX hwrng' "$src_log" 
 }
 
 # --- snapshot of the running VM (pause, save, resume), restored beside it ---
+phase "snapshot"
 out=$(A snapshot create l4-lin s1 2>&1)
 check_eq "snapshot create of the running Linux VM" "$out" s1
 n=$(count_last "$src_log")
@@ -150,6 +153,7 @@ check "the source counts on after the snapshot" wait_count "$src_log" $((n + 5))
 out=$(A restore l4-lin s1 --name l4-r1 2>&1)
 check_eq "restore --name makes a second VM" "$out" l4-r1
 r1_log=$(log_a l4-r1)
+phase "restored l4-r1"
 check "the restored Linux counts" wait_count "$r1_log" $((n + 5))
 n1=$(count_last "$r1_log")
 n0=$(count_last "$src_log")
@@ -162,11 +166,13 @@ check "the source's own counter is unbroken across the snapshot ($res)" is_ok "$
 A kill l4-r1 >/dev/null
 
 # --- a live snapshot (memory copied while Linux runs), restored ---
+phase "live snapshot"
 out=$(A snapshot create l4-lin s2 --live 2>&1)
 check_match "snapshot create --live of the running Linux VM" "$out" '^s2: live, [0-9]+ rounds, paused [0-9.]+ ms$'
 diag "$out"
 A restore l4-lin s2 --name l4-r2 >/dev/null
 r2_log=$(log_a l4-r2)
+phase "restored l4-r2"
 n=$(count_last "$src_log")
 wait_count "$r2_log" 0
 first=$(grep -aoE 'ISOLA-COUNT [0-9]+ ' "$r2_log" | head -1 | awk '{print $2}')
@@ -177,6 +183,16 @@ A kill l4-r2 >/dev/null
 check "the source still counts" wait_count "$src_log" $((n + 5))
 
 # --- live migration from namespace A to B ---
+# (ISOLA_LINUX_MIGRATE=0 leaves it out. It once failed with `vm migrate`
+# giving up after 10 s without an answer from the VMM while the migration
+# went on; the CLI now waits until the VMM answers or exits.)
+if [ "${ISOLA_LINUX_MIGRATE:-1}" != 1 ]; then
+	skip "migration of the Linux guest: ISOLA_LINUX_MIGRATE=0"
+	diag "test time $(($(date +%s) - start)) s"
+	done_testing
+	exit
+fi
+phase "migration"
 B receive l4-lin --listen $dst_ip:$port >"$T/recv.out" 2>&1 &
 recv=$!
 for _ in $(seq 50); do
@@ -184,9 +200,10 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 out=$(A migrate l4-lin --to $dst_ip:$port --downtime-ms 300 2>&1)
-# A failed migration never connects: the receiver would wait for ever.
+# A failed migration may leave the receiver waiting for ever (it does not
+# end on SIGTERM while it waits): SIGKILL; cleanup removes what it made.
 for _ in $(seq 100); do kill -0 "$recv" 2>/dev/null || break; sleep 0.1; done
-kill "$recv" 2>/dev/null
+kill -KILL "$recv" 2>/dev/null
 wait "$recv"
 recv=
 check_match "migrate of the Linux VM reports rounds, bytes and downtime" "$out" \
@@ -195,6 +212,7 @@ diag "$out"
 check_eq "the destination VM runs" "$(B inspect l4-lin 2>/dev/null | field '["state"]' 2>/dev/null)" running
 for _ in $(seq 50); do [ "$(state_a l4-lin)" = stopped ] && break; sleep 0.1; done
 check_eq "the source VM stopped" "$(state_a l4-lin)" stopped
+phase "migrated"
 dst_log=$(B inspect l4-lin 2>/dev/null | field '["paths"]["console_log"]' 2>/dev/null)
 n=$(count_last "$src_log")
 check "the migrated Linux counts on" wait_count "${dst_log:-/nonexistent}" $((n + 10)) 30
