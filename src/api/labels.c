@@ -50,14 +50,17 @@ int api_labels_set(sqlite3 *db, const char *id, const char *labels_json, struct 
         return rc == SQLITE_DONE ? 0 : err_set(err, EIO, "labels: %s", sqlite3_errmsg(db));
 }
 
-json_object *api_labels_get(sqlite3 *db, const char *id)
+/* The labels object SQL selects with one or two text parameters (b may be
+ * NULL); a missing or unreadable row gives an empty object. */
+static json_object *labels_select(sqlite3 *db, const char *sql, const char *a, const char *b)
 {
         sqlite3_stmt *st = NULL;
         json_object *o = NULL;
 
-        if (sqlite3_prepare_v2(db, "SELECT labels FROM api_ctr_labels WHERE container_id = ?", -1,
-                               &st, NULL) == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+                if (b)
+                        sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
                 if (sqlite3_step(st) == SQLITE_ROW)
                         o = json_tokener_parse((const char *)sqlite3_column_text(st, 0));
                 sqlite3_finalize(st);
@@ -67,6 +70,12 @@ json_object *api_labels_get(sqlite3 *db, const char *id)
                 o = json_object_new_object();
         }
         return o;
+}
+
+json_object *api_labels_get(sqlite3 *db, const char *id)
+{
+        return labels_select(db, "SELECT labels FROM api_ctr_labels WHERE container_id = ?", id,
+                             NULL);
 }
 
 int api_obj_labels_set(sqlite3 *db, const char *kind, const char *name, const char *labels_json,
@@ -93,22 +102,8 @@ int api_obj_labels_set(sqlite3 *db, const char *kind, const char *name, const ch
 
 json_object *api_obj_labels_get(sqlite3 *db, const char *kind, const char *name)
 {
-        sqlite3_stmt *st = NULL;
-        json_object *o = NULL;
-
-        if (sqlite3_prepare_v2(db, "SELECT labels FROM api_obj_labels WHERE kind = ? AND name = ?",
-                               -1, &st, NULL) == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-                if (sqlite3_step(st) == SQLITE_ROW)
-                        o = json_tokener_parse((const char *)sqlite3_column_text(st, 0));
-                sqlite3_finalize(st);
-        }
-        if (!o || !json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
-                o = json_object_new_object();
-        }
-        return o;
+        return labels_select(db, "SELECT labels FROM api_obj_labels WHERE kind = ? AND name = ?",
+                             kind, name);
 }
 
 static const char *const keys[] = {"label", "name", "id", "status", NULL};

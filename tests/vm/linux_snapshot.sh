@@ -183,11 +183,14 @@ A kill l4-r2 >/dev/null
 check "the source still counts" wait_count "$src_log" $((n + 5))
 
 # --- live migration from namespace A to B ---
-# (ISOLA_LINUX_MIGRATE=0 leaves it out. It once failed with `vm migrate`
-# giving up after 10 s without an answer from the VMM while the migration
-# went on; the CLI now waits until the VMM answers or exits.)
-if [ "${ISOLA_LINUX_MIGRATE:-1}" != 1 ]; then
-	skip "migration of the Linux guest: ISOLA_LINUX_MIGRATE=0"
+# In the KVM sandbox it runs only with ISOLA_LINUX_MIGRATE=1: there the
+# outer guest (QEMU TCG emulating SVM) once panicked in this test, about
+# when this step runs
+# ("corrupted stack end detected inside scheduler", 2026-12-01, one run of
+# about five), taking the whole suite with it; it passed in the others.
+# Where KVM is real it runs unless ISOLA_LINUX_MIGRATE=0.
+if [ "${ISOLA_LINUX_MIGRATE:-${ISOLA_IN_KVM_SANDBOX:+0}}" = 0 ]; then
+	skip "migration of the Linux guest: in the KVM sandbox only with ISOLA_LINUX_MIGRATE=1 (see the test)"
 	diag "test time $(($(date +%s) - start)) s"
 	done_testing
 	exit
