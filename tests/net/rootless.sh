@@ -68,7 +68,11 @@ while True:
     c, peer = s.accept(); c.sendall((peer[0] + "\n").encode()); c.close()
 ' &
 	NT_PIDS+=($!)
-	sleep 0.3
+	# wait for the listener (0.3 s of sleep was too short on a busy host)
+	for _ in $(seq 100); do
+		ss -Hltn "sport = :21033" | grep -q . && break
+		sleep 0.1
+	done
 	check_eq "pasta: outbound leaves from the host's sockets (the peer sees a host address)" \
 		"$(in_ctr nt-p1 timeout 10 "$BB" nc -w 3 10.199.254.1 21033 </dev/null)" 10.199.254.1
 	serve_in nt-p1 80 pasta

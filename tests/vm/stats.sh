@@ -72,10 +72,17 @@ run_vm few --cmdline "tests=exits exits=$few"
 run_vm many --cmdline "tests=exits exits=$many"
 check "exits test ran with exits=$many" grep -q "^ISOLA-TEST exits PASS pio_reads=$many" \
 	"$tmp/many.out"
-grown=$(($(stat many .kvm.exits) - $(stat few .kvm.exits)))
+# KVM's I/O exit counter where it counts (kvm-pvm leaves it at 0): the
+# total also counts exits the host causes (interrupts, preemption), which
+# differ between the two runs and once left the total 1 short of the reads
+# on a busy host; on the total, 2 % of the reads are allowed for that.
+io='if (.kvm.io_exits // 0) > 0 then .kvm.io_exits else .kvm.exits end'
+want=$((many - few))
+[ "$(stat few '.kvm.io_exits // 0')" -gt 0 ] || want=$((want * 98 / 100))
+grown=$(($(stat many "$io") - $(stat few "$io")))
 user_grown=$(($(stat many .exits_total) - $(stat few .exits_total)))
-check "kvm.exits grows with the guest's port reads (+$grown for +$((many - few)))" \
-	test "$grown" -ge $((many - few))
+check "kvm exits grow with the guest's port reads (+$grown for +$((many - few)), at least $want)" \
+	test "$grown" -ge "$want"
 check "kvm.exits ($(stat many .kvm.exits)) >= user-space exits ($(stat many .exits_total))" \
 	test "$(stat many .kvm.exits)" -ge "$(stat many .exits_total)"
 check "user-space exits grow as much (+$user_grown)" test "$user_grown" -ge $((many - few))
