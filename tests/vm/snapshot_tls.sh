@@ -93,58 +93,57 @@ A restore s4-t base >/dev/null
 check "the source VM counts" wait_lines "$log1" 20
 
 # --- refusals: one message on each side, the source goes on ---
+# refused SRC_TLS RECEIVER_ARGS...: a migration of s4-t to a receiver started
+# with RECEIVER_ARGS, the source with the certificate of ca1 (SRC_TLS=tls)
+# or none (plain); sets out (the source's) and rout (the receiver's).
+refused() {
+	local src=$1
+	shift
+	receive_bg B s4-x "$@"
+	TLS=()
+	[ "$src" = plain ] || tls src ca1
+	out=$(A migrate s4-t --to 127.0.0.1:$port "${TLS[@]}" 2>&1)
+	finish_recv
+	rout=$(cat "$tmp/recv.out")
+}
+keeps_counting() {
+	local n
+	n=$(count_last "$log1")
+	check "... and the source keeps counting" counts_past "$log1" "$n"
+}
 out=$(A migrate s4-t --to 127.0.0.1:1 --tls-cert "$tmp/src.pem" 2>&1)
 check_match "TLS flags come all three or none" "$out" "TLS needs all of --tls-cert, --tls-key and --tls-ca"
 
 tls dst ca1
-receive_bg B s4-x "${TLS[@]}"
-out=$(A migrate s4-t --to 127.0.0.1:$port 2>&1)
-finish_recv
-rout=$(cat "$tmp/recv.out")
+refused plain "${TLS[@]}"
 check_match "plain source, TLS receiver: the source says TLS is required" "$out" \
 	"the destination requires TLS"
 check_match "... and the receiver says the source does not use TLS" "$rout" \
 	"the source does not use TLS"
-n=$(count_last "$log1")
-check "... and the source keeps counting" counts_past "$log1" "$n"
+keeps_counting
 
-receive_bg B s4-x
-tls src ca1
-out=$(A migrate s4-t --to 127.0.0.1:$port "${TLS[@]}" 2>&1)
-finish_recv
-rout=$(cat "$tmp/recv.out")
+refused tls
 check_match "TLS source, plain receiver: the source's TLS handshake fails" "$out" \
 	"TLS handshake with the destination failed"
 check_match "... and the receiver says the source uses TLS" "$rout" "the source uses TLS"
-n=$(count_last "$log1")
-check "... and the source keeps counting" counts_past "$log1" "$n"
+keeps_counting
 
 tls other ca2
-receive_bg B s4-x "${TLS[@]}"
-tls src ca1
-out=$(A migrate s4-t --to 127.0.0.1:$port "${TLS[@]}" 2>&1)
-finish_recv
-rout=$(cat "$tmp/recv.out")
+refused tls "${TLS[@]}"
 check_match "a receiver certificate from another CA is not trusted by the source" "$out" \
 	"TLS: the destination's certificate is not trusted"
 check_match "... and the receiver is told its certificate was refused" "$rout" \
 	"TLS: the source refused this side's certificate"
-n=$(count_last "$log1")
-check "... and the source keeps counting" counts_past "$log1" "$n"
+keeps_counting
 check_eq "no VM is left on the receiving side" \
 	"$(B ls --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 0
 
 tls dst ca2
-receive_bg B s4-x "${TLS[@]}"
-tls src ca1
-out=$(A migrate s4-t --to 127.0.0.1:$port "${TLS[@]}" 2>&1)
-finish_recv
-rout=$(cat "$tmp/recv.out")
+refused tls "${TLS[@]}"
 check_match "a source certificate the receiver's CA did not sign is refused there" "$rout" \
 	"TLS: the source's certificate is not trusted"
 check_match "... and the source names the refusal" "$out" "TLS"
-n=$(count_last "$log1")
-check "... and the source keeps counting" counts_past "$log1" "$n"
+keeps_counting
 
 # --- there in plain TCP, back over TLS: one unbroken counter, memory intact ---
 receive_bg B s4-p
