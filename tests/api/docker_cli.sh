@@ -3,11 +3,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/bundle.sh"
 . "$(dirname "$0")/lib.sh"
-D=/usr/bin/docker
-[ -x "$D" ] || skip_all "no docker client (apt-get install docker.io)"
-start_serve || { cat "$API_TMP/serve.log"; skip_all "isola serve did not start"; }
-export DOCKER_HOST=unix://$SOCK DOCKER_CONFIG=$API_TMP/docker-config
-dk() { timeout -s KILL 60 "$D" "$@"; }
+docker_setup
 
 check_match "docker version names the server" "$(dk version --format '{{.Server.APIVersion}}' 2>&1)" '^1\.41$'
 check_match "docker info counts the image" "$(dk info --format '{{.Images}}' 2>&1)" '^1$'

@@ -5,11 +5,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/bundle.sh"
 . "$(dirname "$0")/lib.sh"
-D=/usr/bin/docker
-[ -x "$D" ] || skip_all "no docker client (apt-get install docker.io)"
-start_serve || { cat "$API_TMP/serve.log"; skip_all "isola serve did not start"; }
-export DOCKER_HOST=unix://$SOCK DOCKER_CONFIG=$API_TMP/docker-config
-dk() { timeout -s KILL 60 "$D" "$@"; }
+docker_setup
 # wait_health NAME STATUS: up to 30 s
 wait_health() {
 	for _ in $(seq 150); do

@@ -52,3 +52,14 @@ api() {
 	curl -s --max-time 30 --unix-socket "$SOCK" -X "$m" -w '\n%{http_code}' "$@" "http://d$p" |
 		{ body=$(cat); echo "${body##*$'\n'} ${body%$'\n'*}"; }
 }
+
+# docker_setup: the docker client (Debian's docker.io) against a fresh
+# `isola serve`: skips the test without either; defines D and dk (each call
+# killed after 60 s, so a hang fails instead of stopping the suite).
+docker_setup() {
+	D=/usr/bin/docker
+	[ -x "$D" ] || skip_all "no docker client (apt-get install docker.io)"
+	start_serve || { cat "$API_TMP/serve.log"; skip_all "isola serve did not start"; }
+	export DOCKER_HOST=unix://$SOCK DOCKER_CONFIG=$API_TMP/docker-config
+}
+dk() { timeout -s KILL 60 "$D" "$@"; }
