@@ -167,8 +167,13 @@ A kill l4-r1 >/dev/null
 
 # --- a live snapshot (memory copied while Linux runs), restored ---
 phase "live snapshot"
+# (a CI run once found no live snapshot and a source that no longer counted,
+# with no message: these say which broke first)
+check_eq "the source runs before the live snapshot" "$(state_a l4-lin)" running ||
+	diag_fail "the source's console (and the VMM's messages) ends: $(tail -c 1500 "$src_log" | tr -d '\r')"
 out=$(A snapshot create l4-lin s2 --live 2>&1)
-check_match "snapshot create --live of the running Linux VM" "$out" '^s2: live, [0-9]+ rounds, paused [0-9.]+ ms$'
+check_match "snapshot create --live of the running Linux VM" "$out" '^s2: live, [0-9]+ rounds, paused [0-9.]+ ms$' ||
+	diag_fail "the source's console (and the VMM's messages) ends: $(tail -c 1500 "$src_log" | tr -d '\r')"
 diag "$out"
 A restore l4-lin s2 --name l4-r2 >/dev/null
 r2_log=$(log_a l4-r2)
