@@ -155,16 +155,25 @@ void test_sleep(void)
 
 /* A counter kept in guest memory and printed on COM1 every count_ms: the
  * snapshot tests check that it continues across snapshot and restore with
- * no line lost or repeated. count_n=0 counts until the host stops the VM. */
+ * no line lost or repeated. count_n=0 counts until the host stops the VM.
+ * count_dirty=R (MiB/s): a memory-writing guest for bench/vm-migrate; after
+ * each line it writes one word into each of R * count_ms / 1000 MiB of
+ * pages, round-robin over count_dirty_set MiB (64) from DIRTY_BASE, so
+ * the VM needs 32 + count_dirty_set MiB of RAM. */
+#define DIRTY_BASE 0x2000000UL
 void test_count(void)
 {
         static volatile unsigned long counter;
         struct line d = {.len = 0};
         unsigned long n = opt_num("count_n", 0), ms = opt_num("count_ms", 50);
+        unsigned long rate = opt_num("count_dirty", 0), set = opt_num("count_dirty_set", 64) * 256;
+        unsigned long per_line = rate * 256 * ms / 1000, next = 0;
 
         for (counter = 0; n == 0 || counter < n; counter++) {
                 uint64_t t0 = rdtsc();
                 print("ISOLA-COUNT %lu\n", counter);
+                for (unsigned long i = 0; set && i < per_line; i++, next = (next + 1) % set)
+                        *(volatile uint64_t *)(DIRTY_BASE + next * 4096) = counter;
                 while (within(t0, ms))
                         __asm__ volatile("pause");
         }

@@ -71,6 +71,14 @@ enum MHD_Result api_v1_vm_snap_create(struct api_call *c);
 enum MHD_Result api_v1_vm_snap_delete(struct api_call *c);
 enum MHD_Result api_v1_vm_restore(struct api_call *c);
 enum MHD_Result api_v1_vm_revert(struct api_call *c);
+/* live migration (v1_vm_migrate.c): send the running VM to a peer, take
+ * one in (202); what it shares with v1_vms.c */
+bool v1_have_vms(void);
+enum MHD_Result v1_no_vms(struct api_call *c);
+int v1_body_str(json_object *body, const char *key, bool required, const char **out,
+                struct isola_err *err);
+enum MHD_Result api_v1_vm_migrate(struct api_call *c);
+enum MHD_Result api_v1_vm_receive(struct api_call *c);
 enum MHD_Result api_v1_fn_list(struct api_call *c);
 enum MHD_Result api_v1_fn_get(struct api_call *c);
 enum MHD_Result api_v1_fn_usage(struct api_call *c);

@@ -29,6 +29,8 @@ static const struct v1_entry v1_routes[] = {
     {{"DELETE", "/vms/{name}/snapshots/{snap}"}, api_v1_vm_snap_delete},
     {{"POST", "/vms/{name}/restore"}, api_v1_vm_restore},
     {{"POST", "/vms/{name}/revert"}, api_v1_vm_revert},
+    {{"POST", "/vms/{name}/migrate"}, api_v1_vm_migrate},
+    {{"POST", "/vms/{name}/receive"}, api_v1_vm_receive},
     {{"GET", "/functions"}, api_v1_fn_list},
     {{"GET", "/functions/{name}"}, api_v1_fn_get},
     {{"GET", "/functions/{name}/usage"}, api_v1_fn_usage},

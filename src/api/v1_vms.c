@@ -37,13 +37,13 @@
 
 /* Every function this file calls: the manager's objects are pulled into
  * the binary by the CLI's references, one object file at a time. */
-static bool have_vms(void)
+bool v1_have_vms(void)
 {
         return vm_mgr_open && vm_mgr_close && vm_mgr_create && vm_mgr_start && vm_mgr_stop &&
                vm_mgr_rm && vm_mgr_list && vm_mgr_inspect && vm_mgr_path;
 }
 
-static enum MHD_Result no_vms(struct api_call *c)
+enum MHD_Result v1_no_vms(struct api_call *c)
 {
         return api_reply_error(c, MHD_HTTP_NOT_IMPLEMENTED,
                                "VMs: this isola binary has no VM manager (src/vmm/mgr.c)");
@@ -96,7 +96,7 @@ int v1_vm_counts(struct eng_ctx *e, struct v1_vm_counts *out, json_object *workl
         json_object *l = NULL;
 
         *out = (struct v1_vm_counts){0};
-        if (!have_vms())
+        if (!v1_have_vms())
                 return 0;
         if (vm_mgr_open(e->paths.root, &m, err) < 0)
                 return -1;
@@ -264,12 +264,12 @@ static int console_log(struct vm_mgr *m, const char *ref, FILE *out, struct isol
 /* ---- snapshots (issue #13): the library the CLI uses ---------------- */
 static bool have_snaps(void)
 {
-        return have_vms() && vm_snap_create && vm_snap_list && vm_snap_rm && vm_snap_restore;
+        return v1_have_vms() && vm_snap_create && vm_snap_list && vm_snap_rm && vm_snap_restore;
 }
 
 /* body[key] as a string, NULL when absent; err when present but not one. */
-static int body_str(json_object *body, const char *key, bool required, const char **out,
-                    struct isola_err *err)
+int v1_body_str(json_object *body, const char *key, bool required, const char **out,
+                struct isola_err *err)
 {
         json_object *v = NULL;
 
@@ -292,7 +292,7 @@ static int snap_op(struct vm_mgr *m, const struct vm_arg *a, json_object **o, st
         case VM_SNAP_RM:
                 return vm_snap_rm(m, a->ref, a->snap, err);
         case VM_SNAP_CREATE:
-                if (body_str(a->body, "name", true, &snap, err) < 0)
+                if (v1_body_str(a->body, "name", true, &snap, err) < 0)
                         return -1;
                 json_object *lv = NULL;
                 if (json_object_object_get_ex(a->body, "live", &lv) &&
@@ -302,8 +302,8 @@ static int snap_op(struct vm_mgr *m, const struct vm_arg *a, json_object **o, st
         default:
                 break;
         }
-        if (body_str(a->body, "snapshot", true, &snap, err) < 0 ||
-            (a->op == VM_RESTORE && body_str(a->body, "name", false, &clone, err) < 0) ||
+        if (v1_body_str(a->body, "snapshot", true, &snap, err) < 0 ||
+            (a->op == VM_RESTORE && v1_body_str(a->body, "name", false, &clone, err) < 0) ||
             vm_snap_restore(m, a->ref, snap, clone, a->op == VM_REVERT, err) < 0)
                 return -1;
         return vm_mgr_inspect(m, clone ? clone : a->ref, o, err);
@@ -359,8 +359,8 @@ static enum MHD_Result simple(struct api_call *c, enum vm_op op)
 {
         struct vm_arg a = {.op = op, .ref = c->m.n_params ? c->m.params[0] : NULL};
 
-        if (!have_vms())
-                return no_vms(c);
+        if (!v1_have_vms())
+                return v1_no_vms(c);
         return v1_reply_work(c, vm_work, &a);
 }
 
@@ -384,8 +384,8 @@ enum MHD_Result api_v1_vm_create(struct api_call *c)
         struct vm_arg a = {.op = VM_CREATE};
         enum MHD_Result r;
 
-        if (!have_vms())
-                return no_vms(c);
+        if (!v1_have_vms())
+                return v1_no_vms(c);
         a.body = api_body_json(c, &r);
         if (!a.body)
                 return r;
@@ -401,8 +401,8 @@ static enum MHD_Result action(struct api_call *c, struct vm_arg *a)
         _cleanup_free_ char *out = NULL;
         size_t len = 0;
 
-        if (!have_vms())
-                return no_vms(c);
+        if (!v1_have_vms())
+                return v1_no_vms(c);
         a->ref = c->m.params[0];
         if (api_work(c->srv, vm_work, a, &out, &len, &err) < 0)
                 return err.errnum == ENOTCONN ? api_reply_error(c, MHD_HTTP_CONFLICT, err.msg)
@@ -442,7 +442,7 @@ enum MHD_Result api_v1_vm_stop(struct api_call *c)
 enum MHD_Result api_v1_vm_snap_list(struct api_call *c)
 {
         if (!have_snaps())
-                return no_vms(c);
+                return v1_no_vms(c);
         return simple(c, VM_SNAP_LIST);
 }
 
@@ -451,7 +451,7 @@ enum MHD_Result api_v1_vm_snap_delete(struct api_call *c)
         struct vm_arg a = {.op = VM_SNAP_RM, .snap = c->m.params[1]};
 
         if (!have_snaps())
-                return no_vms(c);
+                return v1_no_vms(c);
         return action(c, &a);
 }
 
@@ -464,7 +464,7 @@ static enum MHD_Result with_body(struct api_call *c, enum vm_op op)
         enum MHD_Result r;
 
         if (!have_snaps())
-                return no_vms(c);
+                return v1_no_vms(c);
         a.body = api_body_json(c, &r);
         if (!a.body)
                 return r;
@@ -542,8 +542,8 @@ enum MHD_Result api_v1_vm_console(struct api_call *c)
         size_t len = 0;
         int fd;
 
-        if (!have_vms())
-                return no_vms(c);
+        if (!v1_have_vms())
+                return v1_no_vms(c);
         if (!api_query_bool(c, "follow")) {
                 struct vm_arg a = {.op = VM_LOG, .ref = c->m.params[0]};
                 _cleanup_free_ char *text = NULL;

@@ -1,4 +1,5 @@
-/* The sending side of live migration (see migrate.h). */
+/* The sending side of live migration (see migrate.h), and the listening
+ * socket of a receiver. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <linux/kvm.h>
@@ -353,4 +354,30 @@ int migrate_send(struct machine *m, const struct machine_config *cfg, const char
         if (paused)
                 machine_resume(m);
         return err_prefix(err, "migration to %s", to);
+}
+
+int migrate_listen(const char *spec, struct isola_err *err)
+{
+        char host[256];
+        const char *colon = strrchr(spec, ':');
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+        int one = 1;
+
+        if (!colon || !colon[1] || (size_t)(colon - spec) >= sizeof(host))
+                return err_set(err, EINVAL, "listen address '%s': expected ADDR:PORT", spec);
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+        int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+        if (rc != 0)
+                return err_set(err, EINVAL, "listen address '%s': %s", spec, gai_strerror(rc));
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0)
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1) < 0) {
+                err_sys(err, "listen address '%s'", spec);
+                if (fd >= 0)
+                        close(fd);
+                fd = -1;
+        }
+        freeaddrinfo(ai);
+        return fd;
 }

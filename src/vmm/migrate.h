@@ -72,6 +72,10 @@ int migrate_send(struct machine *m, const struct machine_config *cfg, const char
                  const struct migrate_tls *tls, unsigned downtime_ms, int progress_fd,
                  struct migrate_stats *st, struct isola_err *err);
 
+/* A listening TCP socket on "ADDR:PORT" (an empty ADDR: every address),
+ * SO_REUSEADDR; EINVAL for a bad address, EADDRINUSE when taken. */
+int migrate_listen(const char *spec, struct isola_err *err);
+
 /* Progress of a migration, for a terminal: {"phase": "precopy" |
  * "stop-and-copy", "round", "bytes_sent", "dirty_pages" (of the last
  * round), "dirty_rate_mib_s", "est_downtime_ms", "elapsed_ms"}, written at

@@ -164,12 +164,39 @@ int snap_cpu_check(struct dstate_r *r, struct isola_err *err)
         return rc;
 }
 
+#define MSR_IA32_TSC_DEADLINE 0x6e0
+
+/* KVM_SET_MSRS of the saved MSRs with (tsc_deadline) or without the
+ * TSC-deadline MSR. */
+static int set_msrs(struct vcpu *v, const struct cpu_state *st, bool tsc_deadline,
+                    struct isola_err *err)
+{
+        struct kvm_msrs *req = calloc(1, sizeof(*req) + st->nmsrs * sizeof(struct kvm_msr_entry));
+
+        if (!req)
+                return err_set(err, ENOMEM, "out of memory");
+        for (uint32_t i = 0; i < st->nmsrs; i++)
+                if ((st->msrs[i].index == MSR_IA32_TSC_DEADLINE) == tsc_deadline)
+                        req->entries[req->nmsrs++] = st->msrs[i];
+        uint32_t want = req->nmsrs;
+        int set = want ? ioctl(v->fd, KVM_SET_MSRS, req) : 0;
+        uint32_t bad = set >= 0 && (uint32_t)set < want ? req->entries[set].index : 0;
+        free(req);
+        if (set < 0 || (uint32_t)set != want)
+                return err_set(err, EINVAL, "vCPU %u: KVM_SET_MSRS took %d of %u MSRs (0x%x)",
+                               v->id, set, want, bad);
+        return 0;
+}
+
 /* The order QEMU and Firecracker use: special registers before the MSRs
- * (EFER, APIC base), the LAPIC before the events, MP state last. */
+ * (EFER, APIC base), the LAPIC before the events, MP state last. The
+ * TSC-deadline MSR goes after the LAPIC (as QEMU's kvm_put_tscdeadline_msr
+ * after kvm_put_apic): KVM drops a write to it unless the LAPIC timer is
+ * in TSC-deadline mode, which only KVM_SET_LAPIC restores; before it, a
+ * guest's armed deadline timer would be lost. It also needs the TSC (the
+ * first batch): KVM turns the deadline into host time against it. */
 static int set_cpu(struct vcpu *v, struct cpu_state *st, struct isola_err *err)
 {
-        struct kvm_msrs *req;
-
         if (ioctl(v->fd, KVM_SET_SREGS, &st->sregs) < 0)
                 return err_sys(err, "vCPU %u: KVM_SET_SREGS", v->id);
         if (ioctl(v->fd, KVM_SET_REGS, &st->regs) < 0)
@@ -179,19 +206,12 @@ static int set_cpu(struct vcpu *v, struct cpu_state *st, struct isola_err *err)
                 return err_sys(err, "vCPU %u: setting the FPU state", v->id);
         if (st->has_xcrs && ioctl(v->fd, KVM_SET_XCRS, &st->xcrs) < 0)
                 return err_sys(err, "vCPU %u: KVM_SET_XCRS", v->id);
-        req = calloc(1, sizeof(*req) + st->nmsrs * sizeof(struct kvm_msr_entry));
-        if (!req)
-                return err_set(err, ENOMEM, "out of memory");
-        req->nmsrs = st->nmsrs;
-        memcpy(req->entries, st->msrs, st->nmsrs * sizeof(st->msrs[0]));
-        int set = ioctl(v->fd, KVM_SET_MSRS, req);
-        free(req);
-        if (set < 0 || (uint32_t)set != st->nmsrs)
-                return err_set(err, EINVAL, "vCPU %u: KVM_SET_MSRS took %d of %u MSRs (0x%x)",
-                               v->id, set, st->nmsrs,
-                               set >= 0 && (uint32_t)set < st->nmsrs ? st->msrs[set].index : 0);
+        if (set_msrs(v, st, false, err) < 0)
+                return -1;
         if (ioctl(v->fd, KVM_SET_LAPIC, &st->lapic) < 0)
                 return err_sys(err, "vCPU %u: KVM_SET_LAPIC", v->id);
+        if (set_msrs(v, st, true, err) < 0)
+                return -1;
         if (ioctl(v->fd, KVM_SET_DEBUGREGS, &st->dregs) < 0)
                 return err_sys(err, "vCPU %u: KVM_SET_DEBUGREGS", v->id);
         if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &st->events) < 0)
