@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -482,8 +483,12 @@ static int ctr_connect(struct fn_inst *i, struct isola_err *err)
                 errno = e;
                 return err_sys(err, "socket");
         }
+        /* the gateway's recv on it waits at most this long before it
+         * looks at the request's deadline again (gw_exchange) */
+        struct timeval tv = {0, 250000};
         int one = 1;
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
                 err_sys(err, "connect to port %d", i->port);
                 close(s);

@@ -168,6 +168,11 @@ static struct gw_inst *inst_start(struct fn_gateway *g, struct gw_fn *f, struct 
                 goto fail;
         }
         int64_t t3 = fn_now_us();
+        struct fn_usage_sample u = {0};
+        backend->usage(in->bi, &u);
+        in->cpu_mark = u.cpu_us; /* starting is not billed to the first request */
+        in->peak = u.peak_bytes;
+        atomic_store(&in->sampled_us, fn_now_us());
         in->last_used_ms = fn_now_ms();
         /* the cold start's steps, for docs/functions.md and bench/fn:
          * create = shell (overlay, netns, cgroup, container init parked),
@@ -293,12 +298,46 @@ static int acquire(struct fn_gateway *g, struct gw_fn *f, int64_t deadline_ms, s
         }
 }
 
-/* Gives the slot back, and the connection s (-1: none) to the idle ones. */
-static void release(struct fn_gateway *g, struct gw_fn *f, struct gw_inst *in, bool kill, int s)
+/* The function's counters for one invocation (f->mu held). */
+static void count(struct gw_fn *f, const struct fn_invocation *inv)
+{
+        double sec = (double)inv->wall_us / 1e6;
+
+        if (inv->status == 429)
+                f->n_429++;
+        else if (inv->status >= 500)
+                f->n_5xx++;
+        else if (inv->status >= 400)
+                f->n_4xx++;
+        else
+                f->n_ok++;
+        for (int b = 0; b < GW_NBUCKETS; b++)
+                if (sec <= gw_bucket_le[b])
+                        f->buckets[b]++;
+        f->dur_sum += sec;
+}
+
+/* Gives the slot back, and the connection s (-1: none) to the idle ones;
+ * counts inv and bills it the instance's CPU time since its counters were
+ * last read (u: read now, NULL: not read for this call), all under one lock.
+ * With --concurrency 1 every call reads them: its CPU is its own (and what
+ * the instance did while idle before it). Concurrent calls split the
+ * instance's CPU instead of each seeing all of it; the sum is what it used. */
+static void release(struct fn_gateway *g, struct gw_fn *f, struct gw_inst *in, bool kill, int s,
+                    struct fn_invocation *inv, const struct fn_usage_sample *u)
 {
         bool destroy = false;
 
         pthread_mutex_lock(&f->mu);
+        inv->cpu_us = 0;
+        if (u && u->cpu_us > in->cpu_mark) {
+                inv->cpu_us = u->cpu_us - in->cpu_mark;
+                in->cpu_mark = u->cpu_us;
+        }
+        if (u && u->peak_bytes > in->peak)
+                in->peak = u->peak_bytes;
+        inv->peak_bytes = in->peak;
+        count(f, inv);
         in->inflight--;
         in->last_used_ms = fn_now_ms();
         if (kill)
@@ -324,24 +363,9 @@ int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t de
                 struct fn_response *rs, bool *recycle, bool *keep, bool *stale,
                 struct isola_err *err);
 
-static void meter(struct fn_gateway *g, struct gw_fn *f, const struct fn_invocation *inv)
+/* The record for the flush (batched into SQLite by the autoscaler). */
+static void record(struct fn_gateway *g, const struct fn_invocation *inv)
 {
-        double sec = (double)inv->wall_us / 1e6;
-
-        pthread_mutex_lock(&f->mu);
-        if (inv->status == 429)
-                f->n_429++;
-        else if (inv->status >= 500)
-                f->n_5xx++;
-        else if (inv->status >= 400)
-                f->n_4xx++;
-        else
-                f->n_ok++;
-        for (int b = 0; b < GW_NBUCKETS; b++)
-                if (sec <= gw_bucket_le[b])
-                        f->buckets[b]++;
-        f->dur_sum += sec;
-        pthread_mutex_unlock(&f->mu);
         pthread_mutex_lock(&g->recmu);
         if (g->n_recs == g->cap_recs) {
                 size_t nc = g->cap_recs ? g->cap_recs * 2 : 256;
@@ -376,11 +400,10 @@ int fn_gateway_invoke(struct fn_gateway *g, const char *name, const struct fn_re
 {
         struct gw_fn *f = fn_find(g, name, err);
         struct fn_invocation inv = {.start_ms = gw_wall_ms()};
-        struct fn_usage_sample u0 = {0}, u1 = {0};
+        struct fn_usage_sample u = {0};
         struct gw_inst *in = NULL;
         int64_t t0 = fn_now_us(), deadline;
-        bool recycle = false;
-        unsigned in_serial = 0;
+        bool recycle = false, sampled = false;
         int st;
 
         memset(rs, 0, sizeof(*rs));
@@ -395,7 +418,6 @@ int fn_gateway_invoke(struct fn_gateway *g, const char *name, const struct fn_re
         st = acquire(g, f, deadline, &in, &kept, &inv.cold, err);
         if (st == 0) {
                 bool reused = false, keep = false, stale = false;
-                backend->usage(in->bi, &u0);
                 for (int attempt = 0; attempt < 2; attempt++) {
                         if (kept >= 0) {
                                 s = kept;
@@ -418,20 +440,32 @@ int fn_gateway_invoke(struct fn_gateway *g, const char *name, const struct fn_re
                 }
                 if (st == 502 && !backend->alive(in->bi))
                         recycle = true;
-                backend->usage(in->bi, &u1);
-                in_serial = in->serial;
-                release(g, f, in, recycle, put);
+                /* the cgroup's counters after the call (metering), at most
+                 * every GW_SAMPLE_US per instance when calls overlap */
+                int64_t now = fn_now_us();
+                sampled = f->cfg.concurrency == 1 ||
+                          now - atomic_load_explicit(&in->sampled_us, memory_order_relaxed) >=
+                              GW_SAMPLE_US;
+                if (sampled) {
+                        atomic_store_explicit(&in->sampled_us, now, memory_order_relaxed);
+                        backend->usage(in->bi, &u);
+                }
         }
         if (st != 0)
                 rs->status = st;
         else
-                tag_response(rs, in_serial, inv.cold);
+                tag_response(rs, in->serial, inv.cold);
         inv.status = rs->status;
         inv.wall_us = fn_now_us() - t0;
         inv.billed_ms = (inv.wall_us + 999) / 1000;
-        inv.cpu_us = u1.cpu_us > u0.cpu_us ? u1.cpu_us - u0.cpu_us : 0;
-        inv.peak_bytes = u1.peak_bytes;
-        meter(g, f, &inv);
+        if (in) {
+                release(g, f, in, recycle, put, &inv, sampled ? &u : NULL);
+        } else {
+                pthread_mutex_lock(&f->mu);
+                count(f, &inv);
+                pthread_mutex_unlock(&f->mu);
+        }
+        record(g, &inv);
         return st == 0 ? 0 : -1;
 }
 

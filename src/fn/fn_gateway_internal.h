@@ -16,6 +16,10 @@
 #define GW_POOL_MAX  16  /* prepared shells per function */
 #define GW_KEEP_MAX  64  /* idle keep-alive connections per instance */
 #define GW_EVQ_MAX   256 /* events waiting for the on_event callback */
+/* --concurrency > 1: an instance's cgroup counters are read at most this
+ * often (µs); a call between two reads is billed no CPU, the next read
+ * bills what the instance used since the last one */
+#define GW_SAMPLE_US 1000
 
 struct gw_evq {
         char fn[FN_NAME_MAX], action[32], detail[224];
@@ -26,6 +30,8 @@ struct gw_inst {
         unsigned serial;
         int inflight;
         int64_t last_used_ms;
+        int64_t cpu_mark, peak;  /* the cgroup's CPU time (µs) and peak memory when last read */
+        atomic_llong sampled_us; /* when they were read (fn_now_us) */
         bool dead;
         int keep[GW_KEEP_MAX]; /* idle keep-alive connections (f->mu) */
         int n_keep;

@@ -7,7 +7,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -156,25 +155,31 @@ static bool serve_request(struct fn_gateway *g, int c, char *buf, size_t *have)
                 return error_reply(c, st, msg, true), false;
         }
         bool close_ = r.close;
-        /* the body: what arrived with the headers, then the rest */
-        char *body = malloc(r.content_length + 1);
-        if (!body)
-                return error_reply(c, 500, "out of memory", true), false;
-        size_t in_buf = *have - r.header_len;
-        if (in_buf > r.content_length)
-                in_buf = r.content_length;
-        memcpy(body, buf + r.header_len, in_buf);
-        for (size_t got = in_buf; got < r.content_length;) {
-                ssize_t n = recv(c, body + got, r.content_length - got, 0);
-                if (n <= 0) {
-                        free(body);
-                        return false;
+        /* the body: in place when it came with the headers (the usual
+         * case), else what came and then the rest in a heap buffer */
+        size_t in_buf = *have - r.header_len, used;
+        char *body = buf + r.header_len, *heap = NULL;
+        if (in_buf >= r.content_length) {
+                used = r.header_len + r.content_length;
+        } else {
+                heap = malloc(r.content_length);
+                if (!heap) {
+                        fn_http_req_free(&r);
+                        return error_reply(c, 500, "out of memory", true), false;
                 }
-                got += (size_t)n;
+                memcpy(heap, body, in_buf);
+                for (size_t got = in_buf; got < r.content_length;) {
+                        ssize_t n = recv(c, heap + got, r.content_length - got, 0);
+                        if (n <= 0) {
+                                free(heap);
+                                fn_http_req_free(&r);
+                                return false;
+                        }
+                        got += (size_t)n;
+                }
+                body = heap;
+                used = *have;
         }
-        size_t used = r.header_len + in_buf;
-        memmove(buf, buf + used, *have - used);
-        *have -= used;
 
         bool ok = true;
         if (!strcmp(r.target, "/metrics"))
@@ -197,8 +202,11 @@ static bool serve_request(struct fn_gateway *g, int c, char *buf, size_t *have)
                             send_reply(c, rs.status, rs.headers, rs.body, rs.body_len, close_) == 0;
                 fn_response_free(&rs);
         }
-        free(body);
+        free(heap);
         fn_http_req_free(&r);
+        /* what follows this request (pipelined) moves to the front */
+        memmove(buf, buf + used, *have - used);
+        *have -= used;
         return ok && !close_;
 }
 
@@ -268,36 +276,36 @@ void *gw_accept_loop(void *arg)
         return NULL;
 }
 
-/* Forwards the request (HTTP/1.0 asking for keep-alive, so no chunked
- * responses) and reads the whole response, bounded by the body limit and the
- * deadline. *keep: the connection can carry the next request. *stale:
- * nothing at all came back (an idle kept connection the instance closed). */
-int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t deadline_ms,
-                struct fn_response *rs, bool *recycle, bool *keep, bool *stale,
-                struct isola_err *err)
+/* The request to the instance: HTTP/1.0 asking for keep-alive, the
+ * end-to-end headers, our framing. Its length, or 0 when it does not fit. */
+static size_t request_head(char *head, size_t size, const struct fn_request *rq)
 {
-        char head[GW_HDR_MAX + 256], *resp = NULL;
-        size_t hl = 0, cap = 16384, got = 0, rhead = 0, clen = (size_t)-1;
-        bool framed = false, readable = false;
-        int st, one = 1;
+        size_t hl = (size_t)snprintf(head, size, "%s %s%s HTTP/1.0\r\n", rq->method,
+                                     rq->path[0] == '/' ? "" : "/", rq->path);
 
-        *keep = *stale = false;
-        hl = (size_t)snprintf(head, sizeof(head), "%s %s%s HTTP/1.0\r\n", rq->method,
-                              rq->path[0] == '/' ? "" : "/", rq->path);
-        for (size_t i = 0; rq->headers && rq->headers[i] && hl < sizeof(head); i++)
-                if (!fn_http_hop_header(rq->headers[i]))
-                        hl += (size_t)snprintf(head + hl, sizeof(head) - hl, "%s\r\n",
-                                               rq->headers[i]);
-        if (hl < sizeof(head))
-                hl += (size_t)snprintf(head + hl, sizeof(head) - hl,
+        for (size_t i = 0; rq->headers && rq->headers[i] && hl < size; i++) {
+                size_t l = strlen(rq->headers[i]);
+                if (fn_http_hop_header(rq->headers[i]))
+                        continue;
+                if (hl + l + 2 >= size)
+                        return 0;
+                memcpy(head + hl, rq->headers[i], l);
+                memcpy(head + hl + l, "\r\n", 2);
+                hl += l + 2;
+        }
+        if (hl < size)
+                hl += (size_t)snprintf(head + hl, size - hl,
                                        "Content-Length: %zu\r\nConnection: keep-alive\r\n\r\n",
                                        rq->body_len);
-        if (hl >= sizeof(head))
-                return err_set(err, E2BIG, "function '%s': request headers too large", name), 431;
-        struct pollfd p = {.fd = s};
-        struct iovec iov[2] = {{head, hl}, {(void *)rq->body, rq->body_len}};
+        return hl < size ? hl : 0;
+}
+
+static int send_request(int s, const char *head, size_t hl, const struct fn_request *rq)
+{
+        struct iovec iov[2] = {{(void *)head, hl}, {(void *)rq->body, rq->body_len}};
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = rq->body_len ? 2 : 1};
         ssize_t w = sendmsg(s, &m, MSG_NOSIGNAL);
+
         if (w >= 0 && (size_t)w < hl + rq->body_len) {
                 size_t off = (size_t)w;
                 if ((off < hl && fs_write_all(s, head + off, hl - off) < 0) ||
@@ -305,67 +313,86 @@ int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t de
                                  rq->body_len - (off > hl ? off - hl : 0)) < 0)
                         w = -1;
         }
-        if (w < 0) {
+        return w < 0 ? -1 : 0;
+}
+
+/* Forwards the request and reads the whole response, bounded by the body
+ * limit and the deadline. *keep: the connection can carry the next request.
+ * *stale: nothing at all came back (an idle kept connection the instance
+ * closed). The instance's sockets have a short SO_RCVTIMEO (fn_ctr.c), so a
+ * plain blocking recv waits for the answer (one syscall, no poll) and the
+ * deadline is checked at least that often. */
+int gw_exchange(int s, const char *name, const struct fn_request *rq, int64_t deadline_ms,
+                struct fn_response *rs, bool *recycle, bool *keep, bool *stale,
+                struct isola_err *err)
+{
+        char head[GW_HDR_MAX + 256], first[16384], *resp = first;
+        size_t hl, cap = sizeof(first), got = 0, rhead = 0, clen = (size_t)-1;
+        bool framed = false;
+        int st, one = 1;
+
+        *keep = *stale = false;
+        if (!(hl = request_head(head, sizeof(head), rq)))
+                return err_set(err, E2BIG, "function '%s': request headers too large", name), 431;
+        if (send_request(s, head, hl, rq) < 0) {
                 *stale = true;
                 err_set(err, EPIPE, "function '%s': instance closed the connection", name);
                 return 502;
         }
-        resp = malloc(cap);
-        while (resp) {
-                int64_t left = deadline_ms - fn_now_ms();
-                if (left <= 0) {
-                        free(resp);
+        /* No delayed ACK for what comes: a handler writing head and body
+         * apart (Nagle on its side) would wait 40 ms for it, and one-write
+         * answers come sooner too (bench/fn with 1 connection). Armed again
+         * before each further wait. */
+        setsockopt(s, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+        for (;;) {
+                if (framed && clen != (size_t)-1 && got >= rhead + clen)
+                        break;
+                if (fn_now_ms() >= deadline_ms) {
+                        if (resp != first)
+                                free(resp);
                         *recycle = true;
                         return err_set(err, ETIMEDOUT, "function '%s': timed out", name), 504;
                 }
-                if (framed && clen != (size_t)-1 && got >= rhead + clen)
-                        break;
                 if (got == cap) {
                         if (cap >= FN_BODY_MAX + GW_HDR_MAX) {
-                                free(resp);
+                                if (resp != first)
+                                        free(resp);
                                 return err_set(err, EFBIG,
                                                "function '%s': response over the limit (%u bytes)",
                                                name, FN_BODY_MAX),
                                        502;
                         }
-                        cap *= 4;
-                        if (cap > FN_BODY_MAX + GW_HDR_MAX)
-                                cap = FN_BODY_MAX + GW_HDR_MAX;
-                        char *n = realloc(resp, cap);
-                        if (!n)
-                                break;
+                        size_t nc =
+                            cap * 4 > FN_BODY_MAX + GW_HDR_MAX ? FN_BODY_MAX + GW_HDR_MAX : cap * 4;
+                        char *n = resp == first ? malloc(nc) : realloc(resp, nc);
+                        if (!n) {
+                                if (resp != first)
+                                        free(resp);
+                                return err_set(err, ENOMEM, "out of memory"), 500;
+                        }
+                        if (resp == first)
+                                memcpy(n, first, got);
                         resp = n;
+                        cap = nc;
                 }
-                /* wait first: the answer is never there right after the
-                 * send, and a recv that says EAGAIN is a syscall wasted.
-                 * No delayed ACK for what comes: a handler writing head and
-                 * body apart (Nagle on its side) would wait 40 ms for it,
-                 * and one-write answers come sooner too (bench/fn with 1
-                 * connection) */
-                if (!readable) {
-                        setsockopt(s, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-                        p.events = POLLIN;
-                        if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) <= 0)
-                                continue;
-                }
-                ssize_t n = recv(s, resp + got, cap - got, MSG_DONTWAIT);
-                readable = n > 0;
-                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                ssize_t n = recv(s, resp + got, cap - got, 0);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
                         continue;
                 if (n <= 0)
                         break;
                 got += (size_t)n;
                 if (!framed)
                         framed = fn_http_response_frame(resp, got, &rhead, &clen, keep);
+                if (!framed || clen == (size_t)-1 || got < rhead + clen)
+                        setsockopt(s, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
         }
-        if (!resp)
-                return err_set(err, ENOMEM, "out of memory"), 500;
         if (got == 0)
                 *stale = true;
         if (!framed || clen == (size_t)-1 || got != rhead + clen)
                 *keep = false; /* truncated, or more than announced: do not reuse */
         st = fn_http_parse_response(resp, got, rs);
-        free(resp);
+        if (resp != first)
+                free(resp);
         if (st == 0 && rs->body_len > FN_BODY_MAX) {
                 fn_response_free(rs);
                 *keep = false;

@@ -22,16 +22,20 @@ static bool header_is(const char *line, size_t len, const char *name)
         return len > n && line[n] == ':' && !strncasecmp(line, name, n);
 }
 
-bool fn_http_hop_header(const char *line)
+static bool hop_header(const char *line, size_t len)
 {
         static const char *const hop[] = {
             "Connection", "Keep-Alive", "Content-Length", "Transfer-Encoding", "Proxy-Connection",
             "Upgrade",    "TE"};
-        size_t len = strlen(line);
         for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
                 if (header_is(line, len, hop[i]))
                         return true;
         return false;
+}
+
+bool fn_http_hop_header(const char *line)
+{
+        return hop_header(line, strlen(line));
 }
 
 static const char *value_of(const char *line, size_t len, size_t *vlen)
@@ -86,10 +90,12 @@ static int request_line(struct fn_http_req *r, const char *p, size_t len)
         if (!sp2 || sp2 == sp1 + 1 || (size_t)(sp2 - sp1 - 1) >= sizeof(r->target))
                 return 400;
         memcpy(r->method, p, (size_t)(sp1 - p));
+        r->method[sp1 - p] = 0;
         for (char *m = r->method; *m; m++)
                 if (!isupper((unsigned char)*m))
                         return 400;
         memcpy(r->target, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+        r->target[sp2 - sp1 - 1] = 0;
         if (r->target[0] != '/')
                 return 400;
         size_t vlen = len - (size_t)(sp2 + 1 - p);
@@ -103,70 +109,82 @@ static int request_line(struct fn_http_req *r, const char *p, size_t len)
         return 0;
 }
 
+/* The header lines [first, blank) as one heap block: n + 1 pointers, then
+ * the lines, each NUL-terminated (one free; a request costs one malloc). */
+static char **copy_headers(const char *first, const char *blank, size_t n)
+{
+        size_t bytes = (size_t)(blank - first) + 2;
+        char **v = malloc((n + 1) * sizeof(char *) + bytes), *d;
+
+        if (!v)
+                return NULL;
+        d = (char *)(v + n + 1);
+        for (size_t i = 0; i < n; i++) {
+                const char *eol = find_crlf(first, blank + 2);
+                size_t l = (size_t)(eol - first);
+                memcpy(d, first, l);
+                d[l] = 0;
+                v[i] = d;
+                d += l + 1;
+                first = eol + 2;
+        }
+        v[n] = NULL;
+        return v;
+}
+
 int fn_http_parse(const char *buf, size_t len, size_t max_body, struct fn_http_req *out)
 {
         const char *end = buf + len, *p = buf, *eol;
         size_t n = 0;
         int st;
 
-        memset(out, 0, sizeof(*out));
+        /* not a memset of the whole struct: its two 4 KiB strings are
+         * written by request_line, which is every request */
+        out->method[0] = out->target[0] = out->fn_name[0] = out->fn_path[0] = 0;
+        out->headers = NULL;
+        out->content_length = out->header_len = 0;
+        out->close = false;
         /* complete headers first */
-        const char *blank = NULL;
-        for (const char *q = buf; q + 3 < end; q++)
-                if (!memcmp(q, "\r\n\r\n", 4)) {
-                        blank = q;
-                        break;
-                }
+        const char *blank = len >= 4 ? memmem(buf, len, "\r\n\r\n", 4) : NULL;
         if (!blank)
                 return FN_HTTP_MORE;
         out->header_len = (size_t)(blank + 4 - buf);
         eol = find_crlf(p, end);
         if ((st = request_line(out, p, (size_t)(eol - p))) != 0)
                 return st;
-        for (p = eol + 2; p < blank + 2; p = eol + 2) {
+        const char *first = eol + 2;
+        for (p = first; p < blank + 2; p = eol + 2) {
                 eol = find_crlf(p, end);
                 size_t l = (size_t)(eol - p);
                 if (l == 0)
                         break;
                 for (size_t i = 0; i < l; i++)
                         if ((unsigned char)p[i] < 0x20 && p[i] != '\t')
-                                goto bad;
+                                return 400;
                 const char *colon = memchr(p, ':', l);
                 if (!colon || colon == p || n >= 100)
-                        goto bad;
+                        return 400;
                 size_t vl;
                 const char *v = value_of(p, l, &vl);
                 if (header_is(p, l, "Content-Length")) {
                         if ((st = parse_length(v, vl, max_body, &out->content_length)) != 0)
-                                goto fail;
+                                return st;
                 } else if (header_is(p, l, "Transfer-Encoding")) {
-                        st = 411; /* chunked uploads are not taken */
-                        goto fail;
+                        return 411; /* chunked uploads are not taken */
                 } else if (header_is(p, l, "Connection")) {
                         if (vl == 5 && !strncasecmp(v, "close", 5))
                                 out->close = true;
                         else if (vl == 10 && !strncasecmp(v, "keep-alive", 10))
                                 out->close = false;
                 }
-                char **nh = realloc(out->headers, (n + 2) * sizeof(char *));
-                if (!nh)
-                        goto bad;
-                out->headers = nh;
-                out->headers[n] = strndup(p, l);
-                out->headers[++n] = NULL;
+                n++;
         }
-        return 0;
-bad:
-        st = 400;
-fail:
-        fn_http_req_free(out);
-        return st;
+        out->headers = copy_headers(first, blank, n);
+        return out->headers ? 0 : 400;
 }
 
 void fn_http_req_free(struct fn_http_req *r)
 {
-        for (size_t i = 0; r->headers && r->headers[i]; i++)
-                free(r->headers[i]);
         free(r->headers);
         r->headers = NULL;
 }
@@ -205,9 +223,7 @@ int fn_http_parse_response(const char *buf, size_t len, struct fn_response *out)
                                 clen = x;
                         continue;
                 }
-                char line[8192];
-                snprintf(line, sizeof(line), "%.*s", (int)(l < 8000 ? l : 8000), p);
-                if (fn_http_hop_header(line) || !memchr(p, ':', l))
+                if (hop_header(p, l) || !memchr(p, ':', l))
                         continue;
                 memcpy(h + hl, p, l);
                 memcpy(h + hl + l, "\r\n", 2);

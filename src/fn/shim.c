@@ -5,155 +5,293 @@
  *   stdio: listens on 127.0.0.1:PORT and, per request, runs the handler with
  *          the body on stdin; its stdout (bounded) is the response body,
  *          200 when it exits 0, else 500.
- * libc only, static: it must run in any image. */
+ * stdio serves HTTP/1.x keep-alive: a connection carries any number of
+ * requests (Content-Length framing both ways) until the client asks for
+ * Connection: close, speaks HTTP/1.0 without keep-alive, or sends something
+ * malformed. One poll() over the listening socket and every open connection,
+ * so an idle kept connection never blocks a request on another one; requests
+ * run one at a time. libc only, static: it must run in any image. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define HDR_MAX  16384
 #define BODY_MAX (6u << 20)
+#define CONN_MAX 128 /* the gateway keeps at most 64 idle per instance */
 
-static int write_all(int fd, const char *p, size_t n)
+struct conn {
+        int fd;
+        size_t have;
+        char buf[HDR_MAX + 1]; /* what was read and not yet served */
+};
+
+struct req {
+        size_t head_len, clen;
+        bool keep;   /* the connection carries the next request */
+        bool http11; /* answer in the request's version */
+};
+
+/* Head and body in one writev: with the head sent alone, Nagle would hold
+ * the body until the gateway's delayed ACK. */
+static int reply(int c, const struct req *r, int status, const char *body, size_t len)
 {
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
+        char h[224];
+        int n = snprintf(h, sizeof(h),
+                         "HTTP/1.%d %d %s\r\nContent-Type: application/octet-stream\r\n"
+                         "Content-Length: %zu\r\nConnection: %s\r\n\r\n",
+                         r->http11, status,
+                         status == 200   ? "OK"
+                         : status == 500 ? "Handler Failed"
+                         : status == 502 ? "Output Too Large"
+                         : status == 411 ? "Length Required"
+                         : status == 413 ? "Payload Too Large"
+                                         : "Bad Request",
+                         len, r->keep ? "keep-alive" : "close");
+        struct iovec iov[2] = {{h, (size_t)n}, {(void *)body, len}};
+        size_t total = (size_t)n + len, off = 0;
+
+        while (off < total) {
+                ssize_t w = writev(c, iov, 2);
                 if (w < 0 && errno == EINTR)
                         continue;
                 if (w <= 0)
                         return -1;
-                p += w;
-                n -= (size_t)w;
+                off += (size_t)w;
+                for (int i = 0; i < 2; i++) { /* skip what went out */
+                        size_t k = (size_t)w < iov[i].iov_len ? (size_t)w : iov[i].iov_len;
+                        iov[i].iov_base = (char *)iov[i].iov_base + k;
+                        iov[i].iov_len -= k;
+                        w -= (ssize_t)k;
+                }
         }
         return 0;
 }
 
-static void reply(int c, int status, const char *body, size_t len)
+static bool has_token(const char *v, size_t n, const char *tok)
 {
-        char h[160];
-        int n = snprintf(h, sizeof(h),
-                         "HTTP/1.0 %d %s\r\nContent-Type: application/octet-stream\r\n"
-                         "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                         status,
-                         status == 200   ? "OK"
-                         : status == 500 ? "Handler Failed"
-                         : status == 502 ? "Output Too Large"
-                                         : "Bad Request",
-                         len);
-        write_all(c, h, (size_t)n);
-        write_all(c, body, len);
+        size_t t = strlen(tok);
+        for (size_t i = 0; i + t <= n; i++)
+                if (!strncasecmp(v + i, tok, t))
+                        return true;
+        return false;
 }
 
-/* Reads headers and the Content-Length body into a heap buffer. */
-static char *read_request(int c, size_t *len_out)
+/* The head in c->buf[0, end): 0, or the status to answer (and close with). */
+static int parse_head(const char *buf, const char *end, struct req *r)
 {
-        char *buf = malloc(HDR_MAX + 1), *end = NULL, *body;
-        size_t got = 0, clen = 0;
+        const char *eol = strstr(buf, "\r\n"), *sp = memchr(buf, ' ', (size_t)(eol - buf));
+        bool have_len = false;
 
-        if (!buf)
-                return NULL;
-        while (!end && got < HDR_MAX) {
-                ssize_t r = read(c, buf + got, HDR_MAX - got);
-                if (r <= 0)
-                        goto fail;
-                got += (size_t)r;
-                buf[got] = 0;
-                end = strstr(buf, "\r\n\r\n");
-        }
-        if (!end)
-                goto fail;
-        for (char *l = strstr(buf, "\r\n"); l && l < end; l = strstr(l + 2, "\r\n"))
-                if (!strncasecmp(l + 2, "Content-Length:", 15))
-                        clen = strtoul(l + 17, NULL, 10);
-        if (clen > BODY_MAX)
-                goto fail;
-        body = malloc(clen + 1);
-        if (!body)
-                goto fail;
-        size_t have = got - (size_t)(end + 4 - buf);
-        if (have > clen)
-                have = clen;
-        memcpy(body, end + 4, have);
-        while (have < clen) {
-                ssize_t r = read(c, body + have, clen - have);
-                if (r <= 0) {
-                        free(body);
-                        goto fail;
+        if (!sp || eol - buf < 14)
+                return 400;
+        if (!strncmp(eol - 8, "HTTP/1.1", 8))
+                r->http11 = r->keep = true;
+        else if (strncmp(eol - 8, "HTTP/1.0", 8) != 0)
+                return 400;
+        for (const char *l = eol + 2; l < end; l = eol + 2) {
+                eol = strstr(l, "\r\n");
+                size_t n = (size_t)(eol - l);
+                if (n > 15 && !strncasecmp(l, "Content-Length:", 15)) {
+                        const char *v = l + 15;
+                        size_t x = 0;
+                        while (*v == ' ' || *v == '\t')
+                                v++;
+                        if (v == eol)
+                                return 400;
+                        for (; v < eol && *v != ' ' && *v != '\t'; v++) {
+                                if (*v < '0' || *v > '9')
+                                        return 400;
+                                if (x > BODY_MAX)
+                                        return 413;
+                                x = x * 10 + (size_t)(*v - '0');
+                        }
+                        if (x > BODY_MAX)
+                                return 413;
+                        if (have_len && x != r->clen)
+                                return 400;
+                        r->clen = x;
+                        have_len = true;
+                } else if (n > 18 && !strncasecmp(l, "Transfer-Encoding:", 18)) {
+                        return 411; /* the gateway never sends chunked bodies */
+                } else if (n > 11 && !strncasecmp(l, "Connection:", 11)) {
+                        if (has_token(l + 11, n - 11, "close"))
+                                r->keep = false;
+                        else if (has_token(l + 11, n - 11, "keep-alive"))
+                                r->keep = true;
                 }
-                have += (size_t)r;
         }
-        free(buf);
-        *len_out = clen;
-        return body;
-fail:
-        free(buf);
-        return NULL;
+        return 0;
 }
 
-static void serve_one(int c, char **argv)
+/* Runs the handler with body on stdin; its stdout into *out (heap, grown as
+ * it comes, at most BODY_MAX + 1 bytes). Stdin and stdout are served
+ * together so a handler that answers before it reads everything (or never
+ * reads) cannot deadlock against a full pipe. */
+static int run_handler(char **argv, const char *body, size_t len, char **out, size_t *out_len)
 {
-        size_t len, out_len = 0;
-        char *body = read_request(c, &len), *out;
-        int in[2], op[2], st;
+        int in[2], op[2], st = 0;
+        size_t cap = 0, sent = 0;
         pid_t pid;
 
-        if (!body) {
-                reply(c, 400, "bad request\n", 12);
-                return;
-        }
-        out = malloc(BODY_MAX + 1);
-        if (!out || pipe(in) < 0 || pipe(op) < 0) {
-                free(body);
-                free(out);
-                reply(c, 500, "shim: out of resources\n", 23);
-                return;
+        *out = NULL;
+        *out_len = 0;
+        if (pipe2(in, O_CLOEXEC) < 0)
+                return 500;
+        if (pipe2(op, O_CLOEXEC) < 0) {
+                close(in[0]), close(in[1]);
+                return 500;
         }
         pid = fork();
         if (pid == 0) {
                 dup2(in[0], 0);
                 dup2(op[1], 1);
-                close(in[0]), close(in[1]), close(op[0]), close(op[1]), close(c);
                 signal(SIGPIPE, SIG_DFL);
                 execvp(argv[0], argv);
                 _exit(127);
         }
         close(in[0]);
         close(op[1]);
-        /* bodies are bounded, so writing all then reading is fine as long as
-         * the handler reads its stdin; one that does not gets EPIPE-free EOF */
-        if (pid > 0)
-                write_all(in[1], body, len);
-        close(in[1]);
-        free(body);
+        if (pid < 0) {
+                close(in[1]), close(op[0]);
+                return 500;
+        }
+        fcntl(in[1], F_SETFL, O_NONBLOCK);
+        if (len == 0)
+                close(in[1]), in[1] = -1;
+        bool cut = false;
         for (;;) {
-                ssize_t r = read(op[0], out + out_len, BODY_MAX + 1 - out_len);
+                struct pollfd p[2] = {{.fd = op[0], .events = POLLIN},
+                                      {.fd = in[1], .events = POLLOUT}};
+                if (poll(p, in[1] >= 0 ? 2 : 1, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (in[1] >= 0 && p[1].revents) {
+                        ssize_t w = write(in[1], body + sent, len - sent);
+                        if (w > 0)
+                                sent += (size_t)w;
+                        /* all written, or the handler closed its stdin: EOF for it */
+                        if (sent == len || (w < 0 && errno != EAGAIN && errno != EINTR))
+                                close(in[1]), in[1] = -1;
+                }
+                if (!p[0].revents)
+                        continue;
+                if (*out_len == cap) {
+                        size_t nc = cap ? cap * 2 : 65536;
+                        if (nc > BODY_MAX + 1)
+                                nc = BODY_MAX + 1;
+                        char *nb = realloc(*out, nc);
+                        if (!nb)
+                                break;
+                        *out = nb;
+                        cap = nc;
+                }
+                ssize_t r = read(op[0], *out + *out_len, cap - *out_len);
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r <= 0)
                         break;
-                out_len += (size_t)r;
-                if (out_len > BODY_MAX) { /* cut: the gateway answers 502 */
+                *out_len += (size_t)r;
+                if (*out_len > BODY_MAX) { /* cut: the gateway answers 502 */
                         kill(pid, SIGKILL);
+                        cut = true;
                         break;
                 }
         }
+        if (in[1] >= 0)
+                close(in[1]);
         close(op[0]);
-        while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
                 ;
-        if (pid < 0)
-                reply(c, 500, "shim: fork failed\n", 18);
-        else if (out_len > BODY_MAX)
-                reply(c, 502, "handler output over the limit\n", 30);
-        else
-                reply(c, WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 200 : 500, out, out_len);
-        free(out);
+        /* the shim is the instance's pid 1: reap what handlers left running and exited */
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+        if (cut)
+                return 502;
+        return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 200 : 500;
+}
+
+/* Serves every complete request in c->buf, reading the bodies; false when
+ * the connection must close. */
+static bool serve_buffered(struct conn *c, char **argv)
+{
+        for (;;) {
+                c->buf[c->have] = 0;
+                char *end = strstr(c->buf, "\r\n\r\n");
+                struct req r = {0};
+                if (!end) {
+                        if (c->have < HDR_MAX)
+                                return true; /* more to come */
+                        reply(c->fd, &r, 400, "request headers too large\n", 26);
+                        return false;
+                }
+                int st = parse_head(c->buf, end + 2, &r);
+                if (st) {
+                        r.keep = false;
+                        reply(c->fd, &r, st, "bad request\n", 12);
+                        return false;
+                }
+                r.head_len = (size_t)(end + 4 - c->buf);
+                size_t in_buf = c->have - r.head_len, used = r.head_len + r.clen;
+                char *body = c->buf + r.head_len, *heap = NULL;
+                if (in_buf < r.clen) { /* the rest of the body: read it whole */
+                        heap = malloc(r.clen);
+                        if (!heap) {
+                                r.keep = false;
+                                reply(c->fd, &r, 500, "shim: out of memory\n", 20);
+                                return false;
+                        }
+                        memcpy(heap, body, in_buf);
+                        for (size_t got = in_buf; got < r.clen;) {
+                                ssize_t n = recv(c->fd, heap + got, r.clen - got, 0);
+                                if (n < 0 && errno == EINTR)
+                                        continue;
+                                if (n <= 0) {
+                                        free(heap);
+                                        return false;
+                                }
+                                got += (size_t)n;
+                        }
+                        body = heap;
+                        used = c->have;
+                }
+                char *out;
+                size_t out_len;
+                st = run_handler(argv, body, r.clen, &out, &out_len);
+                free(heap);
+                memmove(c->buf, c->buf + used, c->have - used);
+                c->have -= used;
+                bool ok;
+                if (st == 502)
+                        ok = reply(c->fd, &r, 502, "handler output over the limit\n", 30) == 0;
+                else
+                        ok = reply(c->fd, &r, st, out, out_len) == 0;
+                free(out);
+                if (!ok || !r.keep)
+                        return false;
+        }
+}
+
+static void drop(struct conn **cs, int *n, int k)
+{
+        shutdown(cs[k]->fd, SHUT_WR);
+        close(cs[k]->fd);
+        free(cs[k]);
+        cs[k] = cs[--*n];
 }
 
 static int serve(int port, char **argv)
@@ -161,7 +299,9 @@ static int serve(int port, char **argv)
         struct sockaddr_in a = {.sin_family = AF_INET,
                                 .sin_port = htons((unsigned short)port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1, l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), n = 0;
+        struct conn *cs[CONN_MAX];
+        struct pollfd p[CONN_MAX + 1];
 
         signal(SIGPIPE, SIG_IGN);
         setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -170,11 +310,49 @@ static int serve(int port, char **argv)
                 return 1;
         }
         for (;;) {
-                int c = accept(l, NULL, NULL);
-                if (c < 0)
+                p[0] = (struct pollfd){.fd = l, .events = POLLIN};
+                for (int k = 0; k < n; k++)
+                        p[k + 1] = (struct pollfd){.fd = cs[k]->fd, .events = POLLIN};
+                int np = n;
+                if (poll(p, (nfds_t)np + 1, -1) < 0)
                         continue;
-                serve_one(c, argv);
-                close(c);
+                /* connections first (back to front: drop() moves the last into k) */
+                for (int k = np - 1; k >= 0; k--) {
+                        if (!p[k + 1].revents)
+                                continue;
+                        struct conn *c = cs[k];
+                        ssize_t r = recv(c->fd, c->buf + c->have, HDR_MAX - c->have, 0);
+                        if ((r < 0 && errno == EINTR) || (r < 0 && errno == EAGAIN))
+                                continue;
+                        if (r <= 0) {
+                                drop(cs, &n, k);
+                                continue;
+                        }
+                        c->have += (size_t)r;
+                        if (!serve_buffered(c, argv))
+                                drop(cs, &n, k);
+                }
+                if (!p[0].revents)
+                        continue;
+                int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                if (n == CONN_MAX) /* an idle one goes: a client retries it */
+                        drop(cs, &n, 0);
+                struct conn *c = malloc(sizeof(*c));
+                if (!c) {
+                        close(fd);
+                        continue;
+                }
+                /* a client that stops in the middle of a body, or stops
+                 * reading its answer, does not hold the shim for long */
+                struct timeval tv = {60, 0};
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                c->fd = fd;
+                c->have = 0;
+                cs[n++] = c;
         }
 }
 

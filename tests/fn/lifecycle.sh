@@ -46,7 +46,7 @@ u=$("$ISOLA" fn usage fnt-web --format json)
 check_eq "fn usage counts every request" 7 "$(jq '.[0].invocations' <<<"$u")"
 check "billed ms >= the handler's sleeping time" [ "$(jq '.[0].billed_ms' <<<"$u")" -ge 600 ]
 check "billed ms >= measured wall time" q jq -e '.[0].billed_ms * 1000 >= .[0].wall_us' <<<"$u"
-check "GB-seconds = 128 MiB x billed seconds" \
+check "GB-seconds = 128 MiB x billed seconds" q \
 	jq -e '(.[0].gb_seconds - .[0].billed_ms / 1000 * 0.125 | fabs) < 1e-6' <<<"$u"
 check "usage model has cpu seconds" q jq -e '.[0].cpu_seconds >= 0 and .[0].cost_usage_usd > 0' <<<"$u"
 expect_match "fn usage table has both price models" "COST_LAMBDA.*COST_USAGE" "$("$ISOLA" fn usage)"
