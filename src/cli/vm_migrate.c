@@ -231,32 +231,6 @@ struct incoming {
         char *config_json;
 };
 
-static int listen_on(const char *spec, struct isola_err *err)
-{
-        char host[256];
-        const char *colon = strrchr(spec, ':');
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
-        int one = 1;
-
-        if (!colon || (size_t)(colon - spec) >= sizeof(host))
-                return err_set(err, EINVAL, "--listen '%s': expected ADDR:PORT", spec);
-        snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
-        int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
-        if (rc != 0)
-                return err_set(err, EINVAL, "--listen '%s': %s", spec, gai_strerror(rc));
-        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0)
-                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1) < 0) {
-                err_sys(err, "--listen '%s'", spec);
-                if (fd >= 0)
-                        close(fd);
-                fd = -1;
-        }
-        freeaddrinfo(ai);
-        return fd;
-}
-
 static int on_config(struct vm_mgr *m, const char *name, struct incoming *in, char *json,
                      struct isola_err *err)
 {
@@ -461,7 +435,7 @@ int cli_vm_receive(int argc, char **argv)
         if (vm_mgr_open(NULL, &m, &err) < 0)
                 return vm_cli_fail("receive", &err);
         machine_config_init(&in.cfg);
-        int lfd = listen_on(listen_at, &err);
+        int lfd = migrate_listen(listen_at, &err);
         int rc = lfd < 0 ? -1 : 0;
         if (rc == 0) {
                 int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);

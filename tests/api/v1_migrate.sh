@@ -143,16 +143,7 @@ check "... and after the timeout nothing listens" bash -c "! ss -ltn | grep -q '
 # A source that dies mid-stream: the receiver leaves no VM and no files.
 check_match "receive for a stream that will break: 202" \
 	"$(B POST /vms/s4-cut/receive -d "{\"listen\": \"127.0.0.1:$((PORT + 1))\"}")" '^202 '
-python3 - "$((PORT + 1))" "$GUEST" <<'EOF'
-import json, socket, struct, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"ISOLAMIG" + struct.pack("<I", 1))
-cfg = json.dumps({"kernel": sys.argv[2], "cpus": 1, "memory_mib": 16, "cmdline": "tests="}).encode()
-s.sendall(b"C" + struct.pack("<I", len(cfg)) + cfg)
-page = b"\x11" * 4096
-s.sendall(b"P" + struct.pack("<I", 8 + len(page)) + struct.pack("<Q", 0) + page)
-s.close()  # as a killed source's kernel would
-EOF
+python3 "$ISOLA_SRC/tests/vm/lib/cut_migration.py" 127.0.0.1 "$((PORT + 1))" "$GUEST"
 for _ in $(seq 50); do listening $((PORT + 1)) || break; sleep 0.1; done
 sleep 0.5
 check_match "... no VM row is left" "$(B GET /vms/s4-cut)" '^404 '

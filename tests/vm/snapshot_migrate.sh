@@ -174,16 +174,7 @@ check "source + destination + back: one unbroken counter ($res)" \
 
 # --- the source dies mid-stream: the receiver leaves no VM behind ---
 receive_bg s2-back
-ip netns exec "$nsa" python3 - "$port" "$guest" <<'EOF'
-import json, socket, struct, sys
-s = socket.create_connection(("10.227.0.2", int(sys.argv[1])))
-s.sendall(b"ISOLAMIG" + struct.pack("<I", 1))
-cfg = json.dumps({"kernel": sys.argv[2], "cpus": 1, "memory_mib": 16, "cmdline": "tests="}).encode()
-s.sendall(b"C" + struct.pack("<I", len(cfg)) + cfg)
-page = b"\x11" * 4096
-s.sendall(b"P" + struct.pack("<I", 8 + len(page)) + struct.pack("<Q", 0) + page)
-s.close()  # as a killed source's kernel would
-EOF
+ip netns exec "$nsa" python3 "$ISOLA_SRC/tests/vm/lib/cut_migration.py" 10.227.0.2 "$port" "$guest"
 wait "$recv"
 check_match "the receiver reports the cut stream" "$(cat "$tmp/recv.out")" "closed the connection early"
 check "the receiver of a cut stream leaves no VM" \
