@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/fs.h"
@@ -216,6 +218,39 @@ static void exec_run(struct hijack *h)
         pthread_mutex_unlock(&h->srv->mu);
 }
 
+/* Before the upgraded socket closes: bytes the client sent that nobody
+ * read (stdin for a container that never reads it) would turn the close
+ * into a reset, and a reset makes the client's kernel drop the output it
+ * has not read yet ("connection reset by peer" in place of the
+ * container's last lines). So our side ends first and what the client
+ * still sends is read and dropped until it closes (it does once it has the
+ * output's end), for at most 2 s. */
+static void linger(int sock)
+{
+        char buf[4096];
+        struct pollfd pf = {.fd = sock, .events = POLLIN};
+        struct timespec t0, t;
+
+        if (shutdown(sock, SHUT_WR) < 0)
+                return;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                long long ms =
+                    (long long)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+                if (ms >= 2000)
+                        return; /* a client that sends on for ever */
+                int rc = poll(&pf, 1, (int)(2000 - ms));
+                if (rc < 0 && errno != EINTR)
+                        return;
+                if (rc <= 0)
+                        continue;
+                ssize_t n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+                        return;
+        }
+}
+
 static void *hijack_thread(void *arg)
 {
         struct hijack *h = arg;
@@ -236,6 +271,7 @@ static void *hijack_thread(void *arg)
                 api_attach_run(h->srv, &q);
                 api_attach_hold(h->srv, h->id, -1);
         }
+        linger(h->sock);
         MHD_upgrade_action(h->urh, MHD_UPGRADE_ACTION_CLOSE);
         free(h->extra);
         free(h);
