@@ -144,17 +144,8 @@ static int migrate_out(struct vm_mgr *m, const struct mig_arg *a, FILE *out, str
         }
         if (!o)
                 o = json_object_new_object();
+        /* returns once the monitor recorded the stop */
         (void)vm_mgr_kill(m, a->ref, SIGTERM, NULL);
-        for (int i = 0; i < 200; i++) { /* the monitor records the stop */
-                json_object *keep = NULL, *st = NULL;
-                bool stopped = vm_mgr_inspect(m, a->ref, &keep, NULL) < 0 ||
-                               !json_object_object_get_ex(keep, "state", &st) ||
-                               strcmp(json_object_get_string(st), "running") != 0;
-                json_object_put(keep);
-                if (stopped)
-                        break;
-                usleep(50 * 1000);
-        }
         json_object_object_add(o, "name", json_object_new_string(a->ref));
         json_object_object_add(o, "to", json_object_new_string(to));
         return v1_emit(out, o);

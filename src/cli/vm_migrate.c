@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -229,7 +230,101 @@ struct incoming {
         bool created;
         struct machine_config cfg;
         char *config_json;
+        /* The VM's VMM starts (in a thread) as soon as the configuration is
+         * here, while the memory is still coming: what it costs to start a
+         * monitor and a VMM is then not part of the downtime. */
+        struct vm_mgr *m;
+        const char *name;
+        pthread_t starter;
+        bool starting, ready; /* ready: the VMM is up and the source told ('W') */
+        int start_rc;
+        struct isola_err start_err;
+        int start_pipe[2]; /* the starter writes a byte when done */
 };
+
+static void *start_vm(void *arg)
+{
+        struct incoming *in = arg;
+        in->start_rc = vm_mgr_start(in->m, in->name, &in->start_err);
+        (void)!write(in->start_pipe[1], "", 1);
+        return NULL;
+}
+
+/* Joins the starter: its result. */
+static int join_start(struct incoming *in, struct isola_err *err)
+{
+        if (!in->starting)
+                return 0;
+        pthread_join(in->starter, NULL);
+        in->starting = false;
+        if (in->start_rc < 0) {
+                *err = in->start_err;
+                return err_prefix(err, "starting the VM");
+        }
+        return 0;
+}
+
+/* Before the next record: when the VMM is up, the source hears 'W' (it
+ * pauses the guest only after that). Waits for whichever comes first. */
+static int await_record(struct incoming *in, struct isola_err *err)
+{
+        if (!in->starting)
+                return 0;
+        struct pollfd fds[2] = {{.fd = in->conn.fd, .events = POLLIN},
+                                {.fd = in->start_pipe[0], .events = POLLIN}};
+        if (migrate_conn_wait(&in->conn, 0) == 1)
+                return 0;
+        while (poll(fds, 2, -1) < 0)
+                if (errno != EINTR)
+                        return err_sys(err, "poll");
+        if (!(fds[1].revents & POLLIN))
+                return 0;
+        if (join_start(in, err) < 0 || migrate_conn_write(&in->conn, "W", 1, err) < 0)
+                return -1;
+        in->ready = true;
+        return 0;
+}
+
+static int write_config(const struct incoming *in, struct isola_err *err)
+{
+        char p[PATH_MAX + 16];
+
+        snprintf(p, sizeof(p), "%s/config.json", in->dir);
+        FILE *f = fopen(p, "we");
+        if (!f || fputs(in->config_json, f) < 0 || fflush(f) != 0) {
+                if (f)
+                        fclose(f);
+                return err_sys(err, "'%s'", p);
+        }
+        fclose(f);
+        return 0;
+}
+
+/* The snapshot directory is complete: the waiting VMM loads it and runs. */
+static int go_incoming(struct incoming *in, struct isola_err *err)
+{
+        char sock[PATH_MAX], *answer = NULL, body[PATH_MAX + 32];
+        int status = 0;
+
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "dir", json_object_new_string(in->dir));
+        snprintf(body, sizeof(body), "%s", json_object_to_json_string(o));
+        json_object_put(o);
+        if (vm_mgr_ctl_path(in->m, in->name, sock, sizeof(sock), err) < 0 ||
+            ctl_request_wait(sock, "PUT", "/incoming", body, 30000, &status, &answer, err) < 0)
+                return err_prefix(err, "starting the received VM");
+        int rc = 0;
+        if (status != 204) {
+                struct json_object *a = json_tokener_parse(answer), *msg;
+                rc = err_set(err, EIO, "starting the received VM: %s",
+                             a && json_object_object_get_ex(a, "fault_message", &msg)
+                                 ? json_object_get_string(msg)
+                                 : answer);
+                json_object_put(a);
+        }
+        free(answer);
+        return rc;
+}
 
 static int on_config(struct vm_mgr *m, const char *name, struct incoming *in, char *json,
                      struct isola_err *err)
@@ -268,6 +363,15 @@ static int on_config(struct vm_mgr *m, const char *name, struct incoming *in, ch
         in->mem_size = in->cfg.memory_mib << 20;
         if (in->mem_fd < 0 || ftruncate(in->mem_fd, (off_t)in->mem_size) < 0)
                 return err_sys(err, "'%s'", p);
+        if (write_config(in, err) < 0 || snapshot_request_incoming(in->data_dir, getpid(), err) < 0)
+                return -1;
+        in->m = m;
+        in->name = name;
+        if (pipe2(in->start_pipe, O_CLOEXEC) < 0)
+                return err_sys(err, "pipe");
+        if (pthread_create(&in->starter, NULL, start_vm, in) != 0)
+                return err_set(err, EAGAIN, "cannot start a thread");
+        in->starting = true;
         return 0;
 }
 
@@ -298,29 +402,20 @@ static int on_page(struct incoming *in, const char *buf, uint32_t len, struct is
         return write_at(in->mem_fd, buf + 8, len - 8, (off_t)off, err);
 }
 
-static int finish(struct vm_mgr *m, const char *name, struct incoming *in, struct isola_err *err)
+static int finish(struct incoming *in, struct isola_err *err)
 {
-        char p[PATH_MAX + 16], final[PATH_MAX];
+        char final[PATH_MAX];
 
         if (!in->created || in->state_fd < 0)
                 return err_set(err, EPROTO, "the stream ended before the VM's state");
-        snprintf(p, sizeof(p), "%s/config.json", in->dir);
-        FILE *f = fopen(p, "we");
-        if (!f || fputs(in->config_json, f) < 0 || fflush(f) != 0) {
-                if (f)
-                        fclose(f);
-                return err_sys(err, "'%s'", p);
-        }
-        fclose(f);
+        if (!in->ready)
+                return err_set(err, EPROTO, "the stream ended before the VM was up");
         snprintf(final, sizeof(final), "%s/snapshots/migrated-%lld", in->data_dir,
                  (long long)time(NULL));
         if (rename(in->dir, final) < 0)
                 return err_sys(err, "'%s'", final);
         snprintf(in->dir, sizeof(in->dir), "%s", final);
-        if (snapshot_request_restore(in->data_dir, final, err) < 0 ||
-            vm_mgr_start(m, name, err) < 0)
-                return -1;
-        return 0;
+        return go_incoming(in, err);
 }
 
 /* The received snapshot is made durable only after the source has its
@@ -366,11 +461,13 @@ static int receive_stream(struct vm_mgr *m, const char *name, struct incoming *i
         for (;;) {
                 uint8_t h[5];
                 uint32_t len;
+                if (await_record(in, err) < 0)
+                        return -1;
                 if (migrate_conn_read(&in->conn, h, 5, err) < 0)
                         return err_prefix(err, "the source");
                 memcpy(&len, h + 1, 4);
                 if (h[0] == 'E')
-                        return finish(m, name, in, err);
+                        return finish(in, err);
                 if (len > (h[0] == 'S' ? SNAP_MAX_STATE : MIGRATE_MAX_RECORD + 8))
                         return err_set(err, EPROTO, "a record of %u bytes", len);
                 char *buf = malloc(len + 1);
@@ -416,7 +513,8 @@ int cli_vm_receive(int argc, char **argv)
 {
         struct isola_err err = {0};
         struct vm_mgr *m = NULL;
-        struct incoming in = {.conn = {.fd = -1}, .mem_fd = -1, .state_fd = -1};
+        struct incoming in = {
+            .conn = {.fd = -1}, .mem_fd = -1, .state_fd = -1, .start_pipe = {-1, -1}};
         struct migrate_tls tls = {0};
         const char *listen_at = NULL;
 
@@ -454,6 +552,13 @@ int cli_vm_receive(int argc, char **argv)
                 (void)migrate_conn_write(&in.conn, &ack, 1, &e2);
         }
         migrate_conn_close(&in.conn);
+        if (in.starting) { /* the stream broke while the VMM started */
+                struct isola_err e2 = {0};
+                (void)join_start(&in, &e2);
+        }
+        for (int i = 0; i < 2; i++)
+                if (in.start_pipe[i] >= 0)
+                        close(in.start_pipe[i]);
         if (rc == 0)
                 sync_received(&in);
         if (in.mem_fd >= 0)
@@ -461,6 +566,8 @@ int cli_vm_receive(int argc, char **argv)
         if (in.state_fd >= 0)
                 close(in.state_fd);
         if (rc < 0 && in.created) {
+                pid_t untaken;
+                (void)snapshot_take_incoming(in.data_dir, &untaken);
                 (void)vm_mgr_rm(m, argv[1], true, NULL);
                 remove_dir(in.dir);
         }

@@ -187,7 +187,7 @@ int machine_create(const struct machine_config *cfg, int console_in, int console
             create_devices(m, cfg, console_in, console_out, err) < 0 ||
             mptable_write(m->vm, err) < 0 || acpi_write(m->vm, err) < 0 ||
             setup_vcpus(m, restore, err) < 0 ||
-            (restore && snapshot_restore(m, cfg->restore_dir, err) < 0))
+            (restore && !cfg->restore_deferred && snapshot_restore(m, cfg->restore_dir, err) < 0))
                 goto fail;
         *out = m;
         return 0;

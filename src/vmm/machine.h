@@ -49,6 +49,9 @@ struct machine_config {
         /* snap: when set (borrowed, not in the JSON), machine_create loads no
          * kernel and restores this snapshot directory instead (snapshot.h). */
         const char *restore_dir;
+        /* with restore_dir: create the machine only; the caller loads the
+         * state later (snapshot_restore_incoming), before machine_run */
+        bool restore_deferred;
 };
 
 /* machine_config.c */

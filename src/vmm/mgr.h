@@ -34,7 +34,8 @@ int vm_mgr_start(struct vm_mgr *m, const char *ref, struct isola_err *err);
 /* ACPI power button; after timeout_s a clean stop of the VMM (SIGTERM),
  * then SIGKILL. A stopped VM is not an error. */
 int vm_mgr_stop(struct vm_mgr *m, const char *ref, unsigned timeout_s, struct isola_err *err);
-/* Sends signo (SIGKILL when 0) to the VMM process. */
+/* Sends signo (SIGKILL when 0) to the VMM process; for SIGKILL and
+ * SIGTERM (a clean stop) returns once the monitor recorded the end. */
 int vm_mgr_kill(struct vm_mgr *m, const char *ref, int signo, struct isola_err *err);
 int vm_mgr_pause(struct vm_mgr *m, const char *ref, struct isola_err *err);
 int vm_mgr_resume(struct vm_mgr *m, const char *ref, struct isola_err *err);

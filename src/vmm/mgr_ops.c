@@ -42,7 +42,8 @@ int vm_mgr_kill(struct vm_mgr *m, const char *ref, int signo, struct isola_err *
                 rc = err_set(err, ESRCH, "VM %s is not running", row.name);
         else if (signal_vmm(&row, signo ? signo : SIGKILL, err) < 0)
                 rc = -1;
-        else if ((signo == 0 || signo == SIGKILL) && !mgr_wait_gone(&row, KILL_WAIT_MS))
+        else if ((signo == 0 || signo == SIGKILL || signo == SIGTERM) &&
+                 !mgr_wait_gone(&row, KILL_WAIT_MS))
                 rc = err_set(err, ETIMEDOUT, "VM %s: its monitor did not finish", row.name);
         mgr_row_free(&row);
         return rc;

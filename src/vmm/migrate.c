@@ -152,6 +152,7 @@ struct sender {
         int progress_fd; /* -1: none */
         double t0;       /* ms, start of the migration */
         struct migrate_stats *st;
+        bool ready; /* the destination's VMM is up ('W') */
 };
 
 void migrate_progress_write(int fd, const struct migrate_progress *p)
@@ -210,13 +211,41 @@ static int early_answer(char a, struct isola_err *err)
         return err_set(err, EIO, "migration: the destination could not start the VM");
 }
 
-/* A receiver that gave up (it answers before the end only to refuse):
- * the migration stops here instead of after every round. */
-static int check_refused(struct sender *s, struct isola_err *err)
+/* The receiver's bytes before the end: 'W' once its VMM is up (it waits
+ * for the state), anything else to refuse: the migration stops there
+ * instead of after every round. */
+static int check_answer(struct sender *s, struct isola_err *err)
 {
         char a;
-        if (migrate_conn_peek_answer(s->conn, &a) == 1)
-                return early_answer(a, err);
+        while (migrate_conn_peek_answer(s->conn, &a) == 1) {
+                if (a != 'W' || s->ready)
+                        return early_answer(a, err);
+                s->ready = true;
+        }
+        return 0;
+}
+
+/* The pause waits for the destination's VMM: started while memory moved,
+ * it may still be coming up for a small or idle guest. Meanwhile what the
+ * guest dirties goes too, so the last round stays short. */
+static int wait_ready(struct machine *m, struct sender *s, struct isola_err *err)
+{
+        struct machine_parts p;
+        uint64_t pages = 0;
+        double limit = now_ms() + MIGRATE_READY_MS;
+
+        machine_get_parts(m, &p);
+        while (!s->ready) {
+                if (now_ms() > limit)
+                        return err_set(err, ETIMEDOUT,
+                                       "migration: the destination's VM did not start in %d s",
+                                       MIGRATE_READY_MS / 1000);
+                (void)migrate_conn_wait(s->conn, 10);
+                if (check_answer(s, err) < 0 || send_dirty(p.vm, s, &pages, err) < 0)
+                        return -1;
+                if (pages)
+                        s->st->rounds++;
+        }
         return 0;
 }
 
@@ -266,7 +295,7 @@ static int precopy(struct machine *m, struct sender *s, unsigned downtime_ms, st
         machine_get_parts(m, &p);
         double t = now_ms();
         uint64_t sent0 = s->st->bytes_sent;
-        if (snap_memory_walk(p.vm, send_chunk, s, err) < 0 || check_refused(s, err) < 0)
+        if (snap_memory_walk(p.vm, send_chunk, s, err) < 0 || check_answer(s, err) < 0)
                 return -1;
         for (s->st->rounds = 1; s->st->rounds < MIGRATE_MAX_ROUNDS; s->st->rounds++) {
                 double elapsed = now_ms() - t;
@@ -274,7 +303,7 @@ static int precopy(struct machine *m, struct sender *s, unsigned downtime_ms, st
                 double rate = (double)(s->st->bytes_sent - sent0) / (elapsed > 0.1 ? elapsed : 0.1);
                 t = now_ms();
                 sent0 = s->st->bytes_sent;
-                if (send_dirty(p.vm, s, &pages, err) < 0 || check_refused(s, err) < 0)
+                if (send_dirty(p.vm, s, &pages, err) < 0 || check_answer(s, err) < 0)
                         return -1;
                 /* The pages the guest dirtied during the round before, sent
                  * at its rate: what the pause would cost if it began now. */
@@ -329,6 +358,8 @@ int migrate_send(struct machine *m, const struct machine_config *cfg, const char
                 rc = migrate_dirty_log(p.vm, true, err);
         if (rc == 0)
                 rc = precopy(m, &s, downtime_ms, err);
+        if (rc == 0)
+                rc = wait_ready(m, &s, err);
         double t_pause = now_ms();
         if (rc == 0) {
                 struct migrate_progress pr = {.phase = "stop-and-copy",

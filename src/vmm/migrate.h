@@ -8,7 +8,9 @@
  *   u8 type, u32 length, payload
  *   'C' config JSON   'P' u64 memory-file offset + page data
  *   'S' state file    'E' end (no payload)
- * and one byte back from the destination: 'K' (running) or 'F' (failed). */
+ * and bytes back from the destination: 'W' once its VMM is up and waits for
+ * the state (the source pauses only after it), then 'K' (running) or 'F'
+ * (failed; also at any time before). */
 #ifndef ISOLA_VMM_MIGRATE_H
 #define ISOLA_VMM_MIGRATE_H
 
@@ -19,9 +21,10 @@
 #include "vmm/snapshot.h"
 
 #define MIGRATE_MAGIC      "ISOLAMIG"
-#define MIGRATE_VERSION    1
+#define MIGRATE_VERSION    2
 #define MIGRATE_MAX_RECORD (1u << 20) /* payload bytes, except 'S' */
 #define MIGRATE_MAX_ROUNDS 30
+#define MIGRATE_READY_MS   30000 /* the longest the source waits for 'W' */
 
 struct machine;
 struct machine_config;
@@ -53,6 +56,9 @@ int migrate_conn_read(struct migrate_conn *c, void *p, size_t n, struct isola_er
 /* An early answer byte from the receiver, without waiting: 1 and *answer,
  * or 0 when none has come. */
 int migrate_conn_peek_answer(struct migrate_conn *c, char *answer);
+/* Waits up to timeout_ms until something can be read (also what TLS holds
+ * already decrypted): 1, 0 on timeout, -1 on error. */
+int migrate_conn_wait(struct migrate_conn *c, int timeout_ms);
 void migrate_conn_close(struct migrate_conn *c);
 
 struct migrate_stats {

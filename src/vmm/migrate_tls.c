@@ -4,6 +4,7 @@
  * it. A peer that speaks the other kind, or whose certificate the CA did
  * not sign, fails the handshake with one message naming that. */
 #include <errno.h>
+#include <poll.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -261,6 +262,16 @@ int migrate_conn_peek_answer(struct migrate_conn *c, char *answer)
                 return SSL_read(c->ssl, answer, 1) == 1;
         }
         return recv(c->fd, answer, 1, MSG_DONTWAIT) == 1;
+}
+
+int migrate_conn_wait(struct migrate_conn *c, int timeout_ms)
+{
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+
+        if (c->ssl && SSL_pending(c->ssl) > 0)
+                return 1;
+        int n = poll(&pfd, 1, timeout_ms);
+        return n < 0 && errno != EINTR ? -1 : n > 0;
 }
 
 void migrate_conn_close(struct migrate_conn *c)

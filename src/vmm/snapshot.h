@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "devices/state.h"
@@ -166,6 +167,9 @@ struct ctl_server;
 struct snapshot_ctl {
         struct machine *m;
         const struct machine_config *cfg;
+        /* set while the VM waits for its state (an incoming migration):
+         * nothing can be saved or sent yet (read with __atomic_load_n) */
+        const bool *incoming;
 };
 /* PUT /snapshot {"snapshot_path": DIR}: pause, save, resume. */
 int snapshot_ctl_register(struct ctl_server *s, struct snapshot_ctl *c, struct machine *m,
@@ -177,6 +181,17 @@ int snapshot_ctl_register(struct ctl_server *s, struct snapshot_ctl *c, struct m
  * with the snapshot directory in out, 0 when there is none. */
 int snapshot_request_restore(const char *data_dir, const char *snap_dir, struct isola_err *err);
 int snapshot_take_restore(const char *data_dir, char *out, size_t len);
+/* A managed VM started with an incoming request (by `isola vm receive`,
+ * process `receiver`) is created without state and waits: its memory and
+ * state are still on their way. PUT /incoming {"dir": SNAPDIR} on its
+ * control socket then loads the received snapshot (disks reopened: the
+ * source flushed them meanwhile) and starts the vCPUs; if the receiver
+ * dies first, the VMM exits. The VMM starting while pre-copy runs is
+ * what keeps its start out of the migration's downtime. */
+int snapshot_request_incoming(const char *data_dir, pid_t receiver, struct isola_err *err);
+int snapshot_take_incoming(const char *data_dir, pid_t *receiver);
+int snapshot_restore_incoming(struct machine *m, const struct machine_config *cfg, const char *dir,
+                              struct isola_err *err);
 
 /* The configuration a snapshot was taken with (config.json). */
 int snapshot_read_config(const char *dir, struct machine_config *cfg, struct isola_err *err);

@@ -8,6 +8,8 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -25,9 +27,20 @@ static double ms_since(const struct timespec *t0)
         return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* A VM still being received has no state to save or send. */
+static bool refuse_incoming(const struct snapshot_ctl *c, struct ctl_response *resp)
+{
+        if (!c->incoming || !__atomic_load_n(c->incoming, __ATOMIC_SEQ_CST))
+                return false;
+        ctl_reply_error(resp, 409, "the VM is still being received (migration)");
+        return true;
+}
+
 static void put_snapshot(void *opaque, const struct ctl_request *req, struct ctl_response *resp)
 {
         struct snapshot_ctl *c = opaque;
+        if (refuse_incoming(c, resp))
+                return;
         struct json_object *root = json_tokener_parse(req->body), *v;
         struct isola_err err = {0};
         struct snapshot_stats st;
@@ -117,6 +130,8 @@ static const char *json_str(struct json_object *o, const char *key)
 static void put_migrate(void *opaque, const struct ctl_request *req, struct ctl_response *resp)
 {
         struct snapshot_ctl *c = opaque;
+        if (refuse_incoming(c, resp))
+                return;
         struct json_object *root = json_tokener_parse(req->body), *to, *dt;
         struct isola_err err = {0};
         struct migrate_stats st;
@@ -172,20 +187,23 @@ int snapshot_ctl_register(struct ctl_server *s, struct snapshot_ctl *c, struct m
         return ctl_route_add(s, "PUT", "/migrate", put_migrate, c, err);
 }
 
-#define RESTORE_REQUEST "restore-request"
+#define RESTORE_REQUEST  "restore-request"
+#define INCOMING_REQUEST "incoming-request"
 
-int snapshot_request_restore(const char *data_dir, const char *snap_dir, struct isola_err *err)
+/* data_dir/name holds text, durably (temp file, fsync, rename). */
+static int write_request(const char *data_dir, const char *name, const char *text,
+                         struct isola_err *err)
 {
         char path[PATH_MAX], tmp[PATH_MAX];
 
-        snprintf(path, sizeof(path), "%s/" RESTORE_REQUEST, data_dir);
+        snprintf(path, sizeof(path), "%s/%s", data_dir, name);
         snprintf(tmp, sizeof(tmp), "%s.tmp", path);
         if (mkdir(data_dir, 0700) < 0 && errno != EEXIST)
                 return err_sys(err, "'%s'", data_dir);
         FILE *f = fopen(tmp, "we");
         if (!f)
                 return err_sys(err, "restore request '%s'", tmp);
-        fprintf(f, "%s", snap_dir);
+        fprintf(f, "%s", text);
         if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
                 fclose(f);
                 unlink(tmp);
@@ -199,11 +217,12 @@ int snapshot_request_restore(const char *data_dir, const char *snap_dir, struct 
         return 0;
 }
 
-int snapshot_take_restore(const char *data_dir, char *out, size_t len)
+/* Reads and removes data_dir/name; its length, 0 when there is none. */
+static size_t take_request(const char *data_dir, const char *name, char *out, size_t len)
 {
         char path[PATH_MAX];
 
-        snprintf(path, sizeof(path), "%s/" RESTORE_REQUEST, data_dir);
+        snprintf(path, sizeof(path), "%s/%s", data_dir, name);
         FILE *f = fopen(path, "re");
         if (!f)
                 return 0;
@@ -211,5 +230,36 @@ int snapshot_take_restore(const char *data_dir, char *out, size_t len)
         fclose(f);
         unlink(path);
         out[n] = 0;
-        return n > 0 && out[0] == '/' ? 1 : 0;
+        return n;
+}
+
+int snapshot_request_restore(const char *data_dir, const char *snap_dir, struct isola_err *err)
+{
+        return write_request(data_dir, RESTORE_REQUEST, snap_dir, err);
+}
+
+int snapshot_take_restore(const char *data_dir, char *out, size_t len)
+{
+        return take_request(data_dir, RESTORE_REQUEST, out, len) > 0 && out[0] == '/' ? 1 : 0;
+}
+
+int snapshot_request_incoming(const char *data_dir, pid_t receiver, struct isola_err *err)
+{
+        char text[32];
+
+        snprintf(text, sizeof(text), "%d", (int)receiver);
+        return write_request(data_dir, INCOMING_REQUEST, text, err);
+}
+
+int snapshot_take_incoming(const char *data_dir, pid_t *receiver)
+{
+        char text[32], *end = NULL;
+
+        if (take_request(data_dir, INCOMING_REQUEST, text, sizeof(text)) == 0)
+                return 0;
+        long pid = strtol(text, &end, 10);
+        if (end == text || *end || pid <= 0 || pid > INT32_MAX)
+                return 0;
+        *receiver = (pid_t)pid;
+        return 1;
 }

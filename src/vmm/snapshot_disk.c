@@ -174,6 +174,34 @@ int snap_disks_continue(const struct machine_parts *p, const struct machine_conf
         return 0;
 }
 
+/* An incoming migration's destination opened the disks before the source
+ * flushed them (qcow2 metadata): it opens them again before it loads the
+ * state, so no table read earlier is used. */
+static int disks_reopen(const struct machine_parts *p, const struct machine_config *cfg,
+                        struct isola_err *err)
+{
+        for (unsigned i = 0; i < cfg->n_disks && i < SNAP_MAX_DISKS; i++) {
+                const struct machine_disk *d = &cfg->disks[i];
+                int rc = d->bus == MACHINE_DISK_IDE
+                             ? ide_reopen_disk(p->ide, d->path, err)
+                             : virtio_blk_reopen_disk(p->blk[i], d->path, err);
+                if (rc < 0)
+                        return err_prefix(err, "disk %u", i);
+        }
+        return 0;
+}
+
+int snapshot_restore_incoming(struct machine *m, const struct machine_config *cfg, const char *dir,
+                              struct isola_err *err)
+{
+        struct machine_parts p;
+
+        machine_get_parts(m, &p);
+        if (disks_reopen(&p, cfg, err) < 0)
+                return err_prefix(err, "incoming migration");
+        return snapshot_restore(m, dir, err);
+}
+
 /* Where a snapshot's disk i goes back: a new overlay over its frozen qcow2
  * image, or a copy of its raw copy. */
 int snap_disk_put(const char *snap, unsigned i, const char *dst, struct isola_err *err)

@@ -21,9 +21,10 @@ dst_root=$tmp/b
 port=27011
 cleanup() {
 	for r in "$src_root" "$dst_root"; do
-		for v in s2-mig s2-mig2; do ISOLA_ROOT=$r "$isola" vm rm -f "$v" >/dev/null 2>&1; done
+		for v in s2-mig s2-mig2 s2-wait s2-dmig; do ISOLA_ROOT=$r "$isola" vm rm -f "$v" >/dev/null 2>&1; done
 	done
 	[ -n "${recv:-}" ] && kill "$recv" 2>/dev/null
+	[ -n "${hold:-}" ] && kill "$hold" 2>/dev/null
 	ip netns del "$nsa" 2>/dev/null
 	ip netns del "$nsb" 2>/dev/null
 	rm -rf "$tmp"
@@ -180,5 +181,46 @@ check_match "the receiver reports the cut stream" "$(cat "$tmp/recv.out")" "clos
 check "the receiver of a cut stream leaves no VM" \
 	bash -c "! ISOLA_ROOT=$dst_root '$isola' vm inspect s2-back >/dev/null 2>&1"
 check_eq "nor a half-received snapshot" "$(ls "$dst_root"/vms/*/snapshots 2>/dev/null | grep -c "migrated.tmp")" "0"
+
+# --- the destination's VMM starts while memory still comes and waits for the
+# state; it tells the source so ('W': the source pauses the guest only then).
+# A receiver killed meanwhile takes that VMM along. ---
+receive_bg s2-wait
+ip netns exec "$nsa" python3 "$ISOLA_SRC/tests/vm/lib/cut_migration.py" --hold 10.227.0.2 "$port" \
+	"$guest" >"$tmp/hold.out" 2>&1 &
+hold=$!
+for _ in $(seq 100); do grep -q . "$tmp/hold.out" && break; sleep 0.1; done
+check_eq "the receiver tells the source once the VM's VMM is up" "$(head -1 "$tmp/hold.out")" "W"
+vmm=$(B inspect s2-wait | field '["vmm_pid"]')
+check "the destination's VMM waits for the state" kill -0 "$vmm"
+out=$(B snapshot create s2-wait early 2>&1)
+check_match "a snapshot of a VM still being received is refused" "$out" "still being received"
+pkill -9 -f "vm receive s2-wait --listen"
+wait "$recv" 2>/dev/null
+gone() { for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
+check "a receiver killed meanwhile takes the waiting VMM along" gone "$vmm"
+kill "$hold" 2>/dev/null
+wait "$hold" 2>/dev/null
+B rm -f s2-wait >/dev/null 2>&1
+
+# --- a VM with a qcow2 disk (shared storage: the same path on both sides);
+# the destination opened it before the source flushed it, and reopens it
+# with the state: the guest's disk test runs there after the migration ---
+"$isola" disk create -f qcow2 "$tmp/m.qcow2" 4M >/dev/null
+A create s2-dmig --kernel "$guest" --memory 64 --disk "$tmp/m.qcow2,bus=virtio" \
+	--cmdline "tests=count,vblk count_n=60 count_ms=50" >/dev/null
+A start s2-dmig >/dev/null
+dsrc=$(A inspect s2-dmig | field '["paths"]["console_log"]')
+wait_lines "$dsrc" 5
+receive_bg s2-dmig
+out=$(A migrate s2-dmig --to 10.227.0.2:$port 2>&1)
+wait "$recv"
+check_match "the VM with a qcow2 disk migrates" "$out" "s2-dmig: [0-9]+ rounds"
+ddst=$(B inspect s2-dmig 2>/dev/null | field '["paths"]["console_log"]')
+vblk_done() { for _ in $(seq 100); do grep -aq 'ISOLA-TEST vblk' "$ddst" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+vblk_done
+check_match "on the destination the guest writes and reads its disk" \
+	"$(grep -a 'ISOLA-TEST vblk' "$ddst" 2>/dev/null)" "ISOLA-TEST vblk PASS"
+check "qemu-img check accepts the disk after the migration" qemu-img check -q "$tmp/m.qcow2"
 
 done_testing

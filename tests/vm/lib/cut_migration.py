@@ -2,17 +2,29 @@
 """A migration source that dies mid-stream: the stream's header, a VM
 configuration and one page, then the connection closes as a killed
 source's kernel would close it. For the receivers' clean-up tests.
-  cut_migration.py HOST PORT KERNEL"""
+With --hold it stays: it prints what the receiver sends back (a 'W' once
+the destination's VMM is up and waits for the state) and then waits to be
+killed, the stream still open.
+  cut_migration.py [--hold] HOST PORT KERNEL"""
 import json
 import socket
 import struct
 import sys
+import time
 
-host, port, kernel = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+args = sys.argv[1:]
+hold = args[0] == "--hold"
+if hold:
+    args = args[1:]
+host, port, kernel = args[0], int(args[1]), args[2]
 s = socket.create_connection((host, port))
-s.sendall(b"ISOLAMIG" + struct.pack("<I", 1))
+s.sendall(b"ISOLAMIG" + struct.pack("<I", 2))
 cfg = json.dumps({"kernel": kernel, "cpus": 1, "memory_mib": 16, "cmdline": "tests="}).encode()
 s.sendall(b"C" + struct.pack("<I", len(cfg)) + cfg)
 page = b"\x11" * 4096
 s.sendall(b"P" + struct.pack("<I", 8 + len(page)) + struct.pack("<Q", 0) + page)
+if hold:
+    s.settimeout(60)
+    print(s.recv(1).decode(errors="replace"), flush=True)
+    time.sleep(60)
 s.close()
