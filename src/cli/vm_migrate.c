@@ -224,8 +224,7 @@ int cli_vm_migrate(int argc, char **argv)
 struct incoming {
         struct migrate_conn conn; /* the connection */
         int mem_fd, state_fd;     /* files of the snapshot being written */
-        uint64_t mem_size;
-        char dir[PATH_MAX]; /* <data dir>/snapshots/migrated.tmp-PID */
+        char dir[PATH_MAX];       /* <data dir>/snapshots/migrated.tmp-PID */
         char data_dir[PATH_MAX];
         bool created;
         struct machine_config cfg;
@@ -266,8 +265,10 @@ static int join_start(struct incoming *in, struct isola_err *err)
 
 /* Before the next record: when the VMM is up, the source hears 'W' (it
  * pauses the guest only after that). Waits for whichever comes first. */
-static int await_record(struct incoming *in, struct isola_err *err)
+static int await_record(void *opaque, struct isola_err *err)
 {
+        struct incoming *in = opaque;
+
         if (!in->starting)
                 return 0;
         struct pollfd fds[2] = {{.fd = in->conn.fd, .events = POLLIN},
@@ -326,19 +327,19 @@ static int go_incoming(struct incoming *in, struct isola_err *err)
         return rc;
 }
 
-static int on_config(struct vm_mgr *m, const char *name, struct incoming *in, char *json,
-                     struct isola_err *err)
+static int on_config(void *opaque, const char *json, uint64_t *mem_size, struct isola_err *err)
 {
+        struct incoming *in = opaque;
         char id[65], log[PATH_MAX];
 
-        if (in->created)
-                return err_set(err, EPROTO, "a second configuration record");
         if (machine_config_load_string(&in->cfg, json, "the source's machine", err) < 0 ||
-            vm_mgr_create(m, name, &in->cfg, id, err) < 0)
+            vm_mgr_create(in->m, in->name, &in->cfg, id, err) < 0)
                 return -1;
         in->created = true;
-        in->config_json = json;
-        if (vm_mgr_path(m, name, "log", log, sizeof(log), err) < 0)
+        in->config_json = strdup(json);
+        if (!in->config_json)
+                return err_set(err, ENOMEM, "out of memory");
+        if (vm_mgr_path(in->m, in->name, "log", log, sizeof(log), err) < 0)
                 return -1;
         char *slash = strrchr(log, '/');
         if (slash)
@@ -360,13 +361,11 @@ static int on_config(struct vm_mgr *m, const char *name, struct incoming *in, ch
         char p[PATH_MAX + 16];
         snprintf(p, sizeof(p), "%s/memory", in->dir);
         in->mem_fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        in->mem_size = in->cfg.memory_mib << 20;
-        if (in->mem_fd < 0 || ftruncate(in->mem_fd, (off_t)in->mem_size) < 0)
+        *mem_size = in->cfg.memory_mib << 20;
+        if (in->mem_fd < 0 || ftruncate(in->mem_fd, (off_t)*mem_size) < 0)
                 return err_sys(err, "'%s'", p);
         if (write_config(in, err) < 0 || snapshot_request_incoming(in->data_dir, getpid(), err) < 0)
                 return -1;
-        in->m = m;
-        in->name = name;
         if (pipe2(in->start_pipe, O_CLOEXEC) < 0)
                 return err_sys(err, "pipe");
         if (pthread_create(&in->starter, NULL, start_vm, in) != 0)
@@ -390,24 +389,29 @@ static int write_at(int fd, const char *p, size_t n, off_t off, struct isola_err
         return 0;
 }
 
-static int on_page(struct incoming *in, const char *buf, uint32_t len, struct isola_err *err)
+static int on_page(void *opaque, uint64_t off, const char *p, uint32_t n, struct isola_err *err)
 {
-        uint64_t off;
-
-        if (!in->created || len < 8)
-                return err_set(err, EPROTO, "a memory record before the configuration");
-        memcpy(&off, buf, 8);
-        if (off % 4096 || off > in->mem_size || len - 8 > in->mem_size - off)
-                return err_set(err, EPROTO, "a memory record outside guest RAM");
-        return write_at(in->mem_fd, buf + 8, len - 8, (off_t)off, err);
+        struct incoming *in = opaque;
+        return write_at(in->mem_fd, p, n, (off_t)off, err);
 }
 
-static int finish(struct incoming *in, struct isola_err *err)
+static int on_state(void *opaque, const char *p, uint32_t n, struct isola_err *err)
 {
+        struct incoming *in = opaque;
+        char path[PATH_MAX + 16];
+
+        snprintf(path, sizeof(path), "%s/state", in->dir);
+        in->state_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (in->state_fd < 0)
+                return err_sys(err, "'%s'", path);
+        return write_at(in->state_fd, p, n, 0, err);
+}
+
+static int finish(void *opaque, struct isola_err *err)
+{
+        struct incoming *in = opaque;
         char final[PATH_MAX];
 
-        if (!in->created || in->state_fd < 0)
-                return err_set(err, EPROTO, "the stream ended before the VM's state");
         if (!in->ready)
                 return err_set(err, EPROTO, "the stream ended before the VM was up");
         snprintf(final, sizeof(final), "%s/snapshots/migrated-%lld", in->data_dir,
@@ -443,58 +447,13 @@ static void sync_received(const struct incoming *in)
         }
 }
 
-static int receive_stream(struct vm_mgr *m, const char *name, struct incoming *in,
-                          struct isola_err *err)
-{
-        char magic[8];
-        uint32_t version;
-
-        if (migrate_conn_read(&in->conn, magic, 8, err) < 0 ||
-            migrate_conn_read(&in->conn, &version, 4, err) < 0)
-                return err_prefix(err, "the source");
-        if (magic[0] == 0x16) /* a TLS handshake record */
-                return err_set(err, EPROTO,
-                               "the source uses TLS (run `isola vm receive` with --tls-cert, "
-                               "--tls-key and --tls-ca)");
-        if (memcmp(magic, MIGRATE_MAGIC, 8) != 0 || version != MIGRATE_VERSION)
-                return err_set(err, EPROTO, "not an isola migration stream (version %u)", version);
-        for (;;) {
-                uint8_t h[5];
-                uint32_t len;
-                if (await_record(in, err) < 0)
-                        return -1;
-                if (migrate_conn_read(&in->conn, h, 5, err) < 0)
-                        return err_prefix(err, "the source");
-                memcpy(&len, h + 1, 4);
-                if (h[0] == 'E')
-                        return finish(in, err);
-                if (len > (h[0] == 'S' ? SNAP_MAX_STATE : MIGRATE_MAX_RECORD + 8))
-                        return err_set(err, EPROTO, "a record of %u bytes", len);
-                char *buf = malloc(len + 1);
-                if (!buf)
-                        return err_set(err, ENOMEM, "out of memory");
-                int rc = migrate_conn_read(&in->conn, buf, len, err);
-                buf[len] = 0;
-                if (rc == 0 && h[0] == 'C') {
-                        rc = on_config(m, name, in, buf, err);
-                        if (in->config_json == buf)
-                                buf = NULL; /* kept */
-                } else if (rc == 0 && h[0] == 'P') {
-                        rc = on_page(in, buf, len, err);
-                } else if (rc == 0 && h[0] == 'S' && in->created && in->state_fd < 0) {
-                        char p[PATH_MAX + 16];
-                        snprintf(p, sizeof(p), "%s/state", in->dir);
-                        in->state_fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-                        rc = in->state_fd < 0 ? err_sys(err, "'%s'", p)
-                                              : write_at(in->state_fd, buf, len, 0, err);
-                } else if (rc == 0) {
-                        rc = err_set(err, EPROTO, "an unexpected record '%c'", h[0]);
-                }
-                free(buf);
-                if (rc < 0)
-                        return -1;
-        }
-}
+static const struct migrate_recv_ops recv_ops = {
+    .before_record = await_record,
+    .config = on_config,
+    .page = on_page,
+    .state = on_state,
+    .end = finish,
+};
 
 static void remove_dir(const char *dir)
 {
@@ -533,6 +492,8 @@ int cli_vm_receive(int argc, char **argv)
         if (vm_mgr_open(NULL, &m, &err) < 0)
                 return vm_cli_fail("receive", &err);
         machine_config_init(&in.cfg);
+        in.m = m;
+        in.name = argv[1];
         int lfd = migrate_listen(listen_at, &err);
         int rc = lfd < 0 ? -1 : 0;
         if (rc == 0) {
@@ -545,7 +506,7 @@ int cli_vm_receive(int argc, char **argv)
         }
         bool answered = rc < 0 && migrate_tls_on(&tls); /* the handshake said it */
         if (rc == 0)
-                rc = receive_stream(m, argv[1], &in, &err);
+                rc = migrate_recv(&in.conn, &recv_ops, &in, &err);
         if (in.conn.fd >= 0 && !answered) {
                 char ack = rc == 0 ? 'K' : 'F';
                 struct isola_err e2 = {0};

@@ -78,6 +78,23 @@ int migrate_send(struct machine *m, const struct machine_config *cfg, const char
                  const struct migrate_tls *tls, unsigned downtime_ms, int progress_fd,
                  struct migrate_stats *st, struct isola_err *err);
 
+/* Receiving (migrate_recv.c): reads and checks the stream from the header
+ * to the end record and hands each record to ops. config gets the
+ * NUL-terminated JSON and sets *mem_size (the bytes of guest RAM that page
+ * records may fill); page gets data for [off, off + n) inside it, 4 KiB
+ * aligned; state comes once, after the configuration; end once the state
+ * was seen. before_record (may be NULL) runs before each record is read.
+ * Buffers are the receiver's and valid only during the call. */
+struct migrate_recv_ops {
+        int (*before_record)(void *opaque, struct isola_err *err);
+        int (*config)(void *opaque, const char *json, uint64_t *mem_size, struct isola_err *err);
+        int (*page)(void *opaque, uint64_t off, const char *p, uint32_t n, struct isola_err *err);
+        int (*state)(void *opaque, const char *p, uint32_t n, struct isola_err *err);
+        int (*end)(void *opaque, struct isola_err *err);
+};
+int migrate_recv(struct migrate_conn *c, const struct migrate_recv_ops *ops, void *opaque,
+                 struct isola_err *err);
+
 /* A listening TCP socket on "ADDR:PORT" (an empty ADDR: every address),
  * SO_REUSEADDR; EINVAL for a bad address, EADDRINUSE when taken. */
 int migrate_listen(const char *spec, struct isola_err *err);
