@@ -158,7 +158,13 @@ check "the restored Linux counts" wait_count "$r1_log" $((n + 5))
 n1=$(count_last "$r1_log")
 n0=$(count_last "$src_log")
 check "both run independently: the source and the restored VM count on" \
-	bash -c "$(declare -f count_last wait_count); wait_count '$src_log' $((n0 + 5)) && wait_count '$r1_log' $((n1 + 5))"
+	bash -c "$(declare -f count_last wait_count); wait_count '$src_log' $((n0 + 5)) && wait_count '$r1_log' $((n1 + 5))" || {
+	# why one of them stopped: its exit and the end of its console
+	for v in l4-lin l4-r1; do
+		diag "$v: $(A inspect $v 2>&1 | field '["state"], o.get("exit_reason"), o.get("exit_code")' 2>&1)"
+	done
+	diag "l4-r1 console end: $(tail -c 1500 "$r1_log" | tr -d '\r')"
+}
 res=$(verdict --from "$src_log" "$r1_log")
 check "restored counter continues the snapshot's value, uptime monotonic ($res)" is_ok "$res"
 res=$(verdict "$src_log")
@@ -223,7 +229,12 @@ check_eq "the source VM stopped" "$(state_a l4-lin)" stopped
 phase "migrated"
 dst_log=$(B inspect l4-lin 2>/dev/null | field '["paths"]["console_log"]' 2>/dev/null)
 n=$(count_last "$src_log")
-check "the migrated Linux counts on" wait_count "${dst_log:-/nonexistent}" $((n + 10)) 30
+check "the migrated Linux counts on" wait_count "${dst_log:-/nonexistent}" $((n + 10)) 30 || {
+	# why the destination stopped: its exit and the end of its console
+	diag "destination: $(B inspect l4-lin 2>&1 | field '["state"], o.get("exit_reason"), o.get("exit_code")' 2>&1)"
+	diag "destination console end: $(tail -c 1500 "${dst_log:-/nonexistent}" 2>&1 | tr -d '\r')"
+	diag "receiver: $(cat "$T/recv.out" 2>&1)"
+}
 res=$(verdict "$src_log" "$dst_log")
 check "source log + destination log: one counter, no reset, uptime monotonic ($res)" is_ok "$res"
 diag "test time $(($(date +%s) - start)) s"
