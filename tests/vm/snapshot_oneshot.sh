@@ -39,6 +39,8 @@ print(f"{len(n)} lines, {n[0] if n else None}..{n[-1] if n else None}, gaps {bad
 sys.exit(0 if n and not bad else 1)
 EOF
 }
+# as a check: the status only (its line would be an unknown TAP line)
+consecutive_ok() { consecutive "$@" >/dev/null; }
 
 "$isola" vm create s4-o --kernel "$guest" --memory 64 --cmdline "tests=count count_n=600 count_ms=5" >/dev/null
 "$isola" vm start s4-o >/dev/null
@@ -54,14 +56,14 @@ timeout 60 "$isola" vm run --restore "$dir" --console-log "$tmp/run.log" --stats
 check_eq "vm run --restore: the restored guest finishes its test (exit 0)" "$?" 0
 res=$(consecutive "$tmp/src.log" "$tmp/run.log")
 check "vm run --restore: the counter goes on from the snapshot ($res)" \
-	consecutive "$tmp/src.log" "$tmp/run.log"
+	consecutive_ok "$tmp/src.log" "$tmp/run.log"
 check_match "vm run --restore: --stats has the VMM's setup time" "$(cat "$tmp/run.json")" '"setup_ms"'
 
 timeout 60 "$vmm" --restore "$dir" --console-log "$tmp/vmm.log" --stats "$tmp/vmm.json"
 check_eq "isola-vmm --restore: the restored guest finishes its test (exit 0)" "$?" 0
 res=$(consecutive "$tmp/src.log" "$tmp/vmm.log")
 check "isola-vmm --restore: the counter goes on from the snapshot ($res)" \
-	consecutive "$tmp/src.log" "$tmp/vmm.log"
+	consecutive_ok "$tmp/src.log" "$tmp/vmm.log"
 check_eq "two one-shot restores of one snapshot print the same sequence" \
 	"$(grep -ac ISOLA-COUNT "$tmp/run.log")" "$(grep -ac ISOLA-COUNT "$tmp/vmm.log")"
 check_match "isola-vmm --restore: --stats has the VMM's setup time" "$(cat "$tmp/vmm.json")" '"setup_ms"'
