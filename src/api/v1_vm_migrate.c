@@ -25,6 +25,7 @@
 #pragma weak vm_mgr_ctl_path
 #pragma weak vm_mgr_kill
 #pragma weak ctl_request_wait
+#pragma weak ctl_fault
 #pragma weak migrate_listen
 
 struct mig_arg {
@@ -35,7 +36,7 @@ struct mig_arg {
 
 static bool have_migrate(void)
 {
-        return v1_have_vms() && vm_mgr_ctl_path && vm_mgr_kill && ctl_request_wait &&
+        return v1_have_vms() && vm_mgr_ctl_path && vm_mgr_kill && ctl_request_wait && ctl_fault &&
                migrate_listen;
 }
 
@@ -133,15 +134,11 @@ static int migrate_out(struct vm_mgr *m, const struct mig_arg *a, FILE *out, str
         json_object_put(req);
         if (rc < 0)
                 return err_prefix(err, "VM '%s'", a->ref);
-        json_object *o = json_tokener_parse(answer), *msg = NULL;
         if (status != 200) {
-                rc = err_set(err, status == 400 ? EINVAL : EREMOTEIO, "VM '%s': %s", a->ref,
-                             o && json_object_object_get_ex(o, "fault_message", &msg)
-                                 ? json_object_get_string(msg)
-                                 : answer);
-                json_object_put(o);
-                return rc;
+                ctl_fault(status == 400 ? EINVAL : EREMOTEIO, answer, err);
+                return err_prefix(err, "VM '%s'", a->ref);
         }
+        json_object *o = json_tokener_parse(answer);
         if (!o)
                 o = json_object_new_object();
         /* returns once the monitor recorded the stop */

@@ -201,14 +201,8 @@ int cli_vm_migrate(int argc, char **argv)
                 close(pfd);
                 unlink(ppath);
         }
-        if (rc == 0 && c.status != 200) {
-                struct json_object *o = json_tokener_parse(c.answer), *msg;
-                rc = err_set(&err, EIO, "%s",
-                             o && json_object_object_get_ex(o, "fault_message", &msg)
-                                 ? json_object_get_string(msg)
-                                 : c.answer);
-                json_object_put(o);
-        }
+        if (rc == 0 && c.status != 200)
+                rc = ctl_fault(EIO, c.answer, &err);
         if (rc == 0) {
                 /* The destination runs the VM: this one goes (clean stop). */
                 print_summary(argv[1], c.answer);
@@ -314,17 +308,9 @@ static int go_incoming(struct incoming *in, struct isola_err *err)
         if (vm_mgr_ctl_path(in->m, in->name, sock, sizeof(sock), err) < 0 ||
             ctl_request_wait(sock, "PUT", "/incoming", body, 30000, &status, &answer, err) < 0)
                 return err_prefix(err, "starting the received VM");
-        int rc = 0;
-        if (status != 204) {
-                struct json_object *a = json_tokener_parse(answer), *msg;
-                rc = err_set(err, EIO, "starting the received VM: %s",
-                             a && json_object_object_get_ex(a, "fault_message", &msg)
-                                 ? json_object_get_string(msg)
-                                 : answer);
-                json_object_put(a);
-        }
+        int rc = status == 204 ? 0 : ctl_fault(EIO, answer, err);
         free(answer);
-        return rc;
+        return rc < 0 ? err_prefix(err, "starting the received VM") : 0;
 }
 
 static int on_config(void *opaque, const char *json, uint64_t *mem_size, struct isola_err *err)

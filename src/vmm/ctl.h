@@ -65,5 +65,8 @@ int ctl_request(const char *sock_path, const char *method, const char *path, con
  * guest; the VMM closing the socket (it died) still ends the wait. */
 int ctl_request_wait(const char *sock_path, const char *method, const char *path, const char *body,
                      int idle_ms, int *status, char **answer, struct isola_err *err);
+/* A failed answer as an error with errnum: the VMM's "fault_message", or
+ * the answer as it is when it has none. Returns -1. */
+int ctl_fault(int errnum, const char *answer, struct isola_err *err);
 
 #endif

@@ -2,6 +2,7 @@
  * request, the status and the body back. The VMM is trusted less than the
  * user: the answer is bounded and its head checked. */
 #include <errno.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,4 +120,16 @@ int ctl_request_wait(const char *sock_path, const char *method, const char *path
         *status = code;
         *answer = buf;
         return 0;
+}
+
+int ctl_fault(int errnum, const char *answer, struct isola_err *err)
+{
+        struct json_object *o = json_tokener_parse(answer), *msg;
+
+        err_set(err, errnum, "%s",
+                o && json_object_object_get_ex(o, "fault_message", &msg)
+                    ? json_object_get_string(msg)
+                    : answer);
+        json_object_put(o);
+        return -1;
 }

@@ -102,10 +102,8 @@ static void put_vm(void *opaque, const struct ctl_request *req, struct ctl_respo
 
         if (!state)
                 goto out;
-        if (is_incoming(c)) {
-                ctl_reply_error(resp, 409, "the VM is still being received (migration)");
+        if (snapshot_ctl_refuse_incoming(&c->incoming, resp))
                 goto out;
-        }
         if (!strcmp(state, "Paused")) {
                 if (machine_pause(c->m, &err) < 0)
                         ctl_reply_error(resp, 409, "%s", err.msg);
@@ -129,10 +127,8 @@ static void put_actions(void *opaque, const struct ctl_request *req, struct ctl_
 
         if (!action)
                 goto out;
-        if (is_incoming(c)) {
-                ctl_reply_error(resp, 409, "the VM is still being received (migration)");
+        if (snapshot_ctl_refuse_incoming(&c->incoming, resp))
                 goto out;
-        }
         if (!strcmp(action, "PowerButton")) {
                 machine_power_button(c->m);
                 resp->status = 204;

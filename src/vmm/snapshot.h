@@ -172,6 +172,10 @@ struct snapshot_ctl {
         const bool *incoming;
 };
 /* PUT /snapshot {"snapshot_path": DIR}: pause, save, resume. */
+struct ctl_response;
+/* While *incoming (a VM still being received: no state yet) answers 409
+ * and returns true; the routes that need the machine's state call it. */
+bool snapshot_ctl_refuse_incoming(const bool *incoming, struct ctl_response *resp);
 int snapshot_ctl_register(struct ctl_server *s, struct snapshot_ctl *c, struct machine *m,
                           const struct machine_config *cfg, struct isola_err *err);
 

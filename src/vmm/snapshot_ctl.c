@@ -27,10 +27,9 @@ static double ms_since(const struct timespec *t0)
         return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* A VM still being received has no state to save or send. */
-static bool refuse_incoming(const struct snapshot_ctl *c, struct ctl_response *resp)
+bool snapshot_ctl_refuse_incoming(const bool *incoming, struct ctl_response *resp)
 {
-        if (!c->incoming || !__atomic_load_n(c->incoming, __ATOMIC_SEQ_CST))
+        if (!incoming || !__atomic_load_n(incoming, __ATOMIC_SEQ_CST))
                 return false;
         ctl_reply_error(resp, 409, "the VM is still being received (migration)");
         return true;
@@ -39,7 +38,7 @@ static bool refuse_incoming(const struct snapshot_ctl *c, struct ctl_response *r
 static void put_snapshot(void *opaque, const struct ctl_request *req, struct ctl_response *resp)
 {
         struct snapshot_ctl *c = opaque;
-        if (refuse_incoming(c, resp))
+        if (snapshot_ctl_refuse_incoming(c->incoming, resp))
                 return;
         struct json_object *root = json_tokener_parse(req->body), *v;
         struct isola_err err = {0};
@@ -130,7 +129,7 @@ static const char *json_str(struct json_object *o, const char *key)
 static void put_migrate(void *opaque, const struct ctl_request *req, struct ctl_response *resp)
 {
         struct snapshot_ctl *c = opaque;
-        if (refuse_incoming(c, resp))
+        if (snapshot_ctl_refuse_incoming(c->incoming, resp))
                 return;
         struct json_object *root = json_tokener_parse(req->body), *to, *dt;
         struct isola_err err = {0};

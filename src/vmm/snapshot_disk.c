@@ -147,6 +147,14 @@ void snap_disks_unfreeze(const struct machine_config *cfg, const char *dir, bool
         }
 }
 
+/* The VM's disk i opens path afresh (the device keeps its state). */
+static int disk_reopen(const struct machine_parts *p, const struct machine_disk *d, unsigned i,
+                       struct isola_err *err)
+{
+        return d->bus == MACHINE_DISK_IDE ? ide_reopen_disk(p->ide, d->path, err)
+                                          : virtio_blk_reopen_disk(p->blk[i], d->path, err);
+}
+
 int snap_disks_continue(const struct machine_parts *p, const struct machine_config *cfg,
                         const char *dir, bool frozen[], struct isola_err *err)
 {
@@ -159,9 +167,7 @@ int snap_disks_continue(const struct machine_parts *p, const struct machine_conf
                 disk_file(base, sizeof(base), dir, i, true);
                 int rc = snap_overlay(base, d->path, err);
                 if (rc == 0)
-                        rc = d->bus == MACHINE_DISK_IDE
-                                 ? ide_reopen_disk(p->ide, d->path, err)
-                                 : virtio_blk_reopen_disk(p->blk[i], d->path, err);
+                        rc = disk_reopen(p, d, i, err);
                 if (rc < 0) {
                         /* The VM keeps writing the image it has open: it
                          * must not stay inside the snapshot. */
@@ -180,14 +186,9 @@ int snap_disks_continue(const struct machine_parts *p, const struct machine_conf
 static int disks_reopen(const struct machine_parts *p, const struct machine_config *cfg,
                         struct isola_err *err)
 {
-        for (unsigned i = 0; i < cfg->n_disks && i < SNAP_MAX_DISKS; i++) {
-                const struct machine_disk *d = &cfg->disks[i];
-                int rc = d->bus == MACHINE_DISK_IDE
-                             ? ide_reopen_disk(p->ide, d->path, err)
-                             : virtio_blk_reopen_disk(p->blk[i], d->path, err);
-                if (rc < 0)
+        for (unsigned i = 0; i < cfg->n_disks && i < SNAP_MAX_DISKS; i++)
+                if (disk_reopen(p, &cfg->disks[i], i, err) < 0)
                         return err_prefix(err, "disk %u", i);
-        }
         return 0;
 }
 

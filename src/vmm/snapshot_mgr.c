@@ -137,15 +137,7 @@ static bool is_running(const char *state)
 /* The VMM's answer to PUT /snapshot as an error with an errno. */
 static int ctl_failure(int status, const char *answer, struct isola_err *err)
 {
-        struct json_object *o = json_tokener_parse(answer), *msg;
-        int e = status == 409 ? EEXIST : status == 400 ? EINVAL : EIO;
-
-        err_set(err, e, "%s",
-                o && json_object_object_get_ex(o, "fault_message", &msg)
-                    ? json_object_get_string(msg)
-                    : answer);
-        json_object_put(o);
-        return -1;
+        return ctl_fault(status == 409 ? EEXIST : status == 400 ? EINVAL : EIO, answer, err);
 }
 
 int vm_snap_create(struct vm_mgr *m, const char *ref, const char *snap, bool live,
