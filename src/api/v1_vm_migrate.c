@@ -27,6 +27,7 @@
 #pragma weak ctl_request_wait
 #pragma weak ctl_fault
 #pragma weak migrate_listen
+#pragma weak migrate_tls_name_check
 
 struct mig_arg {
         bool receive;
@@ -37,7 +38,7 @@ struct mig_arg {
 static bool have_migrate(void)
 {
         return v1_have_vms() && vm_mgr_ctl_path && vm_mgr_kill && ctl_request_wait && ctl_fault &&
-               migrate_listen;
+               migrate_listen && migrate_tls_name_check;
 }
 
 /* body[key]: an integer in [lo, hi], def when absent. */
@@ -76,6 +77,26 @@ static int body_tls(json_object *body, struct migrate_tls *t, struct isola_err *
                 if ((*f[i])[0] != '/' || access(*f[i], R_OK) < 0)
                         return err_set(err, EINVAL, "%s '%s': want a readable file's absolute path",
                                        keys[i], *f[i]);
+        return 0;
+}
+
+/* tls_name (migrate only, with the TLS files): the name the destination's
+ * certificate must have instead of the ADDR of "to". */
+static int body_tls_name(json_object *body, struct migrate_tls *t, struct isola_err *err)
+{
+        json_object *v = NULL;
+
+        if (v1_body_str(body, "tls_name", false, &t->name, err) < 0)
+                return -1;
+        if (!t->name)
+                return 0;
+        if (!t->cert)
+                return err_set(err, EINVAL, "tls_name needs TLS (tls_cert, tls_key, tls_ca)");
+        json_object_object_get_ex(body, "tls_name", &v);
+        if (strlen(t->name) != (size_t)json_object_get_string_len(v))
+                return err_set(err, EINVAL, "tls_name: want no NUL in a host name");
+        if (migrate_tls_name_check(t->name, err) < 0)
+                return err_prefix(err, "tls_name");
         return 0;
 }
 
@@ -118,7 +139,7 @@ static int migrate_out(struct vm_mgr *m, const struct mig_arg *a, FILE *out, str
 
         if (body_addr(a->body, "to", &to, err) < 0 ||
             body_int(a->body, "downtime_ms", 1, 60000, 300, &downtime, err) < 0 ||
-            body_tls(a->body, &tls, err) < 0 ||
+            body_tls(a->body, &tls, err) < 0 || body_tls_name(a->body, &tls, err) < 0 ||
             vm_mgr_ctl_path(m, a->ref, sock, sizeof(sock), err) < 0)
                 return -1;
         json_object *req = json_object_new_object();
@@ -129,6 +150,8 @@ static int migrate_out(struct vm_mgr *m, const struct mig_arg *a, FILE *out, str
                 json_object_object_add(req, "tls_key", json_object_new_string(tls.key));
                 json_object_object_add(req, "tls_ca", json_object_new_string(tls.ca));
         }
+        if (tls.name)
+                json_object_object_add(req, "tls_name", json_object_new_string(tls.name));
         int rc = ctl_request_wait(sock, "PUT", "/migrate", json_object_to_json_string(req), -1,
                                   &status, &answer, err);
         json_object_put(req);
@@ -242,6 +265,10 @@ static int receive_in(struct eng_ctx *e, struct vm_mgr *m, const struct mig_arg 
             body_int(a->body, "timeout_s", 1, 86400, 300, &timeout_s, err) < 0 ||
             body_tls(a->body, &tls, err) < 0)
                 return -1;
+        if (json_object_object_get_ex(a->body, "tls_name", NULL))
+                return err_set(err, EINVAL,
+                               "tls_name: only for migrate (the receiver checks the source's "
+                               "certificate against tls_ca only)");
         if (vm_mgr_inspect(m, a->ref, &keep, NULL) == 0) {
                 json_object_put(keep);
                 return err_set(err, EEXIST, "a VM named '%s' exists here", a->ref);

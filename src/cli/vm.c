@@ -38,6 +38,8 @@ static void usage(FILE *out)
                 "       isola vm receive NAME --listen ADDR:PORT [TLS]\n"
                 "         TLS: --tls-cert FILE --tls-key FILE --tls-ca FILE (TLS 1.3, each side\n"
                 "              verifies the other's certificate against the CA)\n"
+                "              [--tls-name NAME] (migrate: the name the destination's\n"
+                "              certificate must have; default the ADDR of --to)\n"
                 "       isola vm compare --kernel BZIMAGE --initrd INITRAMFS [options]\n"
                 "\n"
                 "  --kernel FILE          bzImage, PVH ELF (vmlinux) or ELF64 kernel\n"

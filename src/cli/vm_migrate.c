@@ -146,13 +146,13 @@ static int tls_absolute(struct migrate_tls *t, char abs[3][PATH_MAX], struct iso
 
 #define MIGRATE_USAGE                                                                              \
         "expected NAME --to ADDR:PORT [--downtime-ms 1-60000] [--tls-cert F --tls-key F --tls-ca " \
-        "F]"
+        "F [--tls-name NAME]]"
 
 int cli_vm_migrate(int argc, char **argv)
 {
         struct isola_err err = {0};
         struct vm_mgr *m = NULL;
-        char sock[PATH_MAX], body[4 * PATH_MAX + 512], ppath[PATH_MAX], abs[3][PATH_MAX];
+        char sock[PATH_MAX], body[4 * PATH_MAX + 1024], ppath[PATH_MAX], abs[3][PATH_MAX];
         struct mig_call c = {0};
         struct migrate_tls tls = {0};
         const char *to = NULL;
@@ -166,6 +166,8 @@ int cli_vm_migrate(int argc, char **argv)
                         to = argv[++i];
                 else if (!strcmp(argv[i], "--downtime-ms") && i + 1 < argc)
                         downtime = strtol(argv[++i], &end, 10);
+                else if (!strcmp(argv[i], "--tls-name") && i + 1 < argc)
+                        tls.name = argv[++i]; /* checked with the files */
                 else if (!tls_opt(argc, argv, &i, &tls))
                         return vm_cli_usage("migrate", MIGRATE_USAGE);
         }
@@ -184,6 +186,8 @@ int cli_vm_migrate(int argc, char **argv)
                 json_object_object_add(req, "tls_key", json_object_new_string(tls.key));
                 json_object_object_add(req, "tls_ca", json_object_new_string(tls.ca));
         }
+        if (tls.name)
+                json_object_object_add(req, "tls_name", json_object_new_string(tls.name));
         json_object_object_add(req, "downtime_ms", json_object_new_int64(downtime));
         if (pfd >= 0)
                 json_object_object_add(req, "progress_path", json_object_new_string(ppath));

@@ -57,20 +57,26 @@ static int send_record(struct migrate_conn *c, char type, const void *head, size
         return 0;
 }
 
-static int dial(const char *to, struct isola_err *err)
+/* The ADDR of "ADDR:PORT" ("[v6]:PORT" without the brackets) in host. */
+static int target_host(const char *to, char host[256], struct isola_err *err)
 {
-        char host[256];
         const char *colon = strrchr(to, ':');
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
 
-        if (!colon || colon == to || (size_t)(colon - to) >= sizeof(host))
+        if (!colon || colon == to || (size_t)(colon - to) >= 256)
                 return err_set(err, EINVAL, "migration target '%s': expected ADDR:PORT", to);
-        snprintf(host, sizeof(host), "%.*s", (int)(colon - to), to);
+        snprintf(host, 256, "%.*s", (int)(colon - to), to);
         if (host[0] == '[' && host[strlen(host) - 1] == ']') {
                 memmove(host, host + 1, strlen(host));
                 host[strlen(host) - 1] = 0;
         }
-        int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+        return 0;
+}
+
+static int dial(const char *to, const char *host, struct isola_err *err)
+{
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+
+        int rc = getaddrinfo(host, strrchr(to, ':') + 1, &hints, &ai);
         if (rc != 0)
                 return err_set(err, EINVAL, "migration target '%s': %s", to, gai_strerror(rc));
         int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -338,10 +344,18 @@ int migrate_send(struct machine *m, const struct machine_config *cfg, const char
         *st = (struct migrate_stats){0};
         machine_get_parts(m, &p);
         struct migrate_conn conn;
-        int fd = dial(to, err);
+        char host[256];
+        if (target_host(to, host, err) < 0)
+                return -1;
+        /* the destination's certificate must name the host dialled, unless
+         * the caller names another (QEMU's tls-hostname default) */
+        struct migrate_tls t = tls ? *tls : (struct migrate_tls){0};
+        if (!t.name)
+                t.name = host;
+        int fd = dial(to, host, err);
         if (fd < 0)
                 return -1;
-        if (migrate_conn_open(&conn, fd, tls, false, err) < 0) {
+        if (migrate_conn_open(&conn, fd, &t, false, err) < 0) {
                 migrate_conn_close(&conn);
                 return err_prefix(err, "migration to %s", to);
         }

@@ -31,13 +31,23 @@ struct machine_config;
 
 /* TLS for the stream (migrate_tls.c): PEM files, all NULL for plain TCP.
  * TLS 1.3 only; each side presents cert (key) and accepts the peer only
- * with a certificate that ca signed. */
+ * with a certificate that ca signed. The source (client) also wants the
+ * destination's certificate to name name (an IP address as an IP SAN, a
+ * host name as a DNS SAN or CN, OpenSSL's checks), as QEMU's tls-hostname;
+ * migrate_send uses the host of its ADDR:PORT when name is NULL. The
+ * receiver ignores name: a source's certificate names a client. */
 struct migrate_tls {
         const char *cert, *key, *ca;
+        const char *name; /* --tls-name; NULL: the address connected to */
 };
 bool migrate_tls_on(const struct migrate_tls *t);
-/* All three or none, each readable. */
+/* All three or none, each readable; a name only with them, and sane
+ * (migrate_tls_name_check). */
 int migrate_tls_check(const struct migrate_tls *t, struct isola_err *err);
+/* A name to check a certificate against: 1 to MIGRATE_TLS_NAME_MAX
+ * printable ASCII characters, no spaces. */
+#define MIGRATE_TLS_NAME_MAX 253
+int migrate_tls_name_check(const char *name, struct isola_err *err);
 
 /* One end of the stream over a connected socket fd (owned from here on). */
 struct migrate_conn {
@@ -46,8 +56,9 @@ struct migrate_conn {
 };
 /* The handshake when t is on (server: the receiving side). A plain peer on
  * a TLS server gets the answer 'T'; a plain receiver answers a TLS source
- * with 'F'. Errors name the failing side (certificate not trusted, our
- * certificate refused, no TLS). */
+ * with 'F'. The client checks the server's certificate for t->name (which
+ * it must have then). Errors name the failing side (certificate not
+ * trusted or naming another host, our certificate refused, no TLS). */
 int migrate_conn_open(struct migrate_conn *c, int fd, const struct migrate_tls *t, bool server,
                       struct isola_err *err);
 int migrate_conn_write(struct migrate_conn *c, const void *p, size_t n, struct isola_err *err);

@@ -1,13 +1,16 @@
 /* The migration stream's transport (migrate.h): plain TCP, or TLS 1.3 with
  * mutual authentication when certificate, key and CA are given: each side
  * presents its certificate and accepts the peer's only when the CA signed
- * it. A peer that speaks the other kind, or whose certificate the CA did
- * not sign, fails the handshake with one message naming that. */
+ * it; the source also wants the destination's certificate to name the host
+ * it meant (OpenSSL's host and IP checks, as QEMU's tls-hostname). A peer
+ * that speaks the other kind, or whose certificate the CA did not sign or
+ * names another host, fails the handshake with one message naming that. */
 #include <errno.h>
 #include <poll.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +29,30 @@ bool migrate_tls_on(const struct migrate_tls *t)
         return t && t->cert;
 }
 
+int migrate_tls_name_check(const char *name, struct isola_err *err)
+{
+        size_t n = strlen(name);
+        bool ok = n > 0 && n <= MIGRATE_TLS_NAME_MAX;
+        char shown[68];
+        size_t k = 0;
+
+        for (size_t i = 0; ok && i < n; i++)
+                ok = name[i] > ' ' && name[i] < 0x7f; /* printable, no space */
+        if (ok)
+                return 0;
+        /* the name as given, shortened, anything unprintable as '?' */
+        for (; k < n && k < 64; k++) {
+                shown[k] = name[k];
+                if (name[k] < ' ' || name[k] >= 0x7f)
+                        shown[k] = '?';
+        }
+        snprintf(shown + k, sizeof(shown) - k, "%s", n > 64 ? "..." : "");
+        return err_set(err, EINVAL,
+                       "'%s': want a host name or IP address (1 to %d printable characters, "
+                       "no spaces)",
+                       shown, MIGRATE_TLS_NAME_MAX);
+}
+
 int migrate_tls_check(const struct migrate_tls *t, struct isola_err *err)
 {
         const char *f[3] = {t->cert, t->key, t->ca};
@@ -36,6 +63,11 @@ int migrate_tls_check(const struct migrate_tls *t, struct isola_err *err)
                 given += f[i] != NULL;
         if (given != 0 && given != 3)
                 return err_set(err, EINVAL, "TLS needs all of --tls-cert, --tls-key and --tls-ca");
+        if (t->name && given == 0)
+                return err_set(err, EINVAL,
+                               "--tls-name needs TLS (--tls-cert, --tls-key, --tls-ca)");
+        if (t->name && migrate_tls_name_check(t->name, err) < 0)
+                return err_prefix(err, "--tls-name");
         for (int i = 0; i < given; i++)
                 if (access(f[i], R_OK) < 0)
                         return err_sys(err, "%s '%s'", names[i], f[i]);
@@ -100,15 +132,39 @@ static int refuse_plain(int fd, struct isola_err *err)
                        "--tls-key and --tls-ca)");
 }
 
-/* Why a handshake failed, from this side: the peer's certificate, the
- * peer refusing ours, or a peer that does not speak TLS. */
-static int handshake_failed(SSL *ssl, bool server, struct isola_err *err)
+/* The client wants the server's certificate to name name: an IP address
+ * as an IP SAN, anything else as a host name (DNS SANs, else the CN; no
+ * partial wildcards such as "w*.example"). OpenSSL checks it during the
+ * handshake and fails that with X509_V_ERR_{HOSTNAME,IP_ADDRESS}_MISMATCH. */
+static int expect_name(SSL *ssl, const char *name, struct isola_err *err)
+{
+        X509_VERIFY_PARAM *p = SSL_get0_param(ssl);
+
+        if (!name)
+                return err_set(err, EINVAL, "TLS: no name to check the destination against");
+        if (X509_VERIFY_PARAM_set1_ip_asc(p, name) == 1)
+                return 0;
+        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if (SSL_set1_host(ssl, name) != 1)
+                return err_set(err, EINVAL, "TLS: cannot check for the name '%s'", name);
+        return 0;
+}
+
+/* Why a handshake failed, from this side: the peer's certificate (not
+ * signed by the CA, or not naming name), the peer refusing ours, or a peer
+ * that does not speak TLS. */
+static int handshake_failed(SSL *ssl, bool server, const char *name, struct isola_err *err)
 {
         const char *peer = server ? "source" : "destination";
         char r[160];
         long v = SSL_get_verify_result(ssl);
 
         ssl_reason(r, sizeof(r));
+        if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH)
+                return err_set(err, EACCES,
+                               "TLS: the %s's certificate does not name %s (use --tls-name to "
+                               "check another name)",
+                               peer, name ? name : "the host");
         if (v != X509_V_OK)
                 return err_set(err, EACCES,
                                "TLS: the %s's certificate is not trusted: %s (--tls-ca)", peer,
@@ -145,9 +201,11 @@ int migrate_conn_open(struct migrate_conn *c, int fd, const struct migrate_tls *
         c->ssl = ssl;
         if (!ssl || SSL_set_fd(ssl, fd) != 1)
                 return err_set(err, ENOMEM, "TLS: out of memory");
+        if (!server && expect_name(ssl, t->name, err) < 0)
+                return -1;
         int rc = server ? SSL_accept(ssl) : SSL_connect(ssl);
         if (rc != 1)
-                return handshake_failed(ssl, server, err);
+                return handshake_failed(ssl, server, t->name, err);
         /* TLS 1.3: the client's handshake ends before the server has
          * checked the client's certificate; the server's first byte says
          * it has (or the alert comes instead). */
@@ -156,7 +214,7 @@ int migrate_conn_open(struct migrate_conn *c, int fd, const struct migrate_tls *
                 return migrate_conn_write(c, &ready, 1, err);
         ready = 0;
         if (SSL_read(ssl, &ready, 1) != 1)
-                return handshake_failed(ssl, server, err);
+                return handshake_failed(ssl, server, t->name, err);
         if (ready != TLS_READY)
                 return err_set(err, EPROTO, "TLS: unexpected first byte from the destination");
         return 0;

@@ -123,7 +123,8 @@ static const char *json_str(struct json_object *o, const char *key)
 }
 
 /* PUT /migrate {"to": "ADDR:PORT", "downtime_ms": N, "progress_path": F,
- * "tls_cert", "tls_key", "tls_ca": PEM files (all or none)}:
+ * "tls_cert", "tls_key", "tls_ca": PEM files (all or none), "tls_name":
+ * the name the destination's certificate must have (default: ADDR)}:
  * live migration; on success the VM stays paused here (the caller stops
  * this VMM). */
 static void put_migrate(void *opaque, const struct ctl_request *req, struct ctl_response *resp)
@@ -148,7 +149,7 @@ static void put_migrate(void *opaque, const struct ctl_request *req, struct ctl_
                 goto out;
         }
         struct migrate_tls tls = {json_str(root, "tls_cert"), json_str(root, "tls_key"),
-                                  json_str(root, "tls_ca")};
+                                  json_str(root, "tls_ca"), json_str(root, "tls_name")};
         if (migrate_tls_check(&tls, &err) < 0) {
                 ctl_reply_error(resp, 400, "%s", err.msg);
                 goto out;

@@ -101,6 +101,12 @@ check_match "migrate: one TLS file without the others 400" \
 check_match "migrate: TLS files by relative path 400" \
 	"$(A POST /vms/s4-mig/migrate -d "{\"to\": \"127.0.0.1:$PORT\", \"tls_cert\": \"c\", \"tls_key\": \"k\", \"tls_ca\": \"a\"}")" \
 	"^400 .*tls_cert 'c': want a readable file's absolute path"
+check_match "migrate: tls_name without the TLS files 400" \
+	"$(A POST /vms/s4-mig/migrate -d "{\"to\": \"127.0.0.1:$PORT\", \"tls_name\": \"h.example\"}")" \
+	'^400 .*tls_name needs TLS'
+check_match "migrate: a tls_name with a space 400" \
+	"$(A POST /vms/s4-mig/migrate -d "{\"to\": \"127.0.0.1:$PORT\", \"tls_cert\": \"$GUEST\", \"tls_key\": \"$GUEST\", \"tls_ca\": \"$GUEST\", \"tls_name\": \"a b\"}")" \
+	"^400 .*tls_name: 'a b': want a host name or IP address"
 check_match "migrate: an unknown VM 404" \
 	"$(A POST /vms/s4-nosuch/migrate -d "{\"to\": \"127.0.0.1:$PORT\"}")" '^404 .*s4-nosuch'
 A POST /vms -d "{\"name\": \"s4-idle\", \"config\": $CFG}" >/dev/null
@@ -125,6 +131,9 @@ check_match "receive: a bad VM name 400" \
 check_match "receive: timeout_s not a number 400" \
 	"$(B POST /vms/s4-mig/receive -d "{\"listen\": \"127.0.0.1:$PORT\", \"timeout_s\": \"1\"}")" \
 	'^400 .*timeout_s: want an integer'
+check_match "receive: a tls_name (the receiver checks the source against its CA only) 400" \
+	"$(B POST /vms/s4-mig/receive -d "{\"listen\": \"127.0.0.1:$PORT\", \"tls_name\": \"h.example\"}")" \
+	'^400 .*tls_name: only for migrate'
 B POST /vms -d "{\"name\": \"s4-taken\", \"config\": $CFG}" >/dev/null
 check_match "receive: a VM of that name exists here 409" \
 	"$(B POST /vms/s4-taken/receive -d "{\"listen\": \"127.0.0.1:$PORT\"}")" "^409 .*s4-taken"

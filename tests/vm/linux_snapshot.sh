@@ -11,6 +11,7 @@
 # them. Like kernel_shell.sh, runs in the KVM sandbox on kvm-pvm hosts.
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/lib/debian_kernel.sh"
+source "$(dirname "$0")/lib/pace.sh"
 isola=$ISOLA_BUILD/isola
 WAIT=${ISOLA_LINUX_WAIT:-300}
 [ -x "$isola" ] || skip_all "no isola binary at $isola"
@@ -73,16 +74,43 @@ fi
 A() { ISOLA_ROOT=$T/a ip netns exec "$nsa" "$isola" vm "$@"; }
 B() { ISOLA_ROOT=$T/b ip netns exec "$dst_ns" "$isola" vm "$@"; }
 field() { python3 -c "import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(o$1)"; }
-log_a() { A inspect "$1" | field '["paths"]["console_log"]'; }
-state_a() { A inspect "$1" | field '["state"]'; }
+log_a() { A inspect "$1" | jget console_log; }
+state_a() { A inspect "$1" | jget state; }
 count_last() { grep -aoE 'ISOLA-COUNT [0-9]+ ' "$1" 2>/dev/null | tail -1 | awk '{print $2}'; }
-# wait_count LOG N [SECONDS]: until LOG shows counter N or more.
+# wait_count LOG N [SECONDS [ALIVE...]]: until LOG shows counter N or more,
+# for at most SECONDS of wall-clock time (the sandbox makes every command
+# slow: a count of polls would stretch). With ALIVE, a command run every 5 s
+# that fails once the VM no longer runs: then it gives up at once.
 wait_count() {
-	for _ in $(seq $((${3:-60} * 10))); do
-		[ "$(count_last "$1")" -ge "$2" ] 2>/dev/null && return 0
-		sleep 0.1
+	local log=$1 n=$2 end=$((SECONDS + ${3:-60})) next=$((SECONDS + 5))
+	shift $(($# < 3 ? $# : 3))
+	while [ $SECONDS -lt $end ]; do
+		[ "$(count_last "$log")" -ge "$n" ] 2>/dev/null && return 0
+		if [ $# -gt 0 ] && [ $SECONDS -ge $next ]; then
+			"$@" || { [ "$(count_last "$log")" -ge "$n" ] 2>/dev/null; return; }
+			next=$((SECONDS + 5))
+		fi
+		sleep 0.2
 	done
 	return 1
+}
+# runs_a VM: the VM on side A is running.
+runs_a() { [ "$(state_a "$1")" = running ]; }
+# why_a VM LOG: on stderr, how VM ended and the end of its console.
+# A VM still running: where each VMM thread waits (vCPU threads all in
+# KVM_RUN point at the guest or the outer hypervisor, one in a futex or
+# read at isola), as tests/vm/kernel_shell.sh reports a stalled boot.
+why_a() {
+	local pid t threads=
+	diag_fail "$1: $(A inspect "$1" 2>&1 | field '["state"], o.get("exit_reason"), o.get("exit_code")' 2>&1)"
+	diag_fail "$1 console end: $(tail -c 1500 "$2" 2>&1 | tr -d '\r')"
+	pid=$(A inspect "$1" 2>/dev/null | jget vmm_pid 2>/dev/null)
+	[ -n "$pid" ] && [ -d "/proc/$pid" ] || return 0
+	for t in /proc/"$pid"/task/*; do
+		threads+=" [$(cat "$t/comm" 2>/dev/null) $(awk '{print $3}' "$t/stat" 2>/dev/null)"
+		threads+=" $(cat "$t/wchan" 2>/dev/null) $(cut -d' ' -f1 "$t/syscall" 2>/dev/null)]"
+	done
+	diag_fail "$1 VMM $pid threads (name state wchan syscall):$threads"
 }
 # verdict LOG...: the counter lines of the logs joined in order: each
 # counter one more than the one before (no reset, none lost or repeated),
@@ -129,41 +157,61 @@ is_ok() { [[ $1 == ok:* ]]; }
 phase() { diag "at $(($(date +%s) - start)) s: $*"; }
 
 # --- one boot: Debian's kernel through PVH, para mode ---
+# boot: creates and starts l4-lin and waits until its counter reaches 20;
+# says why on stderr when it does not.
+boot() {
+	local out
+	out=$(A create l4-lin --kernel "$DK_VMLINUX" --initrd "$T/initramfs.gz" --memory 128 --pv on --rng \
+		--cmdline "console=ttyS0 quiet" 2>&1 >/dev/null) || { diag_fail "vm create: $out"; return 1; }
+	out=$(A start l4-lin 2>&1 >/dev/null) || { diag_fail "vm start: $out"; return 1; }
+	src_log=$(log_a l4-lin)
+	wait_count "$src_log" 20 "$WAIT" runs_a l4-lin && return 0
+	why_a l4-lin "$src_log"
+	diag_fail "after $(($(date +%s) - start)) s"
+	return 1
+}
 start=$(date +%s)
-A create l4-lin --kernel "$DK_VMLINUX" --initrd "$T/initramfs.gz" --memory 128 --pv on --rng \
-	--cmdline "console=ttyS0 quiet" >/dev/null
-A start l4-lin >/dev/null
-src_log=$(log_a l4-lin)
-check "the Linux guest boots and counts" wait_count "$src_log" 20 "$WAIT"
-diag "boot to count 20 in $(($(date +%s) - start)) s (kernel $DK_KVER${ISOLA_IN_KVM_SANDBOX:+, in the KVM sandbox})"
-check_match "kvm-clock is its clocksource" "$(grep -a 'ISOLA-LINUX clocksource' "$src_log" | tr -d '\r')" "kvm-clock$"
-check_match "virtio-rng is its hwrng" "$(grep -a 'ISOLA-LINUX hwrng' "$src_log" | tr -d '\r')" "virtio_rng"
-[ "$(count_last "$src_log")" -ge 20 ] 2>/dev/null || {
-	diag "$(tail -5 "$src_log")"
+booted=0
+if boot; then
+	booted=1
+elif [ -n "${ISOLA_IN_KVM_SANDBOX:-}" ]; then
+	# In the sandbox only, a second boot: there the emulated SVM under
+	# QEMU's TCG has failed on its own (the whole outer guest died in one
+	# run of four, 2026-12-02), and CI once saw this first boot not count
+	# within 30 min with no word why (now said above). Twice fails.
+	diag "the first boot failed (why above); in the KVM sandbox the guest boots once more"
+	A rm -f l4-lin >/dev/null 2>&1
+	start=$(date +%s)
+	boot && booted=1
+fi
+check "the Linux guest boots and counts" [ $booted = 1 ] || {
 	done_testing
 	exit
 }
+diag "boot to count 20 in $(($(date +%s) - start)) s (kernel $DK_KVER${ISOLA_IN_KVM_SANDBOX:+, in the KVM sandbox})"
+check_match "kvm-clock is its clocksource" "$(grep -a 'ISOLA-LINUX clocksource' "$src_log" | tr -d '\r')" "kvm-clock$"
+check_match "virtio-rng is its hwrng" "$(grep -a 'ISOLA-LINUX hwrng' "$src_log" | tr -d '\r')" "virtio_rng"
 
 # --- snapshot of the running VM (pause, save, resume), restored beside it ---
 phase "snapshot"
 out=$(A snapshot create l4-lin s1 2>&1)
 check_eq "snapshot create of the running Linux VM" "$out" s1
 n=$(count_last "$src_log")
-check "the source counts on after the snapshot" wait_count "$src_log" $((n + 5))
+check "the source counts on after the snapshot" wait_count "$src_log" $((n + 5)) 60 runs_a l4-lin ||
+	why_a l4-lin "$src_log"
 out=$(A restore l4-lin s1 --name l4-r1 2>&1)
 check_eq "restore --name makes a second VM" "$out" l4-r1
 r1_log=$(log_a l4-r1)
 phase "restored l4-r1"
-check "the restored Linux counts" wait_count "$r1_log" $((n + 5))
+check "the restored Linux counts" wait_count "$r1_log" $((n + 5)) 60 runs_a l4-r1 ||
+	why_a l4-r1 "$r1_log"
 n1=$(count_last "$r1_log")
 n0=$(count_last "$src_log")
 check "both run independently: the source and the restored VM count on" \
 	bash -c "$(declare -f count_last wait_count); wait_count '$src_log' $((n0 + 5)) && wait_count '$r1_log' $((n1 + 5))" || {
 	# why one of them stopped: its exit and the end of its console
-	for v in l4-lin l4-r1; do
-		diag "$v: $(A inspect $v 2>&1 | field '["state"], o.get("exit_reason"), o.get("exit_code")' 2>&1)"
-	done
-	diag "l4-r1 console end: $(tail -c 1500 "$r1_log" | tr -d '\r')"
+	why_a l4-lin "$src_log"
+	why_a l4-r1 "$r1_log"
 }
 res=$(verdict --from "$src_log" "$r1_log")
 check "restored counter continues the snapshot's value, uptime monotonic ($res)" is_ok "$res"
@@ -185,13 +233,15 @@ A restore l4-lin s2 --name l4-r2 >/dev/null
 r2_log=$(log_a l4-r2)
 phase "restored l4-r2"
 n=$(count_last "$src_log")
-wait_count "$r2_log" 0
+wait_count "$r2_log" 0 60 runs_a l4-r2
 first=$(grep -aoE 'ISOLA-COUNT [0-9]+ ' "$r2_log" | head -1 | awk '{print $2}')
-check "the VM restored from the live snapshot counts" wait_count "$r2_log" $((${first:-0} + 5))
+check "the VM restored from the live snapshot counts" wait_count "$r2_log" $((${first:-0} + 5)) 60 runs_a l4-r2 ||
+	why_a l4-r2 "$r2_log"
 res=$(verdict --from "$src_log" "$r2_log")
 check "live snapshot -> restore: the counter continues, uptime monotonic ($res)" is_ok "$res"
 A kill l4-r2 >/dev/null
-check "the source still counts" wait_count "$src_log" $((n + 5))
+check "the source still counts" wait_count "$src_log" $((n + 5)) 60 runs_a l4-lin ||
+	why_a l4-lin "$src_log"
 
 # --- live migration from namespace A to B ---
 # In the KVM sandbox it runs only with ISOLA_LINUX_MIGRATE=1: there the
@@ -223,11 +273,11 @@ recv=
 check_match "migrate of the Linux VM reports rounds, bytes and downtime" "$out" \
 	"^l4-lin: [0-9]+ rounds, [0-9.]+ MiB, downtime [0-9.]+ ms"
 diag "$out"
-check_eq "the destination VM runs" "$(B inspect l4-lin 2>/dev/null | field '["state"]' 2>/dev/null)" running
+check_eq "the destination VM runs" "$(B inspect l4-lin 2>/dev/null | jget state 2>/dev/null)" running
 for _ in $(seq 50); do [ "$(state_a l4-lin)" = stopped ] && break; sleep 0.1; done
 check_eq "the source VM stopped" "$(state_a l4-lin)" stopped
 phase "migrated"
-dst_log=$(B inspect l4-lin 2>/dev/null | field '["paths"]["console_log"]' 2>/dev/null)
+dst_log=$(B inspect l4-lin 2>/dev/null | jget console_log 2>/dev/null)
 n=$(count_last "$src_log")
 check "the migrated Linux counts on" wait_count "${dst_log:-/nonexistent}" $((n + 10)) 30 || {
 	# why the destination stopped: its exit and the end of its console

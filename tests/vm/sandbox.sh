@@ -42,6 +42,16 @@ check_eq "... but the host's file is unchanged" "$(cat "$T/ro-file")" "host file
 OUT=$("$SB" -- true 2>&1)
 check_eq "a command that succeeds: 0" "$?:$OUT" "0:"
 
+# The watchdog: a console silent for longer than ISOLA_SANDBOX_HUNG is a
+# hung outer guest (its heartbeat comes every 20 s, so 8 s trips it).
+OUT=$(ISOLA_SANDBOX_HUNG=8 "$SB" -- sleep 120 2>&1)
+RC=$?
+check_eq "a silent console: exit 125" "$RC" 125
+check_match "... with one line saying the outer guest hung" "$OUT" \
+	"kvm-sandbox: the outer guest hung: its console was silent for 8s"
+OUT=$(ISOLA_SANDBOX_TCG_THREAD=single "$SB" -- echo one thread 2>&1)
+check_eq "one TCG thread (ISOLA_SANDBOX_TCG_THREAD=single) runs it too" "$?:$OUT" "0:one thread"
+
 # No package archive and no cached kernel: one line, status 125.
 empty=$(mktemp -d "$T/cache.XXXXXX")
 OUT=$(ISOLA_KERNEL_CACHE=$empty unshare -n "$SB" -- true 2>&1)

@@ -5,6 +5,7 @@
 # the destination runs; a refused or broken migration leaves the source
 # running, and a source killed mid-way leaves nothing on the destination.
 source "$(dirname "$0")/../lib/tap.sh"
+source "$(dirname "$0")/lib/pace.sh"
 
 isola=$ISOLA_BUILD/isola
 guest=$ISOLA_BUILD/guest/testguest.elf
@@ -43,23 +44,19 @@ ip -n "$nsb" link set s2mb$$ up
 A() { ISOLA_ROOT=$src_root ip netns exec "$nsa" "$isola" vm "$@"; }
 B() { ISOLA_ROOT=$dst_root ip netns exec "$nsb" "$isola" vm "$@"; }
 field() { python3 -c "import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(o$1)"; }
-wait_lines() {
-	for _ in $(seq 200); do
-		[ "$(grep -ac 'ISOLA-COUNT' "$1" 2>/dev/null)" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+wait_lines() { until_s 20 has_lines "$1" "$2"; }
 count_last() { grep -aoE 'ISOLA-COUNT [0-9]+' "$1" | tail -1 | awk '{print $2}'; }
 # counts_past LOG N: the guest's counter goes past N within 10 s (a paused or
 # dead source never does; a loaded host may take a while to log the next line)
-counts_past() {
-	for _ in $(seq 100); do
-		[ "$(count_last "$1")" -gt "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+past() { [ "$(count_last "$1")" -gt "$2" ]; }
+counts_past() { until_s 10 past "$1" "$2"; }
+# listening NS PORT: something listens on PORT in namespace NS.
+listening() { ip netns exec "$1" ss -ltn 2>/dev/null | grep -q ":$2 "; }
+# reap PID: waits for a receiver or helper; one that has not ended within
+# 60 s (a failed migration can leave a receiver waiting) is killed.
+reap() { until_s 60 is_gone "$1" || kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+a_state() { A inspect "$1" | jget state; }
+a_stopped() { [ "$(a_state "$1")" = stopped ]; }
 consecutive() {
 	python3 - "$1" <<'EOF'
 import re, sys
@@ -72,15 +69,12 @@ EOF
 receive_bg() {
 	B receive "$1" --listen 10.227.0.2:$port >"$tmp/recv.out" 2>&1 &
 	recv=$!
-	for _ in $(seq 50); do
-		ip netns exec "$nsb" ss -ltn 2>/dev/null | grep -q ":$port " && return 0
-		sleep 0.1
-	done
+	until_s 5 listening "$nsb" $port
 }
 
 A create s2-mig --kernel "$guest" --memory 256 --cmdline "tests=count count_ms=10" >/dev/null
 A start s2-mig >/dev/null
-src_log=$(A inspect s2-mig | field '["paths"]["console_log"]')
+src_log=$(A inspect s2-mig | jget console_log)
 check "the source VM counts" wait_lines "$src_log" 20
 
 # --- nobody listening: refused, the source goes on ---
@@ -88,14 +82,14 @@ out=$(A migrate s2-mig --to 10.227.0.2:$port 2>&1)
 check_match "migration to a closed port fails" "$out" "10.227.0.2:$port.*Connection refused"
 n=$(count_last "$src_log")
 sleep 0.3
-check_eq "the source is still running" "$(A inspect s2-mig | field '["state"]')" "running"
+check_eq "the source is still running" "$(A inspect s2-mig | jget state)" "running"
 check "and still counting" counts_past "$src_log" "$n"
 
 # --- the destination cannot take it (a VM of that name exists there): source goes on ---
 B create s2-mig --kernel "$guest" --memory 16 --cmdline "tests=" >/dev/null
 receive_bg s2-mig
 out=$(A migrate s2-mig --to 10.227.0.2:$port 2>&1)
-wait "$recv"
+reap "$recv"
 check_match "a destination that fails is reported" "$out" "migration"
 check_match "the receiver says why" "$(cat "$tmp/recv.out")" "s2-mig"
 n=$(count_last "$src_log")
@@ -122,30 +116,27 @@ print(got)
 c.close()  # as a killed receiver's kernel would
 EOF
 fake=$!
-for _ in $(seq 100); do
-	ip netns exec "$nsb" ss -ltn 2>/dev/null | grep -q ":$port " && break
-	sleep 0.1
-done
+until_s 10 listening "$nsb" $port
 out=$(A migrate s2-mig --to 10.227.0.2:$port 2>&1)
-wait "$fake"
+reap "$fake"
 check_match "a destination gone mid-stream fails the migration" "$out" "migration"
 n=$(count_last "$src_log")
 sleep 0.3
-check_eq "the source is running after the broken stream" "$(A inspect s2-mig | field '["state"]')" "running"
+check_eq "the source is running after the broken stream" "$(A inspect s2-mig | jget state)" "running"
 check "and counting" counts_past "$src_log" "$n"
 
 # --- live migration: the counter goes on on the other side ---
 receive_bg s2-mig
 out=$(A migrate s2-mig --to 10.227.0.2:$port --downtime-ms 300 2>&1)
-wait "$recv"
+reap "$recv"
 check_match "migrate reports rounds, bytes and downtime" "$out" \
 	"^s2-mig: [0-9]+ rounds, [0-9.]+ MiB, downtime [0-9.]+ ms \(estimated [0-9.]+ ms\), total [0-9]+ ms$"
 diag "$out"
 check_eq "the receiver names the VM" "$(cat "$tmp/recv.out")" "s2-mig"
-check_eq "the destination VM runs" "$(B inspect s2-mig | field '["state"]')" "running"
-for _ in $(seq 50); do [ "$(A inspect s2-mig | field '["state"]')" = stopped ] && break; sleep 0.1; done
-check_eq "the source VM stopped" "$(A inspect s2-mig | field '["state"]')" "stopped"
-dst_log=$(B inspect s2-mig | field '["paths"]["console_log"]')
+check_eq "the destination VM runs" "$(B inspect s2-mig | jget state)" "running"
+until_s 5 a_stopped s2-mig
+check_eq "the source VM stopped" "$(A inspect s2-mig | jget state)" "stopped"
+dst_log=$(B inspect s2-mig | jget console_log)
 check "the destination keeps counting" wait_lines "$dst_log" 30
 cat "$src_log" "$dst_log" >"$tmp/joined.log"
 res=$(consecutive "$tmp/joined.log")
@@ -159,14 +150,14 @@ B2A() { # stdout a pseudo-terminal (script(1))
 }
 ISOLA_ROOT=$src_root ip netns exec "$nsa" "$isola" vm receive s2-mig2 --listen 10.227.0.1:$((port + 1)) >"$tmp/recv2.out" 2>&1 &
 recv=$!
-for _ in $(seq 50); do ip netns exec "$nsa" ss -ltn 2>/dev/null | grep -q ":$((port + 1)) " && break; sleep 0.1; done
+until_s 5 listening "$nsa" $((port + 1))
 out=$(B2A 2>&1 | tr '\r' '\n')
-wait "$recv"
+reap "$recv"
 check_match "on a terminal: a progress line" "$out" \
 	"s2-mig: (precopy|stop-and-copy) round [0-9]+, [0-9.]+ MiB sent, dirty [0-9.]+ MiB/s, est\. downtime [0-9.]+ ms"
 check_match "... and the summary line" "$out" "s2-mig: [0-9]+ rounds, [0-9.]+ MiB, downtime [0-9.]+ ms"
 diag "$(grep -a 'rounds' <<<"$out")"
-back_log=$(A inspect s2-mig2 | field '["paths"]["console_log"]')
+back_log=$(A inspect s2-mig2 | jget console_log)
 check "the VM migrated back keeps counting" wait_lines "$back_log" 20
 cat "$src_log" "$dst_log" "$back_log" >"$tmp/joined.log"
 res=$(consecutive "$tmp/joined.log")
@@ -176,7 +167,7 @@ check "source + destination + back: one unbroken counter ($res)" \
 # --- the source dies mid-stream: the receiver leaves no VM behind ---
 receive_bg s2-back
 ip netns exec "$nsa" python3 "$ISOLA_SRC/tests/vm/lib/cut_migration.py" 10.227.0.2 "$port" "$guest"
-wait "$recv"
+reap "$recv"
 check_match "the receiver reports the cut stream" "$(cat "$tmp/recv.out")" "closed the connection early"
 check "the receiver of a cut stream leaves no VM" \
 	bash -c "! ISOLA_ROOT=$dst_root '$isola' vm inspect s2-back >/dev/null 2>&1"
@@ -189,18 +180,19 @@ receive_bg s2-wait
 ip netns exec "$nsa" python3 "$ISOLA_SRC/tests/vm/lib/cut_migration.py" --hold 10.227.0.2 "$port" \
 	"$guest" >"$tmp/hold.out" 2>&1 &
 hold=$!
-for _ in $(seq 100); do grep -q . "$tmp/hold.out" && break; sleep 0.1; done
+until_s 30 has_line "$tmp/hold.out" .
 check_eq "the receiver tells the source once the VM's VMM is up" "$(head -1 "$tmp/hold.out")" "W"
-vmm=$(B inspect s2-wait | field '["vmm_pid"]')
+vmm=$(B inspect s2-wait | jget vmm_pid)
 check "the destination's VMM waits for the state" kill -0 "$vmm"
 out=$(B snapshot create s2-wait early 2>&1)
-check_match "a snapshot of a VM still being received is refused" "$out" "still being received"
+check_match "a snapshot of a VM still being received is refused" "$out" "still being received" ||
+	diag_fail "s2-wait: $(B inspect s2-wait 2>&1 | field '["state"], o.get("exit_reason"), o["vmm_pid"]' 2>&1)"
 pkill -9 -f "vm receive s2-wait --listen"
-wait "$recv" 2>/dev/null
-gone() { for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
+reap "$recv"
+gone() { until_s 10 is_gone "$1"; }
 check "a receiver killed meanwhile takes the waiting VMM along" gone "$vmm"
 kill "$hold" 2>/dev/null
-wait "$hold" 2>/dev/null
+reap "$hold"
 B rm -f s2-wait >/dev/null 2>&1
 
 # --- a VM with a qcow2 disk (shared storage: the same path on both sides);
@@ -208,16 +200,16 @@ B rm -f s2-wait >/dev/null 2>&1
 # with the state: the guest's disk test runs there after the migration ---
 "$isola" disk create -f qcow2 "$tmp/m.qcow2" 4M >/dev/null
 A create s2-dmig --kernel "$guest" --memory 64 --disk "$tmp/m.qcow2,bus=virtio" \
-	--cmdline "tests=count,vblk count_n=60 count_ms=50" >/dev/null
+	--cmdline "tests=count,vblk count_n=$(pace 60) count_ms=50" >/dev/null
 A start s2-dmig >/dev/null
-dsrc=$(A inspect s2-dmig | field '["paths"]["console_log"]')
+dsrc=$(A inspect s2-dmig | jget console_log)
 wait_lines "$dsrc" 5
 receive_bg s2-dmig
 out=$(A migrate s2-dmig --to 10.227.0.2:$port 2>&1)
-wait "$recv"
+reap "$recv"
 check_match "the VM with a qcow2 disk migrates" "$out" "s2-dmig: [0-9]+ rounds"
-ddst=$(B inspect s2-dmig 2>/dev/null | field '["paths"]["console_log"]')
-vblk_done() { for _ in $(seq 100); do grep -aq 'ISOLA-TEST vblk' "$ddst" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+ddst=$(B inspect s2-dmig 2>/dev/null | jget console_log)
+vblk_done() { until_s 10 has_line "$ddst" "ISOLA-TEST vblk"; }
 vblk_done
 check_match "on the destination the guest writes and reads its disk" \
 	"$(grep -a 'ISOLA-TEST vblk' "$ddst" 2>/dev/null)" "ISOLA-TEST vblk PASS"

@@ -6,6 +6,7 @@
 # of a VM with a writable disk, a missing directory, a corrupt state file
 # and `vm create --restore` are refused with one line each.
 source "$(dirname "$0")/../lib/tap.sh"
+source "$(dirname "$0")/lib/pace.sh"
 
 isola=$ISOLA_BUILD/isola
 vmm=$ISOLA_BUILD/isola-vmm
@@ -25,10 +26,7 @@ trap cleanup EXIT
 
 field() { "$isola" vm inspect "$1" | python3 -c \
 	'import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(eval("o"+sys.argv[1]))' "$2"; }
-wait_line() {
-	for _ in $(seq 200); do grep -aqE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-	return 1
-}
+wait_line() { until_s 20 has_line "$1" "$2"; }
 consecutive() {
 	python3 - "$@" <<'EOF'
 import re, sys
@@ -42,7 +40,7 @@ EOF
 # as a check: the status only (its line would be an unknown TAP line)
 consecutive_ok() { consecutive "$@" >/dev/null; }
 
-"$isola" vm create s4-o --kernel "$guest" --memory 64 --cmdline "tests=count count_n=600 count_ms=5" >/dev/null
+"$isola" vm create s4-o --kernel "$guest" --memory 64 --cmdline "tests=count count_n=$(pace 600) count_ms=5" >/dev/null
 "$isola" vm start s4-o >/dev/null
 log=$(field s4-o '["paths"]["console_log"]')
 wait_line "$log" 'ISOLA-COUNT 20$'
@@ -52,14 +50,14 @@ check_eq "a snapshot of the paused source" "$("$isola" vm snapshot create s4-o s
 cp "$log" "$tmp/src.log"
 dir=$(dirname "$log")/snapshots/snap
 
-timeout 60 "$isola" vm run --restore "$dir" --console-log "$tmp/run.log" --stats="$tmp/run.json"
+timeout "$(pace 60)" "$isola" vm run --restore "$dir" --console-log "$tmp/run.log" --stats="$tmp/run.json"
 check_eq "vm run --restore: the restored guest finishes its test (exit 0)" "$?" 0
 res=$(consecutive "$tmp/src.log" "$tmp/run.log")
 check "vm run --restore: the counter goes on from the snapshot ($res)" \
 	consecutive_ok "$tmp/src.log" "$tmp/run.log"
 check_match "vm run --restore: --stats has the VMM's setup time" "$(cat "$tmp/run.json")" '"setup_ms"'
 
-timeout 60 "$vmm" --restore "$dir" --console-log "$tmp/vmm.log" --stats "$tmp/vmm.json"
+timeout "$(pace 60)" "$vmm" --restore "$dir" --console-log "$tmp/vmm.log" --stats "$tmp/vmm.json"
 check_eq "isola-vmm --restore: the restored guest finishes its test (exit 0)" "$?" 0
 res=$(consecutive "$tmp/src.log" "$tmp/vmm.log")
 check "isola-vmm --restore: the counter goes on from the snapshot ($res)" \

@@ -7,6 +7,7 @@
 # another VM's snapshots are byte-for-byte untouched. Also: `isola vm
 # --help` and `vm snapshot --help` name every flag.
 source "$(dirname "$0")/../lib/tap.sh"
+source "$(dirname "$0")/lib/pace.sh"
 
 isola=$ISOLA_BUILD/isola
 guest=$ISOLA_BUILD/guest/testguest.elf
@@ -26,17 +27,9 @@ trap cleanup EXIT
 
 field() { "$isola" vm inspect "$1" | python3 -c \
 	'import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(eval("o"+sys.argv[1]))' "$2"; }
-wait_line() {
-	for _ in $(seq $((${3:-20} * 10))); do
-		grep -aqE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-wait_stopped() {
-	for _ in $(seq 100); do [ "$(field "$1" '["state"]')" = stopped ] && return 0; sleep 0.1; done
-	return 1
-}
+wait_line() { until_s "${3:-20}" has_line "$1" "$2"; }
+is_stopped() { [ "$("$isola" vm inspect "$1" | jget state)" = stopped ]; }
+wait_stopped() { until_s 10 is_stopped "$1"; }
 pattern() { python3 "$ISOLA_SRC/tests/vm/guest_pattern.py" "$@" >/dev/null; }
 backing() { qemu-img info -U --output json "$1" |
 	python3 -c 'import json,sys; print(json.load(sys.stdin).get("backing-filename", "-"))'; }
@@ -61,9 +54,9 @@ base_sum=$(sha256sum <"$tmp/base.raw")
 qemu-img create -q -f qcow2 -b "$tmp/base.raw" -F raw "$tmp/a.qcow2"
 qemu-io -f qcow2 -c "write -P 0x42 51200 512" "$tmp/a.qcow2" >/dev/null
 "$isola" vm create s4-a --kernel "$guest" --memory 64 --disk "$tmp/a.qcow2,bus=virtio" \
-	--cmdline "tests=count,vblk count_n=40 count_ms=50" >/dev/null
+	--cmdline "tests=count,vblk count_n=$(pace 40) count_ms=50" >/dev/null
 "$isola" vm start s4-a >/dev/null
-a_log=$(field s4-a '["paths"]["console_log"]')
+a_log=$("$isola" vm inspect s4-a | jget console_log)
 a_dir=$(dirname "$a_log")
 wait_line "$a_log" 'ISOLA-COUNT 3$'
 "$isola" vm snapshot create s4-a s1 >/dev/null
@@ -76,7 +69,7 @@ qemu-img convert -U -O raw "$tmp/a.qcow2" "$tmp/a-before.raw"
 
 # --- C (stopped) and D (running) restored from A's snapshot ---
 "$isola" vm restore s4-a s1 --name s4-c >/dev/null
-c_log=$(field s4-c '["paths"]["console_log"]')
+c_log=$("$isola" vm inspect s4-c | jget console_log)
 check "C (restored from A's snapshot) writes its disk and powers off" \
 	wait_line "$c_log" '^ISOLA-DONE.*fail=0' 30
 wait_stopped s4-c
@@ -84,7 +77,7 @@ c_disk=$(field s4-c '["config"]["disks"][0]["path"]')
 qemu-img convert -U -O raw "$c_disk" "$tmp/c-before.raw"
 "$isola" vm restore s4-a s1 --name s4-d >/dev/null
 "$isola" vm pause s4-d >/dev/null
-d_log=$(field s4-d '["paths"]["console_log"]')
+d_log=$("$isola" vm inspect s4-d | jget console_log)
 d_disk=$(field s4-d '["config"]["disks"][0]["path"]')
 
 # --- B: another VM with its own snapshot ---
@@ -92,7 +85,7 @@ d_disk=$(field s4-d '["config"]["disks"][0]["path"]')
 "$isola" vm create s4-b --kernel "$guest" --memory 64 --disk "$tmp/b.qcow2,bus=virtio" \
 	--cmdline "tests=count count_n=1000 count_ms=50" >/dev/null
 "$isola" vm start s4-b >/dev/null
-b_log=$(field s4-b '["paths"]["console_log"]')
+b_log=$("$isola" vm inspect s4-b | jget console_log)
 b_dir=$(dirname "$b_log")
 wait_line "$b_log" 'ISOLA-COUNT 2$'
 "$isola" vm snapshot create s4-b bs1 >/dev/null
@@ -101,7 +94,7 @@ wait_stopped s4-b
 b_sum=$(tree_sum "$b_dir/snapshots")
 
 # --- rm A ---
-check_eq "D is running (paused) when A is removed" "$(field s4-d '["state"]')" "paused"
+check_eq "D is running (paused) when A is removed" "$("$isola" vm inspect s4-d | jget state)" "paused"
 out=$("$isola" vm rm s4-a 2>&1)
 check_eq "vm rm of a VM with a snapshot that others build on succeeds" "$?:$out" "0:s4-a"
 check "A's data directory (snapshots/ included) is gone" test ! -e "$a_dir"

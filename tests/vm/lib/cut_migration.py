@@ -24,7 +24,9 @@ s.sendall(b"C" + struct.pack("<I", len(cfg)) + cfg)
 page = b"\x11" * 4096
 s.sendall(b"P" + struct.pack("<I", 8 + len(page)) + struct.pack("<Q", 0) + page)
 if hold:
-    s.settimeout(60)
+    # long: in the KVM sandbox a cold python3 start in the test alone took
+    # most of a minute; the test kills this process when it is done
+    s.settimeout(300)
     print(s.recv(1).decode(errors="replace"), flush=True)
-    time.sleep(60)
+    time.sleep(300)
 s.close()

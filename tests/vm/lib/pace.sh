@@ -1,0 +1,49 @@
+# Pacing for the VM tests, sourced after tests/lib/tap.sh.
+#
+# In the KVM sandbox (scripts/kvm-sandbox: QEMU's TCG emulating SVM) each
+# command a test runs is 10-50 times slower than on a host (an exec of a
+# dynamically linked program ~200 ms), while a guest's timers run in real
+# time. Two consequences, and what they get here:
+#  - a wait bounded by a number of polls stretches with the cost of each
+#    poll (a 30 s wait took 30 min): `until_s` bounds it by wall-clock time;
+#  - a guest that does its work and powers off after a few seconds is gone
+#    before the test's slow steps reach it: `pace N` scales how long such
+#    a guest runs (its count of lines), by PACE, 1 on a host.
+# ISOLA_TEST_PACE overrides the factor (e.g. to try a host at sandbox pace).
+if [ -n "${ISOLA_TEST_PACE:-}" ]; then
+	PACE=$ISOLA_TEST_PACE
+elif [ -n "${ISOLA_IN_KVM_SANDBOX:-}" ]; then
+	PACE=10
+else
+	PACE=1
+fi
+
+# pace N: N times the pace factor.
+pace() { echo $(($1 * PACE)); }
+
+# until_s SECONDS CMD...: runs CMD every 0.1 s until it succeeds; fails once
+# SECONDS (times the pace factor) of wall-clock time have passed.
+until_s() {
+	local end=$((SECONDS + $1 * PACE))
+	shift
+	while :; do
+		"$@" && return 0
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.1
+	done
+}
+
+# has_line FILE REGEX: FILE has a line matching the extended REGEX.
+has_line() { grep -aqE "$2" "$1" 2>/dev/null; }
+# has_lines FILE N: FILE has N counter lines (ISOLA-COUNT) or more.
+has_lines() { [ "$(grep -ac 'ISOLA-COUNT' "$1" 2>/dev/null)" -ge "$2" ]; }
+# is_gone PID: no such process.
+is_gone() { ! kill -0 "$1" 2>/dev/null; }
+# jget KEY: the first value of KEY in the JSON on stdin (a string's text or
+# a number), in bash itself: `isola vm inspect X | jget state`. A python3
+# start costs about a second in the sandbox; this costs a fork.
+jget() {
+	local j re="\"$1\": *\"?([^\",}"$'\n'"]*)"
+	IFS= read -r -d '' j
+	[[ $j =~ $re ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+}
