@@ -34,7 +34,7 @@ cleanup() {
 	for r in "$T/a" "$T/b"; do
 		for v in l4-lin l4-r1 l4-r2; do ISOLA_ROOT=$r "$isola" vm rm -f "$v" >/dev/null 2>&1; done
 	done
-	[ -n "$recv" ] && kill -KILL "$recv" 2>/dev/null
+	[ -n "$recv" ] && kill_tree "$recv"
 	ip netns del "$nsa" 2>/dev/null
 	ip netns del "$nsb" 2>/dev/null
 	if [ -n "${ISOLA_TEST_KEEP:-}" ]; then echo "# kept $T"; else rm -rf "$T"; fi
@@ -266,8 +266,7 @@ done
 out=$(A migrate l4-lin --to $dst_ip:$port --downtime-ms 300 2>&1)
 # A failed migration may leave the receiver waiting for ever (it does not
 # end on SIGTERM while it waits): SIGKILL; cleanup removes what it made.
-for _ in $(seq 100); do kill -0 "$recv" 2>/dev/null || break; sleep 0.1; done
-kill -KILL "$recv" 2>/dev/null
+until_s 10 is_gone "$recv" || kill_tree "$recv"
 wait "$recv"
 recv=
 check_match "migrate of the Linux VM reports rounds, bytes and downtime" "$out" \

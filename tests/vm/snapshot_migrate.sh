@@ -24,8 +24,8 @@ cleanup() {
 	for r in "$src_root" "$dst_root"; do
 		for v in s2-mig s2-mig2 s2-wait s2-dmig; do ISOLA_ROOT=$r "$isola" vm rm -f "$v" >/dev/null 2>&1; done
 	done
-	[ -n "${recv:-}" ] && kill "$recv" 2>/dev/null
-	[ -n "${hold:-}" ] && kill "$hold" 2>/dev/null
+	[ -n "${recv:-}" ] && kill_tree "$recv" TERM
+	[ -n "${hold:-}" ] && kill_tree "$hold" TERM
 	ip netns del "$nsa" 2>/dev/null
 	ip netns del "$nsb" 2>/dev/null
 	rm -rf "$tmp"
@@ -54,7 +54,7 @@ counts_past() { until_s 10 past "$1" "$2"; }
 listening() { ip netns exec "$1" ss -ltn 2>/dev/null | grep -q ":$2 "; }
 # reap PID: waits for a receiver or helper; one that has not ended within
 # 60 s (a failed migration can leave a receiver waiting) is killed.
-reap() { until_s 60 is_gone "$1" || kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+reap() { until_s 60 is_gone "$1" || kill_tree "$1"; wait "$1" 2>/dev/null; }
 a_state() { A inspect "$1" | jget state; }
 a_stopped() { [ "$(a_state "$1")" = stopped ]; }
 consecutive() {
@@ -191,7 +191,7 @@ pkill -9 -f "vm receive s2-wait --listen"
 reap "$recv"
 gone() { until_s 10 is_gone "$1"; }
 check "a receiver killed meanwhile takes the waiting VMM along" gone "$vmm"
-kill "$hold" 2>/dev/null
+kill_tree "$hold" TERM
 reap "$hold"
 B rm -f s2-wait >/dev/null 2>&1
 

@@ -26,7 +26,7 @@ recv=
 A() { ISOLA_ROOT=$tmp/a "$isola" vm "$@"; }
 B() { ISOLA_ROOT=$tmp/b "$isola" vm "$@"; }
 cleanup() {
-	[ -n "$recv" ] && kill "$recv" 2>/dev/null
+	[ -n "$recv" ] && kill_tree "$recv" TERM
 	for v in s4-t s4-t2; do A rm -f "$v" >/dev/null 2>&1; done
 	for v in s4-x s4-p s4-q; do B rm -f "$v" >/dev/null 2>&1; done
 	rm -rf "$tmp"
@@ -70,7 +70,7 @@ receive_bg() {
 }
 # finish_recv: the receiver ends; one still waiting after 60 s is killed.
 finish_recv() {
-	until_s 60 is_gone "$recv" || kill -KILL "$recv" 2>/dev/null
+	until_s 60 is_gone "$recv" || kill_tree "$recv"
 	wait "$recv" 2>/dev/null
 	recv=
 }

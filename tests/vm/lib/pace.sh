@@ -47,3 +47,10 @@ jget() {
 	IFS= read -r -d '' j
 	[[ $j =~ $re ]] && printf '%s\n' "${BASH_REMATCH[1]}"
 }
+# kill_tree PID [SIGNAL]: PID and its children. `F args &` of a shell
+# function F gives the pid of a subshell whose child is the real process
+# (a receiver): killing the subshell alone left the receiver running.
+kill_tree() {
+	pkill -"${2:-KILL}" -P "$1" 2>/dev/null
+	kill -"${2:-KILL}" "$1" 2>/dev/null
+}
