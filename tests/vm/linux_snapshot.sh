@@ -266,8 +266,7 @@ done
 out=$(A migrate l4-lin --to $dst_ip:$port --downtime-ms 300 2>&1)
 # A failed migration may leave the receiver waiting for ever (it does not
 # end on SIGTERM while it waits): SIGKILL; cleanup removes what it made.
-until_s 10 is_gone "$recv" || kill_tree "$recv"
-wait "$recv"
+reap "$recv" 10
 recv=
 check_match "migrate of the Linux VM reports rounds, bytes and downtime" "$out" \
 	"^l4-lin: [0-9]+ rounds, [0-9.]+ MiB, downtime [0-9.]+ ms"

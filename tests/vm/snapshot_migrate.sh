@@ -44,7 +44,6 @@ ip -n "$nsb" link set s2mb$$ up
 A() { ISOLA_ROOT=$src_root ip netns exec "$nsa" "$isola" vm "$@"; }
 B() { ISOLA_ROOT=$dst_root ip netns exec "$nsb" "$isola" vm "$@"; }
 field() { python3 -c "import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(o$1)"; }
-wait_lines() { until_s 20 has_lines "$1" "$2"; }
 count_last() { grep -aoE 'ISOLA-COUNT [0-9]+' "$1" | tail -1 | awk '{print $2}'; }
 # counts_past LOG N: the guest's counter goes past N within 10 s (a paused or
 # dead source never does; a loaded host may take a while to log the next line)
@@ -52,9 +51,6 @@ past() { [ "$(count_last "$1")" -gt "$2" ]; }
 counts_past() { until_s 10 past "$1" "$2"; }
 # listening NS PORT: something listens on PORT in namespace NS.
 listening() { ip netns exec "$1" ss -ltn 2>/dev/null | grep -q ":$2 "; }
-# reap PID: waits for a receiver or helper; one that has not ended within
-# 60 s (a failed migration can leave a receiver waiting) is killed.
-reap() { until_s 60 is_gone "$1" || kill_tree "$1"; wait "$1" 2>/dev/null; }
 a_state() { A inspect "$1" | jget state; }
 a_stopped() { [ "$(a_state "$1")" = stopped ]; }
 consecutive() {

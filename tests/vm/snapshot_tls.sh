@@ -54,7 +54,6 @@ tls() { TLS=(--tls-cert "$tmp/$1.pem" --tls-key "$tmp/$1.key" --tls-ca "$tmp/$2.
 
 field() { python3 -c "import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(o$1)"; }
 count_last() { grep -aoE 'ISOLA-COUNT [0-9]+' "$1" | tail -1 | awk '{print $2}'; }
-wait_lines() { until_s 20 has_lines "$1" "$2"; }
 past() { [ "$(count_last "$1")" -gt "$2" ]; }
 counts_past() { until_s 10 past "$1" "$2"; }
 listening() { ss -ltn 2>/dev/null | grep -q "127.0.0.1:$1 "; }
@@ -68,10 +67,8 @@ receive_bg() {
 	recv=$!
 	until_s 5 listening $port
 }
-# finish_recv: the receiver ends; one still waiting after 60 s is killed.
 finish_recv() {
-	until_s 60 is_gone "$recv" || kill_tree "$recv"
-	wait "$recv" 2>/dev/null
+	reap "$recv"
 	recv=
 }
 mib_s() { sed -nE 's/.*, ([0-9.]+) MiB, .*total ([0-9]+) ms.*/\1 \2/p' <<<"$1" |

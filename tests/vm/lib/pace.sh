@@ -37,8 +37,17 @@ until_s() {
 has_line() { grep -aqE "$2" "$1" 2>/dev/null; }
 # has_lines FILE N: FILE has N counter lines (ISOLA-COUNT) or more.
 has_lines() { [ "$(grep -ac 'ISOLA-COUNT' "$1" 2>/dev/null)" -ge "$2" ]; }
+# wait_lines FILE N: until FILE has N counter lines (20 s, paced).
+wait_lines() { until_s 20 has_lines "$1" "$2"; }
 # is_gone PID: no such process.
 is_gone() { ! kill -0 "$1" 2>/dev/null; }
+# reap PID [SECONDS]: waits for a receiver or helper; one that has not ended
+# within SECONDS (60; a failed migration can leave a receiver waiting) is
+# killed with its children (kill_tree).
+reap() {
+	until_s "${2:-60}" is_gone "$1" || kill_tree "$1"
+	wait "$1" 2>/dev/null
+}
 # jget KEY: the first value of KEY in the JSON on stdin (a string's text or
 # a number), in bash itself: `isola vm inspect X | jget state`. A python3
 # start costs about a second in the sandbox; this costs a fork.
