@@ -237,12 +237,28 @@ struct incoming {
         int start_rc;
         struct isola_err start_err;
         int start_pipe[2]; /* the starter writes a byte when done */
+        int go_fd;         /* connected to the VMM's go socket (migrate.h) */
+        char go_path[PATH_MAX];
 };
+
+/* The VM's VMM, up and waiting, and the connection to its go socket,
+ * made while the memory still comes. */
+static int start_and_connect(struct incoming *in, struct isola_err *err)
+{
+        if (vm_mgr_start(in->m, in->name, err) < 0)
+                return -1;
+        in->go_fd = migrate_go_connect(in->go_path, err);
+        if (in->go_fd < 0)
+                return -1;
+        unlink(in->go_path); /* the VMM does too; whoever is first */
+        /* the memory file exists: the VMM maps it now, not in the pause */
+        return migrate_go_send(in->go_fd, 'M', in->dir, err);
+}
 
 static void *start_vm(void *arg)
 {
         struct incoming *in = arg;
-        in->start_rc = vm_mgr_start(in->m, in->name, &in->start_err);
+        in->start_rc = start_and_connect(in, &in->start_err);
         (void)!write(in->start_pipe[1], "", 1);
         return NULL;
 }
@@ -299,22 +315,27 @@ static int write_config(const struct incoming *in, struct isola_err *err)
         return 0;
 }
 
-/* The snapshot directory is complete: the waiting VMM loads it and runs. */
+/* The snapshot directory is complete: the waiting VMM loads it and runs
+ * (its answer comes once the vCPUs run). */
 static int go_incoming(struct incoming *in, struct isola_err *err)
 {
-        char sock[PATH_MAX], *answer = NULL, body[PATH_MAX + 32];
-        int status = 0;
-
-        struct json_object *o = json_object_new_object();
-        json_object_object_add(o, "dir", json_object_new_string(in->dir));
-        snprintf(body, sizeof(body), "%s", json_object_to_json_string(o));
-        json_object_put(o);
-        if (vm_mgr_ctl_path(in->m, in->name, sock, sizeof(sock), err) < 0 ||
-            ctl_request_wait(sock, "PUT", "/incoming", body, 30000, &status, &answer, err) < 0)
+        if (migrate_go(in->go_fd, in->dir, 30000, err) < 0)
                 return err_prefix(err, "starting the received VM");
-        int rc = status == 204 ? 0 : ctl_fault(EIO, answer, err);
-        free(answer);
-        return rc < 0 ? err_prefix(err, "starting the received VM") : 0;
+        return 0;
+}
+
+/* The VMM's go socket, beside its control socket. */
+static int go_path(struct incoming *in, struct isola_err *err)
+{
+        char *p = in->go_path;
+
+        if (vm_mgr_path(in->m, in->name, "ctl", p, sizeof(in->go_path), err) < 0)
+                return -1;
+        char *slash = strrchr(p, '/');
+        if (!slash || (size_t)(slash - p) + sizeof("/" MIGRATE_GO_SOCK) > sizeof(in->go_path))
+                return err_set(err, ENAMETOOLONG, "'%s': path too long", p);
+        snprintf(slash, sizeof(in->go_path) - (size_t)(slash - p), "/%s", MIGRATE_GO_SOCK);
+        return 0;
 }
 
 static int on_config(void *opaque, const char *json, uint64_t *mem_size, struct isola_err *err)
@@ -329,7 +350,8 @@ static int on_config(void *opaque, const char *json, uint64_t *mem_size, struct 
         in->config_json = strdup(json);
         if (!in->config_json)
                 return err_set(err, ENOMEM, "out of memory");
-        if (vm_mgr_path(in->m, in->name, "log", log, sizeof(log), err) < 0)
+        /* the paths now: no database look-up while the VMM starts */
+        if (vm_mgr_path(in->m, in->name, "log", log, sizeof(log), err) < 0 || go_path(in, err) < 0)
                 return -1;
         char *slash = strrchr(log, '/');
         if (slash)
@@ -353,6 +375,10 @@ static int on_config(void *opaque, const char *json, uint64_t *mem_size, struct 
         in->mem_fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         *mem_size = in->cfg.memory_mib << 20;
         if (in->mem_fd < 0 || ftruncate(in->mem_fd, (off_t)*mem_size) < 0)
+                return err_sys(err, "'%s'", p);
+        snprintf(p, sizeof(p), "%s/state", in->dir);
+        in->state_fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (in->state_fd < 0)
                 return err_sys(err, "'%s'", p);
         if (write_config(in, err) < 0 || snapshot_request_incoming(in->data_dir, getpid(), err) < 0)
                 return -1;
@@ -385,31 +411,38 @@ static int on_page(void *opaque, uint64_t off, const char *p, uint32_t n, struct
         return write_at(in->mem_fd, p, n, (off_t)off, err);
 }
 
+/* The state file was made with the memory file: only its bytes are
+ * written in the pause. */
 static int on_state(void *opaque, const char *p, uint32_t n, struct isola_err *err)
 {
         struct incoming *in = opaque;
-        char path[PATH_MAX + 16];
-
-        snprintf(path, sizeof(path), "%s/state", in->dir);
-        in->state_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (in->state_fd < 0)
-                return err_sys(err, "'%s'", path);
         return write_at(in->state_fd, p, n, 0, err);
 }
 
 static int finish(void *opaque, struct isola_err *err)
 {
         struct incoming *in = opaque;
-        char final[PATH_MAX];
 
         if (!in->ready)
                 return err_set(err, EPROTO, "the stream ended before the VM was up");
+        return go_incoming(in, err);
+}
+
+/* The VM runs (from the temporary directory's files: mapped, the paths no
+ * longer matter) and the source has its answer: the snapshot takes its
+ * name, outside the pause. A failure leaves the VM running. */
+static void name_snapshot(struct incoming *in)
+{
+        char final[PATH_MAX];
+
         snprintf(final, sizeof(final), "%s/snapshots/migrated-%lld", in->data_dir,
                  (long long)time(NULL));
-        if (rename(in->dir, final) < 0)
-                return err_sys(err, "'%s'", final);
+        if (rename(in->dir, final) < 0) {
+                fprintf(stderr, "isola: vm receive: keeping the received snapshot: '%s': %s\n",
+                        final, strerror(errno));
+                return;
+        }
         snprintf(in->dir, sizeof(in->dir), "%s", final);
-        return go_incoming(in, err);
 }
 
 /* The received snapshot is made durable only after the source has its
@@ -463,7 +496,7 @@ int cli_vm_receive(int argc, char **argv)
         struct isola_err err = {0};
         struct vm_mgr *m = NULL;
         struct incoming in = {
-            .conn = {.fd = -1}, .mem_fd = -1, .state_fd = -1, .start_pipe = {-1, -1}};
+            .conn = {.fd = -1}, .mem_fd = -1, .state_fd = -1, .start_pipe = {-1, -1}, .go_fd = -1};
         struct migrate_tls tls = {0};
         const char *listen_at = NULL;
 
@@ -510,8 +543,12 @@ int cli_vm_receive(int argc, char **argv)
         for (int i = 0; i < 2; i++)
                 if (in.start_pipe[i] >= 0)
                         close(in.start_pipe[i]);
-        if (rc == 0)
+        if (in.go_fd >= 0)
+                close(in.go_fd); /* a VMM still waiting exits */
+        if (rc == 0) {
+                name_snapshot(&in);
                 sync_received(&in);
+        }
         if (in.mem_fd >= 0)
                 close(in.mem_fd);
         if (in.state_fd >= 0)

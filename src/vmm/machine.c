@@ -52,6 +52,9 @@ struct machine {
         /* The control socket's thread reads the counters while the VM runs. */
         pthread_mutex_t stats_lock;
         bool running;
+        /* machine_prepare_run made the vCPU threads (parked); released:
+         * machine_release let them run */
+        bool prepared, released;
 };
 
 static int create_disks(struct machine *m, const struct machine_config *cfg, struct isola_err *err)
@@ -257,25 +260,69 @@ static void kvm_stats_end(struct machine *m)
         pthread_mutex_unlock(&m->stats_lock);
 }
 
+/* The vCPU threads; when parked they wait (paused) before their first
+ * KVM_RUN. On failure the ones made are stopped and joined. */
+static int start_vcpus(struct machine *m, bool parked, struct isola_err *err)
+{
+        struct vm_priv *p = vm_priv(m->vm);
+
+        if (parked)
+                vcpus_pause(m->vm); /* no thread yet: only marks the VM paused */
+        for (unsigned i = 0; i < m->vm->n_cpus; i++) {
+                if (vcpu_start(&p->vcpus[i], err) < 0) {
+                        vm_request_stop(m->vm, VM_EXIT_VMM_ERROR);
+                        vcpus_resume(m->vm);
+                        join_all(m);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+int machine_prepare_run(struct machine *m, struct isola_err *err)
+{
+        kvm_stats_start(m);
+        if (start_vcpus(m, true, err) < 0) {
+                kvm_stats_end(m);
+                return -1;
+        }
+        m->prepared = true;
+        return 0;
+}
+
+int machine_release(struct machine *m, struct isola_err *err)
+{
+        clock_gettime(CLOCK_MONOTONIC, &m->t_run);
+        __atomic_store_n(&m->running, true, __ATOMIC_SEQ_CST);
+        m->released = true;
+        /* The vCPUs first: the guest's requests wait in their eventfds until
+         * the back ends' thread runs (as during a migration's pre-copy). */
+        vcpus_resume(m->vm);
+        return evloop_start(m->vm->loop, err);
+}
+
 enum vm_exit_reason machine_run(struct machine *m, const sigset_t *sigs, int *signo_out,
                                 struct isola_err *err)
 {
         struct vm_priv *p = vm_priv(m->vm);
 
         *signo_out = 0;
-        kvm_stats_start(m);
-        clock_gettime(CLOCK_MONOTONIC, &m->t_run);
-        __atomic_store_n(&m->running, true, __ATOMIC_SEQ_CST);
-        if (evloop_start(m->vm->loop, err) < 0)
+        if (m->prepared && !m->released) {
+                err_set(err, EINVAL, "machine_run: the vCPUs were not released");
                 return VM_EXIT_VMM_ERROR;
-        for (unsigned i = 0; i < m->vm->n_cpus; i++) {
-                if (vcpu_start(&p->vcpus[i], err) < 0) {
-                        vm_request_stop(m->vm, VM_EXIT_VMM_ERROR);
-                        join_all(m);
+        }
+        if (!m->prepared) {
+                kvm_stats_start(m);
+                clock_gettime(CLOCK_MONOTONIC, &m->t_run);
+                __atomic_store_n(&m->running, true, __ATOMIC_SEQ_CST);
+                if (evloop_start(m->vm->loop, err) < 0)
+                        return VM_EXIT_VMM_ERROR;
+                if (start_vcpus(m, false, err) < 0) {
                         kvm_stats_end(m);
                         return VM_EXIT_VMM_ERROR;
                 }
         }
+        m->prepared = false; /* joined below */
         wait_stop(m, sigs, signo_out);
         join_all(m);
         pthread_mutex_lock(&m->stats_lock);
@@ -483,8 +530,15 @@ void machine_destroy(struct machine *m)
         if (!m)
                 return;
         if (m->vm) {
-                /* Threads are joined by machine_run; the loop must not run
-                 * callbacks into devices being freed. */
+                /* Threads are joined by machine_run; prepared ones that never
+                 * ran (a migration that did not come) are stopped here. The
+                 * loop must not run callbacks into devices being freed. */
+                if (m->prepared) {
+                        vm_request_stop(m->vm, VM_EXIT_VMM_ERROR);
+                        vcpus_resume(m->vm);
+                        join_all(m);
+                        kvm_stats_end(m);
+                }
                 evloop_stop(m->vm->loop);
                 destroy_devices(m);
                 vm_destroy(m->vm);

@@ -87,6 +87,14 @@ int machine_create(const struct machine_config *cfg, int console_in, int console
  * arrives (then *signo_out is set and VM_EXIT_SIGNAL returned). */
 enum vm_exit_reason machine_run(struct machine *m, const sigset_t *sigs, int *signo_out,
                                 struct isola_err *err);
+/* An incoming migration splits machine_run: machine_prepare_run does what
+ * it sets up (KVM's counters, the vCPU threads, which wait before their
+ * first KVM_RUN) while the state is still on its way; once it is loaded,
+ * machine_release starts the event loop and lets the vCPUs run, and
+ * machine_run then only waits for the stop. A prepared machine that is
+ * destroyed unreleased stops and joins its threads. */
+int machine_prepare_run(struct machine *m, struct isola_err *err);
+int machine_release(struct machine *m, struct isola_err *err);
 /* Why the guest failed (internal error, triple fault), "" otherwise. */
 const char *machine_failure(struct machine *m);
 void machine_write_stats(struct machine *m, FILE *out);

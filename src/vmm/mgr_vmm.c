@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "util/cleanup.h"
 #include "vmm/ctl.h"
 #include "vmm/mgr_internal.h"
+#include "vmm/migrate.h"
 #include "vmm/snapshot.h"
 
 struct vmm_ctx {
@@ -27,10 +29,9 @@ struct vmm_ctx {
         const struct machine_config *cfg;
         struct timespec t0;
         struct snapshot_ctl snap; /* snap's routes */
-        /* an incoming migration: true until PUT /incoming loaded the state;
-         * go_fd then gets 'K' (loaded) or 'F' (failed: the VMM exits) */
+        /* an incoming migration: true until the state is loaded (the main
+         * thread, wait_incoming and run_incoming) */
         bool incoming;
-        int go_fd;
 };
 
 static bool is_incoming(struct vmm_ctx *c)
@@ -139,41 +140,13 @@ out:
         json_object_put(root);
 }
 
-/* PUT /incoming {"dir": SNAPDIR}: the received snapshot is complete. */
-static void put_incoming(void *opaque, const struct ctl_request *req, struct ctl_response *resp)
-{
-        struct vmm_ctx *c = opaque;
-        struct json_object *root = NULL;
-        struct isola_err err = {0};
-        const char *dir = body_string(req, "dir", &root, resp);
-
-        if (!dir)
-                goto out;
-        if (!is_incoming(c)) {
-                ctl_reply_error(resp, 409, "this VM is not waiting for a migration");
-        } else if (dir[0] != '/') {
-                ctl_reply_error(resp, 400, "\"dir\" must be an absolute path");
-        } else if (snapshot_restore_incoming(c->m, c->cfg, dir, &err) < 0) {
-                /* half loaded: this VMM cannot run any more */
-                ctl_reply_error(resp, 400, "%s", err.msg);
-                (void)!write(c->go_fd, "F", 1);
-        } else {
-                __atomic_store_n(&c->incoming, false, __ATOMIC_SEQ_CST);
-                resp->status = 204;
-                (void)!write(c->go_fd, "K", 1);
-        }
-out:
-        json_object_put(root);
-}
-
 static int add_routes(struct ctl_server *s, struct vmm_ctx *c, struct isola_err *err)
 {
         if (ctl_route_add(s, "GET", "/", get_root, c, err) < 0 ||
             ctl_route_add(s, "GET", "/machine-config", get_config, c, err) < 0 ||
             ctl_route_add(s, "GET", "/stats", get_stats, c, err) < 0 ||
             ctl_route_add(s, "PUT", "/vm", put_vm, c, err) < 0 ||
-            ctl_route_add(s, "PUT", "/actions", put_actions, c, err) < 0 ||
-            (c->incoming && ctl_route_add(s, "PUT", "/incoming", put_incoming, c, err) < 0))
+            ctl_route_add(s, "PUT", "/actions", put_actions, c, err) < 0)
                 return -1;
         /* snap routes: snapshot/migration routes are registered here. */
         if (snapshot_ctl_register(s, &c->snap, c->m, c->cfg, err) < 0)
@@ -182,18 +155,90 @@ static int add_routes(struct ctl_server *s, struct vmm_ctx *c, struct isola_err 
         return 0;
 }
 
-/* Waits for PUT /incoming to load the state: 0 when it did; -1 when it
- * failed, a signal came (*signo) or the receiver died first. */
-static int wait_incoming(int go_rd, pid_t receiver, const sigset_t *sigs, int *signo)
+/* The receiver's connection on the go socket (lfd): only the receiver
+ * itself (SO_PEERCRED) is taken; then the socket file goes. -1 when
+ * accept fails. */
+static int take_receiver(int lfd, const char *path, pid_t receiver)
+{
+        struct ucred uc;
+        socklen_t len = sizeof(uc);
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+        if (fd < 0)
+                return errno == EINTR || errno == ECONNABORTED ? -2 : -1;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 || uc.pid != receiver) {
+                close(fd);
+                return -2; /* not the receiver: wait on */
+        }
+        unlink(path);
+        return fd;
+}
+
+/* The receiver's side of an incoming migration, as the main thread sees
+ * it (go socket messages, migrate.h): "M" + DIR maps DIR/memory as guest
+ * RAM while it still fills, "G" + DIR (the snapshot complete) loads it. */
+struct go_wait {
+        int lfd, conn;
+        const char *path;
+        pid_t receiver;
+        char mapped[PATH_MAX]; /* the directory whose memory is mapped, or "" */
+};
+
+/* One message from the receiver: its type, the directory in dir; 0 when
+ * the receiver closed the connection or sent garbage. */
+static char go_message(int conn, char *dir, size_t len)
+{
+        char buf[PATH_MAX + 2];
+        ssize_t n = recv(conn, buf, sizeof(buf) - 1, 0);
+
+        if (n < 2)
+                return 0;
+        buf[n] = 0;
+        if (buf[1] != '/' || strlen(buf) != (size_t)n || (size_t)n - 1 >= len)
+                return 0;
+        memcpy(dir, buf + 1, (size_t)n);
+        return buf[0];
+}
+
+/* What came on the go socket; 1 with the "G" directory in dir, 0 to wait
+ * on, -1 when the receiver went. */
+static int go_event(struct vmm_ctx *c, struct go_wait *g, short revents, char *dir, size_t len)
+{
+        if (g->conn < 0) {
+                int fd = revents & POLLIN ? take_receiver(g->lfd, g->path, g->receiver) : -2;
+                if (fd >= 0)
+                        g->conn = fd;
+                return fd == -1 ? -1 : 0;
+        }
+        if (!(revents & (POLLIN | POLLHUP | POLLERR)))
+                return 0;
+        struct isola_err err = {0};
+        switch (go_message(g->conn, dir, len)) {
+        case 'M': /* a failure is seen again when the state is loaded */
+                if (snapshot_map_incoming(c->m, dir, &err) == 0)
+                        snprintf(g->mapped, sizeof(g->mapped), "%s", dir);
+                return 0;
+        case 'G':
+                return 1;
+        default:
+                return -1;
+        }
+}
+
+/* Waits (the main thread) for the receiver to connect to the go socket and
+ * send the complete snapshot's directory: 0 with it in dir; -1 when a
+ * signal came (*signo), the receiver died or closed the connection first:
+ * nobody will send the state. */
+static int wait_incoming(struct vmm_ctx *c, struct go_wait *g, const sigset_t *sigs, int *signo,
+                         char *dir, size_t len)
 {
         _cleanup_close_ int sfd = signalfd(-1, sigs, SFD_CLOEXEC);
-        _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, receiver, 0);
-        struct pollfd fds[3] = {{.fd = go_rd, .events = POLLIN},
+        _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, g->receiver, 0);
+        struct pollfd fds[3] = {{.fd = g->lfd, .events = POLLIN},
                                 {.fd = sfd, .events = POLLIN},
                                 {.fd = pfd, .events = POLLIN}};
-        char go = 0;
 
-        if (pfd < 0) /* gone already (or no pidfd): nobody will send the state */
+        if (pfd < 0) /* gone already (or no pidfd) */
                 return -1;
         for (;;) {
                 if (poll(fds, 3, -1) < 0) {
@@ -201,8 +246,6 @@ static int wait_incoming(int go_rd, pid_t receiver, const sigset_t *sigs, int *s
                                 continue;
                         return -1;
                 }
-                if (fds[0].revents & POLLIN)
-                        break;
                 struct signalfd_siginfo si;
                 if (fds[1].revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si)) {
                         *signo = (int)si.ssi_signo;
@@ -210,15 +253,44 @@ static int wait_incoming(int go_rd, pid_t receiver, const sigset_t *sigs, int *s
                 }
                 if (fds[2].revents & POLLIN)
                         return -1;
+                int rc = go_event(c, g, fds[0].revents, dir, len);
+                if (rc != 0)
+                        return rc > 0 ? 0 : -1;
+                fds[0].fd = g->conn >= 0 ? g->conn : g->lfd;
         }
-        return read(go_rd, &go, 1) == 1 && go == 'K' ? 0 : -1;
 }
 
-static void close_pair(int fds[2])
+/* The state is here (dir): load it, let the vCPUs run, then tell the
+ * receiver ("K", or "F" and the reason: this VMM then exits). */
+static int run_incoming(struct vmm_ctx *c, const struct go_wait *g, const char *dir,
+                        struct isola_err *err)
 {
-        for (int i = 0; i < 2; i++)
-                if (fds[i] >= 0)
-                        close(fds[i]);
+        char answer[ISOLA_ERR_MSG_MAX + 1];
+        bool mapped = !strcmp(g->mapped, dir);
+        int rc = -1;
+
+        if (snapshot_restore_incoming(c->m, c->cfg, dir, mapped, err) == 0 &&
+            machine_release(c->m, err) == 0)
+                rc = 0;
+        if (rc == 0)
+                __atomic_store_n(&c->incoming, false, __ATOMIC_SEQ_CST);
+        int n = snprintf(answer, sizeof(answer), "%s", rc == 0 ? "K" : "F");
+        if (rc < 0)
+                n += snprintf(answer + n, sizeof(answer) - (size_t)n, "%s", err->msg);
+        /* the receiver gone now: the source resumes, this VM must not run */
+        if (send(g->conn, answer, (size_t)n, MSG_NOSIGNAL) != n && rc == 0)
+                rc = err_sys(err, "incoming migration: the receiver");
+        return rc;
+}
+
+static void close_go(struct go_wait *g)
+{
+        if (g->lfd >= 0) {
+                close(g->lfd);
+                unlink(g->path);
+        }
+        if (g->conn >= 0)
+                close(g->conn);
 }
 
 static void tell(int fd, const char *fmt, const char *msg)
@@ -245,41 +317,39 @@ int mgr_vmm_main(const struct vm_row *row, const struct vm_paths *p,
         /* snap: `vm restore/revert` left a request: boot from the snapshot. */
         struct machine_config run_cfg = *cfg;
         char restore[PATH_MAX];
-        pid_t receiver = 0;
-        int go[2] = {-1, -1};
+        char go_path[PATH_MAX + 16], dir[PATH_MAX];
+        struct go_wait g = {.lfd = -1, .conn = -1, .path = go_path};
         if (snapshot_take_restore(p->data_dir, restore, sizeof(restore)) > 0) {
                 run_cfg.restore_dir = restore;
-        } else if (snapshot_take_incoming(p->data_dir, &receiver) > 0) {
-                if (pipe2(go, O_CLOEXEC) < 0) {
-                        tell(ready_fd, "error: pipe: %s\n", strerror(errno));
-                        return VM_EXIT_VMM_ERROR;
-                }
+        } else if (snapshot_take_incoming(p->data_dir, &g.receiver) > 0) {
                 run_cfg.restore_dir = p->data_dir; /* the state comes later */
                 run_cfg.restore_deferred = true;
                 c.incoming = true;
-                c.go_fd = go[1];
         }
-        if (machine_create(&run_cfg, con_in, con_out, &c.m, &err) < 0) {
-                tell(ready_fd, "error: %s\n", err.msg);
-                close_pair(go);
-                return VM_EXIT_VMM_ERROR;
-        }
-        if (ctl_server_new(p->ctl, &ctl, &err) < 0 || add_routes(ctl, &c, &err) < 0 ||
+        snprintf(go_path, sizeof(go_path), "%s/%s", p->run_dir, MIGRATE_GO_SOCK);
+        /* An incoming VM makes all it can before the state comes: the
+         * machine, its vCPU threads (parked) and the go socket the receiver
+         * will drive it on. */
+        if (machine_create(&run_cfg, con_in, con_out, &c.m, &err) < 0 ||
+            (c.incoming && ((g.lfd = migrate_go_listen(go_path, &err)) < 0 ||
+                            machine_prepare_run(c.m, &err) < 0)) ||
+            ctl_server_new(p->ctl, &ctl, &err) < 0 || add_routes(ctl, &c, &err) < 0 ||
             ctl_server_start(ctl, &err) < 0) {
                 tell(ready_fd, "error: %s\n", err.msg);
-                close_pair(go);
                 ctl_server_free(ctl);
                 machine_destroy(c.m);
+                close_go(&g);
                 return VM_EXIT_VMM_ERROR;
         }
         tell(ready_fd, "%s\n", "ok");
-        if (c.incoming && wait_incoming(go[0], receiver, &sigs, &signo) < 0) {
+        if (c.incoming && (wait_incoming(&c, &g, &sigs, &signo, dir, sizeof(dir)) < 0 ||
+                           run_incoming(&c, &g, dir, &err) < 0)) {
                 ctl_server_free(ctl);
                 machine_destroy(c.m);
-                close_pair(go);
+                close_go(&g);
                 return signo ? 128 + signo : VM_EXIT_VMM_ERROR;
         }
-        close_pair(go);
+        close_go(&g);
         enum vm_exit_reason reason = machine_run(c.m, &sigs, &signo, &err);
         /* The control socket goes first: no request may see a half-freed
          * machine. */

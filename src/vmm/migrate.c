@@ -57,6 +57,26 @@ static int send_record(struct migrate_conn *c, char type, const void *head, size
         return 0;
 }
 
+/* The state record and the end record in one write: the receiver wakes
+ * once for both. */
+static int send_state_end(struct migrate_conn *c, const void *state, size_t n,
+                          struct isola_err *err)
+{
+        uint32_t len = (uint32_t)n, zero = 0;
+        uint8_t *b = malloc(n + 10);
+
+        if (!b)
+                return err_set(err, ENOMEM, "migration: out of memory");
+        b[0] = 'S';
+        memcpy(b + 1, &len, 4);
+        memcpy(b + 5, state, n);
+        b[5 + n] = 'E';
+        memcpy(b + 6 + n, &zero, 4);
+        int rc = migrate_conn_write(c, b, n + 10, err);
+        free(b);
+        return rc;
+}
+
 /* The ADDR of "ADDR:PORT" ("[v6]:PORT" without the brackets) in host. */
 static int target_host(const char *to, char host[256], struct isola_err *err)
 {
@@ -280,10 +300,8 @@ static int final_round(struct machine *m, struct sender *s, struct isola_err *er
                 rc = snap_writer_finish(&w, err);
         }
         if (rc == 0)
-                rc = send_record(s->conn, 'S', NULL, 0, w.out.buf, w.out.len, err);
+                rc = send_state_end(s->conn, w.out.buf, w.out.len, err);
         snap_writer_free(&w);
-        if (rc == 0)
-                rc = send_record(s->conn, 'E', NULL, 0, NULL, 0, err);
         char ack = 0;
         struct isola_err e2 = {0};
         if (rc == 0 && migrate_conn_read(s->conn, &ack, 1, &e2) < 0)

@@ -106,6 +106,25 @@ struct migrate_recv_ops {
 int migrate_recv(struct migrate_conn *c, const struct migrate_recv_ops *ops, void *opaque,
                  struct isola_err *err);
 
+/* The receiver and the VMM it started (docs/migration.md): that VMM
+ * listens on MIGRATE_GO_SOCK in its run directory (beside ctl.sock;
+ * SOCK_SEQPACKET, 0600) before it says it is up, and takes one connection,
+ * from the receiver's process only. The receiver connects while pre-copy
+ * runs and sends "M" + DIR, the snapshot directory being received (the
+ * VMM maps DIR/memory as guest RAM); after the end record "G" + DIR, and
+ * the VMM's main thread, which waits on that connection with the machine
+ * and its vCPU threads made, loads the state, lets the vCPUs run and
+ * answers "K", or "F" and the reason. No control-socket connection, HTTP
+ * or thread hop is left between the end record and the guest running. */
+#define MIGRATE_GO_SOCK "mig.sock"
+int migrate_go_listen(const char *path, struct isola_err *err);
+int migrate_go_connect(const char *path, struct isola_err *err);
+/* One message: type and DIR. */
+int migrate_go_send(int fd, char type, const char *dir, struct isola_err *err);
+/* Sends "G" + dir and waits up to timeout_ms for the answer: 0 on "K"; -1
+ * with the VMM's reason, or with why there was none. */
+int migrate_go(int fd, const char *dir, int timeout_ms, struct isola_err *err);
+
 /* A listening TCP socket on "ADDR:PORT" (an empty ADDR: every address),
  * SO_REUSEADDR; EINVAL for a bad address, EADDRINUSE when taken. */
 int migrate_listen(const char *spec, struct isola_err *err);

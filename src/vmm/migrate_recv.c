@@ -6,8 +6,15 @@
  * comes once. What the records mean (writing files, starting the VM) is the
  * caller's (struct migrate_recv_ops). */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "vmm/migrate.h"
 
@@ -96,4 +103,90 @@ int migrate_recv(struct migrate_conn *c, const struct migrate_recv_ops *ops, voi
                 if (rc < 0)
                         return -1;
         }
+}
+
+/* ---- the go socket between the receiver and its VMM ---- */
+
+static int go_addr(const char *path, struct sockaddr_un *sa, struct isola_err *err)
+{
+        *sa = (struct sockaddr_un){.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof(sa->sun_path))
+                return err_set(err, ENAMETOOLONG, "'%s': socket path too long", path);
+        memcpy(sa->sun_path, path, strlen(path) + 1);
+        return 0;
+}
+
+int migrate_go_listen(const char *path, struct isola_err *err)
+{
+        struct sockaddr_un sa;
+
+        if (go_addr(path, &sa, err) < 0)
+                return -1;
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return err_sys(err, "socket");
+        unlink(path);
+        /* 0600 from its creation: the directory may be wider than that */
+        mode_t old = umask(0177);
+        int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        umask(old);
+        if (rc < 0 || listen(fd, 1) < 0) {
+                err_sys(err, "'%s'", path);
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+int migrate_go_connect(const char *path, struct isola_err *err)
+{
+        struct sockaddr_un sa;
+
+        if (go_addr(path, &sa, err) < 0)
+                return -1;
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return err_sys(err, "socket");
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                err_sys(err, "'%s'", path);
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+int migrate_go_send(int fd, char type, const char *dir, struct isola_err *err)
+{
+        char msg[PATH_MAX + 1];
+        int n = snprintf(msg, sizeof(msg), "%c%s", type, dir);
+
+        if (n < 0 || n >= (int)sizeof(msg))
+                return err_set(err, ENAMETOOLONG, "'%s': path too long", dir);
+        if (send(fd, msg, (size_t)n, MSG_NOSIGNAL) != n)
+                return err_sys(err, "the VM's VMM");
+        return 0;
+}
+
+int migrate_go(int fd, const char *dir, int timeout_ms, struct isola_err *err)
+{
+        char answer[ISOLA_ERR_MSG_MAX + 2];
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+
+        if (migrate_go_send(fd, 'G', dir, err) < 0)
+                return -1;
+        int rc;
+        while ((rc = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+                ;
+        if (rc == 0)
+                return err_set(err, ETIMEDOUT, "the VM's VMM did not answer in %d s",
+                               timeout_ms / 1000);
+        ssize_t n = rc < 0 ? -1 : recv(fd, answer, sizeof(answer) - 1, 0);
+        if (n < 0)
+                return err_sys(err, "the VM's VMM");
+        if (n == 0)
+                return err_set(err, EPIPE, "the VM's VMM exited");
+        answer[n] = 0;
+        if (answer[0] == 'K')
+                return 0;
+        return err_set(err, EIO, "%s", answer[0] == 'F' && answer[1] ? answer + 1 : "failed");
 }

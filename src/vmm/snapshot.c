@@ -485,41 +485,83 @@ static int check_machine(const struct machine_parts *p, const struct snap_file *
 /* Guest RAM becomes a private mapping of the memory file at the same host
  * addresses: nothing is read now, pages fault in when the guest touches
  * them, and writes stay private to this VM (the file is never changed). */
-static int map_memory(struct vm *vm, const char *dir, const struct snap_file *f,
-                      struct isola_err *err)
+static int map_regions(struct vm *vm, int fd, struct isola_err *err)
+{
+        uint64_t off = 0;
+
+        for (unsigned i = 0; i < vm->mem.n_regions; i++) {
+                const struct guest_mem_region *g = &vm->mem.regions[i];
+                void *p = mmap(g->hva, g->size, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, (off_t)off);
+                if (p == MAP_FAILED)
+                        return err_sys(err, "snapshot: mapping guest memory");
+                off += g->size;
+        }
+        return 0;
+}
+
+static int open_memory(const char *dir, struct stat *sb, struct isola_err *err)
 {
         char path[PATH_MAX];
+
+        snprintf(path, sizeof(path), "%s/memory", dir);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, sb) < 0) {
+                err_sys(err, "snapshot '%s': memory file", dir);
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+int snapshot_map_incoming(struct machine *m, const char *dir, struct isola_err *err)
+{
+        struct vm *vm = machine_vm(m);
+        struct stat sb;
+        _cleanup_close_ int fd = open_memory(dir, &sb, err);
+
+        if (fd < 0)
+                return -1;
+        if ((uint64_t)sb.st_size < vm->mem.ram_size)
+                return err_set(err, EINVAL, "snapshot '%s': the memory file is truncated", dir);
+        return map_regions(vm, fd, err);
+}
+
+/* The "memory" section must describe this machine's regions, back to back
+ * in a file that holds them; then guest RAM is mapped from it (unless an
+ * incoming migration mapped it already, in that layout). */
+static int map_memory(struct vm *vm, const char *dir, const struct snap_file *f, bool mapped,
+                      struct isola_err *err)
+{
         struct dstate_r r;
         struct stat sb;
 
         if (snap_open_section(f, "memory", MEMORY_STATE_VERSION, &r, err) < 0)
                 return -1;
-        snprintf(path, sizeof(path), "%s/memory", dir);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &sb) < 0)
-                return err_sys(err, "snapshot '%s': memory file", dir);
+        _cleanup_close_ int fd = open_memory(dir, &sb, err);
+        if (fd < 0)
+                return -1;
         uint32_t n = dstate_r_u32(&r);
+        uint64_t at = 0;
         if (n != vm->mem.n_regions)
                 r.bad = true;
         for (unsigned i = 0; i < n && !r.bad; i++) {
                 const struct guest_mem_region *g = &vm->mem.regions[i];
                 uint64_t gpa = dstate_r_u64(&r), size = dstate_r_u64(&r), off = dstate_r_u64(&r);
-                if (gpa != g->gpa || size != g->size || off % 4096 || off > (uint64_t)sb.st_size ||
-                    size > (uint64_t)sb.st_size - off) {
+                if (gpa != g->gpa || size != g->size || off != at || off > (uint64_t)sb.st_size ||
+                    size > (uint64_t)sb.st_size - off)
                         r.bad = true;
-                        break;
-                }
-                void *p = mmap(g->hva, size, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, (off_t)off);
-                if (p == MAP_FAILED)
-                        return err_sys(err, "snapshot: mapping guest memory");
+                at += size;
         }
         if (r.bad)
                 return err_set(err, EINVAL,
                                "snapshot section 'memory': does not match this machine's RAM or "
                                "the memory file (%lld bytes) is truncated",
                                (long long)sb.st_size);
-        return dstate_r_end(&r, err);
+        if (dstate_r_end(&r, err) < 0)
+                return -1;
+        return mapped ? 0 : map_regions(vm, fd, err);
 }
 
 typedef int (*load_fn)(void *dev, struct dstate_r *r, struct isola_err *err);
@@ -568,7 +610,7 @@ static int load_devices(const struct machine_parts *p, const struct snap_file *f
         return 0;
 }
 
-int snapshot_restore(struct machine *m, const char *dir, struct isola_err *err)
+static int restore(struct machine *m, const char *dir, bool mapped, struct isola_err *err)
 {
         struct machine_parts p;
         uint8_t *buf = NULL;
@@ -580,7 +622,7 @@ int snapshot_restore(struct machine *m, const char *dir, struct isola_err *err)
                 return err_set(err, ENOMEM, "out of memory");
         machine_get_parts(m, &p);
         if (read_state(dir, &buf, &len, err) == 0 && snap_parse(buf, len, f, err) == 0 &&
-            check_machine(&p, f, err) == 0 && map_memory(p.vm, dir, f, err) == 0 &&
+            check_machine(&p, f, err) == 0 && map_memory(p.vm, dir, f, mapped, err) == 0 &&
             load_devices(&p, f, err) == 0 && snap_cpu_load(p.vm, f, err) == 0)
                 rc = 0;
         free(buf);
@@ -588,6 +630,16 @@ int snapshot_restore(struct machine *m, const char *dir, struct isola_err *err)
         if (rc < 0)
                 return err_prefix(err, "restore from '%s'", dir);
         return 0;
+}
+
+int snapshot_restore(struct machine *m, const char *dir, struct isola_err *err)
+{
+        return restore(m, dir, false, err);
+}
+
+int snapshot_restore_mapped(struct machine *m, const char *dir, struct isola_err *err)
+{
+        return restore(m, dir, true, err);
 }
 
 int snapshot_read_config(const char *dir, struct machine_config *cfg, struct isola_err *err)

@@ -187,15 +187,21 @@ int snapshot_request_restore(const char *data_dir, const char *snap_dir, struct 
 int snapshot_take_restore(const char *data_dir, char *out, size_t len);
 /* A managed VM started with an incoming request (by `isola vm receive`,
  * process `receiver`) is created without state and waits: its memory and
- * state are still on their way. PUT /incoming {"dir": SNAPDIR} on its
- * control socket then loads the received snapshot (disks reopened: the
- * source flushed them meanwhile) and starts the vCPUs; if the receiver
- * dies first, the VMM exits. The VMM starting while pre-copy runs is
- * what keeps its start out of the migration's downtime. */
+ * state are still on their way. The receiver then drives it over the go
+ * socket (migrate.h): the memory file of the snapshot being received is
+ * mapped as guest RAM as soon as it exists (snapshot_map_incoming: the
+ * pages written into it meanwhile show through the private mapping, which
+ * nothing writes before the state is loaded), and once the snapshot is
+ * complete snapshot_restore_incoming reopens the disks (the source flushed
+ * them meanwhile) and loads the state; if the receiver dies first, the
+ * VMM exits. The VMM starting while pre-copy runs is what keeps its start
+ * out of the migration's downtime. */
 int snapshot_request_incoming(const char *data_dir, pid_t receiver, struct isola_err *err);
 int snapshot_take_incoming(const char *data_dir, pid_t *receiver);
+int snapshot_map_incoming(struct machine *m, const char *dir, struct isola_err *err);
+/* mapped: snapshot_map_incoming mapped dir's memory file already. */
 int snapshot_restore_incoming(struct machine *m, const struct machine_config *cfg, const char *dir,
-                              struct isola_err *err);
+                              bool mapped, struct isola_err *err);
 
 /* The configuration a snapshot was taken with (config.json). */
 int snapshot_read_config(const char *dir, struct machine_config *cfg, struct isola_err *err);
@@ -203,5 +209,8 @@ int snapshot_read_config(const char *dir, struct machine_config *cfg, struct iso
  * configuration with cfg->restore_dir set (no kernel loaded, vCPUs not
  * started). */
 int snapshot_restore(struct machine *m, const char *dir, struct isola_err *err);
+/* The same with guest RAM mapped from dir's memory file already (in the
+ * layout of the "memory" section, which is checked). */
+int snapshot_restore_mapped(struct machine *m, const char *dir, struct isola_err *err);
 
 #endif

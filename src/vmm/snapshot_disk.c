@@ -193,14 +193,14 @@ static int disks_reopen(const struct machine_parts *p, const struct machine_conf
 }
 
 int snapshot_restore_incoming(struct machine *m, const struct machine_config *cfg, const char *dir,
-                              struct isola_err *err)
+                              bool mapped, struct isola_err *err)
 {
         struct machine_parts p;
 
         machine_get_parts(m, &p);
         if (disks_reopen(&p, cfg, err) < 0)
                 return err_prefix(err, "incoming migration");
-        return snapshot_restore(m, dir, err);
+        return mapped ? snapshot_restore_mapped(m, dir, err) : snapshot_restore(m, dir, err);
 }
 
 /* Where a snapshot's disk i goes back: a new overlay over its frozen qcow2

@@ -16,11 +16,32 @@
 
 #define HEADER_LEN 24
 
+#if defined(__x86_64__)
+/* SSE4.2's crc32 instruction computes CRC-32C: ~100x the loop below, which
+ * took ~0.2 ms for a 1-vCPU state on each side of a migration's pause. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *b,
+                                                               size_t len)
+{
+        for (; len >= 8; b += 8, len -= 8) {
+                uint64_t w;
+                memcpy(&w, b, 8);
+                crc = (uint32_t)__builtin_ia32_crc32di(crc, w);
+        }
+        while (len--)
+                crc = __builtin_ia32_crc32qi(crc, *b++);
+        return crc;
+}
+#endif
+
 uint32_t snap_crc32c(uint32_t crc, const void *p, size_t len)
 {
         const uint8_t *b = p;
 
         crc = ~crc;
+#if defined(__x86_64__)
+        if (__builtin_cpu_supports("sse4.2"))
+                return ~crc32c_sse42(crc, b, len);
+#endif
         while (len--) {
                 crc ^= *b++;
                 for (int k = 0; k < 8; k++)

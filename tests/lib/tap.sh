@@ -5,12 +5,17 @@ TAP_FAILED=0
 ISOLA_BUILD=${ISOLA_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 ISOLA_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-ok() { TAP_N=$((TAP_N + 1)); echo "ok $TAP_N - $*"; }
+# ISOLA_TEST_TIMES=1: each result is followed by "# at N ms" since the
+# test began (where a slow run, like the KVM sandbox's, spends its time).
+TAP_T0=${EPOCHREALTIME/./}
+tap_time() { [ -z "${ISOLA_TEST_TIMES:-}" ] || echo "# at $(((${EPOCHREALTIME/./} - TAP_T0) / 1000)) ms"; }
+ok() { TAP_N=$((TAP_N + 1)); echo "ok $TAP_N - $*"; tap_time; }
 # A failure and what check_eq/check_match say about it also go to stderr:
 # meson's error log (and so CI's summary) shows a failing test's stderr only.
 not_ok() {
 	TAP_N=$((TAP_N + 1)); TAP_FAILED=$((TAP_FAILED + 1)); echo "not ok $TAP_N - $*"
 	echo "not ok $TAP_N - $*" >&2
+	tap_time
 }
 diag() { sed 's/^/# /' <<<"$*"; }
 diag_fail() { diag "$*"; sed 's/^/# /' <<<"$*" | head -c 4000 >&2; }

@@ -17,8 +17,7 @@ command -v qemu-img >/dev/null || skip_all "qemu-img is missing"
 tmp=$(mktemp -d /tmp/s2-snapshot.XXXXXX)
 export ISOLA_ROOT=$tmp/root
 cleanup() {
-	for v in $("$isola" vm ls --format json 2>/dev/null | python3 -c \
-		'import json,sys; [print(v["name"]) for v in json.load(sys.stdin)]' 2>/dev/null); do
+	for v in $("$isola" vm ls --format json 2>/dev/null | grep -oE '"name": *"[^"]+"' | cut -d'"' -f4); do
 		"$isola" vm rm -f "$v" >/dev/null 2>&1
 	done
 	rm -rf "$tmp"
@@ -37,20 +36,10 @@ counts() { grep -aoE 'ISOLA-COUNT [0-9]+' | awk '{print $2}'; }
 # past FILE N: FILE's last counter line is past N (a paused or dead guest
 # never gets there; a loaded host may take a while to log the next line).
 past() { [ "$(counts <"$1" | tail -1)" -gt "$2" ] 2>/dev/null; }
-# consecutive FILE: the numbers in FILE go up by one from the first.
-consecutive() {
-	python3 - "$1" <<'EOF'
-import re, sys
-n = [int(x) for x in re.findall(rb"ISOLA-COUNT (\d+)\n", open(sys.argv[1], "rb").read())]
-bad = [(a, b) for a, b in zip(n, n[1:]) if b != a + 1]
-print(f"{len(n)} lines, {n[0] if n else None}..{n[-1] if n else None}, gaps {bad[:3]}")
-sys.exit(0 if n and not bad else 1)
-EOF
-}
 create() { "$isola" vm create "$@" >/dev/null; }
 
 # --- snapshot of a paused VM, then restore: the counter goes on ---
-create s2-src --kernel "$guest" --memory 64 --cmdline "tests=count count_ms=20"
+create s2-src --kernel "$guest" --memory 64 --cmdline "tests=count count_ms=$(cms 20)"
 "$isola" vm start s2-src >/dev/null
 src_log=$(log_of s2-src)
 check "source VM counts" wait_line "$src_log" 'ISOLA-COUNT 20$'
@@ -106,7 +95,7 @@ check "second generation: one unbroken counter ($res)" bash -c "[[ '$res' == *'g
 "$isola" vm kill s2-r3 >/dev/null
 
 # --- a live snapshot: memory copied while the guest runs, a short pause ---
-create s2-live --kernel "$guest" --memory 64 --cmdline "tests=count count_ms=20"
+create s2-live --kernel "$guest" --memory 64 --cmdline "tests=count count_ms=$(cms 20)"
 "$isola" vm start s2-live >/dev/null
 live_log=$(log_of s2-live)
 check "the live source counts" wait_line "$live_log" 'ISOLA-COUNT 20$'
@@ -120,18 +109,12 @@ check "... and keeps counting" until_s 10 past "$live_log" "${n:-0}"
 "$isola" vm restore s2-live live1 --name s2-live-r >/dev/null
 lr_log=$(log_of s2-live-r)
 check "the VM restored from the live snapshot counts" wait_lines "$lr_log" 30
-res=$(python3 - "$live_log" "$lr_log" <<'EOF2'
-import re, sys
-src = [int(x) for x in re.findall(rb"ISOLA-COUNT (\d+)\n", open(sys.argv[1], "rb").read())]
-r = [int(x) for x in re.findall(rb"ISOLA-COUNT (\d+)\n", open(sys.argv[2], "rb").read())]
-bad = [(a, b) for a, b in zip(r, r[1:]) if b != a + 1]
-ok = r and not bad and r[0] > 15 and (r[0] - 1) in src
-print(f"{'ok' if ok else 'bad'}: restored {r[0] if r else None}..{r[-1] if r else None}, gaps {bad[:3]}, "
-      f"source had {r[0] - 1 if r else None}: {bool(r) and (r[0] - 1) in src}")
-EOF2
-)
-check "live snapshot -> restore: the counter goes on from the snapshot ($res)" \
-	bash -c "[[ '$res' == ok:* ]]"
+res=$(consecutive "$lr_log")
+lr_first=$(counts <"$lr_log" | head -1)
+check "live snapshot -> restore: the restored counter is unbroken ($res)" \
+	bash -c "[[ '$res' == *'gaps []' ]]"
+check "... and goes on from the snapshot: the source printed $((lr_first - 1)), line 16 or later" \
+	bash -c "[ '${lr_first:-0}' -gt 15 ] && grep -aqE '(^|[^0-9])ISOLA-COUNT $((lr_first - 1))\$' '$live_log'"
 "$isola" vm kill s2-live >/dev/null
 "$isola" vm kill s2-live-r >/dev/null
 
@@ -145,7 +128,7 @@ check_match "restore in place of a running VM is refused" "$out" "is running: us
 "$isola" disk create -f qcow2 "$tmp/d.qcow2" 4M >/dev/null
 qemu-io -f qcow2 -c "write -P 0x42 51200 512" "$tmp/d.qcow2" >/dev/null
 create s2-disk --kernel "$guest" --memory 64 --disk "$tmp/d.qcow2,bus=virtio" \
-	--cmdline "tests=count,vblk count_n=$(pace 40) count_ms=100"
+	--cmdline "tests=count,vblk count_n=$((PACE > 1 ? 200 : 40)) count_ms=100"
 "$isola" vm start s2-disk >/dev/null
 disk_log=$(log_of s2-disk)
 wait_line "$disk_log" 'ISOLA-COUNT 3$'
@@ -169,7 +152,7 @@ check_match "snapshot rm refuses a snapshot whose image the VM's disk is built o
 "$isola" vm revert s2-disk before >/dev/null
 "$isola" vm pause s2-disk >/dev/null
 check_eq "revert dropped the overlay above the snapshot: a fresh one over the frozen image" \
-	"$(qemu-img info -U --output json "$tmp/d.qcow2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["backing-filename"])')" \
+	"$(qemu-img info -U --output json "$tmp/d.qcow2" | jget backing-filename)" \
 	"$sdisk"
 qemu-img convert -U -O raw "$tmp/d.qcow2" "$tmp/reverted.raw"
 check "after revert the sectors written after the snapshot are gone" \
@@ -185,8 +168,8 @@ check "qemu-img check accepts the disk after the reverted run" qemu-img check -q
 # --- corrupt, truncated and foreign snapshots are refused naming the part ---
 sdir=$(dirname "$snapdir")
 cp -r "$snapdir" "$sdir/flip"
-python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(200); b=f.read(1); f.seek(200); f.write(bytes([b[0]^1]))" \
-	"$sdir/flip/state"
+byte=$(od -An -tu1 -j200 -N1 "$sdir/flip/state")
+printf "\\$(printf %o $((byte ^ 1)))" | dd of="$sdir/flip/state" bs=1 seek=200 conv=notrunc status=none
 out=$("$isola" vm restore s2-src flip --name s2-bad 2>&1)
 check_match "a flipped bit in the state file is refused as corrupt" "$out" "checksum mismatch \\(corrupt\\)"
 check "no VM is left from the refused restore" bash -c "! '$isola' vm inspect s2-bad >/dev/null 2>&1"
@@ -207,7 +190,7 @@ check_match "a file that is no snapshot is refused" "$out" "not an isola snapsho
 check_eq "snapshot rm removes them" "$(ls "$sdir" | tr '\n' ' ')" "snap1 "
 
 # --- kill -9 of the VMM during snapshots: older snapshots stay intact ---
-create s2-kill --kernel "$guest" --memory 256 --cmdline "tests=count count_ms=20"
+create s2-kill --kernel "$guest" --memory 256 --cmdline "tests=count count_ms=$(cms 20)"
 "$isola" vm start s2-kill >/dev/null
 kill_log=$(log_of s2-kill)
 wait_line "$kill_log" 'ISOLA-COUNT 5$'

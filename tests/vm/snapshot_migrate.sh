@@ -53,14 +53,6 @@ counts_past() { until_s 10 past "$1" "$2"; }
 listening() { ip netns exec "$1" ss -ltn 2>/dev/null | grep -q ":$2 "; }
 a_state() { A inspect "$1" | jget state; }
 a_stopped() { [ "$(a_state "$1")" = stopped ]; }
-consecutive() {
-	python3 - "$1" <<'EOF'
-import re, sys
-n = [int(x) for x in re.findall(rb"ISOLA-COUNT (\d+)\n", open(sys.argv[1], "rb").read())]
-bad = [(a, b) for a, b in zip(n, n[1:]) if b != a + 1]
-print(f"{len(n)} lines, {n[0] if n else None}..{n[-1] if n else None}, gaps {bad[:3]}")
-EOF
-}
 # receive_bg NAME: the destination listens in its namespace
 receive_bg() {
 	B receive "$1" --listen 10.227.0.2:$port >"$tmp/recv.out" 2>&1 &
@@ -68,7 +60,7 @@ receive_bg() {
 	until_s 5 listening "$nsb" $port
 }
 
-A create s2-mig --kernel "$guest" --memory 256 --cmdline "tests=count count_ms=10" >/dev/null
+A create s2-mig --kernel "$guest" --memory 256 --cmdline "tests=count count_ms=$(cms 10)" >/dev/null
 A start s2-mig >/dev/null
 src_log=$(A inspect s2-mig | jget console_log)
 check "the source VM counts" wait_lines "$src_log" 20

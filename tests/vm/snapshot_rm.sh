@@ -31,8 +31,12 @@ wait_line() { until_s "${3:-20}" has_line "$1" "$2"; }
 is_stopped() { [ "$("$isola" vm inspect "$1" | jget state)" = stopped ]; }
 wait_stopped() { until_s 10 is_stopped "$1"; }
 pattern() { python3 "$ISOLA_SRC/tests/vm/guest_pattern.py" "$@" >/dev/null; }
-backing() { qemu-img info -U --output json "$1" |
-	python3 -c 'import json,sys; print(json.load(sys.stdin).get("backing-filename", "-"))'; }
+# backing IMAGE: its backing file's name, "-" for none
+backing() {
+	local b
+	b=$(qemu-img info -U --output json "$1" | jget backing-filename)
+	echo "${b:--}"
+}
 # same_content A B: the two images read the same (qemu-img compare).
 same_content() { qemu-img compare -U -q "$1" "$2"; }
 tree_sum() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum; }

@@ -63,3 +63,21 @@ kill_tree() {
 	pkill -"${2:-KILL}" -P "$1" 2>/dev/null
 	kill -"${2:-KILL}" "$1" 2>/dev/null
 }
+
+# cms N: a counting guest's line interval (count_ms): N on a host, at least
+# 100 in the sandbox. Each console byte is a VM exit, and there every exit
+# is emulated on the outer guest's one TCG thread: a guest printing a line
+# every 5-20 ms took most of that thread, and every command of the test
+# (and python3's start) waited behind it.
+cms() { if [ "$PACE" -gt 1 ] && [ "$1" -lt 100 ]; then echo 100; else echo "$1"; fi; }
+
+# consecutive FILE...: the counter lines (ISOLA-COUNT N at a line's end) of
+# the FILEs joined (a partial first line completes the text before it)
+# count up by one; prints "L lines, FIRST..LAST, gaps [(a, b), ...]" (the
+# first three gaps) and fails when there are gaps or no lines. In awk: a
+# python3 start costs seconds in the sandbox.
+consecutive() {
+	cat "$@" | grep -aoE 'ISOLA-COUNT [0-9]+$' | awk '
+		{ n = $2 + 0; if (NR == 1) f = n; else if (n != p + 1) { bad = 1; if (++g <= 3) gaps = gaps (g > 1 ? ", " : "") "(" p ", " n ")" } p = n }
+		END { printf "%d lines, %s..%s, gaps [%s]\n", NR, NR ? f : "None", NR ? p : "None", gaps; exit !(NR && !bad) }'
+}
