@@ -1,10 +1,11 @@
 /* ACPI tables in the BIOS area: RSDP (at ACPI_RSDP_ADDR, where Linux scans),
  * XSDT and RSDT, a FADT whose PM1a blocks are the power device's ports (SCI
- * on IRQ 9, no SMI command port: the machine is always in ACPI mode) and
- * whose reset register is port 0xcf9, a FACS, a DSDT with the \_S5 sleep
- * package (SLP_TYP 5) so Linux powers off through PM1a_CNT and the PCI host
- * bridge (\_SB.PCI0: its windows and the INTx routing, _PRT), and a MADT
- * with the LAPICs, the IOAPIC and the IRQ0 -> GSI2 override. */
+ * on IRQ 9, no SMI command port: the machine is always in ACPI mode), whose
+ * reset register is port 0xcf9 and which lists the i8042 only for a guest
+ * that is not paravirtual (boot_arch_flags), a FACS, a DSDT with the \_S5
+ * sleep package (SLP_TYP 5) so Linux powers off through PM1a_CNT and the PCI
+ * host bridge (\_SB.PCI0: its windows and the INTx routing, _PRT), and a
+ * MADT with the LAPICs, the IOAPIC and the IRQ0 -> GSI2 override. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,7 +182,17 @@ static uint64_t write_facs(struct acpi_writer *w)
         return off;
 }
 
-static uint64_t write_fadt(struct acpi_writer *w, uint64_t dsdt, uint64_t facs)
+/* IAPC_BOOT_ARCH: LEGACY_DEVICES, and 8042 only on full virtualization.
+ * With the flag Linux probes the controller and its keyboard and mouse
+ * ports, hundreds of port exits at boot for a keyboard nobody types on:
+ * a paravirtual guest is told there is none (as on QEMU's microvm). The
+ * controller stays at 0x60/0x64 for its reset line (reboot=k). */
+static uint16_t boot_arch_flags(bool pv)
+{
+        return pv ? 0x1 : 0x3;
+}
+
+static uint64_t write_fadt(struct acpi_writer *w, uint64_t dsdt, uint64_t facs, bool pv)
 {
         uint64_t off = alloc(w, FADT_LEN, 16);
         uint8_t *t = w->base + off;
@@ -196,7 +207,7 @@ static uint64_t write_fadt(struct acpi_writer *w, uint64_t dsdt, uint64_t facs)
         t[89] = 2;           /* PM1_CNT_LEN */
         put16(t + 96, 101);  /* P_LVL2_LAT > 100: C2 not supported */
         put16(t + 98, 1001); /* P_LVL3_LAT > 1000: C3 not supported */
-        put16(t + 109, 0x3); /* IAPC_BOOT_ARCH: legacy devices, 8042 */
+        put16(t + 109, boot_arch_flags(pv));
         /* WBINVD | fixed power button (PWR_BUTTON clear: PM1 PWRBTN_STS/EN),
          * no sleep button (SLP_BUTTON) | RESET_REG_SUP */
         put32(t + 112, (1u << 0) | (1u << 5) | (1u << 10));
@@ -278,7 +289,7 @@ int acpi_write(struct vm *vm, struct isola_err *err)
         uint64_t dsdt = write_dsdt(&w, dsdt_aml);
         free(dsdt_aml);
         uint64_t facs = write_facs(&w);
-        uint64_t tables[2] = {write_fadt(&w, dsdt, facs), write_madt(&w, vm->n_cpus)};
+        uint64_t tables[2] = {write_fadt(&w, dsdt, facs, vm->pv), write_madt(&w, vm->n_cpus)};
         unsigned n = 2;
 
         uint32_t xlen = ACPI_HDR_LEN + 8 * n, rlen = ACPI_HDR_LEN + 4 * n;

@@ -14,6 +14,7 @@
 #define CPUID_HYPERVISOR_BIT (1u << 31)
 #define KVM_CPUID_BASE       0x40000000u
 #define CPUID_1_ECX_CX16     (1u << 13)
+#define CPUID_1_ECX_TSC_DL   (1u << 24)
 
 /* The kernel's table ends in a flexible array: room for every entry. */
 static struct kvm_cpuid2 *cpuid_alloc(void)
@@ -44,7 +45,17 @@ static unsigned apic_id_bits(unsigned n_cpus)
         return shift;
 }
 
-static void fix_entry(struct vm *vm, unsigned id, struct kvm_cpuid_entry2 *e)
+/* KVM emulates the LAPIC's TSC-deadline mode but leaves the CPUID bit out
+ * of KVM_GET_SUPPORTED_CPUID: the VMM sets it when the in-kernel LAPIC has
+ * it. With it Linux arms its timer through one MSR and skips calibrating
+ * the LAPIC timer against the PIT at boot (QEMU and Firecracker set it
+ * too). */
+static bool has_tsc_deadline(const struct vm *vm)
+{
+        return ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+}
+
+static void fix_entry(struct vm *vm, unsigned id, bool tsc_deadline, struct kvm_cpuid_entry2 *e)
 {
         switch (e->function) {
         case 1:
@@ -54,6 +65,8 @@ static void fix_entry(struct vm *vm, unsigned id, struct kvm_cpuid_entry2 *e)
                         e->edx |= 1u << 28; /* HTT: the count above is valid */
                 if (host_is_kvm_pvm())
                         e->ecx &= ~CPUID_1_ECX_PVM_MISSING;
+                if (tsc_deadline)
+                        e->ecx |= CPUID_1_ECX_TSC_DL;
                 if (vm->pv)
                         e->ecx |= CPUID_HYPERVISOR_BIT;
                 else
@@ -117,11 +130,12 @@ static int set_cpuid(struct vm *vm, struct vcpu *vcpu, struct isola_err *err)
         }
         if (get_supported(vm, buf, err) < 0)
                 goto done;
+        bool tsc_deadline = has_tsc_deadline(vm);
         for (unsigned i = 0; i < buf->nent && i < CPUID_MAX_ENTRIES; i++) {
                 struct kvm_cpuid_entry2 e = buf->entries[i];
                 if (!vm->pv && is_pv_leaf(e.function))
                         continue;
-                fix_entry(vm, vcpu->id, &e);
+                fix_entry(vm, vcpu->id, tsc_deadline, &e);
                 out->entries[out->nent++] = e;
         }
         if (ioctl(vcpu->fd, KVM_SET_CPUID2, out) < 0) {

@@ -116,15 +116,22 @@ static int go_addr(const char *path, struct sockaddr_un *sa, struct isola_err *e
         return 0;
 }
 
+/* A socket for the go channel and its address. */
+static int go_socket(const char *path, struct sockaddr_un *sa, struct isola_err *err)
+{
+        if (go_addr(path, sa, err) < 0)
+                return -1;
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        return fd < 0 ? err_sys(err, "socket") : fd;
+}
+
 int migrate_go_listen(const char *path, struct isola_err *err)
 {
         struct sockaddr_un sa;
+        int fd = go_socket(path, &sa, err);
 
-        if (go_addr(path, &sa, err) < 0)
-                return -1;
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0)
-                return err_sys(err, "socket");
+                return -1;
         unlink(path);
         /* 0600 from its creation: the directory may be wider than that */
         mode_t old = umask(0177);
@@ -141,12 +148,10 @@ int migrate_go_listen(const char *path, struct isola_err *err)
 int migrate_go_connect(const char *path, struct isola_err *err)
 {
         struct sockaddr_un sa;
+        int fd = go_socket(path, &sa, err);
 
-        if (go_addr(path, &sa, err) < 0)
-                return -1;
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0)
-                return err_sys(err, "socket");
+                return -1;
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                 err_sys(err, "'%s'", path);
                 close(fd);

@@ -24,6 +24,7 @@ echo "host file" >"$T/ro-file"
 OUT=$("$SB" --rw "$T/rw" -- bash -c '
 	echo "inside: $(hostname) $PWD"
 	[ -c /dev/kvm ] && echo "kvm: yes"
+	echo "family: $(grep -m1 "^cpu family" /proc/cpuinfo | tr -dc 0-9)"
 	"$1" vm run --kernel "$2/kernel" </dev/null; echo "isola exit: $?"
 	echo written >"$2/rw/out"
 	echo changed >"$2/ro-file" && echo "overlay write: ok"
@@ -33,6 +34,8 @@ RC=$?
 check_eq "the command's exit status comes back" "$RC" 42
 check_match "the command runs in the caller's directory" "$OUT" "inside: isola-sandbox $PWD"
 check_match "/dev/kvm exists inside" "$OUT" "kvm: yes"
+check_match "the outer CPU is an AMD family 0x17 (no K8 AGP probes in nested Linux boots)" \
+	"$OUT" "family: 23"
 check_match "isola boots a guest inside (it powers off: 0)" "$OUT" "isola mini guest"$'\n'"isola exit: 0"
 check_match "stderr comes back too" "$OUT" "to stderr"
 check_eq "--rw: what the command wrote is on the host" "$(cat "$T/rw/out" 2>&1)" written
