@@ -324,20 +324,6 @@ static int go_incoming(struct incoming *in, struct isola_err *err)
         return 0;
 }
 
-/* The VMM's go socket, beside its control socket. */
-static int go_path(struct incoming *in, struct isola_err *err)
-{
-        char *p = in->go_path;
-
-        if (vm_mgr_path(in->m, in->name, "ctl", p, sizeof(in->go_path), err) < 0)
-                return -1;
-        char *slash = strrchr(p, '/');
-        if (!slash || (size_t)(slash - p) + sizeof("/" MIGRATE_GO_SOCK) > sizeof(in->go_path))
-                return err_set(err, ENAMETOOLONG, "'%s': path too long", p);
-        snprintf(slash, sizeof(in->go_path) - (size_t)(slash - p), "/%s", MIGRATE_GO_SOCK);
-        return 0;
-}
-
 static int on_config(void *opaque, const char *json, uint64_t *mem_size, struct isola_err *err)
 {
         struct incoming *in = opaque;
@@ -351,7 +337,8 @@ static int on_config(void *opaque, const char *json, uint64_t *mem_size, struct 
         if (!in->config_json)
                 return err_set(err, ENOMEM, "out of memory");
         /* the paths now: no database look-up while the VMM starts */
-        if (vm_mgr_path(in->m, in->name, "log", log, sizeof(log), err) < 0 || go_path(in, err) < 0)
+        if (vm_mgr_path(in->m, in->name, "log", log, sizeof(log), err) < 0 ||
+            vm_mgr_path(in->m, in->name, "go", in->go_path, sizeof(in->go_path), err) < 0)
                 return -1;
         char *slash = strrchr(log, '/');
         if (slash)

@@ -11,6 +11,7 @@
 
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "vmm/migrate.h"
 #include "vmm/mgr_internal.h"
 
 int vm_mgr_open(const char *cli_root, struct vm_mgr **out, struct isola_err *err)
@@ -126,6 +127,7 @@ int mgr_paths(const struct vm_mgr *m, const char *id, struct vm_paths *p, struct
                 return err_set(err, ENAMETOOLONG, "VM %s: state path too long", id12);
         snprintf(p->ctl, sizeof(p->ctl), "%s/ctl.sock", p->run_dir);
         snprintf(p->console, sizeof(p->console), "%s/console.sock", p->run_dir);
+        snprintf(p->go, sizeof(p->go), "%s/%s", p->run_dir, MIGRATE_GO_SOCK);
         snprintf(p->log, sizeof(p->log), "%s/console.log", p->data_dir);
         /* sockaddr_un holds 108 bytes. */
         if (strlen(p->console) >= 108)
@@ -257,6 +259,7 @@ int vm_mgr_path(struct vm_mgr *m, const char *ref, const char *which, char *buf,
                 return -1;
         const char *s = !strcmp(which, "ctl")       ? p.ctl
                         : !strcmp(which, "console") ? p.console
+                        : !strcmp(which, "go")      ? p.go
                                                     : p.log;
         if (strlen(s) >= len)
                 return err_set(err, ENAMETOOLONG, "VM %s: path too long", ref);

@@ -50,7 +50,8 @@ int vm_mgr_list(struct vm_mgr *m, struct json_object **out, struct isola_err *er
 int vm_mgr_inspect(struct vm_mgr *m, const char *ref, struct json_object **out,
                    struct isola_err *err);
 
-/* Paths of a VM (running or not). which: "ctl", "console", "log". */
+/* Paths of a VM (running or not). which: "ctl", "console", "go" (an
+ * incoming migration's go socket), "log". */
 int vm_mgr_path(struct vm_mgr *m, const char *ref, const char *which, char *buf, size_t len,
                 struct isola_err *err);
 /* The control socket of a running VM; ENOTCONN (with a message naming the

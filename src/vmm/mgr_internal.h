@@ -35,6 +35,7 @@ struct vm_paths {
         char run_dir[PATH_MAX];  /* <runroot>/vms/<id12> */
         char data_dir[PATH_MAX]; /* <root>/vms/<id12> */
         char ctl[PATH_MAX], console[PATH_MAX], log[PATH_MAX];
+        char go[PATH_MAX]; /* an incoming migration's go socket (migrate.h) */
 };
 
 /* mgr.c */

@@ -317,8 +317,8 @@ int mgr_vmm_main(const struct vm_row *row, const struct vm_paths *p,
         /* snap: `vm restore/revert` left a request: boot from the snapshot. */
         struct machine_config run_cfg = *cfg;
         char restore[PATH_MAX];
-        char go_path[PATH_MAX + 16], dir[PATH_MAX];
-        struct go_wait g = {.lfd = -1, .conn = -1, .path = go_path};
+        char dir[PATH_MAX];
+        struct go_wait g = {.lfd = -1, .conn = -1, .path = p->go};
         if (snapshot_take_restore(p->data_dir, restore, sizeof(restore)) > 0) {
                 run_cfg.restore_dir = restore;
         } else if (snapshot_take_incoming(p->data_dir, &g.receiver) > 0) {
@@ -326,12 +326,11 @@ int mgr_vmm_main(const struct vm_row *row, const struct vm_paths *p,
                 run_cfg.restore_deferred = true;
                 c.incoming = true;
         }
-        snprintf(go_path, sizeof(go_path), "%s/%s", p->run_dir, MIGRATE_GO_SOCK);
         /* An incoming VM makes all it can before the state comes: the
          * machine, its vCPU threads (parked) and the go socket the receiver
          * will drive it on. */
         if (machine_create(&run_cfg, con_in, con_out, &c.m, &err) < 0 ||
-            (c.incoming && ((g.lfd = migrate_go_listen(go_path, &err)) < 0 ||
+            (c.incoming && ((g.lfd = migrate_go_listen(p->go, &err)) < 0 ||
                             machine_prepare_run(c.m, &err) < 0)) ||
             ctl_server_new(p->ctl, &ctl, &err) < 0 || add_routes(ctl, &c, &err) < 0 ||
             ctl_server_start(ctl, &err) < 0) {

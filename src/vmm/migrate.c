@@ -32,12 +32,20 @@ static double now_ms(void)
         return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+/* A record's 5-byte header: its type and the length of what follows. */
+static void put_header(uint8_t *h, char type, size_t len)
+{
+        uint32_t l = (uint32_t)len;
+
+        h[0] = (uint8_t)type;
+        memcpy(h + 1, &l, 4);
+}
+
 static int send_record(struct migrate_conn *c, char type, const void *head, size_t hlen,
                        const void *p, size_t n, struct isola_err *err)
 {
-        uint8_t h[5] = {(uint8_t)type};
-        uint32_t len = (uint32_t)(hlen + n);
-        memcpy(h + 1, &len, 4);
+        uint8_t h[5];
+        put_header(h, type, hlen + n);
         /* A page record goes in one write: one TLS record, one segment. */
         uint8_t *one = n <= MIGRATE_COALESCE ? malloc(5 + hlen + n) : NULL;
         if (one) {
@@ -62,16 +70,13 @@ static int send_record(struct migrate_conn *c, char type, const void *head, size
 static int send_state_end(struct migrate_conn *c, const void *state, size_t n,
                           struct isola_err *err)
 {
-        uint32_t len = (uint32_t)n, zero = 0;
         uint8_t *b = malloc(n + 10);
 
         if (!b)
                 return err_set(err, ENOMEM, "migration: out of memory");
-        b[0] = 'S';
-        memcpy(b + 1, &len, 4);
+        put_header(b, 'S', n);
         memcpy(b + 5, state, n);
-        b[5 + n] = 'E';
-        memcpy(b + 6 + n, &zero, 4);
+        put_header(b + 5 + n, 'E', 0);
         int rc = migrate_conn_write(c, b, n + 10, err);
         free(b);
         return rc;

@@ -24,11 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log_of() { "$isola" vm inspect "$1" | jget console_log; }
 vmm_pid() { "$isola" vm inspect "$1" | jget vmm_pid; }
 state_of() { "$isola" vm inspect "$1" | jget state; }
-# wait_line FILE REGEX [SECONDS]
-wait_line() { until_s "${3:-20}" has_line "$1" "$2"; }
 is_stopped() { [ "$(state_of "$1")" = stopped ]; }
 # The counter lines of a log as numbers, a partial first line completed by
 # the text before it (the source VM's log up to the snapshot).

@@ -24,8 +24,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log_of() { "$isola" vm inspect "$1" | jget console_log; }
-wait_line() { until_s 20 has_line "$1" "$2"; }
 # as a check: the status only (its line would be an unknown TAP line)
 consecutive_ok() { consecutive "$@" >/dev/null; }
 

@@ -27,7 +27,6 @@ trap cleanup EXIT
 
 field() { "$isola" vm inspect "$1" | python3 -c \
 	'import json,sys; o=json.load(sys.stdin); o=o[0] if isinstance(o,list) else o; print(eval("o"+sys.argv[1]))' "$2"; }
-wait_line() { until_s "${3:-20}" has_line "$1" "$2"; }
 is_stopped() { [ "$("$isola" vm inspect "$1" | jget state)" = stopped ]; }
 wait_stopped() { until_s 10 is_stopped "$1"; }
 pattern() { python3 "$ISOLA_SRC/tests/vm/guest_pattern.py" "$@" >/dev/null; }

@@ -35,6 +35,10 @@ until_s() {
 
 # has_line FILE REGEX: FILE has a line matching the extended REGEX.
 has_line() { grep -aqE "$2" "$1" 2>/dev/null; }
+# wait_line FILE REGEX [SECONDS]: until FILE has such a line (20 s, paced).
+wait_line() { until_s "${3:-20}" has_line "$1" "$2"; }
+# log_of NAME: the console log of the managed VM NAME (the test's $isola).
+log_of() { "$isola" vm inspect "$1" | jget console_log; }
 # has_lines FILE N: FILE has N counter lines (ISOLA-COUNT) or more.
 has_lines() { [ "$(grep -ac 'ISOLA-COUNT' "$1" 2>/dev/null)" -ge "$2" ]; }
 # wait_lines FILE N: until FILE has N counter lines (20 s, paced).
