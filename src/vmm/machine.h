@@ -56,6 +56,9 @@ struct machine_config {
 
 /* machine_config.c */
 void machine_config_init(struct machine_config *cfg);
+/* A machine configuration as the JSON `vm run --config` reads
+ * (machine_config_load_string reads it back). */
+struct json_object *machine_config_to_json(const struct machine_config *cfg);
 void machine_config_free(struct machine_config *cfg);
 /* Reads the JSON description (keys as the CLI flags: kernel, initrd, cmdline,
  * cpus, memory_mib, disks[{path,readonly,bus}], net[{tap,mac}], console,

@@ -64,8 +64,4 @@ int vm_mgr_ctl_path(struct vm_mgr *m, const char *ref, char *buf, size_t len,
  * return once the VMM is forked. */
 int vm_mgr_monitor(const char *id, int ready_fd);
 
-/* A machine configuration as the JSON `vm run --config` reads
- * (machine_config_load_string reads it back). */
-struct json_object *machine_config_to_json(const struct machine_config *cfg);
-
 #endif

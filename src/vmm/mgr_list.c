@@ -30,51 +30,6 @@ static bool valid_name(const char *s)
         return true;
 }
 
-struct json_object *machine_config_to_json(const struct machine_config *cfg)
-{
-        struct json_object *o = json_object_new_object(), *disks = json_object_new_array(),
-                           *nets = json_object_new_array();
-
-        json_object_object_add(o, "kernel", json_object_new_string(cfg->kernel ? cfg->kernel : ""));
-        if (cfg->initrd)
-                json_object_object_add(o, "initrd", json_object_new_string(cfg->initrd));
-        if (cfg->cmdline)
-                json_object_object_add(o, "cmdline", json_object_new_string(cfg->cmdline));
-        json_object_object_add(o, "cpus", json_object_new_int((int)cfg->cpus));
-        json_object_object_add(o, "memory_mib", json_object_new_uint64(cfg->memory_mib));
-        for (unsigned i = 0; i < cfg->n_disks; i++) {
-                struct json_object *d = json_object_new_object();
-                json_object_object_add(d, "path", json_object_new_string(cfg->disks[i].path));
-                json_object_object_add(d, "readonly",
-                                       json_object_new_boolean(cfg->disks[i].readonly));
-                json_object_object_add(d, "bus",
-                                       json_object_new_string(cfg->disks[i].bus == MACHINE_DISK_IDE
-                                                                  ? "ide"
-                                                                  : "virtio"));
-                json_object_array_add(disks, d);
-        }
-        json_object_object_add(o, "disks", disks);
-        for (unsigned i = 0; i < cfg->n_nets; i++) {
-                struct json_object *n = json_object_new_object();
-                json_object_object_add(n, "tap", json_object_new_string(cfg->nets[i].tap));
-                if (cfg->nets[i].has_mac) {
-                        char mac[18];
-                        const uint8_t *a = cfg->nets[i].mac;
-                        snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", a[0], a[1],
-                                 a[2], a[3], a[4], a[5]);
-                        json_object_object_add(n, "mac", json_object_new_string(mac));
-                }
-                json_object_array_add(nets, n);
-        }
-        json_object_object_add(o, "net", nets);
-        json_object_object_add(
-            o, "console",
-            json_object_new_string(cfg->console == MACHINE_CONSOLE_VIRTIO ? "virtio" : "serial"));
-        json_object_object_add(o, "pv", json_object_new_boolean(cfg->pv));
-        json_object_object_add(o, "rng", json_object_new_boolean(cfg->rng));
-        return o;
-}
-
 /* The VM starts later from another directory (or from isola serve): its
  * files are stored by absolute path. */
 static int absolute_key(struct json_object *o, const char *key, struct isola_err *err)

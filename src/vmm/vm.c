@@ -46,13 +46,13 @@ static int setup_memory(struct vm *vm, uint64_t mem_bytes, struct isola_err *err
         return 0;
 }
 
-/* One memslot per region, in region order. */
-static int register_memory(struct vm *vm, struct isola_err *err)
+int vm_set_memslots(struct vm *vm, uint32_t flags, struct isola_err *err)
 {
         for (unsigned slot = 0; slot < vm->mem.n_regions; slot++) {
                 const struct guest_mem_region *r = &vm->mem.regions[slot];
                 struct kvm_userspace_memory_region kr = {
                     .slot = slot,
+                    .flags = flags,
                     .guest_phys_addr = r->gpa,
                     .memory_size = r->size,
                     .userspace_addr = (uintptr_t)r->hva,
@@ -190,7 +190,7 @@ int vm_open_kvm(struct vm *vm, struct isola_err *err)
         vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
         if (vm->vm_fd < 0)
                 return err_sys(err, "KVM_CREATE_VM");
-        if (register_memory(vm, err) < 0 || setup_chips(vm, err) < 0)
+        if (vm_set_memslots(vm, 0, err) < 0 || setup_chips(vm, err) < 0)
                 return -1;
         return 0;
 }

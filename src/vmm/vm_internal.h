@@ -71,6 +71,9 @@ int kvm_check(int kvm_fd, struct isola_err *err);
  * interrupt controllers. */
 int vm_create(unsigned n_cpus, uint64_t mem_bytes, struct vm **vm_out, struct isola_err *err);
 int vm_open_kvm(struct vm *vm, struct isola_err *err);
+/* One memslot per region, in region order, with KVM_MEM_* flags (again,
+ * to turn the dirty log on or off). */
+int vm_set_memslots(struct vm *vm, uint32_t flags, struct isola_err *err);
 void vm_destroy(struct vm *vm);
 int vm_stop_reason(struct vm *vm);
 /* Records why a vCPU gave up (printed by the front end) and stops the VM. */
