@@ -121,6 +121,10 @@ struct api_attach {
         const char *id;
         int sock; /* blocking */
         bool tty, in, out, err, logs;
+        /* running when the attach was asked for, before the 101 answer:
+         * then only what it writes from now on; a start after it (docker
+         * run attaches, then starts) gets all its output */
+        bool was_running;
         const char *extra;
         size_t extra_len;
 };

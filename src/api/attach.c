@@ -291,9 +291,13 @@ void api_attach_run(struct api_server *s, const struct api_attach *q)
 
         if (attach_info(s, q->id, &now) < 0)
                 return;
-        /* already running: only what it writes from now on (unless logs=1);
-         * a start after the attach: all it writes */
-        if (running(&now) && !q->logs) {
+        /* already running when the attach was asked for: only what it
+         * writes from now on (unless logs=1); a start after the attach: all
+         * it writes. The state is the request's, not this thread's: docker
+         * run starts the container as soon as it has the 101, and a busy
+         * host ran this thread after the container had printed (and exited),
+         * so its output was skipped as old (CI, 2026-12-02). */
+        if (q->was_running && running(&now) && !q->logs) {
                 r.skip[0] = now.skip[0];
                 r.skip[1] = now.skip[1];
         }

@@ -129,6 +129,7 @@ struct hijack {
         int sock;
         bool exec, tty;
         bool in, out, err, logs; /* attach: the streams asked for */
+        bool was_running;        /* attach: the container's state when asked */
         char id[ENG_ID_LEN + 1]; /* container id, or the exec id */
         int exec_slot;
         char *extra; /* bytes read past the request head (upgrade's extra_in) */
@@ -265,6 +266,7 @@ static void *hijack_thread(void *arg)
                                        .out = h->out,
                                        .err = h->err,
                                        .logs = h->logs,
+                                       .was_running = h->was_running,
                                        .extra = h->extra,
                                        .extra_len = h->extra_len};
                 api_attach_hold(h->srv, h->id, 1);
@@ -344,6 +346,7 @@ enum MHD_Result api_h_ctr_attach(struct api_call *c)
                 free(h);
                 return api_reply_err(c, &err);
         }
+        h->was_running = !strcmp(state, "running") || !strcmp(state, "paused");
         return hijack(c, h);
 }
 
