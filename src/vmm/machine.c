@@ -199,8 +199,7 @@ int machine_create(const struct machine_config *cfg, int console_in, int console
             create_devices(m, cfg, console_in, console_out, err) < 0 ||
             (!restore && (mptable_write(m->vm, err) < 0 || acpi_write(m->vm, err) < 0)) ||
             setup_vcpus(m, restore, err) < 0 ||
-            (map_early && (mapped ? snapshot_restore_mapped(m, cfg->restore_dir, err)
-                                  : snapshot_restore(m, cfg->restore_dir, err)) < 0))
+            (map_early && snapshot_restore(m, cfg->restore_dir, mapped, err) < 0))
                 goto fail;
         *out = m;
         return 0;

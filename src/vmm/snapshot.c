@@ -610,7 +610,7 @@ static int load_devices(const struct machine_parts *p, const struct snap_file *f
         return 0;
 }
 
-static int restore(struct machine *m, const char *dir, bool mapped, struct isola_err *err)
+int snapshot_restore(struct machine *m, const char *dir, bool mapped, struct isola_err *err)
 {
         struct machine_parts p;
         uint8_t *buf = NULL;
@@ -630,16 +630,6 @@ static int restore(struct machine *m, const char *dir, bool mapped, struct isola
         if (rc < 0)
                 return err_prefix(err, "restore from '%s'", dir);
         return 0;
-}
-
-int snapshot_restore(struct machine *m, const char *dir, struct isola_err *err)
-{
-        return restore(m, dir, false, err);
-}
-
-int snapshot_restore_mapped(struct machine *m, const char *dir, struct isola_err *err)
-{
-        return restore(m, dir, true, err);
 }
 
 int snapshot_read_config(const char *dir, struct machine_config *cfg, struct isola_err *err)

@@ -207,10 +207,9 @@ int snapshot_restore_incoming(struct machine *m, const struct machine_config *cf
 int snapshot_read_config(const char *dir, struct machine_config *cfg, struct isola_err *err);
 /* Loads a snapshot into a machine just created from the snapshot's
  * configuration with cfg->restore_dir set (no kernel loaded, vCPUs not
- * started). */
-int snapshot_restore(struct machine *m, const char *dir, struct isola_err *err);
-/* The same with guest RAM mapped from dir's memory file already (in the
- * layout of the "memory" section, which is checked). */
-int snapshot_restore_mapped(struct machine *m, const char *dir, struct isola_err *err);
+ * started). mapped: guest RAM is mapped from dir's memory file already
+ * (snapshot_map_incoming; the layout of the "memory" section is checked
+ * either way). */
+int snapshot_restore(struct machine *m, const char *dir, bool mapped, struct isola_err *err);
 
 #endif

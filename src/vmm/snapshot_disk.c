@@ -200,7 +200,7 @@ int snapshot_restore_incoming(struct machine *m, const struct machine_config *cf
         machine_get_parts(m, &p);
         if (disks_reopen(&p, cfg, err) < 0)
                 return err_prefix(err, "incoming migration");
-        return mapped ? snapshot_restore_mapped(m, dir, err) : snapshot_restore(m, dir, err);
+        return snapshot_restore(m, dir, mapped, err);
 }
 
 /* Where a snapshot's disk i goes back: a new overlay over its frozen qcow2
