@@ -22,6 +22,7 @@
 
 #include "cli/vm_cli.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "vmm/ctl.h"
 #include "vmm/mgr.h"
 #include "vmm/migrate.h"
@@ -234,6 +235,7 @@ struct incoming {
         const char *name;
         pthread_t starter;
         bool starting, ready; /* ready: the VMM is up and the source told ('W') */
+        bool handed_off;      /* the VMM reads the rest of the stream itself */
         int start_rc;
         struct isola_err start_err;
         int start_pipe[2]; /* the starter writes a byte when done */
@@ -277,6 +279,19 @@ static int join_start(struct incoming *in, struct isola_err *err)
         return 0;
 }
 
+/* A plain stream goes on in the VMM (docs/migration.md): the last pages,
+ * the state and the end record then reach the process that loads them
+ * with no hop through this one. This side keeps nothing of the connection:
+ * the source sees it close when the VMM goes. 1: migrate_recv stops. */
+static int hand_off(struct incoming *in, struct isola_err *err)
+{
+        if (migrate_go_send_fd(in->go_fd, 'H', in->dir, in->conn.fd, err) < 0)
+                return err_prefix(err, "handing the stream to the VM's VMM");
+        migrate_conn_close(&in->conn);
+        in->handed_off = true;
+        return 1;
+}
+
 /* Before the next record: when the VMM is up, the source hears 'W' (it
  * pauses the guest only after that). Waits for whichever comes first. */
 static int await_record(void *opaque, struct isola_err *err)
@@ -294,10 +309,12 @@ static int await_record(void *opaque, struct isola_err *err)
                         return err_sys(err, "poll");
         if (!(fds[1].revents & POLLIN))
                 return 0;
-        if (join_start(in, err) < 0 || migrate_conn_write(&in->conn, "W", 1, err) < 0)
+        if (join_start(in, err) < 0)
                 return -1;
         in->ready = true;
-        return 0;
+        if (!in->conn.ssl) /* plain TCP: the VMM takes the stream on (and says 'W') */
+                return hand_off(in, err);
+        return migrate_conn_write(&in->conn, "W", 1, err);
 }
 
 static int write_config(const struct incoming *in, struct isola_err *err)
@@ -379,17 +396,7 @@ static int on_config(void *opaque, const char *json, uint64_t *mem_size, struct 
 
 static int write_at(int fd, const char *p, size_t n, off_t off, struct isola_err *err)
 {
-        while (n) {
-                ssize_t k = pwrite(fd, p, n, off);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return err_sys(err, "writing the incoming snapshot");
-                p += k;
-                n -= (size_t)k;
-                off += k;
-        }
-        return 0;
+        return fs_pwrite_all(fd, p, n, off) < 0 ? err_sys(err, "writing the incoming snapshot") : 0;
 }
 
 static int on_page(void *opaque, uint64_t off, const char *p, uint32_t n, struct isola_err *err)
@@ -517,6 +524,10 @@ int cli_vm_receive(int argc, char **argv)
         bool answered = rc < 0 && migrate_tls_on(&tls); /* the handshake said it */
         if (rc == 0)
                 rc = migrate_recv(&in.conn, &recv_ops, &in, &err);
+        if (rc == 1) /* the VMM has the stream: its answer is the outcome */
+                rc = migrate_go_answer(in.go_fd, -1, &err) < 0
+                         ? err_prefix(&err, "starting the received VM")
+                         : 0;
         if (in.conn.fd >= 0 && !answered) {
                 char ack = rc == 0 ? 'K' : 'F';
                 struct isola_err e2 = {0};

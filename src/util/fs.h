@@ -20,5 +20,7 @@ int fs_write_str(const char *path, const char *str, struct isola_err *err);
 int fs_mkdir_p(const char *path, mode_t mode, struct isola_err *err);
 /* Writes all of buf to fd, retrying on EINTR and short writes. */
 int fs_write_all(int fd, const void *buf, size_t len);
+/* The same at offset off (pwrite); -1 with errno. */
+int fs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 
 #endif

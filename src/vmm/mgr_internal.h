@@ -4,6 +4,7 @@
 #define ISOLA_VMM_MGR_INTERNAL_H
 
 #include <limits.h>
+#include <poll.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,7 +62,28 @@ void mgr_monitor_main(const struct db_paths *dbp, const struct vm_row *row,
                       const struct vm_paths *p, const struct machine_config *cfg, int ready_fd)
     __attribute__((noreturn));
 
-/* mgr_vmm.c: the VMM process; returns its exit status. */
+/* mgr_console.c: the monitor's side of the console. The VMM writes
+ * console.log itself; the monitor relays it to one attached `vm console`
+ * client and rotates it. */
+struct mon_console {
+        const struct vm_paths *p;
+        int log_fd;       /* the monitor's descriptor of console.log */
+        int listen_fd;    /* console.sock */
+        int client_fd;    /* the attached client, or -1 */
+        int notify_fd;    /* inotify on console.log while a client is attached, or -1 */
+        off_t client_off; /* how much of console.log the client has */
+        off_t max;        /* rotate past this size */
+};
+#define MCON_TICK_MS 1000 /* how often the monitor checks whether to rotate */
+int mcon_open(struct mon_console *c, const struct vm_paths *p);
+/* fds[0..2]: console.sock, the client, inotify (fd -1: none). */
+void mcon_pollfds(const struct mon_console *c, struct pollfd fds[3]);
+void mcon_events(struct mon_console *c, const struct pollfd fds[3], int in_fd);
+void mcon_rotate(struct mon_console *c);
+void mcon_close(struct mon_console *c);
+
+/* mgr_vmm.c: the VMM process; returns its exit status. con_out is the
+ * console log (the VMM reopens it when the monitor has rotated it). */
 int mgr_vmm_main(const struct vm_row *row, const struct vm_paths *p,
                  const struct machine_config *cfg, int con_in, int con_out, int ready_fd);
 

@@ -1,6 +1,7 @@
 /* Starting a managed VM: `vm start` forks a monitor (setsid, double fork)
- * that owns the console (pipes to the VMM, the log file, console.sock for
- * `vm console`) and the exit status, and forks the VMM process. The start
+ * that owns the console (the log file the VMM writes, its rotation, the
+ * input pipe to the VMM, console.sock for `vm console`: mgr_console.c)
+ * and the exit status, and forks the VMM process. The start
  * command waits for the VMM's "ok" or its error; on an error the monitor
  * has already removed what it made. */
 #include <errno.h>
@@ -11,126 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/fs.h"
 #include "vmm/mgr_internal.h"
 
-#define LOG_ROTATE_BYTES (8 << 20)
-#define REPLAY_BYTES     4096
-
 struct monitor {
         const struct vm_row *row;
         const struct vm_paths *p;
-        int log_fd, out_fd, in_fd, listen_fd, client_fd, sig_fd;
+        struct mon_console con;
+        int in_fd, sig_fd;
         pid_t vmm;
-        off_t log_size;
 };
-
-static int listen_unix(const char *path)
-{
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-        if (fd < 0)
-                return -1;
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-        (void)unlink(path);
-        mode_t old = umask(0077);
-        int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-        umask(old);
-        if (rc < 0 || listen(fd, 4) < 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
-}
-
-static void log_write(struct monitor *mon, const char *buf, size_t n)
-{
-        if (mon->log_size + (off_t)n > LOG_ROTATE_BYTES) {
-                char old[PATH_MAX + 4];
-                snprintf(old, sizeof(old), "%s.1", mon->p->log);
-                if (rename(mon->p->log, old) == 0) {
-                        int fd = open(mon->p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-                        if (fd >= 0) {
-                                dup2(fd, mon->log_fd);
-                                close(fd);
-                                mon->log_size = 0;
-                        }
-                }
-        }
-        if (fs_write_all(mon->log_fd, buf, n) == 0)
-                mon->log_size += (off_t)n;
-}
-
-/* A new client first gets the end of the log, so it sees the prompt. */
-static void replay(struct monitor *mon, int fd)
-{
-        char buf[REPLAY_BYTES];
-        off_t from = mon->log_size > REPLAY_BYTES ? mon->log_size - REPLAY_BYTES : 0;
-        ssize_t n = pread(mon->log_fd, buf, sizeof(buf), from);
-
-        if (n > 0)
-                (void)send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
-static void accept_client(struct monitor *mon)
-{
-        int fd = accept4(mon->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-
-        if (fd < 0)
-                return;
-        if (mon->client_fd >= 0) {
-                static const char busy[] = "isola: another client is attached to this console\r\n";
-                (void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-                close(fd);
-                return;
-        }
-        replay(mon, fd);
-        mon->client_fd = fd;
-}
-
-static void drop_client(struct monitor *mon)
-{
-        if (mon->client_fd >= 0)
-                close(mon->client_fd);
-        mon->client_fd = -1;
-}
-
-/* Guest output: to the log and to the attached client (dropped when it
- * does not keep up: the log has everything). */
-static bool relay_output(struct monitor *mon)
-{
-        char buf[4096];
-        ssize_t n = read(mon->out_fd, buf, sizeof(buf));
-
-        if (n <= 0)
-                return n < 0 && errno == EINTR;
-        log_write(mon, buf, (size_t)n);
-        if (mon->client_fd >= 0 &&
-            send(mon->client_fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n)
-                drop_client(mon);
-        return true;
-}
-
-static void relay_input(struct monitor *mon)
-{
-        char buf[1024];
-        ssize_t n = recv(mon->client_fd, buf, sizeof(buf), 0);
-
-        if (n <= 0) {
-                if (n == 0 || errno != EINTR)
-                        drop_client(mon);
-                return;
-        }
-        /* A guest that does not read its console loses the input. */
-        (void)write(mon->in_fd, buf, (size_t)n);
-}
 
 static const char *reason_of(int status, int *code)
 {
@@ -155,28 +49,21 @@ static const char *reason_of(int status, int *code)
         }
 }
 
-/* Relays until the VMM exits; returns its wait status. */
+/* Serves the console until the VMM exits; returns its wait status. */
 static int relay(struct monitor *mon)
 {
         int status = 0;
 
         for (;;) {
-                struct pollfd fds[4] = {{.fd = mon->out_fd, .events = POLLIN},
-                                        {.fd = mon->listen_fd, .events = POLLIN},
-                                        {.fd = mon->sig_fd, .events = POLLIN},
-                                        {.fd = mon->client_fd, .events = POLLIN}};
-                if (poll(fds, mon->client_fd >= 0 ? 4 : 3, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
+                struct pollfd fds[4];
+                mcon_pollfds(&mon->con, fds);
+                fds[3] = (struct pollfd){.fd = mon->sig_fd, .events = POLLIN};
+                int n = poll(fds, 4, MCON_TICK_MS);
+                if (n < 0 && errno != EINTR)
                         break;
-                }
-                if (fds[0].revents && !relay_output(mon))
-                        mon->out_fd = -1; /* closed: the VMM is going */
-                if (fds[1].revents & POLLIN)
-                        accept_client(mon);
-                if (mon->client_fd >= 0 && fds[3].revents)
-                        relay_input(mon);
-                if (fds[2].revents & POLLIN) {
+                if (n > 0)
+                        mcon_events(&mon->con, fds, mon->in_fd);
+                if (fds[3].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         if (read(mon->sig_fd, &si, sizeof(si)) == sizeof(si) &&
                             si.ssi_signo != SIGCHLD)
@@ -184,23 +71,22 @@ static int relay(struct monitor *mon)
                         if (waitpid(mon->vmm, &status, WNOHANG) == mon->vmm)
                                 break;
                 }
-        }
-        while (mon->out_fd >= 0 && relay_output(mon)) {
+                mcon_rotate(&mon->con);
         }
         return status;
 }
 
-static int setup_stdio(const struct vm_paths *p, int *log_fd)
+/* stdin and stdout /dev/null; stderr (the VMM's own messages: a guest's
+ * triple fault) the console log. */
+static int setup_stdio(const struct mon_console *con)
 {
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-        *log_fd = open(p->log, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (null < 0 || *log_fd < 0)
+        if (null < 0)
                 return -1;
         dup2(null, STDIN_FILENO);
         dup2(null, STDOUT_FILENO);
-        /* The VMM's own messages (a guest's triple fault) go to the log. */
-        dup2(*log_fd, STDERR_FILENO);
+        dup2(con->log_fd, STDERR_FILENO);
         close(null);
         return 0;
 }
@@ -215,20 +101,16 @@ static void monitor_fail(int ready_fd, const struct vm_paths *p, const char *msg
 void mgr_monitor_main(const struct db_paths *dbp, const struct vm_row *row,
                       const struct vm_paths *p, const struct machine_config *cfg, int ready_fd)
 {
-        struct monitor mon = {.row = row, .p = p, .client_fd = -1};
+        struct monitor mon = {.row = row, .p = p};
         struct isola_err err = {0};
-        int in_pipe[2], out_pipe[2], vready[2];
+        int in_pipe[2], vready[2];
         char msg[ISOLA_ERR_MSG_MAX + 16];
         sigset_t sigs;
-        struct stat st;
 
-        if (setup_stdio(p, &mon.log_fd) < 0)
-                monitor_fail(ready_fd, p, "cannot open the console log");
-        mon.log_size = fstat(mon.log_fd, &st) == 0 ? st.st_size : 0;
-        mon.listen_fd = listen_unix(p->console);
-        if (mon.listen_fd < 0 || pipe2(in_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0 ||
-            pipe2(vready, O_CLOEXEC) < 0)
-                monitor_fail(ready_fd, p, "cannot create the console socket");
+        if (mcon_open(&mon.con, p) < 0 || setup_stdio(&mon.con) < 0)
+                monitor_fail(ready_fd, p, "cannot open the console log or socket");
+        if (pipe2(in_pipe, O_CLOEXEC) < 0 || pipe2(vready, O_CLOEXEC) < 0)
+                monitor_fail(ready_fd, p, "cannot create the console pipes");
         fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
         sigemptyset(&sigs);
         sigaddset(&sigs, SIGCHLD);
@@ -242,19 +124,19 @@ void mgr_monitor_main(const struct db_paths *dbp, const struct vm_row *row,
         if (mon.vmm < 0)
                 monitor_fail(ready_fd, p, "fork failed");
         if (mon.vmm == 0) {
+                /* The VMM writes the log through a descriptor of its own
+                 * (the monitor's is O_CLOEXEC and moves on rotation). */
+                int log_out = fcntl(mon.con.log_fd, F_DUPFD_CLOEXEC, 3);
                 close(ready_fd);
-                close(mon.listen_fd);
+                mcon_close(&mon.con);
                 close(in_pipe[1]);
-                close(out_pipe[0]);
                 close(vready[0]);
                 sigprocmask(SIG_UNBLOCK, &sigs, NULL);
-                _exit(mgr_vmm_main(row, p, cfg, in_pipe[0], out_pipe[1], vready[1]));
+                _exit(mgr_vmm_main(row, p, cfg, in_pipe[0], log_out, vready[1]));
         }
         close(in_pipe[0]);
-        close(out_pipe[1]);
         close(vready[1]);
         mon.in_fd = in_pipe[1];
-        mon.out_fd = out_pipe[0];
         size_t len = 0;
         ssize_t n;
         while (len < sizeof(msg) - 1 &&
@@ -281,7 +163,7 @@ void mgr_monitor_main(const struct db_paths *dbp, const struct vm_row *row,
         const char *reason = reason_of(status, &code);
         /* Sockets go before the row says stopped: whoever sees "stopped"
          * finds nothing left. */
-        close(mon.listen_fd);
+        mcon_close(&mon.con);
         mgr_remove_run_dir(p);
         if (mgr_set_stopped(db, row->id, code, reason, &err) < 0)
                 dprintf(STDERR_FILENO, "isola monitor: %s\n", err.msg);

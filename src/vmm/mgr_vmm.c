@@ -29,6 +29,8 @@ struct vmm_ctx {
         const struct machine_config *cfg;
         struct timespec t0;
         struct snapshot_ctl snap; /* snap's routes */
+        const char *log;          /* console.log, which con_out writes */
+        int con_out;
         /* an incoming migration: true until the state is loaded (the main
          * thread, wait_incoming and run_incoming) */
         bool incoming;
@@ -140,13 +142,33 @@ out:
         json_object_put(root);
 }
 
+/* The monitor has renamed console.log to console.log.1 (rotation): the
+ * console writes on in a new console.log. dup2 swaps the descriptor the
+ * console devices (and stderr) write through in one step, so each byte
+ * lands in one file or the other. */
+static void put_console_reopen(void *opaque, const struct ctl_request *req,
+                               struct ctl_response *resp)
+{
+        struct vmm_ctx *c = opaque;
+        int fd = open(c->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        (void)req;
+
+        if (fd < 0 || dup2(fd, c->con_out) < 0 || dup2(fd, STDERR_FILENO) < 0)
+                ctl_reply_error(resp, 500, "console log '%s': %s", c->log, strerror(errno));
+        else
+                resp->status = 204;
+        if (fd >= 0)
+                close(fd);
+}
+
 static int add_routes(struct ctl_server *s, struct vmm_ctx *c, struct isola_err *err)
 {
         if (ctl_route_add(s, "GET", "/", get_root, c, err) < 0 ||
             ctl_route_add(s, "GET", "/machine-config", get_config, c, err) < 0 ||
             ctl_route_add(s, "GET", "/stats", get_stats, c, err) < 0 ||
             ctl_route_add(s, "PUT", "/vm", put_vm, c, err) < 0 ||
-            ctl_route_add(s, "PUT", "/actions", put_actions, c, err) < 0)
+            ctl_route_add(s, "PUT", "/actions", put_actions, c, err) < 0 ||
+            ctl_route_add(s, "PUT", "/console/reopen", put_console_reopen, c, err) < 0)
                 return -1;
         /* snap routes: snapshot/migration routes are registered here. */
         if (snapshot_ctl_register(s, &c->snap, c->m, c->cfg, err) < 0)
@@ -176,32 +198,19 @@ static int take_receiver(int lfd, const char *path, pid_t receiver)
 
 /* The receiver's side of an incoming migration, as the main thread sees
  * it (go socket messages, migrate.h): "M" + DIR maps DIR/memory as guest
- * RAM while it still fills, "G" + DIR (the snapshot complete) loads it. */
+ * RAM while it still fills, "G" + DIR (the snapshot complete) loads it;
+ * "H" + DIR with the stream's connection: this VMM reads the rest of the
+ * stream into DIR itself, then loads it. */
 struct go_wait {
         int lfd, conn;
+        int stream; /* the handed-over migration stream, or -1 */
         const char *path;
         pid_t receiver;
         char mapped[PATH_MAX]; /* the directory whose memory is mapped, or "" */
 };
 
-/* One message from the receiver: its type, the directory in dir; 0 when
- * the receiver closed the connection or sent garbage. */
-static char go_message(int conn, char *dir, size_t len)
-{
-        char buf[PATH_MAX + 2];
-        ssize_t n = recv(conn, buf, sizeof(buf) - 1, 0);
-
-        if (n < 2)
-                return 0;
-        buf[n] = 0;
-        if (buf[1] != '/' || strlen(buf) != (size_t)n || (size_t)n - 1 >= len)
-                return 0;
-        memcpy(dir, buf + 1, (size_t)n);
-        return buf[0];
-}
-
-/* What came on the go socket; 1 with the "G" directory in dir, 0 to wait
- * on, -1 when the receiver went. */
+/* What came on the go socket; 1 with the "G" directory in dir, 2 with the
+ * "H" directory and g->stream, 0 to wait on, -1 when the receiver went. */
 static int go_event(struct vmm_ctx *c, struct go_wait *g, short revents, char *dir, size_t len)
 {
         if (g->conn < 0) {
@@ -213,7 +222,15 @@ static int go_event(struct vmm_ctx *c, struct go_wait *g, short revents, char *d
         if (!(revents & (POLLIN | POLLHUP | POLLERR)))
                 return 0;
         struct isola_err err = {0};
-        switch (go_message(g->conn, dir, len)) {
+        int passed;
+        char type = migrate_go_recv(g->conn, dir, len, &passed);
+        if (type == 'H' && passed >= 0) {
+                g->stream = passed;
+                return 2;
+        }
+        if (passed >= 0)
+                close(passed);
+        switch (type) {
         case 'M': /* a failure is seen again when the state is loaded */
                 if (snapshot_map_incoming(c->m, dir, &err) == 0)
                         snprintf(g->mapped, sizeof(g->mapped), "%s", dir);
@@ -223,6 +240,37 @@ static int go_event(struct vmm_ctx *c, struct go_wait *g, short revents, char *d
         default:
                 return -1;
         }
+}
+
+/* A failed incoming migration: the source resumes its VM ("F" on a
+ * handed-over stream), the receiver removes this one ("F" and why). */
+static void refuse_incoming(struct go_wait *g, const struct isola_err *err)
+{
+        char answer[ISOLA_ERR_MSG_MAX + 1];
+
+        snprintf(answer, sizeof(answer), "F%s", err->msg);
+        if (g->stream >= 0)
+                (void)send(g->stream, "F", 1, MSG_NOSIGNAL);
+        (void)send(g->conn, answer, strlen(answer), MSG_NOSIGNAL);
+}
+
+/* The handed-over stream up to its end record; a signal that stopped it
+ * goes to *signo. */
+static int take_stream(struct vmm_ctx *c, struct go_wait *g, int sfd, int pfd, int *signo,
+                       const char *dir)
+{
+        struct isola_err err = {0};
+        const int watch[2] = {pfd, sfd};
+        struct pollfd p = {.fd = sfd, .events = POLLIN};
+        struct signalfd_siginfo si;
+
+        if (migrate_handoff_recv(g->stream, dir, (uint64_t)c->cfg->memory_mib << 20, watch, &err) ==
+            0)
+                return 0;
+        if (poll(&p, 1, 0) == 1 && read(sfd, &si, sizeof(si)) == sizeof(si))
+                *signo = (int)si.ssi_signo;
+        refuse_incoming(g, &err);
+        return -1;
 }
 
 /* Waits (the main thread) for the receiver to connect to the go socket and
@@ -254,6 +302,8 @@ static int wait_incoming(struct vmm_ctx *c, struct go_wait *g, const sigset_t *s
                 if (fds[2].revents & POLLIN)
                         return -1;
                 int rc = go_event(c, g, fds[0].revents, dir, len);
+                if (rc == 2)
+                        return take_stream(c, g, sfd, pfd, signo, dir);
                 if (rc != 0)
                         return rc > 0 ? 0 : -1;
                 fds[0].fd = g->conn >= 0 ? g->conn : g->lfd;
@@ -261,30 +311,36 @@ static int wait_incoming(struct vmm_ctx *c, struct go_wait *g, const sigset_t *s
 }
 
 /* The state is here (dir): load it, let the vCPUs run, then tell the
- * receiver ("K", or "F" and the reason: this VMM then exits). */
-static int run_incoming(struct vmm_ctx *c, const struct go_wait *g, const char *dir,
+ * receiver ("K", or "F" and the reason: this VMM then exits) and, when the
+ * stream is here, the source. */
+static int run_incoming(struct vmm_ctx *c, struct go_wait *g, const char *dir,
                         struct isola_err *err)
 {
-        char answer[ISOLA_ERR_MSG_MAX + 1];
         bool mapped = !strcmp(g->mapped, dir);
-        int rc = -1;
 
-        if (snapshot_restore_incoming(c->m, c->cfg, dir, mapped, err) == 0 &&
-            machine_release(c->m, err) == 0)
-                rc = 0;
-        if (rc == 0)
-                __atomic_store_n(&c->incoming, false, __ATOMIC_SEQ_CST);
-        int n = snprintf(answer, sizeof(answer), "%s", rc == 0 ? "K" : "F");
-        if (rc < 0)
-                n += snprintf(answer + n, sizeof(answer) - (size_t)n, "%s", err->msg);
-        /* the receiver gone now: the source resumes, this VM must not run */
-        if (send(g->conn, answer, (size_t)n, MSG_NOSIGNAL) != n && rc == 0)
-                rc = err_sys(err, "incoming migration: the receiver");
-        return rc;
+        if (snapshot_restore_incoming(c->m, c->cfg, dir, mapped, err) < 0 ||
+            machine_release(c->m, err) < 0) {
+                refuse_incoming(g, err);
+                return -1;
+        }
+        __atomic_store_n(&c->incoming, false, __ATOMIC_SEQ_CST);
+        /* The receiver first: gone now, nobody keeps this VM, so the source
+         * must resume its own ("F"), and this one must not run. */
+        if (send(g->conn, "K", 1, MSG_NOSIGNAL) != 1) {
+                if (g->stream >= 0)
+                        (void)send(g->stream, "F", 1, MSG_NOSIGNAL);
+                return err_sys(err, "incoming migration: the receiver");
+        }
+        if (g->stream >= 0)
+                (void)send(g->stream, "K", 1, MSG_NOSIGNAL);
+        return 0;
 }
 
 static void close_go(struct go_wait *g)
 {
+        if (g->stream >= 0)
+                close(g->stream);
+        g->stream = -1;
         if (g->lfd >= 0) {
                 close(g->lfd);
                 unlink(g->path);
@@ -302,7 +358,7 @@ static void tell(int fd, const char *fmt, const char *msg)
 int mgr_vmm_main(const struct vm_row *row, const struct vm_paths *p,
                  const struct machine_config *cfg, int con_in, int con_out, int ready_fd)
 {
-        struct vmm_ctx c = {.row = row, .cfg = cfg};
+        struct vmm_ctx c = {.row = row, .cfg = cfg, .log = p->log, .con_out = con_out};
         struct isola_err err = {0};
         struct ctl_server *ctl = NULL;
         sigset_t sigs;
@@ -318,7 +374,7 @@ int mgr_vmm_main(const struct vm_row *row, const struct vm_paths *p,
         struct machine_config run_cfg = *cfg;
         char restore[PATH_MAX];
         char dir[PATH_MAX];
-        struct go_wait g = {.lfd = -1, .conn = -1, .path = p->go};
+        struct go_wait g = {.lfd = -1, .conn = -1, .stream = -1, .path = p->go};
         if (snapshot_take_restore(p->data_dir, restore, sizeof(restore)) > 0) {
                 run_cfg.restore_dir = restore;
         } else if (snapshot_take_incoming(p->data_dir, &g.receiver) > 0) {

@@ -197,6 +197,20 @@ static int check_answer(struct sender *s, struct isola_err *err)
         return 0;
 }
 
+/* A send that failed because the receiver refused and closed (a TLS
+ * receiver drains a plain stream for a while, then closes): its answer,
+ * already here, says why better than the broken pipe. */
+static void explain_failure(struct sender *s, struct isola_err *err)
+{
+        char a;
+
+        while (migrate_conn_peek_answer(s->conn, &a) == 1)
+                if (a != 'W') {
+                        early_answer(a, err);
+                        return;
+                }
+}
+
 /* The pause waits for the destination's VMM: started while memory moved,
  * it may still be coming up for a small or idle guest. Meanwhile what the
  * guest dirties goes too, so the last round stays short. */
@@ -353,6 +367,8 @@ int migrate_send(struct machine *m, const struct machine_config *cfg, const char
                 rc = final_round(m, &s, err);
         st->downtime_ms = now_ms() - t_pause;
         st->total_ms = now_ms() - t0;
+        if (rc < 0)
+                explain_failure(&s, err);
         migrate_conn_close(&conn);
         if (rc == 0)
                 return 0; /* the caller stops this VMM */

@@ -105,6 +105,11 @@ struct migrate_recv_ops {
 };
 int migrate_recv(struct migrate_conn *c, const struct migrate_recv_ops *ops, void *opaque,
                  struct isola_err *err);
+/* before_record may also return 1: the stream goes on elsewhere (handed to
+ * the VMM), and migrate_recv returns 1. migrate_recv_rest reads what follows
+ * there: the records after the configuration, up to the end record. */
+int migrate_recv_rest(struct migrate_conn *c, const struct migrate_recv_ops *ops, void *opaque,
+                      uint64_t mem_size, struct isola_err *err);
 
 /* The receiver and the VMM it started (docs/migration.md): that VMM
  * listens on MIGRATE_GO_SOCK in its run directory (beside ctl.sock;
@@ -119,11 +124,27 @@ int migrate_recv(struct migrate_conn *c, const struct migrate_recv_ops *ops, voi
 #define MIGRATE_GO_SOCK "mig.sock"
 int migrate_go_listen(const char *path, struct isola_err *err);
 int migrate_go_connect(const char *path, struct isola_err *err);
-/* One message: type and DIR. */
+/* One message: type and DIR (and a descriptor passed with it, or -1). */
 int migrate_go_send(int fd, char type, const char *dir, struct isola_err *err);
+int migrate_go_send_fd(int fd, char type, const char *dir, int pass_fd, struct isola_err *err);
+/* One message: its type, DIR in dir, a descriptor passed with it in
+ * *passed (-1: none); 0 when the peer closed or sent garbage. */
+char migrate_go_recv(int fd, char *dir, size_t len, int *passed);
+/* The plain-TCP stream handed over ("H" + DIR with the connection): the
+ * destination's VMM tells the source "W" itself, reads the rest of the
+ * stream into DIR (pages into DIR/memory, the state into DIR/state) up to
+ * the end record, then loads it and runs; it answers the source ("K" or
+ * "F") and then the receiver on the go socket, as after "G". watch[0..1]
+ * (-1: none; the receiver's pidfd, a signalfd) end the wait between
+ * records when readable. */
+int migrate_handoff_recv(int stream, const char *dir, uint64_t mem_size, const int watch[2],
+                         struct isola_err *err);
 /* Sends "G" + dir and waits up to timeout_ms for the answer: 0 on "K"; -1
  * with the VMM's reason, or with why there was none. */
 int migrate_go(int fd, const char *dir, int timeout_ms, struct isola_err *err);
+/* The VMM's answer alone (after "H"); timeout_ms -1: until it comes or the
+ * VMM exits. */
+int migrate_go_answer(int fd, int timeout_ms, struct isola_err *err);
 
 /* A listening TCP socket on "ADDR:PORT" (an empty ADDR: every address),
  * SO_REUSEADDR; EINVAL for a bad address, EADDRINUSE when taken. */

@@ -69,24 +69,21 @@ static int on_record(struct recv_state *s, uint8_t type, char *buf, uint32_t len
         }
 }
 
-int migrate_recv(struct migrate_conn *c, const struct migrate_recv_ops *ops, void *opaque,
-                 struct isola_err *err)
+/* Records up to the end record; 1 when before_record handed the stream on. */
+static int recv_records(struct migrate_conn *c, struct recv_state *s, struct isola_err *err)
 {
-        struct recv_state s = {.ops = ops, .opaque = opaque};
-
-        if (check_header(c, err) < 0)
-                return -1;
         for (;;) {
                 uint8_t h[5];
                 uint32_t len;
-                if (ops->before_record && ops->before_record(opaque, err) < 0)
-                        return -1;
+                int before = s->ops->before_record ? s->ops->before_record(s->opaque, err) : 0;
+                if (before != 0)
+                        return before;
                 if (migrate_conn_read(c, h, 5, err) < 0)
                         return err_prefix(err, "the source");
                 memcpy(&len, h + 1, 4);
                 if (h[0] == 'E')
-                        return s.have_state
-                                   ? ops->end(opaque, err)
+                        return s->have_state
+                                   ? s->ops->end(s->opaque, err)
                                    : err_set(err, EPROTO, "the stream ended before the VM's state");
                 if (len > (h[0] == 'S' ? SNAP_MAX_STATE : MIGRATE_MAX_RECORD + 8))
                         return err_set(err, EPROTO, "a record of %u bytes", len);
@@ -98,11 +95,30 @@ int migrate_recv(struct migrate_conn *c, const struct migrate_recv_ops *ops, voi
                 if (rc < 0)
                         err_prefix(err, "the source");
                 else
-                        rc = on_record(&s, h[0], buf, len, err);
+                        rc = on_record(s, h[0], buf, len, err);
                 free(buf);
                 if (rc < 0)
                         return -1;
         }
+}
+
+int migrate_recv(struct migrate_conn *c, const struct migrate_recv_ops *ops, void *opaque,
+                 struct isola_err *err)
+{
+        struct recv_state s = {.ops = ops, .opaque = opaque};
+
+        if (check_header(c, err) < 0)
+                return -1;
+        return recv_records(c, &s, err);
+}
+
+int migrate_recv_rest(struct migrate_conn *c, const struct migrate_recv_ops *ops, void *opaque,
+                      uint64_t mem_size, struct isola_err *err)
+{
+        struct recv_state s = {
+            .ops = ops, .opaque = opaque, .mem_size = mem_size, .have_config = true};
+
+        return recv_records(c, &s, err);
 }
 
 /* ---- the go socket between the receiver and its VMM ---- */
@@ -160,25 +176,82 @@ int migrate_go_connect(const char *path, struct isola_err *err)
         return fd;
 }
 
-int migrate_go_send(int fd, char type, const char *dir, struct isola_err *err)
+int migrate_go_send_fd(int fd, char type, const char *dir, int pass_fd, struct isola_err *err)
 {
         char msg[PATH_MAX + 1];
         int n = snprintf(msg, sizeof(msg), "%c%s", type, dir);
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } ctl = {0};
+        struct iovec iov = {.iov_base = msg, .iov_len = (size_t)n};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
         if (n < 0 || n >= (int)sizeof(msg))
                 return err_set(err, ENAMETOOLONG, "'%s': path too long", dir);
-        if (send(fd, msg, (size_t)n, MSG_NOSIGNAL) != n)
+        if (pass_fd >= 0) {
+                mh.msg_control = ctl.buf;
+                mh.msg_controllen = sizeof(ctl.buf);
+                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+        }
+        if (sendmsg(fd, &mh, MSG_NOSIGNAL) != n)
                 return err_sys(err, "the VM's VMM");
+        return 0;
+}
+
+int migrate_go_send(int fd, char type, const char *dir, struct isola_err *err)
+{
+        return migrate_go_send_fd(fd, type, dir, -1, err);
+}
+
+char migrate_go_recv(int fd, char *dir, size_t len, int *passed)
+{
+        char buf[PATH_MAX + 2];
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } ctl;
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = ctl.buf,
+                            .msg_controllen = sizeof(ctl.buf)};
+        ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+
+        *passed = -1;
+        for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm))
+                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+                    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+                        memcpy(passed, CMSG_DATA(cm), sizeof(int));
+        if (n < 2 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+                goto bad;
+        buf[n] = 0;
+        if (buf[1] != '/' || strlen(buf) != (size_t)n || (size_t)n - 1 >= len)
+                goto bad;
+        memcpy(dir, buf + 1, (size_t)n);
+        return buf[0];
+bad:
+        if (*passed >= 0)
+                close(*passed);
+        *passed = -1;
         return 0;
 }
 
 int migrate_go(int fd, const char *dir, int timeout_ms, struct isola_err *err)
 {
-        char answer[ISOLA_ERR_MSG_MAX + 2];
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-
         if (migrate_go_send(fd, 'G', dir, err) < 0)
                 return -1;
+        return migrate_go_answer(fd, timeout_ms, err);
+}
+
+int migrate_go_answer(int fd, int timeout_ms, struct isola_err *err)
+{
+        char answer[ISOLA_ERR_MSG_MAX + 2];
+        struct pollfd p = {.fd = fd, .events = POLLIN};
         int rc;
         while ((rc = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
                 ;

@@ -4,6 +4,9 @@
  * the write side shut, as a source that closes). The callbacks do what the
  * receiver checks do: the configuration is parsed and validated, the state
  * file is parsed as the VMM will parse it.
+ * An input that starts with 'R' is, after that byte, the rest of a stream
+ * as the destination's VMM reads it once the receiver has handed it over
+ * (migrate_recv_rest: the configuration came before, 64 MiB of RAM).
  * Invariants: no crash, leak or sanitizer report; every page handed over
  * lies inside the RAM the configuration declared, 4 KiB aligned; the state
  * comes once, after the configuration; the end only after the state. */
@@ -90,10 +93,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         int buf = 1 << 20;
         (void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-        if (write(sv[0], data, size) == (ssize_t)size) {
+        size_t skip = size && data[0] == 'R';
+        if (write(sv[0], data + skip, size - skip) == (ssize_t)(size - skip)) {
                 shutdown(sv[0], SHUT_WR);
                 struct migrate_conn c = {.fd = sv[1]};
-                (void)migrate_recv(&c, &ops, &s, &err);
+                if (size && data[0] == 'R') { /* the handed-over rest */
+                        s.configs = 1;
+                        s.mem = 64u << 20;
+                        (void)migrate_recv_rest(&c, &ops, &s, s.mem, &err);
+                } else {
+                        (void)migrate_recv(&c, &ops, &s, &err);
+                }
         }
         close(sv[0]);
         close(sv[1]);
