@@ -22,7 +22,6 @@
 
 #include "cli/vm_cli.h"
 #include "util/cleanup.h"
-#include "util/fs.h"
 #include "vmm/ctl.h"
 #include "vmm/mgr.h"
 #include "vmm/migrate.h"
@@ -394,15 +393,10 @@ static int on_config(void *opaque, const char *json, uint64_t *mem_size, struct 
         return 0;
 }
 
-static int write_at(int fd, const char *p, size_t n, off_t off, struct isola_err *err)
-{
-        return fs_pwrite_all(fd, p, n, off) < 0 ? err_sys(err, "writing the incoming snapshot") : 0;
-}
-
 static int on_page(void *opaque, uint64_t off, const char *p, uint32_t n, struct isola_err *err)
 {
         struct incoming *in = opaque;
-        return write_at(in->mem_fd, p, n, (off_t)off, err);
+        return migrate_write_at(in->mem_fd, p, n, (off_t)off, err);
 }
 
 /* The state file was made with the memory file: only its bytes are
@@ -410,7 +404,7 @@ static int on_page(void *opaque, uint64_t off, const char *p, uint32_t n, struct
 static int on_state(void *opaque, const char *p, uint32_t n, struct isola_err *err)
 {
         struct incoming *in = opaque;
-        return write_at(in->state_fd, p, n, 0, err);
+        return migrate_write_at(in->state_fd, p, n, 0, err);
 }
 
 static int finish(void *opaque, struct isola_err *err)

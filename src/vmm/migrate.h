@@ -110,6 +110,10 @@ int migrate_recv(struct migrate_conn *c, const struct migrate_recv_ops *ops, voi
  * there: the records after the configuration, up to the end record. */
 int migrate_recv_rest(struct migrate_conn *c, const struct migrate_recv_ops *ops, void *opaque,
                       uint64_t mem_size, struct isola_err *err);
+/* A received record's bytes into the snapshot being written (the memory
+ * file at the page's offset, the state file at 0), by the receiver or by
+ * the VMM it handed the stream to. */
+int migrate_write_at(int fd, const char *p, size_t n, off_t off, struct isola_err *err);
 
 /* The receiver and the VMM it started (docs/migration.md): that VMM
  * listens on MIGRATE_GO_SOCK in its run directory (beside ctl.sock;

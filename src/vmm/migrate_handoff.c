@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
-#include "util/fs.h"
 #include "vmm/migrate.h"
 
 #define HANDOFF_WAIT_MS 30000 /* the source's own send timeout */
@@ -24,11 +23,6 @@ struct handoff {
         int mem_fd, state_fd;
         const int *watch;
 };
-
-static int write_at(int fd, const char *p, size_t n, off_t off, struct isola_err *err)
-{
-        return fs_pwrite_all(fd, p, n, off) < 0 ? err_sys(err, "writing the incoming snapshot") : 0;
-}
 
 /* Until the next record comes: the receiver's death or a signal ends the
  * migration (nobody would keep the VM); so does a source silent for 30 s. */
@@ -63,13 +57,13 @@ static int on_config(void *opaque, const char *json, uint64_t *mem_size, struct 
 static int on_page(void *opaque, uint64_t off, const char *p, uint32_t n, struct isola_err *err)
 {
         struct handoff *h = opaque;
-        return write_at(h->mem_fd, p, n, (off_t)off, err);
+        return migrate_write_at(h->mem_fd, p, n, (off_t)off, err);
 }
 
 static int on_state(void *opaque, const char *p, uint32_t n, struct isola_err *err)
 {
         struct handoff *h = opaque;
-        return write_at(h->state_fd, p, n, 0, err);
+        return migrate_write_at(h->state_fd, p, n, 0, err);
 }
 
 static int on_end(void *opaque, struct isola_err *err)

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util/fs.h"
 #include "vmm/migrate.h"
 
 struct recv_state {
@@ -119,6 +120,11 @@ int migrate_recv_rest(struct migrate_conn *c, const struct migrate_recv_ops *ops
             .ops = ops, .opaque = opaque, .mem_size = mem_size, .have_config = true};
 
         return recv_records(c, &s, err);
+}
+
+int migrate_write_at(int fd, const char *p, size_t n, off_t off, struct isola_err *err)
+{
+        return fs_pwrite_all(fd, p, n, off) < 0 ? err_sys(err, "writing the incoming snapshot") : 0;
 }
 
 /* ---- the go socket between the receiver and its VMM ---- */
