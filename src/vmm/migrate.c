@@ -111,10 +111,7 @@ static int dial(const char *to, const char *host, struct isola_err *err)
                 return -1;
         }
         freeaddrinfo(ai);
-        struct timeval tv = {.tv_sec = 30};
         int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         return fd;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -186,6 +187,13 @@ int migrate_conn_open(struct migrate_conn *c, int fd, const struct migrate_tls *
         unsigned char first = 0;
 
         *c = (struct migrate_conn){.fd = fd};
+        /* A peer silent for MIGRATE_IO_TIMEOUT_S within a handshake or a
+         * record (a stalled or hostile one) ends the migration instead of
+         * holding it, its port and its VM forever. The socket keeps them
+         * when the receiver hands it to the destination's VMM. */
+        struct timeval tv = {.tv_sec = MIGRATE_IO_TIMEOUT_S};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         if (!migrate_tls_on(t))
                 return 0;
         if (server) {
@@ -271,6 +279,10 @@ int migrate_conn_write(struct migrate_conn *c, const void *p, size_t n, struct i
                 ssize_t k = send(c->fd, b, n, MSG_NOSIGNAL);
                 if (k < 0 && errno == EINTR)
                         continue;
+                if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return err_set(err, ETIMEDOUT,
+                                       "migration: sending: the peer took nothing for %d s",
+                                       MIGRATE_IO_TIMEOUT_S);
                 if (k <= 0)
                         return err_sys(err, "migration: sending");
                 b += k;
@@ -298,6 +310,10 @@ int migrate_conn_read(struct migrate_conn *c, void *p, size_t n, struct isola_er
                         k = recv(c->fd, b, n, 0);
                         if (k < 0 && errno == EINTR)
                                 continue;
+                        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                                return err_set(err, ETIMEDOUT,
+                                               "receiving: the peer sent nothing for %d s",
+                                               MIGRATE_IO_TIMEOUT_S);
                         if (k < 0)
                                 return err_sys(err, "receiving");
                 }

@@ -133,5 +133,25 @@ else
 	skip "/dev/kvm is not mode 600 or no setpriv"
 fi
 
+# A migration source that stops within a record: the receiver gives up
+# after 30 s of silence (it needs no KVM before the configuration is in)
+# and leaves no VM and no listener behind.
+port=39297
+ISOLA_ROOT=$T/root timeout -k 5 90 "$ISOLA" vm receive stalled --listen 127.0.0.1:$port >"$T/recv.out" 2>&1 &
+recv=$!
+for _ in $(seq 50); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.1; done
+python3 "$(dirname "$0")/lib/cut_migration.py" --stall 127.0.0.1 $port "$T/kernel" &
+stall=$!
+wait "$recv"
+RC=$?
+kill "$stall" 2>/dev/null
+wait "$stall" 2>/dev/null
+check_eq "a source stalled within a record: exit 1" "$RC" 1
+check_match "a source stalled within a record: message" "$(cat "$T/recv.out")" \
+	"the peer sent nothing for 30 s"
+check "a source stalled within a record: no VM left" \
+	bash -c "! ISOLA_ROOT='$T/root' '$ISOLA' vm inspect stalled >/dev/null 2>&1"
+check_eq "a source stalled within a record: the port is free" "$(ss -Hltn "sport = :$port" | wc -l)" 0
+
 check_eq "no isola process left" "$(pgrep -f "$T" | wc -l)" 0
 done_testing

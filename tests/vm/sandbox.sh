@@ -42,8 +42,8 @@ check_eq "--rw: what the command wrote is on the host" "$(cat "$T/rw/out" 2>&1)"
 check_match "the host root is writable inside" "$OUT" "overlay write: ok"
 check_eq "... but the host's file is unchanged" "$(cat "$T/ro-file")" "host file"
 
-OUT=$("$SB" -- true 2>&1)
-check_eq "a command that succeeds: 0" "$?:$OUT" "0:"
+OUT=$("$SB" -- grep -c ^processor /proc/cpuinfo 2>&1)
+check_eq "a command that succeeds: 0; one vCPU by default" "$?:$OUT" "0:1"
 
 # The watchdog: a console silent for longer than ISOLA_SANDBOX_HUNG is a
 # hung outer guest (its heartbeat comes every 20 s, so 8 s trips it).
@@ -52,8 +52,8 @@ RC=$?
 check_eq "a silent console: exit 125" "$RC" 125
 check_match "... with one line saying the outer guest hung" "$OUT" \
 	"kvm-sandbox: the outer guest hung: its console was silent for 8s"
-OUT=$(ISOLA_SANDBOX_TCG_THREAD=single "$SB" -- echo one thread 2>&1)
-check_eq "one TCG thread (ISOLA_SANDBOX_TCG_THREAD=single) runs it too" "$?:$OUT" "0:one thread"
+OUT=$(ISOLA_SANDBOX_TCG_THREAD=single "$SB" --cpus 2 -- grep -c ^processor /proc/cpuinfo 2>&1)
+check_eq "--cpus 2 under one TCG thread (ISOLA_SANDBOX_TCG_THREAD=single)" "$?:$OUT" "0:2"
 
 # No package archive and no cached kernel: one line, status 125.
 empty=$(mktemp -d "$T/cache.XXXXXX")
