@@ -206,7 +206,8 @@ struct go_wait {
         int stream; /* the handed-over migration stream, or -1 */
         const char *path;
         pid_t receiver;
-        char mapped[PATH_MAX]; /* the directory whose memory is mapped, or "" */
+        char mapped[PATH_MAX];      /* the directory whose memory is mapped, or "" */
+        struct migrate_state state; /* from the handed-over stream, or none */
 };
 
 /* What came on the go socket; 1 with the "G" directory in dir, 2 with the
@@ -264,8 +265,8 @@ static int take_stream(struct vmm_ctx *c, struct go_wait *g, int sfd, int pfd, i
         struct pollfd p = {.fd = sfd, .events = POLLIN};
         struct signalfd_siginfo si;
 
-        if (migrate_handoff_recv(g->stream, dir, (uint64_t)c->cfg->memory_mib << 20, watch, &err) ==
-            0)
+        if (migrate_handoff_recv(g->stream, dir, (uint64_t)c->cfg->memory_mib << 20, watch,
+                                 &g->state, &err) == 0)
                 return 0;
         if (poll(&p, 1, 0) == 1 && read(sfd, &si, sizeof(si)) == sizeof(si))
                 *signo = (int)si.ssi_signo;
@@ -318,7 +319,8 @@ static int run_incoming(struct vmm_ctx *c, struct go_wait *g, const char *dir,
 {
         bool mapped = !strcmp(g->mapped, dir);
 
-        if (snapshot_restore_incoming(c->m, c->cfg, dir, mapped, err) < 0 ||
+        if (snapshot_restore_incoming(c->m, c->cfg, dir, mapped, g->state.buf, g->state.len, err) <
+                0 ||
             machine_release(c->m, err) < 0) {
                 refuse_incoming(g, err);
                 return -1;
@@ -338,6 +340,8 @@ static int run_incoming(struct vmm_ctx *c, struct go_wait *g, const char *dir,
 
 static void close_go(struct go_wait *g)
 {
+        free(g->state.buf);
+        g->state = (struct migrate_state){0};
         if (g->stream >= 0)
                 close(g->stream);
         g->stream = -1;

@@ -137,13 +137,18 @@ int migrate_go_send_fd(int fd, char type, const char *dir, int pass_fd, struct i
 char migrate_go_recv(int fd, char *dir, size_t len, int *passed);
 /* The plain-TCP stream handed over ("H" + DIR with the connection): the
  * destination's VMM tells the source "W" itself, reads the rest of the
- * stream into DIR (pages into DIR/memory, the state into DIR/state) up to
- * the end record, then loads it and runs; it answers the source ("K" or
+ * stream into DIR (pages into DIR/memory, the state into DIR/state and
+ * *state, whose buf the caller frees) up to the end record, then loads it
+ * and runs; it answers the source ("K" or
  * "F") and then the receiver on the go socket, as after "G". watch[0..1]
  * (-1: none; the receiver's pidfd, a signalfd) end the wait between
  * records when readable. */
+struct migrate_state {
+        uint8_t *buf; /* the state record, also written to dir's state file */
+        size_t len;
+};
 int migrate_handoff_recv(int stream, const char *dir, uint64_t mem_size, const int watch[2],
-                         struct isola_err *err);
+                         struct migrate_state *state, struct isola_err *err);
 /* Sends "G" + dir and waits up to timeout_ms for the answer: 0 on "K"; -1
  * with the VMM's reason, or with why there was none. */
 int migrate_go(int fd, const char *dir, int timeout_ms, struct isola_err *err);

@@ -11,6 +11,8 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -22,6 +24,7 @@ struct handoff {
         struct migrate_conn *conn;
         int mem_fd, state_fd;
         const int *watch;
+        struct migrate_state *state; /* kept: the VMM loads it from here */
 };
 
 /* Until the next record comes: the receiver's death or a signal ends the
@@ -60,9 +63,18 @@ static int on_page(void *opaque, uint64_t off, const char *p, uint32_t n, struct
         return migrate_write_at(h->mem_fd, p, n, (off_t)off, err);
 }
 
+/* The state goes to the snapshot's file (the receiver keeps the snapshot)
+ * and stays in memory, so the VMM does not read back what it just wrote
+ * in the middle of the pause. */
 static int on_state(void *opaque, const char *p, uint32_t n, struct isola_err *err)
 {
         struct handoff *h = opaque;
+
+        h->state->buf = malloc(n ? n : 1);
+        if (!h->state->buf)
+                return err_set(err, ENOMEM, "out of memory");
+        memcpy(h->state->buf, p, n);
+        h->state->len = n;
         return migrate_write_at(h->state_fd, p, n, 0, err);
 }
 
@@ -91,18 +103,23 @@ static int open_in(const char *dir, const char *name, struct isola_err *err)
 }
 
 int migrate_handoff_recv(int stream, const char *dir, uint64_t mem_size, const int watch[2],
-                         struct isola_err *err)
+                         struct migrate_state *state, struct isola_err *err)
 {
         struct migrate_conn conn = {.fd = stream};
         _cleanup_close_ int mem_fd = open_in(dir, "memory", err);
         _cleanup_close_ int state_fd = mem_fd < 0 ? -1 : open_in(dir, "state", err);
-        struct handoff h = {.conn = &conn, .mem_fd = mem_fd, .state_fd = state_fd, .watch = watch};
+        struct handoff h = {
+            .conn = &conn, .mem_fd = mem_fd, .state_fd = state_fd, .watch = watch, .state = state};
 
+        *state = (struct migrate_state){0};
         if (mem_fd < 0 || state_fd < 0)
                 return err_prefix(err, "incoming migration");
         /* The source pauses the guest only after this. */
         if (migrate_conn_write(&conn, "W", 1, err) < 0 ||
-            migrate_recv_rest(&conn, &handoff_ops, &h, mem_size, err) < 0)
+            migrate_recv_rest(&conn, &handoff_ops, &h, mem_size, err) < 0) {
+                free(state->buf);
+                *state = (struct migrate_state){0};
                 return err_prefix(err, "incoming migration");
+        }
         return 0;
 }

@@ -610,26 +610,38 @@ static int load_devices(const struct machine_parts *p, const struct snap_file *f
         return 0;
 }
 
-int snapshot_restore(struct machine *m, const char *dir, bool mapped, struct isola_err *err)
+int snapshot_restore_state(struct machine *m, const char *dir, bool mapped, const uint8_t *state,
+                           size_t len, struct isola_err *err)
 {
         struct machine_parts p;
-        uint8_t *buf = NULL;
-        size_t len = 0;
         struct snap_file *f = malloc(sizeof(*f));
         int rc = -1;
 
         if (!f)
                 return err_set(err, ENOMEM, "out of memory");
         machine_get_parts(m, &p);
-        if (read_state(dir, &buf, &len, err) == 0 && snap_parse(buf, len, f, err) == 0 &&
-            check_machine(&p, f, err) == 0 && map_memory(p.vm, dir, f, mapped, err) == 0 &&
-            load_devices(&p, f, err) == 0 && snap_cpu_load(p.vm, f, err) == 0)
+        if (snap_parse(state, len, f, err) == 0 && check_machine(&p, f, err) == 0 &&
+            map_memory(p.vm, dir, f, mapped, err) == 0 && load_devices(&p, f, err) == 0 &&
+            snap_cpu_load(p.vm, f, err) == 0)
                 rc = 0;
-        free(buf);
         free(f);
         if (rc < 0)
                 return err_prefix(err, "restore from '%s'", dir);
         return 0;
+}
+
+int snapshot_restore(struct machine *m, const char *dir, bool mapped, struct isola_err *err)
+{
+        uint8_t *buf = NULL;
+        size_t len = 0;
+
+        if (read_state(dir, &buf, &len, err) < 0) {
+                free(buf);
+                return err_prefix(err, "restore from '%s'", dir);
+        }
+        int rc = snapshot_restore_state(m, dir, mapped, buf, len, err);
+        free(buf);
+        return rc;
 }
 
 int snapshot_read_config(const char *dir, struct machine_config *cfg, struct isola_err *err)

@@ -199,9 +199,11 @@ int snapshot_take_restore(const char *data_dir, char *out, size_t len);
 int snapshot_request_incoming(const char *data_dir, pid_t receiver, struct isola_err *err);
 int snapshot_take_incoming(const char *data_dir, pid_t *receiver);
 int snapshot_map_incoming(struct machine *m, const char *dir, struct isola_err *err);
-/* mapped: snapshot_map_incoming mapped dir's memory file already. */
+/* mapped: snapshot_map_incoming mapped dir's memory file already. state
+ * (len bytes): dir's state file as it is in memory already, or NULL to read
+ * the file. */
 int snapshot_restore_incoming(struct machine *m, const struct machine_config *cfg, const char *dir,
-                              bool mapped, struct isola_err *err);
+                              bool mapped, const uint8_t *state, size_t len, struct isola_err *err);
 
 /* The configuration a snapshot was taken with (config.json). */
 int snapshot_read_config(const char *dir, struct machine_config *cfg, struct isola_err *err);
@@ -211,5 +213,8 @@ int snapshot_read_config(const char *dir, struct machine_config *cfg, struct iso
  * (snapshot_map_incoming; the layout of the "memory" section is checked
  * either way). */
 int snapshot_restore(struct machine *m, const char *dir, bool mapped, struct isola_err *err);
+/* The same with dir's state file given in memory (state, len bytes). */
+int snapshot_restore_state(struct machine *m, const char *dir, bool mapped, const uint8_t *state,
+                           size_t len, struct isola_err *err);
 
 #endif

@@ -193,14 +193,15 @@ static int disks_reopen(const struct machine_parts *p, const struct machine_conf
 }
 
 int snapshot_restore_incoming(struct machine *m, const struct machine_config *cfg, const char *dir,
-                              bool mapped, struct isola_err *err)
+                              bool mapped, const uint8_t *state, size_t len, struct isola_err *err)
 {
         struct machine_parts p;
 
         machine_get_parts(m, &p);
         if (disks_reopen(&p, cfg, err) < 0)
                 return err_prefix(err, "incoming migration");
-        return snapshot_restore(m, dir, mapped, err);
+        return state ? snapshot_restore_state(m, dir, mapped, state, len, err)
+                     : snapshot_restore(m, dir, mapped, err);
 }
 
 /* Where a snapshot's disk i goes back: a new overlay over its frozen qcow2

@@ -4,7 +4,10 @@
 # a Unix socket, the test guest's counter going on from one to the other
 # over loopback; the bad requests answer a clear JSON error and leave
 # nothing behind (no listener, no VM row, no half-received snapshot).
+# A VM test (suite vm): where the host has no /dev/kvm it runs in the KVM
+# sandbox, its waits bounded by wall-clock time and paced there.
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../vm/lib/pace.sh"
 
 ISOLA=$ISOLA_BUILD/isola
 GUEST=$ISOLA_BUILD/guest/testguest.elf
@@ -38,11 +41,7 @@ serve_on() {
 	mkdir -p "$T/$1"
 	ISOLA_ROOT=$T/$1 "$ISOLA" serve --socket "$T/$1.sock" >"$T/serve-$1.log" 2>&1 &
 	SERVES+=($!)
-	for _ in $(seq 100); do
-		curl -sf --unix-socket "$T/$1.sock" http://d/_ping >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
+	until_s 10 curl -sf --unix-socket "$T/$1.sock" http://d/_ping -o /dev/null
 }
 # A|B METHOD PATH [curl args]: "STATUS BODY" from that side's serve
 call() {
@@ -56,15 +55,12 @@ B() { call b "$@"; }
 state() { "$1" GET "/vms/$2" | sed 's/^200 //' | jq -r .state 2>/dev/null; }
 log_of() { "$1" GET "/vms/$2" | sed 's/^200 //' | jq -r .paths.console_log; }
 count_last() { grep -aoE 'ISOLA-COUNT [0-9]+' "$1" 2>/dev/null | tail -1 | awk '{print $2}'; }
-# counts_past LOG N: the counter in LOG goes past N within 10 s
-counts_past() {
-	for _ in $(seq 100); do
-		[ "$(count_last "$1")" -gt "$2" ] 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+past() { [ "$(count_last "$1")" -gt "$2" ] 2>/dev/null; }
+# counts_past LOG N: the counter in LOG goes past N within 10 s (paced)
+counts_past() { until_s 10 past "$1" "$2"; }
 listening() { ss -ltn 2>/dev/null | grep -q "127.0.0.1:$1 "; }
+not_listening() { ! listening "$1"; }
+no_vm() { [[ "$(B GET "/vms/$1")" == 404* ]]; }
 consecutive() {
 	python3 - "$@" <<'EOF'
 import re, sys
@@ -139,14 +135,15 @@ check_match "receive: a VM of that name exists here 409" \
 	"$(B POST /vms/s4-taken/receive -d "{\"listen\": \"127.0.0.1:$PORT\"}")" "^409 .*s4-taken"
 check "... and nothing listens" bash -c "! ss -ltn | grep -q '127.0.0.1:$PORT '"
 
-# A receiver nobody connects to gives up after timeout_s; its port is free.
-check_match "receive with timeout_s 1: 202, listening" \
-	"$(B POST /vms/s4-mig/receive -d "{\"listen\": \"127.0.0.1:$PORT\", \"timeout_s\": 1}")" \
+# A receiver nobody connects to gives up after timeout_s (1 s, paced: the
+# checks between must see it listen); its port is free.
+check_match "receive with timeout_s $(pace 1): 202, listening" \
+	"$(B POST /vms/s4-mig/receive -d "{\"listen\": \"127.0.0.1:$PORT\", \"timeout_s\": $(pace 1)}")" \
 	"^202 \\{.*\"listen\":\"127.0.0.1:$PORT\""
 check "... the port listens" listening $PORT
 check_match "... a second receiver on the same port 409" \
 	"$(B POST /vms/s4-mig2/receive -d "{\"listen\": \"127.0.0.1:$PORT\"}")" '^409 .*Address already in use'
-for _ in $(seq 50); do listening $PORT || break; sleep 0.1; done
+until_s 5 not_listening $PORT # 5 s past timeout_s (paced)
 check "... and after the timeout nothing listens" bash -c "! ss -ltn | grep -q '127.0.0.1:$PORT '"
 
 # A source that dies mid-stream: the receiver leaves no VM and no files.
@@ -154,7 +151,7 @@ check_match "receive for a stream that will break: 202" \
 	"$(B POST /vms/s4-cut/receive -d "{\"listen\": \"127.0.0.1:$((PORT + 1))\"}")" '^202 '
 python3 "$ISOLA_SRC/tests/vm/lib/cut_migration.py" 127.0.0.1 "$((PORT + 1))" "$GUEST"
 # the receiver removes what it made once the VMM it had started is gone
-for _ in $(seq 100); do [[ "$(B GET /vms/s4-cut)" == 404* ]] && break; sleep 0.1; done
+until_s 10 no_vm s4-cut
 check_match "... no VM row is left" "$(B GET /vms/s4-cut)" '^404 '
 check_eq "... nor a half-received snapshot" \
 	"$(find "$T/b" -name 'migrated*' 2>/dev/null | wc -l)" "0"
