@@ -548,7 +548,9 @@ int cli_vm_receive(int argc, char **argv)
         if (rc < 0 && in.created) {
                 pid_t untaken;
                 (void)snapshot_take_incoming(in.data_dir, &untaken);
-                (void)vm_mgr_rm(m, argv[1], true, NULL);
+                struct isola_err e2 = {0};
+                if (vm_mgr_rm(m, argv[1], true, &e2) < 0)
+                        fprintf(stderr, "isola vm receive: the VM is left: %s\n", e2.msg);
                 remove_dir(in.dir);
         }
         if (rc == 0)

@@ -283,8 +283,10 @@ int vm_mgr_rm(struct vm_mgr *m, const char *ref, bool force, struct isola_err *e
                 if (!force)
                         rc = err_set(err, EBUSY, "VM %s is running: stop it first or use rm -f",
                                      row.name);
-                else if (vm_mgr_kill(m, row.id, 0, err) < 0)
+                else if (vm_mgr_kill(m, row.id, 0, err) < 0 && mgr_alive(m, &row))
                         rc = -1;
+                else if (err) /* (one that ended by itself meanwhile is gone all the same) */
+                        *err = (struct isola_err){0};
         }
         /* Its snapshots go with it; images that stay are made independent
          * of them first (a failure keeps the VM, to retry). */

@@ -158,7 +158,8 @@ ip netns exec "$nsa" python3 "$ISOLA_SRC/tests/vm/lib/cut_migration.py" 10.227.0
 reap "$recv"
 check_match "the receiver reports the cut stream" "$(cat "$tmp/recv.out")" "closed the connection early"
 check "the receiver of a cut stream leaves no VM" \
-	bash -c "! ISOLA_ROOT=$dst_root '$isola' vm inspect s2-back >/dev/null 2>&1"
+	bash -c "! ISOLA_ROOT=$dst_root '$isola' vm inspect s2-back >/dev/null 2>&1" ||
+	diag_fail "receiver: $(cat "$tmp/recv.out"); VM: $(B inspect s2-back 2>&1 | head -c 600)"
 check_eq "nor a half-received snapshot" "$(ls "$dst_root"/vms/*/snapshots 2>/dev/null | grep -c "migrated.tmp")" "0"
 
 # --- the destination's VMM starts while memory still comes and waits for the
