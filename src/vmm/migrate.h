@@ -139,8 +139,8 @@ char migrate_go_recv(int fd, char *dir, size_t len, int *passed);
  * destination's VMM tells the source "W" itself, reads the rest of the
  * stream into DIR (pages into DIR/memory, the state into DIR/state and
  * *state, whose buf the caller frees) up to the end record, then loads it
- * and runs; it answers the source ("K" or
- * "F") and then the receiver on the go socket, as after "G". watch[0..1]
+ * and runs; it answers the source ("K" or "F") and then the receiver on
+ * the go socket, as after "G". watch[0..1]
  * (-1: none; the receiver's pidfd, a signalfd) end the wait between
  * records when readable. */
 struct migrate_state {

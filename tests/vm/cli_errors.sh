@@ -5,6 +5,7 @@
 # the host in every case (suite vmhost); the one KVM-dependent error (a TAP
 # refused after the VM exists) is checked in mini_boot.sh.
 source "$(dirname "$0")/../lib/tap.sh"
+source "$(dirname "$0")/lib/pace.sh"
 ISOLA=$ISOLA_BUILD/isola
 MINI=$ISOLA_BUILD/tests/vm/mini_guest
 [ -x "$ISOLA" ] || skip_all "no isola binary at $ISOLA"
@@ -139,7 +140,8 @@ fi
 port=39297
 ISOLA_ROOT=$T/root timeout -k 5 90 "$ISOLA" vm receive stalled --listen 127.0.0.1:$port >"$T/recv.out" 2>&1 &
 recv=$!
-for _ in $(seq 50); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.1; done
+port_listens() { ss -Hltn "sport = :$port" | grep -q .; }
+until_s 5 port_listens
 python3 "$(dirname "$0")/lib/cut_migration.py" --stall 127.0.0.1 $port "$T/kernel" &
 stall=$!
 wait "$recv"
