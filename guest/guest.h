@@ -118,6 +118,7 @@ enum result { PASS, FAIL, SKIP };
 void report(const char *test, enum result r, const struct line *detail);
 /* Bounded wait: true while fewer than `ms` (approximate) milliseconds passed. */
 bool within(uint64_t start_tsc, unsigned long ms);
+unsigned long tsc_went_back(uint64_t start_tsc);
 /* Raw guest RAM outside the image, for the large I/O buffers. */
 #define SCRATCH_BASE 0x400000UL
 

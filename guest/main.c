@@ -114,6 +114,13 @@ bool within(uint64_t start_tsc, unsigned long ms)
         return rdtsc() - start_tsc < ms * tsc_per_ms;
 }
 
+/* ms: the TSC went back by about that much since start_tsc (0: it did not). */
+unsigned long tsc_went_back(uint64_t start_tsc)
+{
+        uint64_t now = rdtsc();
+        return now < start_tsc ? (unsigned long)((start_tsc - now) / tsc_per_ms) + 1 : 0;
+}
+
 /* TSC rate: the hypervisor's timing leaf (0x40000010, kHz) or the CPU's
  * base frequency leaf (0x16, MHz); else a guess, only used for timeouts. */
 static void calibrate_tsc(void)

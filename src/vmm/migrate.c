@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,8 +21,8 @@
 #include "vmm/snapshot.h"
 #include "vmm/vm_internal.h"
 
-#define PAGE             4096u
-#define MIGRATE_COALESCE (256u * 1024)
+#define PAGE              4096u
+#define MIGRATE_RUN_BYTES (256u * 1024) /* of a page record */
 
 static double now_ms(void)
 {
@@ -43,24 +44,17 @@ static int send_record(struct migrate_conn *c, char type, const void *head, size
                        const void *p, size_t n, struct isola_err *err)
 {
         uint8_t h[5];
+        struct iovec iov[3] = {{.iov_base = h, .iov_len = 5}};
+        int k = 1;
+
         put_header(h, type, hlen + n);
-        /* A page record goes in one write: one TLS record, one segment. */
-        uint8_t *one = n <= MIGRATE_COALESCE ? malloc(5 + hlen + n) : NULL;
-        if (one) {
-                memcpy(one, h, 5);
-                if (hlen)
-                        memcpy(one + 5, head, hlen);
-                if (n)
-                        memcpy(one + 5 + hlen, p, n);
-                int rc = migrate_conn_write(c, one, 5 + hlen + n, err);
-                free(one);
-                return rc;
-        }
-        if (migrate_conn_write(c, h, 5, err) < 0 ||
-            (hlen && migrate_conn_write(c, head, hlen, err) < 0) ||
-            (n && migrate_conn_write(c, p, n, err) < 0))
-                return -1;
-        return 0;
+        /* One record, one write (one TLS record, one segment); the pages
+         * go from guest memory to the socket without a copy of their own. */
+        if (hlen)
+                iov[k++] = (struct iovec){.iov_base = (void *)head, .iov_len = hlen};
+        if (n)
+                iov[k++] = (struct iovec){.iov_base = (void *)p, .iov_len = n};
+        return migrate_conn_writev(c, iov, k, err);
 }
 
 /* The state record and the end record in one write: the receiver wakes
@@ -122,6 +116,11 @@ struct sender {
         double t0;       /* ms, start of the migration */
         struct migrate_stats *st;
         bool ready; /* the destination's VMM is up ('W') */
+        /* The run send_chunk holds back: its offset in the memory file,
+         * where it is in guest memory and its bytes (0: none). */
+        uint64_t run_off;
+        const uint8_t *run_p;
+        size_t run_n;
 };
 
 void migrate_progress_write(int fd, const struct migrate_progress *p)
@@ -145,18 +144,45 @@ void migrate_progress_write(int fd, const struct migrate_progress *p)
         (void)!pwrite(fd, line, sizeof(line) - 1, 0);
 }
 
+/* The run of memory not sent yet, as one record. */
+static int flush_run(struct sender *s, struct isola_err *err)
+{
+        if (!s->run_n)
+                return 0;
+        size_t n = s->run_n;
+        s->run_n = 0;
+        s->st->bytes_sent += n;
+        return send_record(s->conn, 'P', &s->run_off, 8, s->run_p, n, err);
+}
+
+/* Chunks that follow each other in the memory file and in guest memory
+ * (the 64 KiB chunks of the first round, dirty runs) join into records of
+ * up to MIGRATE_RUN_BYTES: fewer headers, sends and wake-ups of the
+ * receiver for the same pages. */
 static int send_chunk(void *opaque, uint64_t off, const void *p, size_t n, struct isola_err *err)
 {
         struct sender *s = opaque;
-        s->st->bytes_sent += n;
-        return send_record(s->conn, 'P', &off, 8, p, n, err);
+
+        if (s->run_n && off == s->run_off + s->run_n && (const uint8_t *)p == s->run_p + s->run_n &&
+            s->run_n + n <= MIGRATE_RUN_BYTES) {
+                s->run_n += n;
+                return 0;
+        }
+        if (flush_run(s, err) < 0)
+                return -1;
+        s->run_off = off;
+        s->run_p = p;
+        s->run_n = n;
+        return n > MIGRATE_RUN_BYTES ? flush_run(s, err) : 0;
 }
 
 /* Sends the pages KVM logged as dirty since the last call; *pages gets
  * their number (the log is cleared by reading it). */
 static int send_dirty(struct vm *vm, struct sender *s, uint64_t *pages, struct isola_err *err)
 {
-        return migrate_dirty_walk(vm, send_chunk, s, pages, err);
+        if (migrate_dirty_walk(vm, send_chunk, s, pages, err) < 0)
+                return -1;
+        return flush_run(s, err);
 }
 
 static int send_config(struct migrate_conn *c, const struct machine_config *cfg,
@@ -276,7 +302,8 @@ static int precopy(struct machine *m, struct sender *s, unsigned downtime_ms, st
         machine_get_parts(m, &p);
         double t = now_ms();
         uint64_t sent0 = s->st->bytes_sent;
-        if (snap_memory_walk(p.vm, send_chunk, s, err) < 0 || check_answer(s, err) < 0)
+        if (snap_memory_walk(p.vm, send_chunk, s, err) < 0 || flush_run(s, err) < 0 ||
+            check_answer(s, err) < 0)
                 return -1;
         for (s->st->rounds = 1; s->st->rounds < MIGRATE_MAX_ROUNDS; s->st->rounds++) {
                 double elapsed = now_ms() - t;

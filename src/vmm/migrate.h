@@ -63,6 +63,9 @@ struct migrate_conn {
 int migrate_conn_open(struct migrate_conn *c, int fd, const struct migrate_tls *t, bool server,
                       struct isola_err *err);
 int migrate_conn_write(struct migrate_conn *c, const void *p, size_t n, struct isola_err *err);
+/* The n pieces of iov in order, as one write (iov is consumed). */
+struct iovec;
+int migrate_conn_writev(struct migrate_conn *c, struct iovec *iov, int n, struct isola_err *err);
 /* All n bytes or an error (EPIPE when the peer closed). */
 int migrate_conn_read(struct migrate_conn *c, void *p, size_t n, struct isola_err *err);
 /* An early answer byte from the receiver, without waiting: 1 and *answer,

@@ -10,6 +10,9 @@
 #include "vmm/vm_internal.h"
 
 #define PAGE 4096u
+/* 256 KiB: the sink (a migration record: a header, a syscall, a wake-up
+ * of the receiver; a snapshot's pwrite) is called once per run. */
+#define MIGRATE_RUN_PAGES 64u
 
 /* KVM's dirty log on every memslot (slot = region index, as vm.c makes them). */
 int migrate_dirty_log(struct vm *vm, bool on, struct isola_err *err)
@@ -37,9 +40,9 @@ int migrate_dirty_walk(struct vm *vm, snap_mem_sink sink, void *opaque, uint64_t
                 for (uint64_t pg = 0; pg < npages; pg++) {
                         if (!(bits[pg / 64] & (1ULL << (pg % 64))))
                                 continue;
-                        /* a run of dirty pages, at most 64 KiB */
+                        /* a run of dirty pages, at most MIGRATE_RUN_PAGES */
                         uint64_t end = pg + 1;
-                        while (end < npages && end - pg < 16 &&
+                        while (end < npages && end - pg < MIGRATE_RUN_PAGES &&
                                (bits[end / 64] & (1ULL << (end % 64))))
                                 end++;
                         if (sink(opaque, off + pg * PAGE, r->hva + pg * PAGE, (end - pg) * PAGE,

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util/cleanup.h"
 #include "util/fs.h"
 #include "vmm/migrate.h"
 
@@ -70,9 +71,30 @@ static int on_record(struct recv_state *s, uint8_t type, char *buf, uint32_t len
         }
 }
 
+/* A record's payload (and a 0 after it) in *buf, grown to *cap as needed:
+ * one buffer for the whole stream, not an allocation per record. */
+static int read_payload(struct migrate_conn *c, char **buf, size_t *cap, uint32_t len,
+                        struct isola_err *err)
+{
+        if ((size_t)len + 1 > *cap) {
+                char *b = realloc(*buf, (size_t)len + 1);
+                if (!b)
+                        return err_set(err, ENOMEM, "out of memory");
+                *buf = b;
+                *cap = (size_t)len + 1;
+        }
+        (*buf)[len] = 0; /* the configuration is text */
+        if (migrate_conn_read(c, *buf, len, err) < 0)
+                return err_prefix(err, "the source");
+        return 0;
+}
+
 /* Records up to the end record; 1 when before_record handed the stream on. */
 static int recv_records(struct migrate_conn *c, struct recv_state *s, struct isola_err *err)
 {
+        _cleanup_free_ char *buf = NULL;
+        size_t cap = 0;
+
         for (;;) {
                 uint8_t h[5];
                 uint32_t len;
@@ -88,17 +110,8 @@ static int recv_records(struct migrate_conn *c, struct recv_state *s, struct iso
                                    : err_set(err, EPROTO, "the stream ended before the VM's state");
                 if (len > (h[0] == 'S' ? SNAP_MAX_STATE : MIGRATE_MAX_RECORD + 8))
                         return err_set(err, EPROTO, "a record of %u bytes", len);
-                char *buf = malloc((size_t)len + 1);
-                if (!buf)
-                        return err_set(err, ENOMEM, "out of memory");
-                int rc = migrate_conn_read(c, buf, len, err);
-                buf[len] = 0; /* the configuration is text */
-                if (rc < 0)
-                        err_prefix(err, "the source");
-                else
-                        rc = on_record(s, h[0], buf, len, err);
-                free(buf);
-                if (rc < 0)
+                if (read_payload(c, &buf, &cap, len, err) < 0 ||
+                    on_record(s, h[0], buf, len, err) < 0)
                         return -1;
         }
 }

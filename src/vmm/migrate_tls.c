@@ -14,8 +14,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -269,14 +271,29 @@ static int ssl_write_all(SSL *ssl, const char *p, size_t n, struct isola_err *er
         return rc;
 }
 
-int migrate_conn_write(struct migrate_conn *c, const void *p, size_t n, struct isola_err *err)
+/* Plain TCP: the pieces go in one sendmsg (a page record's header and the
+ * guest's pages, without copying them into one buffer first). TLS: one
+ * SSL_write per piece would make a TLS record each, so they are joined. */
+int migrate_conn_writev(struct migrate_conn *c, struct iovec *iov, int n, struct isola_err *err)
 {
-        const char *b = p;
-
-        if (c->ssl)
-                return ssl_write_all(c->ssl, b, n, err);
-        while (n) {
-                ssize_t k = send(c->fd, b, n, MSG_NOSIGNAL);
+        if (c->ssl) {
+                size_t total = 0;
+                for (int i = 0; i < n; i++)
+                        total += iov[i].iov_len;
+                char *one = malloc(total ? total : 1), *at = one;
+                if (!one)
+                        return err_set(err, ENOMEM, "migration: out of memory");
+                for (int i = 0; i < n; i++) {
+                        memcpy(at, iov[i].iov_base, iov[i].iov_len);
+                        at += iov[i].iov_len;
+                }
+                int rc = ssl_write_all(c->ssl, one, total, err);
+                free(one);
+                return rc;
+        }
+        while (n > 0) {
+                struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+                ssize_t k = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -285,10 +302,26 @@ int migrate_conn_write(struct migrate_conn *c, const void *p, size_t n, struct i
                                        MIGRATE_IO_TIMEOUT_S);
                 if (k <= 0)
                         return err_sys(err, "migration: sending");
-                b += k;
-                n -= (size_t)k;
+                /* a short send: on from where it stopped */
+                while (n > 0 && (size_t)k >= iov->iov_len) {
+                        k -= (ssize_t)iov->iov_len;
+                        iov++;
+                        n--;
+                }
+                if (n > 0) {
+                        iov->iov_base = (char *)iov->iov_base + k;
+                        iov->iov_len -= (size_t)k;
+                }
         }
         return 0;
+}
+
+int migrate_conn_write(struct migrate_conn *c, const void *p, size_t n, struct isola_err *err)
+{
+        if (c->ssl)
+                return ssl_write_all(c->ssl, p, n, err);
+        struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
+        return migrate_conn_writev(c, &iov, 1, err);
 }
 
 int migrate_conn_read(struct migrate_conn *c, void *p, size_t n, struct isola_err *err)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # VM snapshots of managed VMs with the project's test guest (its `count`
 # test prints a counter kept in guest memory): snapshot create/ls/rm,
-# restore into a new VM (twice: two independent VMs), revert with the disk,
+# restore into a new VM (twice: two independent VMs; the guest's TSC does
+# not go back), revert with the disk,
 # corrupt and truncated snapshots refused naming the part, kill -9 of the
 # VMM during a snapshot leaves the older snapshots intact.
 source "$(dirname "$0")/../lib/tap.sh"
@@ -64,6 +65,8 @@ check "source log + restored log: one unbroken counter ($res)" \
 	bash -c "[[ '$res' == *'gaps []' ]]"
 first=$(counts <"$r1_log" | head -1)
 check "the restored guest did not start over (first line $first > 15)" test "${first:-0}" -gt 15
+check "the restored guest's TSC went on from the snapshot, not back" \
+	bash -c "! grep -a 'ISOLA-TSC went back' '$r1_log' >&2"
 
 # --- a second restore of the same snapshot: an independent VM ---
 "$isola" vm restore s2-src snap1 --name s2-r2 >/dev/null
