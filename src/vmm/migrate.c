@@ -21,8 +21,7 @@
 #include "vmm/snapshot.h"
 #include "vmm/vm_internal.h"
 
-#define PAGE              4096u
-#define MIGRATE_RUN_BYTES (256u * 1024) /* of a page record */
+#define PAGE 4096u
 
 static double now_ms(void)
 {
@@ -62,16 +61,14 @@ static int send_record(struct migrate_conn *c, char type, const void *head, size
 static int send_state_end(struct migrate_conn *c, const void *state, size_t n,
                           struct isola_err *err)
 {
-        uint8_t *b = malloc(n + 10);
+        uint8_t h[5], end[5];
+        struct iovec iov[3] = {{.iov_base = h, .iov_len = 5},
+                               {.iov_base = (void *)state, .iov_len = n},
+                               {.iov_base = end, .iov_len = 5}};
 
-        if (!b)
-                return err_set(err, ENOMEM, "migration: out of memory");
-        put_header(b, 'S', n);
-        memcpy(b + 5, state, n);
-        put_header(b + 5 + n, 'E', 0);
-        int rc = migrate_conn_write(c, b, n + 10, err);
-        free(b);
-        return rc;
+        put_header(h, 'S', n);
+        put_header(end, 'E', 0);
+        return migrate_conn_writev(c, iov, 3, err);
 }
 
 /* The ADDR of "ADDR:PORT" ("[v6]:PORT" without the brackets) in host. */

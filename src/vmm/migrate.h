@@ -22,7 +22,8 @@
 
 #define MIGRATE_MAGIC        "ISOLAMIG"
 #define MIGRATE_VERSION      2
-#define MIGRATE_MAX_RECORD   (1u << 20) /* payload bytes, except 'S' */
+#define MIGRATE_MAX_RECORD   (1u << 20)    /* payload bytes, except 'S' */
+#define MIGRATE_RUN_BYTES    (256u * 1024) /* pages a sender puts in one record */
 #define MIGRATE_MAX_ROUNDS   30
 #define MIGRATE_READY_MS     30000 /* the longest the source waits for 'W' */
 #define MIGRATE_IO_TIMEOUT_S 30    /* a peer silent within a record */

@@ -10,9 +10,9 @@
 #include "vmm/vm_internal.h"
 
 #define PAGE 4096u
-/* 256 KiB: the sink (a migration record: a header, a syscall, a wake-up
- * of the receiver; a snapshot's pwrite) is called once per run. */
-#define MIGRATE_RUN_PAGES 64u
+/* The sink (a migration record: a header, a syscall, a wake-up of the
+ * receiver; a snapshot's pwrite) is called once per run. */
+#define MIGRATE_RUN_PAGES (MIGRATE_RUN_BYTES / PAGE)
 
 /* KVM's dirty log on every memslot (slot = region index, as vm.c makes them). */
 int migrate_dirty_log(struct vm *vm, bool on, struct isola_err *err)
