@@ -73,8 +73,12 @@ while True:
 		ss -Hltn "sport = :21033" | grep -q . && break
 		sleep 0.1
 	done
+	# Debian 12's passt (2023-03) sometimes hands the one reply line to the
+	# container several times (seen once in CI: 19 copies, all the same
+	# address); the check is about which address the peer saw, so repeats of
+	# the same line count as one and any other address still fails it
 	check_eq "pasta: outbound leaves from the host's sockets (the peer sees a host address)" \
-		"$(in_ctr nt-p1 timeout 10 "$BB" nc -w 3 10.199.254.1 21033 </dev/null)" 10.199.254.1
+		"$(in_ctr nt-p1 timeout 10 "$BB" nc -w 3 10.199.254.1 21033 </dev/null | sort -u)" 10.199.254.1
 	serve_in nt-p1 80 pasta
 	check_eq "pasta: the published port answers on the host" "$(for i in $(seq 25); do o=$(curl -s -m 2 http://127.0.0.1:21030/) && [ -n "$o" ] && break; sleep 0.2; done; echo "$o")" "hello from pasta"
 	check_match "pasta: resolv.conf points at its DNS forwarder" "$("$NETCTL" resolv nt-p1)" 'nameserver 169\.254\.1\.1'
