@@ -270,6 +270,24 @@ static void remove_data(const struct vm_paths *p)
         (void)rmdir(p->data_dir);
 }
 
+/* Kills a running VM for rm -f. One that ended by itself meanwhile is gone
+ * all the same: its monitor may have recorded the end (the kill then finds it
+ * "not running") but still be exiting, so rm waits for the monitor first. */
+static int kill_for_rm(struct vm_mgr *m, struct vm_row *row, struct isola_err *err)
+{
+        struct isola_err e = {0};
+
+        if (vm_mgr_kill(m, row->id, 0, &e) == 0)
+                return 0;
+        if (e.errnum == ESRCH && mgr_wait_gone(row, 10000))
+                return 0;
+        if (!mgr_alive(m, row))
+                return 0;
+        if (err)
+                *err = e;
+        return -1;
+}
+
 int vm_mgr_rm(struct vm_mgr *m, const char *ref, bool force, struct isola_err *err)
 {
         struct vm_row row;
@@ -283,10 +301,8 @@ int vm_mgr_rm(struct vm_mgr *m, const char *ref, bool force, struct isola_err *e
                 if (!force)
                         rc = err_set(err, EBUSY, "VM %s is running: stop it first or use rm -f",
                                      row.name);
-                else if (vm_mgr_kill(m, row.id, 0, err) < 0 && mgr_alive(m, &row))
-                        rc = -1;
-                else if (err) /* (one that ended by itself meanwhile is gone all the same) */
-                        *err = (struct isola_err){0};
+                else
+                        rc = kill_for_rm(m, &row, err);
         }
         /* Its snapshots go with it; images that stay are made independent
          * of them first (a failure keeps the VM, to retry). */
