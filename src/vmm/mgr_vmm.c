@@ -387,11 +387,13 @@ int mgr_vmm_main(const struct vm_row *row, const struct vm_paths *p,
                 c.incoming = true;
         }
         /* An incoming VM makes all it can before the state comes: the
-         * machine, its vCPU threads (parked) and the go socket the receiver
-         * will drive it on. */
+         * machine, its vCPU threads (parked), the go socket the receiver
+         * will drive it on, and one run of the restore on its own state
+         * (the real one, in the migration's pause, then finds its code
+         * paged in: docs/migration.md, "Warming the restore"). */
         if (machine_create(&run_cfg, con_in, con_out, &c.m, &err) < 0 ||
             (c.incoming && ((g.lfd = migrate_go_listen(p->go, &err)) < 0 ||
-                            machine_prepare_run(c.m, &err) < 0)) ||
+                            machine_prepare_run(c.m, &err) < 0 || snapshot_warm(c.m, &err) < 0)) ||
             ctl_server_new(p->ctl, &ctl, &err) < 0 || add_routes(ctl, &c, &err) < 0 ||
             ctl_server_start(ctl, &err) < 0) {
                 tell(ready_fd, "error: %s\n", err.msg);

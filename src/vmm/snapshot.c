@@ -630,6 +630,31 @@ int snapshot_restore_state(struct machine *m, const char *dir, bool mapped, cons
         return 0;
 }
 
+int snapshot_warm(struct machine *m, struct isola_err *err)
+{
+        struct machine_parts p;
+        struct snap_writer w;
+        struct snap_file *f = malloc(sizeof(*f));
+
+        if (!f)
+                return err_set(err, ENOMEM, "out of memory");
+        machine_get_parts(m, &p);
+        snap_writer_init(&w);
+        int rc = snap_cpu_save(p.vm, &w, err);
+        if (rc == 0) {
+                snap_devices_save(&p, &w);
+                snap_memory_section(p.vm, &w);
+                rc = snap_writer_finish(&w, err);
+        }
+        if (rc == 0 &&
+            (snap_parse(w.out.buf, w.out.len, f, err) < 0 || check_machine(&p, f, err) < 0 ||
+             load_devices(&p, f, err) < 0 || snap_cpu_load_vcpus(p.vm, f, err) < 0))
+                rc = -1;
+        snap_writer_free(&w);
+        free(f);
+        return rc < 0 ? err_prefix(err, "warming up the restore") : 0;
+}
+
 int snapshot_restore(struct machine *m, const char *dir, bool mapped, struct isola_err *err)
 {
         uint8_t *buf = NULL;

@@ -71,6 +71,8 @@ struct vm;
 /* Section "cpu<N>" for every vCPU, "irqchip", "pit", "clock". */
 int snap_cpu_save(struct vm *vm, struct snap_writer *w, struct isola_err *err);
 int snap_cpu_load(struct vm *vm, const struct snap_file *f, struct isola_err *err);
+/* The "cpu<N>" sections only (not the VM's IRQ chips, PIT and clock). */
+int snap_cpu_load_vcpus(struct vm *vm, const struct snap_file *f, struct isola_err *err);
 /* Parses (does not apply) a vCPU section: for the fuzzer. */
 int snap_cpu_check(struct dstate_r *r, struct isola_err *err);
 
@@ -213,6 +215,13 @@ int snapshot_read_config(const char *dir, struct machine_config *cfg, struct iso
  * (snapshot_map_incoming; the layout of the "memory" section is checked
  * either way). */
 int snapshot_restore(struct machine *m, const char *dir, bool mapped, struct isola_err *err);
+/* Runs the restore path once on a machine's own state, taken from it
+ * before it ever ran and loaded straight back (the vCPUs and devices; not
+ * the VM's IRQ chips, PIT and clock, whose timers would run): nothing
+ * changes, but the restore's code and data are paged in and its KVM
+ * objects made, so that a migration's pause, which loads the real state
+ * later, does not pay for them. For a VM waiting for an incoming state. */
+int snapshot_warm(struct machine *m, struct isola_err *err);
 /* The same with dir's state file given in memory (state, len bytes). */
 int snapshot_restore_state(struct machine *m, const char *dir, bool mapped, const uint8_t *state,
                            size_t len, struct isola_err *err);

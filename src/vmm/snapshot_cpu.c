@@ -308,7 +308,7 @@ static int load_vm(struct vm *vm, const struct snap_file *f, struct isola_err *e
         return 0;
 }
 
-int snap_cpu_load(struct vm *vm, const struct snap_file *f, struct isola_err *err)
+int snap_cpu_load_vcpus(struct vm *vm, const struct snap_file *f, struct isola_err *err)
 {
         struct vm_priv *priv = vm_priv(vm);
         struct cpu_state *st = malloc(sizeof(*st));
@@ -330,5 +330,12 @@ int snap_cpu_load(struct vm *vm, const struct snap_file *f, struct isola_err *er
         if (snap_open_section(f, name, CPU_STATE_VERSION, &r, NULL) == 0)
                 return err_set(err, EINVAL, "snapshot: it has more vCPUs than this machine's %u",
                                vm->n_cpus);
+        return 0;
+}
+
+int snap_cpu_load(struct vm *vm, const struct snap_file *f, struct isola_err *err)
+{
+        if (snap_cpu_load_vcpus(vm, f, err) < 0)
+                return -1;
         return load_vm(vm, f, err);
 }
