@@ -272,13 +272,7 @@ static int final_round(struct machine *m, struct sender *s, struct isola_err *er
         for (unsigned i = 0; i < SNAP_MAX_DISKS; i++)
                 if (p.blk[i] && virtio_blk_flush_disk(p.blk[i], err) < 0)
                         return -1;
-        snap_writer_init(&w);
-        int rc = snap_cpu_save(p.vm, &w, err);
-        if (rc == 0) {
-                snap_devices_save(&p, &w);
-                snap_memory_section(p.vm, &w);
-                rc = snap_writer_finish(&w, err);
-        }
+        int rc = snap_state_build(&p, &w, err);
         if (rc == 0)
                 rc = send_state_end(s->conn, w.out.buf, w.out.len, err);
         snap_writer_free(&w);

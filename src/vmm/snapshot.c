@@ -630,6 +630,16 @@ int snapshot_restore_state(struct machine *m, const char *dir, bool mapped, cons
         return 0;
 }
 
+int snap_state_build(const struct machine_parts *p, struct snap_writer *w, struct isola_err *err)
+{
+        snap_writer_init(w);
+        if (snap_cpu_save(p->vm, w, err) < 0)
+                return -1;
+        snap_devices_save(p, w);
+        snap_memory_section(p->vm, w);
+        return snap_writer_finish(w, err);
+}
+
 int snapshot_warm(struct machine *m, struct isola_err *err)
 {
         struct machine_parts p;
@@ -639,13 +649,7 @@ int snapshot_warm(struct machine *m, struct isola_err *err)
         if (!f)
                 return err_set(err, ENOMEM, "out of memory");
         machine_get_parts(m, &p);
-        snap_writer_init(&w);
-        int rc = snap_cpu_save(p.vm, &w, err);
-        if (rc == 0) {
-                snap_devices_save(&p, &w);
-                snap_memory_section(p.vm, &w);
-                rc = snap_writer_finish(&w, err);
-        }
+        int rc = snap_state_build(&p, &w, err);
         if (rc == 0 &&
             (snap_parse(w.out.buf, w.out.len, f, err) < 0 || check_machine(&p, f, err) < 0 ||
              load_devices(&p, f, err) < 0 || snap_cpu_load_vcpus(p.vm, f, err) < 0))

@@ -138,6 +138,10 @@ int snap_memory_walk(struct vm *vm, snap_mem_sink sink, void *opaque, struct iso
 void snap_memory_section(struct vm *vm, struct snap_writer *w);
 /* The "machine" section and one section per device. */
 void snap_devices_save(const struct machine_parts *p, struct snap_writer *w);
+/* A whole state without memory pages (a migration's or a warm-up's):
+ * initialises w (the caller frees it, also on failure), then the vCPUs and
+ * VM, the devices and the memory section. */
+int snap_state_build(const struct machine_parts *p, struct snap_writer *w, struct isola_err *err);
 
 /* ---- disks (snapshot_disk.c) ---- */
 
