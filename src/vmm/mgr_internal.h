@@ -50,6 +50,8 @@ int64_t mgr_proc_start(pid_t pid);
 bool mgr_alive(struct vm_mgr *m, struct vm_row *row);
 /* Waits up to ms for the monitor to go; true when it has. */
 bool mgr_wait_gone(const struct vm_row *row, long ms);
+/* How long a kill (and rm -f) waits for a VM's monitor to go. */
+#define KILL_WAIT_MS 10000
 void mgr_remove_run_dir(const struct vm_paths *p);
 /* Row updates made by the monitor (own db handle). */
 int mgr_set_running(sqlite3 *db, const char *id, pid_t vmm, pid_t monitor, struct isola_err *err);

@@ -279,7 +279,7 @@ static int kill_for_rm(struct vm_mgr *m, struct vm_row *row, struct isola_err *e
 
         if (vm_mgr_kill(m, row->id, 0, &e) == 0)
                 return 0;
-        if (e.errnum == ESRCH && mgr_wait_gone(row, 10000))
+        if (e.errnum == ESRCH && mgr_wait_gone(row, KILL_WAIT_MS))
                 return 0;
         if (!mgr_alive(m, row))
                 return 0;

@@ -10,8 +10,6 @@
 #include "vmm/ctl.h"
 #include "vmm/mgr_internal.h"
 
-#define KILL_WAIT_MS 10000
-
 static int load_running(struct vm_mgr *m, const char *ref, struct vm_row *row, bool *running,
                         struct isola_err *err)
 {
