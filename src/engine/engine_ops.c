@@ -157,8 +157,14 @@ int eng_cleanup(struct eng_ctx *c, const char *id, int code, int64_t finished,
         if (cfg.auto_remove) {
                 rc = eng_destroy(c, id, true, err);
         } else {
+                /* Unmounted before the row says exited: a start that sees
+                 * "exited" mounts the rootfs again, and an unmount after
+                 * it would detach the new container's root (its exec then
+                 * found no 'sh' in a compose up that re-ran a one-shot
+                 * service). */
+                bool unmounted = eng_rootfs_umount(c, id, &ignore) == 0;
                 rc = update_exited(c, id, code, finished, err);
-                if (eng_rootfs_umount(c, id, &ignore) < 0)
+                if (!unmounted)
                         rc = -1;
         }
         eng_config_free(&cfg);
