@@ -164,20 +164,30 @@ int snap_cpu_check(struct dstate_r *r, struct isola_err *err)
         return rc;
 }
 
+#define MSR_IA32_TSC          0x10
 #define MSR_IA32_TSC_DEADLINE 0x6e0
 
+/* The TSC offset every vCPU of the VM being loaded gets (tsc_offset_set). */
+struct tsc_sync {
+        bool have;
+        uint64_t offset;
+};
+
 /* KVM_SET_MSRS of the saved MSRs with (tsc_deadline) or without the
- * TSC-deadline MSR. */
-static int set_msrs(struct vcpu *v, const struct cpu_state *st, bool tsc_deadline,
+ * TSC-deadline MSR; without the TSC when skip_tsc (set as an offset). */
+static int set_msrs(struct vcpu *v, const struct cpu_state *st, bool tsc_deadline, bool skip_tsc,
                     struct isola_err *err)
 {
         struct kvm_msrs *req = calloc(1, sizeof(*req) + st->nmsrs * sizeof(struct kvm_msr_entry));
 
         if (!req)
                 return err_set(err, ENOMEM, "out of memory");
-        for (uint32_t i = 0; i < st->nmsrs; i++)
-                if ((st->msrs[i].index == MSR_IA32_TSC_DEADLINE) == tsc_deadline)
+        for (uint32_t i = 0; i < st->nmsrs; i++) {
+                uint32_t index = st->msrs[i].index;
+                if ((index == MSR_IA32_TSC_DEADLINE) == tsc_deadline &&
+                    !(skip_tsc && index == MSR_IA32_TSC))
                         req->entries[req->nmsrs++] = st->msrs[i];
+        }
         uint32_t want = req->nmsrs;
         int set = want ? ioctl(v->fd, KVM_SET_MSRS, req) : 0;
         uint32_t bad = set >= 0 && (uint32_t)set < want ? req->entries[set].index : 0;
@@ -188,14 +198,70 @@ static int set_msrs(struct vcpu *v, const struct cpu_state *st, bool tsc_deadlin
         return 0;
 }
 
+static bool saved_tsc(const struct cpu_state *st, uint64_t *tsc)
+{
+        for (uint32_t i = 0; i < st->nmsrs; i++)
+                if (st->msrs[i].index == MSR_IA32_TSC) {
+                        *tsc = st->msrs[i].data;
+                        return true;
+                }
+        return false;
+}
+
+static int tsc_offset_attr(struct vcpu *v, unsigned long req, uint64_t *offset)
+{
+        struct kvm_device_attr a = {
+            .group = KVM_VCPU_TSC_CTRL,
+            .attr = KVM_VCPU_TSC_OFFSET,
+            .addr = (uint64_t)(uintptr_t)offset,
+        };
+        return ioctl(v->fd, req, &a);
+}
+
+/* The saved TSC goes back as the vCPU's TSC offset (KVM_VCPU_TSC_OFFSET,
+ * Linux 5.16), not as a KVM_SET_MSRS of IA32_TSC: Linux 6.1 (Debian 12's)
+ * takes a TSC the VMM writes within 1 s of what it expects from the new
+ * VM's age as an attempt to synchronise and keeps its own offset
+ * (kvm_synchronize_tsc), so a guest snapshotted within about a second of
+ * its boot came back with its TSC up to a second back (tests/vm/snapshot.sh
+ * "a young guest"). The offset is the current one plus what the saved TSC
+ * lacks from the current TSC, which holds with TSC scaling too; the first
+ * vCPU's offset goes to all of them, in step as KVM's own matching keeps
+ * them. Returns 1 when set, 0 where KVM lacks the attribute or refuses it
+ * (the MSR is written then, as before), -1 on error. */
+static int tsc_offset_set(struct vcpu *v, const struct cpu_state *st, struct tsc_sync *sync,
+                          struct isola_err *err)
+{
+        uint64_t want, offset;
+        struct {
+                struct kvm_msrs hdr;
+                struct kvm_msr_entry e;
+        } cur = {.hdr.nmsrs = 1, .e.index = MSR_IA32_TSC};
+
+        if (!saved_tsc(st, &want) || tsc_offset_attr(v, KVM_HAS_DEVICE_ATTR, &offset) < 0)
+                return 0;
+        if (!sync->have) {
+                if (tsc_offset_attr(v, KVM_GET_DEVICE_ATTR, &offset) < 0)
+                        return 0;
+                if (ioctl(v->fd, KVM_GET_MSRS, &cur) != 1)
+                        return err_sys(err, "vCPU %u: KVM_GET_MSRS (TSC)", v->id);
+                sync->offset = offset + (want - cur.e.data); /* modulo 2^64, as KVM's */
+                sync->have = true;
+        }
+        offset = sync->offset;
+        return tsc_offset_attr(v, KVM_SET_DEVICE_ATTR, &offset) < 0 ? 0 : 1;
+}
+
 /* The order QEMU and Firecracker use: special registers before the MSRs
  * (EFER, APIC base), the LAPIC before the events, MP state last. The
  * TSC-deadline MSR goes after the LAPIC (as QEMU's kvm_put_tscdeadline_msr
  * after kvm_put_apic): KVM drops a write to it unless the LAPIC timer is
  * in TSC-deadline mode, which only KVM_SET_LAPIC restores; before it, a
- * guest's armed deadline timer would be lost. It also needs the TSC (the
- * first batch): KVM turns the deadline into host time against it. */
-static int set_cpu(struct vcpu *v, struct cpu_state *st, struct isola_err *err)
+ * guest's armed deadline timer would be lost. It also needs the TSC (its
+ * offset, or the first batch): KVM turns the deadline into host time
+ * against it. */
+static int set_cpu(struct vcpu *v, struct cpu_state *st, struct tsc_sync *sync,
+                   struct isola_err *err)
 {
         if (ioctl(v->fd, KVM_SET_SREGS, &st->sregs) < 0)
                 return err_sys(err, "vCPU %u: KVM_SET_SREGS", v->id);
@@ -206,11 +272,12 @@ static int set_cpu(struct vcpu *v, struct cpu_state *st, struct isola_err *err)
                 return err_sys(err, "vCPU %u: setting the FPU state", v->id);
         if (st->has_xcrs && ioctl(v->fd, KVM_SET_XCRS, &st->xcrs) < 0)
                 return err_sys(err, "vCPU %u: KVM_SET_XCRS", v->id);
-        if (set_msrs(v, st, false, err) < 0)
+        int tsc_set = tsc_offset_set(v, st, sync, err);
+        if (tsc_set < 0 || set_msrs(v, st, false, tsc_set == 1, err) < 0)
                 return -1;
         if (ioctl(v->fd, KVM_SET_LAPIC, &st->lapic) < 0)
                 return err_sys(err, "vCPU %u: KVM_SET_LAPIC", v->id);
-        if (set_msrs(v, st, true, err) < 0)
+        if (set_msrs(v, st, true, false, err) < 0)
                 return -1;
         if (ioctl(v->fd, KVM_SET_DEBUGREGS, &st->dregs) < 0)
                 return err_sys(err, "vCPU %u: KVM_SET_DEBUGREGS", v->id);
@@ -314,13 +381,14 @@ int snap_cpu_load_vcpus(struct vm *vm, const struct snap_file *f, struct isola_e
         struct cpu_state *st = malloc(sizeof(*st));
         char name[16];
         struct dstate_r r;
+        struct tsc_sync sync = {.have = false};
 
         if (!st)
                 return err_set(err, ENOMEM, "snapshot: out of memory");
         for (unsigned i = 0; i < vm->n_cpus; i++) {
                 snprintf(name, sizeof(name), "cpu%u", i);
                 if (snap_open_section(f, name, CPU_STATE_VERSION, &r, err) < 0 ||
-                    parse_cpu(&r, st, err) < 0 || set_cpu(&priv->vcpus[i], st, err) < 0) {
+                    parse_cpu(&r, st, err) < 0 || set_cpu(&priv->vcpus[i], st, &sync, err) < 0) {
                         free(st);
                         return -1;
                 }
