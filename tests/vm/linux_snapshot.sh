@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A real Linux guest across snapshot -> restore and live migration: Debian's
-# kernel (its vmlinux through PVH, --pv on: kvm-clock, LAPIC timer, virtio-rng
-# over MSI-X) boots once as a managed VM whose /init (tests/vm/linux/
-# count-init) prints a counter kept in memory and its uptime about every
-# 100 ms. That one boot is reused: a snapshot of the running VM and a live
-# one are each restored as a second VM, which goes on from the snapshot's
-# value (no reset, no line lost) beside the source; then the source migrates
-# between two network namespaces and the counter goes on on the destination.
+# kernel (its vmlinux through PVH, --pv on, two vCPUs: kvm-clock, LAPIC
+# timer, virtio-rng over MSI-X) boots once as a managed VM whose /init
+# (tests/vm/linux/count-init) prints a counter kept in memory and its uptime
+# about every 100 ms. That one boot is reused: a snapshot of the running VM
+# and a live one are each restored as a second VM, which goes on from the
+# snapshot's value (no reset, no line lost) beside the source; then the
+# source migrates between two network namespaces and the counter goes on on
+# the destination.
 # The guest's uptime (kvm-clock) never goes backwards in any log or across
 # them. Like kernel_shell.sh, runs in the KVM sandbox on kvm-pvm hosts.
 source "$(dirname "$0")/../lib/tap.sh"
@@ -164,7 +165,7 @@ phase() { diag "at $(($(date +%s) - start)) s: $*"; }
 # says why on stderr when it does not.
 boot() {
 	local out
-	out=$(A create l4-lin --kernel "$DK_VMLINUX" --initrd "$T/initramfs.gz" --memory 128 --pv on --rng \
+	out=$(A create l4-lin --kernel "$DK_VMLINUX" --initrd "$T/initramfs.gz" --memory 128 --cpus 2 --pv on --rng \
 		--cmdline "console=ttyS0 quiet" 2>&1 >/dev/null) || { diag_fail "vm create: $out"; return 1; }
 	out=$(A start l4-lin 2>&1 >/dev/null) || { diag_fail "vm start: $out"; return 1; }
 	src_log=$(log_a l4-lin)
@@ -197,6 +198,7 @@ attempt() {
 	}
 	diag "boot to count 20 in $(($(date +%s) - start)) s (kernel $DK_KVER${ISOLA_IN_KVM_SANDBOX:+, in the KVM sandbox})"
 	check_match "kvm-clock is its clocksource" "$(grep -a 'ISOLA-LINUX clocksource' "$src_log" | tr -d '\r')" "kvm-clock$"
+	check_match "both vCPUs are online" "$(grep -a 'ISOLA-LINUX cpus' "$src_log" | tr -d '\r')" " 2$"
 	check_match "virtio-rng is its hwrng" "$(grep -a 'ISOLA-LINUX hwrng' "$src_log" | tr -d '\r')" "virtio_rng"
 
 	# --- snapshot of the running VM (pause, save, resume), restored beside it ---
