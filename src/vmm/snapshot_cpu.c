@@ -218,6 +218,21 @@ static int tsc_offset_attr(struct vcpu *v, unsigned long req, uint64_t *offset)
         return ioctl(v->fd, req, &a);
 }
 
+/* The vCPU's TSC now (KVM_GET_MSRS of IA32_TSC alone). */
+static int read_tsc(struct vcpu *v, uint64_t *tsc, struct isola_err *err)
+{
+        struct kvm_msrs *req = calloc(1, sizeof(*req) + sizeof(struct kvm_msr_entry));
+
+        if (!req)
+                return err_set(err, ENOMEM, "out of memory");
+        req->nmsrs = 1;
+        req->entries[0].index = MSR_IA32_TSC;
+        int got = ioctl(v->fd, KVM_GET_MSRS, req);
+        *tsc = req->entries[0].data;
+        free(req);
+        return got == 1 ? 0 : err_sys(err, "vCPU %u: KVM_GET_MSRS (TSC)", v->id);
+}
+
 /* The saved TSC goes back as the vCPU's TSC offset (KVM_VCPU_TSC_OFFSET,
  * Linux 5.16), not as a KVM_SET_MSRS of IA32_TSC: Linux 6.1 (Debian 12's)
  * takes a TSC the VMM writes within 1 s of what it expects from the new
@@ -232,20 +247,16 @@ static int tsc_offset_attr(struct vcpu *v, unsigned long req, uint64_t *offset)
 static int tsc_offset_set(struct vcpu *v, const struct cpu_state *st, struct tsc_sync *sync,
                           struct isola_err *err)
 {
-        uint64_t want, offset;
-        struct {
-                struct kvm_msrs hdr;
-                struct kvm_msr_entry e;
-        } cur = {.hdr.nmsrs = 1, .e.index = MSR_IA32_TSC};
+        uint64_t want, offset, cur;
 
         if (!saved_tsc(st, &want) || tsc_offset_attr(v, KVM_HAS_DEVICE_ATTR, &offset) < 0)
                 return 0;
         if (!sync->have) {
                 if (tsc_offset_attr(v, KVM_GET_DEVICE_ATTR, &offset) < 0)
                         return 0;
-                if (ioctl(v->fd, KVM_GET_MSRS, &cur) != 1)
-                        return err_sys(err, "vCPU %u: KVM_GET_MSRS (TSC)", v->id);
-                sync->offset = offset + (want - cur.e.data); /* modulo 2^64, as KVM's */
+                if (read_tsc(v, &cur, err) < 0)
+                        return -1;
+                sync->offset = offset + (want - cur); /* modulo 2^64, as KVM's */
                 sync->have = true;
         }
         offset = sync->offset;

@@ -7,7 +7,9 @@
  *  - another VM's disk or snapshot image built directly on one of them gets
  *    a flattened copy of that base beside it (`<image>.base-<id12>`, owned
  *    by that VM) and its header is pointed at the copy; the image itself
- *    is not rewritten, so this also holds while that VM runs. */
+ *    is not rewritten, so this also holds while that VM runs.
+ * `isola vm snapshot rm` (vm_snap_release) does the second for every image
+ * that builds on the one snapshot that goes, this VM's own included. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -180,19 +182,35 @@ static bool builds_on_dropped(const char *img, const struct drop_set *drop, char
         return hit;
 }
 
-/* Another VM's image `img` on a dropped base: a flattened copy of the base
- * beside it, owned by that VM (owned: its owned-disks file or NULL for a
- * snapshot image, whose directory goes with the snapshot). */
-static int adopt_base(const char *img, const char *id12, const char *owned,
+/* A name for a copy of img's base beside it, `<img>.base-<tag>`, with a
+ * number added when that exists (an earlier copy may still be in use). */
+static int copy_name(const char *img, const char *tag, char *out, size_t len, struct isola_err *err)
+{
+        struct stat sb;
+
+        for (int i = 1; i <= 100; i++) {
+                int n = i == 1 ? snprintf(out, len, "%s.base-%s", img, tag)
+                               : snprintf(out, len, "%s.base-%s-%d", img, tag, i);
+                if (n < 0 || (size_t)n >= len)
+                        return err_set(err, ENAMETOOLONG, "'%s': path too long", img);
+                if (lstat(out, &sb) < 0 && errno == ENOENT)
+                        return 0;
+        }
+        return err_set(err, EEXIST, "'%s': no free name for a copy of its base", img);
+}
+
+/* An image that stays, `img`, on a dropped base: a flattened copy of the
+ * base beside it, owned by img's VM (owned: its owned-disks file, or NULL
+ * for a snapshot image, whose directory goes with the snapshot). */
+static int adopt_base(const char *img, const char *tag, const char *owned,
                       const struct drop_set *drop, struct isola_err *err)
 {
         char base[PATH_MAX], copy[PATH_MAX];
 
         if (!builds_on_dropped(img, drop, base, sizeof(base)))
                 return 0;
-        if (snprintf(copy, sizeof(copy), "%s.base-%s", img, id12) >= (int)sizeof(copy))
-                return err_set(err, ENAMETOOLONG, "'%s': path too long", img);
-        if (flatten(base, copy, drop, err) < 0 || rebase(img, copy, err) < 0)
+        if (copy_name(img, tag, copy, sizeof(copy), err) < 0 ||
+            flatten(base, copy, drop, err) < 0 || rebase(img, copy, err) < 0)
                 return -1;
         if (owned) {
                 FILE *f = fopen(owned, "ae");
@@ -232,7 +250,7 @@ static int for_snap_files(const char *dir, int (*fn)(const char *path, void *arg
 }
 
 struct other_ctx {
-        const char *id12;
+        const char *tag;
         const struct drop_set *drop;
         struct isola_err *err;
 };
@@ -241,11 +259,11 @@ static int adopt_snap_file(const char *path, void *arg)
 {
         struct other_ctx *c = arg;
         const char *name = strrchr(path, '/') + 1;
-        size_t n = strlen(name);
 
-        if (strncmp(name, "disk", 4) != 0 || n < 10 || strcmp(name + n - 6, ".qcow2") != 0)
+        /* disk<N>.qcow2 and the base copies beside it (disk<N>.qcow2.base-*) */
+        if (strncmp(name, "disk", 4) != 0 || !strstr(name, ".qcow2"))
                 return 0;
-        return adopt_base(path, c->id12, NULL, c->drop, c->err);
+        return adopt_base(path, c->tag, NULL, c->drop, c->err);
 }
 
 static int add_drop_file(const char *path, void *arg)
@@ -283,39 +301,6 @@ static const char *disk_path(struct json_object *disks, size_t i)
                    : "";
 }
 
-/* Every other VM's disks and snapshot images that build on what goes. */
-static int save_others(struct vm_mgr *m, const char *id, const struct drop_set *drop,
-                       struct isola_err *err)
-{
-        struct json_object *arr = NULL, *v;
-        char id12[13];
-        int rc = 0;
-
-        snprintf(id12, sizeof(id12), "%s", id);
-        if (vm_mgr_list(m, &arr, err) < 0)
-                return -1;
-        for (size_t i = 0; rc == 0 && i < json_object_array_length(arr); i++) {
-                struct json_object *o = NULL, *disks = NULL;
-                char dir[PATH_MAX], owned[PATH_MAX + 16];
-                if (!json_object_object_get_ex(json_object_array_get_idx(arr, i), "id", &v) ||
-                    !strcmp(json_object_get_string(v), id))
-                        continue;
-                if (vm_info(m, json_object_get_string(v), dir, sizeof(dir), &o, &disks, err) < 0) {
-                        rc = -1;
-                        break;
-                }
-                snprintf(owned, sizeof(owned), "%s/owned-disks", dir);
-                for (size_t k = 0; rc == 0 && k < json_object_array_length(disks); k++)
-                        rc = adopt_base(disk_path(disks, k), id12, owned, drop, err);
-                struct other_ctx c = {id12, drop, err};
-                if (rc == 0)
-                        rc = for_snap_files(dir, adopt_snap_file, &c);
-                json_object_put(o);
-        }
-        json_object_put(arr);
-        return rc;
-}
-
 static int read_owned(const char *dir, char ***out, size_t *n)
 {
         char p[PATH_MAX + 16], line[PATH_MAX + 2];
@@ -337,6 +322,60 @@ static int read_owned(const char *dir, char ***out, size_t *n)
         }
         fclose(f);
         return 0;
+}
+
+/* The images VM data directory `dir` owns (owned-disks: restored disks,
+ * base copies) that build on what goes get copies in turn. */
+static int adopt_owned(const char *dir, const char *tag, const struct drop_set *drop,
+                       struct isola_err *err)
+{
+        char owned_file[PATH_MAX + 16], **owned = NULL;
+        size_t n = 0;
+        int rc = 0;
+
+        snprintf(owned_file, sizeof(owned_file), "%s/owned-disks", dir);
+        read_owned(dir, &owned, &n);
+        for (size_t i = 0; i < n; i++) {
+                if (rc == 0)
+                        rc = adopt_base(owned[i], tag, owned_file, drop, err);
+                free(owned[i]);
+        }
+        free(owned);
+        return rc;
+}
+
+/* Every other VM's disks and snapshot images that build on what goes (of
+ * VM `id`; tag names the copies). */
+static int save_others(struct vm_mgr *m, const char *id, const char *tag,
+                       const struct drop_set *drop, struct isola_err *err)
+{
+        struct json_object *arr = NULL, *v;
+        int rc = 0;
+
+        if (vm_mgr_list(m, &arr, err) < 0)
+                return -1;
+        for (size_t i = 0; rc == 0 && i < json_object_array_length(arr); i++) {
+                struct json_object *o = NULL, *disks = NULL;
+                char dir[PATH_MAX], owned[PATH_MAX + 16];
+                if (!json_object_object_get_ex(json_object_array_get_idx(arr, i), "id", &v) ||
+                    !strcmp(json_object_get_string(v), id))
+                        continue;
+                if (vm_info(m, json_object_get_string(v), dir, sizeof(dir), &o, &disks, err) < 0) {
+                        rc = -1;
+                        break;
+                }
+                snprintf(owned, sizeof(owned), "%s/owned-disks", dir);
+                for (size_t k = 0; rc == 0 && k < json_object_array_length(disks); k++)
+                        rc = adopt_base(disk_path(disks, k), tag, owned, drop, err);
+                struct other_ctx c = {tag, drop, err};
+                if (rc == 0)
+                        rc = for_snap_files(dir, adopt_snap_file, &c);
+                if (rc == 0)
+                        rc = adopt_owned(dir, tag, drop, err);
+                json_object_put(o);
+        }
+        json_object_put(arr);
+        return rc;
 }
 
 static bool is_owned(char **owned, size_t n, const char *path)
@@ -394,7 +433,9 @@ int vm_snap_drop_all(struct vm_mgr *m, const char *id, struct isola_err *err)
                 for_snap_files(dir, add_drop_file, drop);
                 for (size_t i = 0; i < n_owned; i++)
                         set_add(drop, owned[i]);
-                rc = save_others(m, id, drop, err);
+                char id12[13];
+                snprintf(id12, sizeof(id12), "%s", id);
+                rc = save_others(m, id, id12, drop, err);
         }
         /* The VM's own (user's) disks keep their content, standalone. */
         for (size_t k = 0; rc == 0 && k < json_object_array_length(disks); k++) {
@@ -408,6 +449,55 @@ int vm_snap_drop_all(struct vm_mgr *m, const char *id, struct isola_err *err)
         for (size_t i = 0; i < n_owned; i++)
                 free(owned[i]);
         free(owned);
+        free(drop);
+        json_object_put(o);
+        return rc;
+}
+
+/* Adds every file of directory `dir` to the set. */
+static void add_dir_files(struct drop_set *drop, const char *dir)
+{
+        char p[PATH_MAX * 2];
+        struct dirent *e;
+        DIR *d = opendir(dir);
+
+        while (d && (e = readdir(d)))
+                if (e->d_name[0] != '.') {
+                        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+                        set_add(drop, p);
+                }
+        if (d)
+                closedir(d);
+}
+
+int vm_snap_release(struct vm_mgr *m, const char *ref, const char *snap_dir, const char *snap,
+                    struct isola_err *err)
+{
+        struct json_object *o = NULL, *disks = NULL, *idj;
+        char dir[PATH_MAX], owned_file[PATH_MAX + 16], tag[96];
+        struct drop_set *drop = calloc(1, sizeof(*drop));
+
+        if (!drop)
+                return err_set(err, ENOMEM, "out of memory");
+        int rc = vm_info(m, ref, dir, sizeof(dir), &o, &disks, err);
+        if (rc == 0 && !json_object_object_get_ex(o, "id", &idj))
+                rc = err_set(err, EINVAL, "VM '%s': no id", ref);
+        if (rc == 0) {
+                const char *id = json_object_get_string(idj);
+                snprintf(tag, sizeof(tag), "%.12s-%s", id, snap);
+                snprintf(owned_file, sizeof(owned_file), "%s/owned-disks", dir);
+                add_dir_files(drop, snap_dir);
+                rc = save_others(m, id, tag, drop, err);
+        }
+        /* This VM's disks (running or not: only their headers change), the
+         * base copies it owns, its other snapshots' images. */
+        for (size_t k = 0; rc == 0 && disks && k < json_object_array_length(disks); k++)
+                rc = adopt_base(disk_path(disks, k), tag, owned_file, drop, err);
+        if (rc == 0)
+                rc = adopt_owned(dir, tag, drop, err);
+        struct other_ctx c = {tag, drop, err};
+        if (rc == 0)
+                rc = for_snap_files(dir, adopt_snap_file, &c);
         free(drop);
         json_object_put(o);
         return rc;

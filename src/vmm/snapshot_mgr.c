@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "devices/block/bdev.h"
 #include "vmm/ctl.h"
 #include "vmm/mgr.h"
 #include "vmm/snapshot.h"
@@ -225,80 +224,6 @@ int vm_snap_list(struct vm_mgr *m, const char *ref, json_object **out, struct is
         return 0;
 }
 
-/* Whether the chain under image `top` goes through `base` (same inode). */
-static bool chain_uses(const char *top, const struct stat *base)
-{
-        struct bdev *bd = NULL;
-        struct isola_err err = {0};
-        struct stat sb;
-        bool used = false;
-
-        if (bdev_open(top, BDEV_FMT_AUTO, BDEV_RDONLY, &bd, &err) < 0)
-                return false;
-        for (const struct bdev *b = bd->backing; b && !used; b = b->backing)
-                used = stat(b->path, &sb) == 0 && sb.st_dev == base->st_dev &&
-                       sb.st_ino == base->st_ino;
-        bdev_close(bd);
-        return used;
-}
-
-/* The VM's own disks built on frozen image `sb`: EBUSY naming the disk. */
-static int check_vm_disks(struct json_object *vm, const struct stat *sb, struct isola_err *err)
-{
-        struct json_object *cfgj, *disks, *path;
-
-        if (!vm || !json_object_object_get_ex(vm, "config", &cfgj) ||
-            !json_object_object_get_ex(cfgj, "disks", &disks))
-                return 0;
-        for (size_t k = 0; k < json_object_array_length(disks); k++)
-                if (json_object_object_get_ex(json_object_array_get_idx(disks, k), "path", &path) &&
-                    chain_uses(json_object_get_string(path), sb))
-                        return err_set(err, EBUSY,
-                                       "snapshot holds the base image of the VM's disk '%s' "
-                                       "(revert to an older snapshot first)",
-                                       json_object_get_string(path));
-        return 0;
-}
-
-/* A frozen qcow2 image of snapshot `dir` that the VM's disks or another
- * snapshot's images are built on cannot go (no block commit yet): names the
- * user of it in err. */
-static int check_unused(struct vm_mgr *m, const char *ref, const char *dir, struct isola_err *err)
-{
-        struct json_object *o = NULL;
-        char base[PATH_MAX], other[PATH_MAX], sdir[PATH_MAX];
-        struct stat sb;
-        int rc = 0;
-
-        if (vm_mgr_inspect(m, ref, &o, err) < 0)
-                return -1;
-        struct json_object *vm =
-            json_object_is_type(o, json_type_array) ? json_object_array_get_idx(o, 0) : o;
-        snprintf(sdir, sizeof(sdir), "%s", dir);
-        char *slash = strrchr(sdir, '/');
-        if (slash)
-                *slash = 0;
-        for (unsigned i = 0; i < SNAP_MAX_DISKS && rc == 0; i++) {
-                snprintf(base, sizeof(base), "%s/disk%u.qcow2", dir, i);
-                if (stat(base, &sb) < 0)
-                        continue;
-                rc = check_vm_disks(vm, &sb, err);
-                DIR *d = opendir(sdir);
-                struct dirent *e;
-                while (rc == 0 && d && (e = readdir(d))) {
-                        snprintf(other, sizeof(other), "%s/%s/disk%u.qcow2", sdir, e->d_name, i);
-                        if (e->d_name[0] != '.' && chain_uses(other, &sb))
-                                rc = err_set(err, EBUSY,
-                                             "snapshot holds the base image of snapshot '%s'",
-                                             e->d_name);
-                }
-                if (d)
-                        closedir(d);
-        }
-        json_object_put(o);
-        return rc;
-}
-
 int vm_snap_rm(struct vm_mgr *m, const char *ref, const char *snap, struct isola_err *err)
 {
         char path[PATH_MAX];
@@ -308,7 +233,7 @@ int vm_snap_rm(struct vm_mgr *m, const char *ref, const char *snap, struct isola
                 return -1;
         if (stat(path, &sb) < 0)
                 return err_sys(err, "VM '%s': no snapshot '%s'", ref, snap);
-        if (check_unused(m, ref, path, err) < 0)
+        if (vm_snap_release(m, ref, path, snap, err) < 0)
                 return err_prefix(err, "snapshot '%s'", snap);
         return remove_snapshot(path, err);
 }

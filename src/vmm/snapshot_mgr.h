@@ -26,8 +26,15 @@ int vm_snap_create(struct vm_mgr *m, const char *ref, const char *snap, bool liv
 /* An array of {"name", "created" (unix s), "memory_bytes", "path"}, by
  * name; removes what a crashed writer left. */
 int vm_snap_list(struct vm_mgr *m, const char *ref, json_object **out, struct isola_err *err);
-/* Removes SNAP unless a disk or a later snapshot is built on its images. */
+/* Removes SNAP; what builds on its disk images gets copies (vm_snap_release). */
 int vm_snap_rm(struct vm_mgr *m, const char *ref, const char *snap, struct isola_err *err);
+/* Before snapshot `snap` (directory snap_dir) of VM ref goes: every image
+ * built directly on one of its files (ref's disks, running or not, and its
+ * other snapshots' images; other VMs' disks and snapshots) gets a
+ * flattened copy of that file beside it and is pointed at the copy, so
+ * nothing that stays loses data (snapshot_drop.c). */
+int vm_snap_release(struct vm_mgr *m, const char *ref, const char *snap_dir, const char *snap,
+                    struct isola_err *err);
 /* restore (revert false): starts the stopped VM ref from SNAP, or with
  * clone a new VM of that name (disks copied/overlaid beside the originals).
  * revert: ref (running or not) back to SNAP, disks included. */

@@ -5,7 +5,8 @@
 # not go back, also for a guest snapshotted right after its boot), revert
 # with the disk,
 # corrupt and truncated snapshots refused naming the part, kill -9 of the
-# VMM during a snapshot leaves the older snapshots intact.
+# VMM during a snapshot leaves the older snapshots intact; snapshot rm of
+# the one the disk builds on.
 source "$(dirname "$0")/../lib/tap.sh"
 source "$(dirname "$0")/lib/pace.sh"
 
@@ -147,9 +148,6 @@ pattern() { python3 "$ISOLA_SRC/tests/vm/guest_pattern.py" "$@" >/dev/null; }
 check "before revert the disk holds the guest's sectors" pattern "$tmp/after.raw" VBLK 0 8
 check "qemu-img check accepts the disk the VM wrote" qemu-img check -q "$tmp/d.qcow2"
 check "qemu-img check accepts the frozen image in the snapshot" qemu-img check -q "$sdisk"
-out=$("$isola" vm snapshot rm s2-disk before 2>&1)
-check_match "snapshot rm refuses a snapshot whose image the VM's disk is built on" "$out" \
-	"snapshot 'before': snapshot holds the base image of the VM's disk"
 "$isola" vm revert s2-disk before >/dev/null
 "$isola" vm pause s2-disk >/dev/null
 check_eq "revert dropped the overlay above the snapshot: a fresh one over the frozen image" \
@@ -165,6 +163,14 @@ check_eq "after revert the data written before the snapshot is there" \
 check "the reverted VM goes on and writes its disk again" wait_line "$disk_log" '^ISOLA-DONE.*fail=0' 30
 until_s 5 is_stopped s2-disk
 check "qemu-img check accepts the disk after the reverted run" qemu-img check -q "$tmp/d.qcow2"
+qemu-img convert -O raw "$tmp/d.qcow2" "$tmp/pre-rm.raw"
+out=$("$isola" vm snapshot rm s2-disk before 2>&1)
+check_eq "snapshot rm of the snapshot the VM's disk is built on" "$?:$out" "0:before"
+check_match "... the disk now builds on a copy of the frozen image beside it" \
+	"$(qemu-img info --output json "$tmp/d.qcow2" | jget backing-filename)" "^$tmp/d.qcow2.base-"
+check "... qemu-img check accepts both" \
+	bash -c "qemu-img check -q '$tmp/d.qcow2' && qemu-img check -q '$tmp/d.qcow2'.base-*"
+check "... and the disk reads as before the rm" qemu-img compare -q "$tmp/d.qcow2" "$tmp/pre-rm.raw"
 
 # --- corrupt, truncated and foreign snapshots are refused naming the part ---
 sdir=$(dirname "$snapdir")
