@@ -344,10 +344,10 @@ static int adopt_owned(const char *dir, const char *tag, const struct drop_set *
         return rc;
 }
 
-/* Every other VM's disks and snapshot images that build on what goes (of
- * VM `id`; tag names the copies). */
-static int save_others(struct vm_mgr *m, const char *id, const char *tag,
-                       const struct drop_set *drop, struct isola_err *err)
+/* Every VM's disks, snapshot images and owned images that build on what
+ * goes, but VM `skip`'s (NULL: none); tag names the copies. */
+static int save_users(struct vm_mgr *m, const char *skip, const char *tag,
+                      const struct drop_set *drop, struct isola_err *err)
 {
         struct json_object *arr = NULL, *v;
         int rc = 0;
@@ -358,7 +358,7 @@ static int save_others(struct vm_mgr *m, const char *id, const char *tag,
                 struct json_object *o = NULL, *disks = NULL;
                 char dir[PATH_MAX], owned[PATH_MAX + 16];
                 if (!json_object_object_get_ex(json_object_array_get_idx(arr, i), "id", &v) ||
-                    !strcmp(json_object_get_string(v), id))
+                    (skip && !strcmp(json_object_get_string(v), skip)))
                         continue;
                 if (vm_info(m, json_object_get_string(v), dir, sizeof(dir), &o, &disks, err) < 0) {
                         rc = -1;
@@ -435,7 +435,7 @@ int vm_snap_drop_all(struct vm_mgr *m, const char *id, struct isola_err *err)
                         set_add(drop, owned[i]);
                 char id12[13];
                 snprintf(id12, sizeof(id12), "%s", id);
-                rc = save_others(m, id, id12, drop, err);
+                rc = save_users(m, id, id12, drop, err);
         }
         /* The VM's own (user's) disks keep their content, standalone. */
         for (size_t k = 0; rc == 0 && k < json_object_array_length(disks); k++) {
@@ -473,31 +473,22 @@ static void add_dir_files(struct drop_set *drop, const char *dir)
 int vm_snap_release(struct vm_mgr *m, const char *ref, const char *snap_dir, const char *snap,
                     struct isola_err *err)
 {
-        struct json_object *o = NULL, *disks = NULL, *idj;
-        char dir[PATH_MAX], owned_file[PATH_MAX + 16], tag[96];
+        struct json_object *o = NULL, *idj;
+        char tag[96];
         struct drop_set *drop = calloc(1, sizeof(*drop));
 
         if (!drop)
                 return err_set(err, ENOMEM, "out of memory");
-        int rc = vm_info(m, ref, dir, sizeof(dir), &o, &disks, err);
+        int rc = vm_mgr_inspect(m, ref, &o, err);
         if (rc == 0 && !json_object_object_get_ex(o, "id", &idj))
                 rc = err_set(err, EINVAL, "VM '%s': no id", ref);
         if (rc == 0) {
-                const char *id = json_object_get_string(idj);
-                snprintf(tag, sizeof(tag), "%.12s-%s", id, snap);
-                snprintf(owned_file, sizeof(owned_file), "%s/owned-disks", dir);
+                snprintf(tag, sizeof(tag), "%.12s-%s", json_object_get_string(idj), snap);
                 add_dir_files(drop, snap_dir);
-                rc = save_others(m, id, tag, drop, err);
+                /* This VM's own images too (its disks running or not: only
+                 * their headers change). */
+                rc = save_users(m, NULL, tag, drop, err);
         }
-        /* This VM's disks (running or not: only their headers change), the
-         * base copies it owns, its other snapshots' images. */
-        for (size_t k = 0; rc == 0 && disks && k < json_object_array_length(disks); k++)
-                rc = adopt_base(disk_path(disks, k), tag, owned_file, drop, err);
-        if (rc == 0)
-                rc = adopt_owned(dir, tag, drop, err);
-        struct other_ctx c = {tag, drop, err};
-        if (rc == 0)
-                rc = for_snap_files(dir, adopt_snap_file, &c);
         free(drop);
         json_object_put(o);
         return rc;
