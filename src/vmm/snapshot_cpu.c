@@ -170,6 +170,7 @@ int snap_cpu_check(struct dstate_r *r, struct isola_err *err)
 /* The TSC offset every vCPU of the VM being loaded gets (tsc_offset_set). */
 struct tsc_sync {
         bool have;
+        bool absent; /* the first vCPU lacked the attribute: none has it */
         uint64_t offset;
 };
 
@@ -249,11 +250,14 @@ static int tsc_offset_set(struct vcpu *v, const struct cpu_state *st, struct tsc
 {
         uint64_t want, offset, cur;
 
-        if (!saved_tsc(st, &want) || tsc_offset_attr(v, KVM_HAS_DEVICE_ATTR, &offset) < 0)
+        if (sync->absent || !saved_tsc(st, &want))
                 return 0;
         if (!sync->have) {
-                if (tsc_offset_attr(v, KVM_GET_DEVICE_ATTR, &offset) < 0)
+                if (tsc_offset_attr(v, KVM_HAS_DEVICE_ATTR, &offset) < 0 ||
+                    tsc_offset_attr(v, KVM_GET_DEVICE_ATTR, &offset) < 0) {
+                        sync->absent = true;
                         return 0;
+                }
                 if (read_tsc(v, &cur, err) < 0)
                         return -1;
                 sync->offset = offset + (want - cur); /* modulo 2^64, as KVM's */
@@ -392,7 +396,7 @@ int snap_cpu_load_vcpus(struct vm *vm, const struct snap_file *f, struct isola_e
         struct cpu_state *st = malloc(sizeof(*st));
         char name[16];
         struct dstate_r r;
-        struct tsc_sync sync = {.have = false};
+        struct tsc_sync sync = {.have = false, .absent = false};
 
         if (!st)
                 return err_set(err, ENOMEM, "snapshot: out of memory");
