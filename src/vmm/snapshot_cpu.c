@@ -253,8 +253,8 @@ static int tsc_offset_set(struct vcpu *v, const struct cpu_state *st, struct tsc
         if (sync->absent || !saved_tsc(st, &want))
                 return 0;
         if (!sync->have) {
-                if (tsc_offset_attr(v, KVM_HAS_DEVICE_ATTR, &offset) < 0 ||
-                    tsc_offset_attr(v, KVM_GET_DEVICE_ATTR, &offset) < 0) {
+                /* GET fails where the attribute is missing, as HAS would. */
+                if (tsc_offset_attr(v, KVM_GET_DEVICE_ATTR, &offset) < 0) {
                         sync->absent = true;
                         return 0;
                 }
